@@ -1,0 +1,11 @@
+# Finds ladle's dependencies, in the order BUILD-NOTES section 5 requires.
+# Also used by the installed ladleConfig.cmake (with find_dependency), so keep it free of build-only logic.
+include(CMakeFindDependencyMacro)
+find_package(Torch REQUIRED)
+# faiss's imported target needs OpenMP but does not find it itself.
+find_package(OpenMP REQUIRED)
+find_package(faiss REQUIRED)
+find_package(Boost 1.74 REQUIRED COMPONENTS log log_setup)
+find_package(nlohmann_json 3.10 REQUIRED)
+find_package(yaml-cpp REQUIRED)
+find_package(CLI11 REQUIRED)

@@ -1,0 +1,19 @@
+// JSON parsing for files ladle must treat as hostile (safetensors headers, checkpoint indexes).
+// Torch-free: the header parser and its fuzzer use it without libtorch.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+namespace ladle::io {
+
+// Parses UTF-8 JSON text, rejecting what nlohmann::json would silently accept: an object with the same key
+// twice (nlohmann keeps one of them; which tensor would a reader get?) and nesting deeper than max_depth
+// (objects and arrays each count one level). Throws ladle::Error naming `label` for invalid JSON (including
+// ill-formed UTF-8), duplicate keys and excess depth.
+nlohmann::json parse_json_strict(std::string_view text, const std::string& label, std::size_t max_depth);
+
+}  // namespace ladle::io

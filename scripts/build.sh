@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Sets the machine up (scripts/setup.sh) and builds ladle in Release into build/ (or $LADLE_BUILD_DIR).
+# Extra arguments go to CMake's configure step, e.g. scripts/build.sh -DLADLE_SANITIZE=ON.
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build_dir=${LADLE_BUILD_DIR:-$repo/build}
+bash "$repo/scripts/setup.sh"
+cmake -S "$repo" -B "$build_dir" -G Ninja "$@"
+cmake --build "$build_dir" -j "$(nproc)"

@@ -1,0 +1,69 @@
+#include "tests/support/command_runner.h"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+
+namespace ladle::testing {
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+}  // namespace
+
+std::string make_temp_dir(const std::string& label) {
+  static std::mt19937_64 generator{std::random_device{}()};
+  auto dir = std::filesystem::temp_directory_path() /
+             ("ladle-test-" + label + "-" + std::to_string(getpid()) + "-" + std::to_string(generator() % 1000000));
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+
+CommandResult run_command(const std::string& program, const std::vector<std::string>& args) {
+  const std::string dir = make_temp_dir("run");
+  const std::string out_path = dir + "/out", err_path = dir + "/err";
+  pid_t child = fork();
+  if (child < 0) throw std::runtime_error("fork failed");
+  if (child == 0) {
+    int in = open("/dev/null", O_RDONLY);
+    int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(in, 0);
+    dup2(out, 1);
+    dup2(err, 2);
+    std::vector<char*> argv;
+    argv.push_back(const_cast<char*>(program.c_str()));
+    for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+    argv.push_back(nullptr);
+    execvp(program.c_str(), argv.data());
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  CommandResult result;
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  result.out = read_file(out_path);
+  result.err = read_file(err_path);
+  std::filesystem::remove_all(dir);
+  return result;
+}
+
+CommandResult run_ladle(const std::vector<std::string>& args) { return run_command(LADLE_CLI_PATH, args); }
+
+std::string python_program() {
+  const char* configured = std::getenv("LADLE_PYTHON");
+  return configured != nullptr && *configured != '\0' ? configured : "/usr/bin/python3";
+}
+
+}  // namespace ladle::testing

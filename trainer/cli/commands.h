@@ -1,0 +1,13 @@
+// The `ladle` command line: each subcommand lives in its own file and registers itself on the app here.
+#pragma once
+
+namespace CLI {
+class App;
+}
+
+namespace ladle::cli {
+
+void add_version_command(CLI::App& app);
+void add_inspect_command(CLI::App& app);
+
+}  // namespace ladle::cli
