@@ -1,5 +1,6 @@
 #include "lib/io/strict_json.h"
 
+#include <cstdio>
 #include <set>
 #include <vector>
 
@@ -27,7 +28,7 @@ nlohmann::json parse_json_strict(std::string_view text, const std::string& label
       case json::parse_event_t::key: {
         const auto& key = parsed.get_ref<const std::string&>();
         if (!open_containers.back().insert(key).second) {
-          throw Error(label + ": duplicate key '" + key + "' in a JSON object");
+          throw Error(label + ": duplicate key " + quote_for_message(key) + " in a JSON object");
         }
         break;
       }
@@ -41,6 +42,23 @@ nlohmann::json parse_json_strict(std::string_view text, const std::string& label
   } catch (const json::exception& e) {
     throw Error(label + ": invalid JSON (" + e.what() + ")");
   }
+}
+
+std::string quote_for_message(std::string_view text) {
+  constexpr std::size_t kMaxShown = 200;
+  std::string result = "'";
+  for (std::size_t i = 0; i < text.size() && i < kMaxShown; ++i) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    if (byte >= 0x20 && byte < 0x7f && byte != '\\') {
+      result += static_cast<char>(byte);
+    } else {
+      char escaped[5];
+      std::snprintf(escaped, sizeof escaped, "\\x%02x", byte);
+      result += escaped;
+    }
+  }
+  if (text.size() > kMaxShown) result += "...";
+  return result + "'";
 }
 
 }  // namespace ladle::io

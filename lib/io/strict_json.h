@@ -16,4 +16,8 @@ namespace ladle::io {
 // ill-formed UTF-8), duplicate keys and excess depth.
 nlohmann::json parse_json_strict(std::string_view text, const std::string& label, std::size_t max_depth);
 
+// Untrusted text (a tensor name, a key) made safe to embed in an error message: single-quoted, control and
+// non-ASCII bytes escaped as \xNN, cut after 200 bytes with "...".
+std::string quote_for_message(std::string_view text);
+
 }  // namespace ladle::io

@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
   app.parse_complete_callback([&global] { apply_global_options(global); });
   ladle::cli::add_version_command(app);
   ladle::cli::add_inspect_command(app);
+  ladle::cli::add_tokenizer_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

@@ -1,0 +1,164 @@
+#include "lib/io/atomic_file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <system_error>
+#include <utility>
+
+#include "lib/log/log.h"
+#include "lib/util/error.h"
+
+namespace ladle::io {
+namespace {
+
+namespace fs = std::filesystem;
+
+Error system_error(const fs::path& path, const char* action) {
+  return Error(path.string() + ": cannot " + action + ": " + std::strerror(errno));
+}
+
+// "out/" and "out" name the same folder; the partial name is built from the last component.
+fs::path without_trailing_separator(fs::path path) {
+  if (!path.empty() && path.filename().empty()) path = path.parent_path();
+  return path;
+}
+
+// Makes a rename inside `directory` durable.
+void sync_directory(const fs::path& directory) {
+  const int fd = ::open(directory.empty() ? "." : directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;  // best effort: the rename itself already happened
+  ::fsync(fd);
+  ::close(fd);
+}
+
+void rename_or_throw(const fs::path& from, const fs::path& to) {
+  if (std::rename(from.c_str(), to.c_str()) != 0) {
+    throw Error(to.string() + ": cannot rename " + from.string() + " onto it: " + std::strerror(errno));
+  }
+}
+
+}  // namespace
+
+fs::path partial_path_for(const fs::path& target) {
+  fs::path clean = without_trailing_separator(target);
+  return clean.parent_path() / (clean.filename().string() + ".partial-" + std::to_string(::getpid()));
+}
+
+AtomicFile::AtomicFile(fs::path target)
+    : target_(without_trailing_separator(std::move(target))), partial_(partial_path_for(target_)) {
+  fd_ = ::open(partial_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw system_error(partial_, "create");
+}
+
+AtomicFile::AtomicFile(AtomicFile&& other) noexcept
+    : target_(std::move(other.target_)),
+      partial_(std::move(other.partial_)),
+      fd_(std::exchange(other.fd_, -1)),
+      committed_(std::exchange(other.committed_, true)) {}
+
+AtomicFile::~AtomicFile() {
+  if (fd_ >= 0) ::close(fd_);
+  if (!committed_) ::unlink(partial_.c_str());
+}
+
+void AtomicFile::write(const void* data, std::size_t size) {
+  if (fd_ < 0) throw Error(partial_.string() + ": write after close");
+  const auto* bytes = static_cast<const char*>(data);
+  while (size > 0) {
+    const ssize_t written = ::write(fd_, bytes, size);
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      throw system_error(partial_, "write");
+    }
+    bytes += written;
+    size -= static_cast<std::size_t>(written);
+  }
+}
+
+void AtomicFile::close() {
+  if (fd_ < 0) return;
+  const int fd = std::exchange(fd_, -1);
+  if (::fsync(fd) != 0) {
+    const Error error = system_error(partial_, "flush to disk");
+    ::close(fd);
+    throw error;
+  }
+  if (::close(fd) != 0) throw system_error(partial_, "close");
+}
+
+void AtomicFile::commit() { commit_as(target_); }
+
+void AtomicFile::commit_as(const fs::path& target) {
+  if (committed_) throw Error(target.string() + ": file was already committed");
+  close();
+  rename_or_throw(partial_, target);
+  committed_ = true;
+  sync_directory(target.parent_path());
+}
+
+void write_file_atomically(const fs::path& path, const std::string& contents) {
+  AtomicFile file(path);
+  file.write(contents.data(), contents.size());
+  file.commit();
+}
+
+AtomicDirectory::AtomicDirectory(fs::path target, bool overwrite)
+    : target_(without_trailing_separator(std::move(target))),
+      partial_(partial_path_for(target_)),
+      overwrite_(overwrite) {
+  std::error_code error;
+  if (!overwrite_ && fs::exists(fs::symlink_status(target_, error))) {
+    throw Error(target_.string() + ": already exists (choose another folder or allow overwriting)");
+  }
+  if (!target_.parent_path().empty()) fs::create_directories(target_.parent_path(), error);
+  if (error) throw Error(target_.parent_path().string() + ": cannot create folder: " + error.message());
+  // A leftover from an earlier process that had the same pid is ours to replace.
+  fs::remove_all(partial_, error);
+  if (!fs::create_directory(partial_, error)) {
+    throw Error(partial_.string() + ": cannot create folder: " + error.message());
+  }
+}
+
+AtomicDirectory::~AtomicDirectory() {
+  if (committed_) return;
+  std::error_code error;
+  fs::remove_all(partial_, error);
+  if (error) {
+    LADLE_LOG(warning) << partial_.string() << ": cannot remove unfinished folder: " << error.message();
+  }
+}
+
+void AtomicDirectory::commit() {
+  if (committed_) throw Error(target_.string() + ": folder was already committed");
+  std::error_code error;
+  const bool target_exists = fs::exists(fs::symlink_status(target_, error));
+  if (target_exists && !overwrite_) {
+    throw Error(target_.string() + ": already exists (choose another folder or allow overwriting)");
+  }
+  if (!target_exists) {
+    rename_or_throw(partial_, target_);
+  } else {
+    // Also ends in ".partial-<pid>" so that a leftover is recognisable as one.
+    const fs::path old = partial_path_for(target_.parent_path() / (target_.filename().string() + ".replaced"));
+    fs::remove_all(old, error);
+    rename_or_throw(target_, old);
+    try {
+      rename_or_throw(partial_, target_);
+    } catch (...) {
+      std::rename(old.c_str(), target_.c_str());  // put the old folder back
+      throw;
+    }
+    fs::remove_all(old, error);
+    if (error) {
+      LADLE_LOG(warning) << old.string() << ": cannot remove the replaced folder: " << error.message();
+    }
+  }
+  committed_ = true;
+  sync_directory(target_.parent_path());
+}
+
+}  // namespace ladle::io

@@ -1,0 +1,77 @@
+// Writing files and folders so that readers only ever see complete ones: everything is written under a
+// temporary "<target>.partial-<pid>" name in the same directory and renamed onto the target at the end
+// (rename is atomic within a file system). An interrupted write leaves at most a ".partial-<pid>" leftover,
+// never something that looks finished.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <string>
+
+namespace ladle::io {
+
+// "<target>.partial-<pid>", beside the target.
+std::filesystem::path partial_path_for(const std::filesystem::path& target);
+
+// Writes the bytes to <path>.partial-<pid>, fsyncs, and renames onto `path` (replacing an existing file).
+// Throws ladle::Error naming the path on failure, after removing the partial file.
+void write_file_atomically(const std::filesystem::path& path, const std::string& contents);
+
+// A file written piece by piece under the partial name, published by commit(); the destructor removes it if
+// it was never committed.
+class AtomicFile {
+ public:
+  explicit AtomicFile(std::filesystem::path target);
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+  AtomicFile(AtomicFile&& other) noexcept;
+  AtomicFile& operator=(AtomicFile&&) = delete;
+
+  const std::filesystem::path& target() const { return target_; }
+  const std::filesystem::path& partial_path() const { return partial_; }
+
+  void write(const void* data, std::size_t size);
+  // Flushes to disk (fsync) and closes; the file stays under its partial name. Called by commit().
+  void close();
+  // close() then rename onto target().
+  void commit();
+  // close() then rename onto another path in the same directory (when the final name is known only later).
+  void commit_as(const std::filesystem::path& target);
+
+ private:
+  std::filesystem::path target_;
+  std::filesystem::path partial_;
+  int fd_ = -1;
+  bool committed_ = false;
+};
+
+// A folder built under "<target>.partial-<pid>" and renamed onto the target by commit(). The destructor
+// removes the partial folder when commit() was not called.
+class AtomicDirectory {
+ public:
+  // Creates the partial folder (replacing a stale one with the same name) and the target's parent folders.
+  // Throws ladle::Error when the target exists and overwrite is false, so no work is wasted on a write that
+  // commit() would refuse.
+  explicit AtomicDirectory(std::filesystem::path target, bool overwrite = false);
+  ~AtomicDirectory();
+  AtomicDirectory(const AtomicDirectory&) = delete;
+  AtomicDirectory& operator=(const AtomicDirectory&) = delete;
+
+  const std::filesystem::path& target() const { return target_; }
+  // Where to write the folder's contents until commit().
+  const std::filesystem::path& path() const { return partial_; }
+
+  // Renames the partial folder onto the target. If the target exists: throws ladle::Error unless overwrite,
+  // in which case the old folder is first renamed aside, then deleted once the new one is in place (so a crash
+  // never leaves neither).
+  void commit();
+
+ private:
+  std::filesystem::path target_;
+  std::filesystem::path partial_;
+  bool overwrite_;
+  bool committed_ = false;
+};
+
+}  // namespace ladle::io

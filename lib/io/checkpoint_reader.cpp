@@ -1,0 +1,243 @@
+#include "lib/io/checkpoint_reader.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <system_error>
+
+#include "lib/io/strict_json.h"
+#include "lib/log/log.h"
+#include "lib/util/error.h"
+
+namespace ladle::io {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+constexpr const char* kSingleFile = "model.safetensors";
+constexpr const char* kIndexFile = "model.safetensors.index.json";
+constexpr const char* kConfigFile = "config.json";
+// Index and config files are small (a large model's index is a few hundred KB); anything near this is hostile.
+constexpr std::uintmax_t kMaxJsonFileBytes = 100'000'000;
+// Index: root -> weight_map / metadata -> values; the slack allows whatever else a tool puts in metadata.
+constexpr std::size_t kMaxIndexDepth = 16;
+
+std::string read_small_file(const fs::path& path) {
+  std::error_code error;
+  const auto size = fs::file_size(path, error);
+  if (error) throw Error(path.string() + ": cannot read: " + error.message());
+  if (size > kMaxJsonFileBytes) {
+    throw Error(path.string() + ": " + std::to_string(size) + " bytes is too large for a JSON metadata file");
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream contents;
+  contents << in.rdbuf();
+  if (!in) throw Error(path.string() + ": cannot read: " + std::strerror(errno));
+  return contents.str();
+}
+
+bool path_exists(const fs::path& path) {
+  std::error_code error;
+  return fs::exists(path, error);
+}
+
+// A shard name in an index must stay inside the folder.
+bool is_plain_file_name(const std::string& name) {
+  return !name.empty() && name != "." && name != ".." && name.find('/') == std::string::npos &&
+         name.find('\0') == std::string::npos;
+}
+
+bool has_suffix(const std::string& text, const std::string& suffix) {
+  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+}  // namespace
+
+CheckpointReader::CheckpointReader(const fs::path& path) : path_(path) {
+  std::error_code error;
+  const auto status = fs::status(path, error);
+  if (!fs::exists(status)) throw Error(path.string() + ": no such file or folder");
+  if (!fs::is_directory(status)) {
+    add_shard(path);
+    return;
+  }
+
+  if (path_exists(path / kConfigFile)) {
+    const fs::path config_path = path / kConfigFile;
+    const std::string text = read_small_file(config_path);
+    try {
+      config_ = json::parse(text);
+    } catch (const json::exception& e) {
+      throw Error(config_path.string() + ": invalid JSON (" + e.what() + ")");
+    }
+    if (!config_->is_object()) {
+      throw Error(config_path.string() + ": must be a JSON object, got " + config_->type_name());
+    }
+  }
+
+  if (path_exists(path / kSingleFile)) {
+    if (path_exists(path / kIndexFile)) {
+      LADLE_LOG(warning) << path.string() << ": holds both " << kSingleFile << " and " << kIndexFile << "; reading "
+                         << kSingleFile << " as transformers does";
+    }
+    add_shard(path / kSingleFile);
+    return;
+  }
+  if (path_exists(path / kIndexFile)) {
+    open_index(path / kIndexFile);
+    return;
+  }
+
+  std::vector<std::string> safetensors_files;
+  std::vector<std::string> pickle_files;
+  for (const auto& item : fs::directory_iterator(path)) {
+    const std::string name = item.path().filename().string();
+    if (has_suffix(name, ".safetensors") && fs::is_regular_file(item.status())) safetensors_files.push_back(name);
+    if (has_suffix(name, ".bin") && name.rfind("pytorch_model", 0) == 0) pickle_files.push_back(name);
+  }
+  std::sort(safetensors_files.begin(), safetensors_files.end());
+  if (safetensors_files.size() == 1) {
+    add_shard(path / safetensors_files.front());
+    return;
+  }
+  if (safetensors_files.size() > 1) {
+    std::string list;
+    for (const auto& name : safetensors_files) list += (list.empty() ? "" : ", ") + name;
+    throw Error(path.string() + ": holds several .safetensors files (" + list + ") but no " + kIndexFile +
+                " saying which tensors each holds");
+  }
+  if (!pickle_files.empty()) {
+    throw Error(path.string() + ": holds only pickle checkpoints (" + pickle_files.front() +
+                "); ladle does not load pickle files because unpickling can execute arbitrary code. Convert the "
+                "checkpoint to safetensors (in Python: model.save_pretrained(folder, safe_serialization=True))");
+  }
+  throw Error(path.string() + ": no " + kSingleFile + ", " + kIndexFile + " or other .safetensors file");
+}
+
+CheckpointReader::~CheckpointReader() = default;
+
+void CheckpointReader::add_shard(const fs::path& shard_path) {
+  auto reader = std::make_unique<SafetensorsReader>(shard_path);
+  const std::size_t shard = shards_.size();
+  const auto& entries = reader->entries();
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const auto [where, inserted] = location_.emplace(entries[i].name, std::make_pair(shard, i));
+    if (!inserted) {
+      throw Error(path_.string() + ": tensor " + quote_for_message(entries[i].name) + " is in two shards, " +
+                  shards_[where->second.first]->path().filename().string() + " and " +
+                  shard_path.filename().string());
+    }
+  }
+  shards_.push_back(std::move(reader));
+}
+
+void CheckpointReader::open_index(const fs::path& index_path) {
+  const std::string label = index_path.string();
+  const json index = parse_json_strict(read_small_file(index_path), label, kMaxIndexDepth);
+  if (!index.is_object()) throw Error(label + ": must be a JSON object, got " + index.type_name());
+  if (!index.contains("weight_map") || !index["weight_map"].is_object()) {
+    throw Error(label + ": needs a \"weight_map\" object mapping tensor names to shard files");
+  }
+  // Shards in file-name order (Hugging Face's names sort in shard order), each with the tensors listed for it.
+  std::map<std::string, std::vector<std::string>> listed;
+  for (const auto& item : index["weight_map"].items()) {
+    const std::string where = label + ": weight_map entry for tensor " + quote_for_message(item.key());
+    if (!item.value().is_string()) throw Error(where + ": must be a shard file name string");
+    const auto& file = item.value().get_ref<const std::string&>();
+    if (!is_plain_file_name(file)) {
+      throw Error(where + ": shard " + quote_for_message(file) +
+                  " must be a plain file name inside the checkpoint folder");
+    }
+    listed[file].push_back(item.key());
+  }
+  if (listed.empty()) throw Error(label + ": weight_map lists no tensors");
+
+  const fs::path folder = index_path.parent_path();
+  for (const auto& [file, names] : listed) {
+    if (!fs::is_regular_file(folder / file)) {
+      throw Error(label + ": shard " + quote_for_message(file) + " (listed for tensor " +
+                  quote_for_message(names.front()) + ") does not exist in " + folder.string());
+    }
+    add_shard(folder / file);
+    const std::size_t shard = shards_.size() - 1;
+    for (const auto& name : names) {
+      const auto found = location_.find(name);
+      if (found == location_.end() || found->second.first != shard) {
+        throw Error(label + ": tensor " + quote_for_message(name) + " is listed in shard " +
+                    quote_for_message(file) + " but that file does not hold it");
+      }
+    }
+  }
+  for (const auto& name : names()) {
+    if (!index["weight_map"].contains(name)) {
+      LADLE_LOG(warning) << label << ": tensor " << quote_for_message(name) << " is in shard "
+                         << shard_of(name).path().filename().string()
+                         << " but not in the weight_map; loading it anyway, as transformers does";
+    }
+  }
+  if (index.contains("metadata") && index["metadata"].is_object() && index["metadata"].contains("total_size")) {
+    const json& declared = index["metadata"]["total_size"];
+    const std::uint64_t actual = tensor_bytes();
+    const bool matches = declared.is_number_unsigned()
+                             ? declared.get<std::uint64_t>() == actual
+                             : declared.is_number_float() && declared.get<double>() == static_cast<double>(actual);
+    if (!matches) {
+      LADLE_LOG(warning) << label << ": metadata.total_size is " << declared.dump() << " but the shards hold "
+                         << actual << " bytes of tensor data";
+    }
+  }
+}
+
+std::vector<std::string> CheckpointReader::names() const {
+  std::vector<std::string> result;
+  result.reserve(location_.size());
+  for (const auto& shard : shards_) {
+    for (const auto& entry : shard->entries()) result.push_back(entry.name);
+  }
+  return result;
+}
+
+const TensorEntry& CheckpointReader::entry(const std::string& name) const {
+  const auto found = location_.find(name);
+  if (found == location_.end()) {
+    throw Error(path_.string() + ": no tensor named " + quote_for_message(name) + " in the checkpoint");
+  }
+  return shards_[found->second.first]->entries()[found->second.second];
+}
+
+const SafetensorsReader& CheckpointReader::shard_of(const std::string& name) const {
+  entry(name);  // throws for an unknown name
+  return *shards_[location_.at(name).first];
+}
+
+at::Tensor CheckpointReader::tensor(const std::string& name) const { return shard_of(name).tensor(name); }
+
+std::uint64_t CheckpointReader::parameter_count() const {
+  std::uint64_t total = 0;
+  for (const auto& shard : shards_) {
+    for (const auto& entry : shard->entries()) total += entry.numel();
+  }
+  return total;
+}
+
+std::uint64_t CheckpointReader::tensor_bytes() const {
+  std::uint64_t total = 0;
+  for (const auto& shard : shards_) {
+    for (const auto& entry : shard->entries()) total += entry.nbytes();
+  }
+  return total;
+}
+
+NamedTensors CheckpointReader::load_all() const {
+  NamedTensors all;
+  for (const auto& shard : shards_) {
+    for (const auto& entry : shard->entries()) all.insert(entry.name, shard->tensor(entry.name));
+  }
+  return all;
+}
+
+}  // namespace ladle::io
