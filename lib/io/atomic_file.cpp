@@ -51,7 +51,10 @@ fs::path partial_path_for(const fs::path& target) {
 AtomicFile::AtomicFile(fs::path target)
     : target_(without_trailing_separator(std::move(target))), partial_(partial_path_for(target_)) {
   fd_ = ::open(partial_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd_ < 0) throw system_error(partial_, "create");
+  if (fd_ < 0) {
+    throw Error(target_.string() + ": cannot create the temporary file " + partial_.filename().string() + ": " +
+                std::strerror(errno));
+  }
 }
 
 AtomicFile::AtomicFile(AtomicFile&& other) noexcept

@@ -34,9 +34,10 @@ std::string read_small_file(const fs::path& path) {
     throw Error(path.string() + ": " + std::to_string(size) + " bytes is too large for a JSON metadata file");
   }
   std::ifstream in(path, std::ios::binary);
+  if (!in.is_open()) throw Error(path.string() + ": cannot open: " + std::strerror(errno));
   std::ostringstream contents;
   contents << in.rdbuf();
-  if (!in) throw Error(path.string() + ": cannot read: " + std::strerror(errno));
+  if (in.bad()) throw Error(path.string() + ": cannot read: " + std::strerror(errno));
   return contents.str();
 }
 
@@ -94,11 +95,13 @@ CheckpointReader::CheckpointReader(const fs::path& path) : path_(path) {
 
   std::vector<std::string> safetensors_files;
   std::vector<std::string> pickle_files;
-  for (const auto& item : fs::directory_iterator(path)) {
-    const std::string name = item.path().filename().string();
-    if (has_suffix(name, ".safetensors") && fs::is_regular_file(item.status())) safetensors_files.push_back(name);
+  for (fs::directory_iterator item(path, error), end; !error && item != end; item.increment(error)) {
+    const std::string name = item->path().filename().string();
+    std::error_code status_error;
+    if (has_suffix(name, ".safetensors") && item->is_regular_file(status_error)) safetensors_files.push_back(name);
     if (has_suffix(name, ".bin") && name.rfind("pytorch_model", 0) == 0) pickle_files.push_back(name);
   }
+  if (error) throw Error(path.string() + ": cannot list folder: " + error.message());
   std::sort(safetensors_files.begin(), safetensors_files.end());
   if (safetensors_files.size() == 1) {
     add_shard(path / safetensors_files.front());
@@ -128,8 +131,7 @@ void CheckpointReader::add_shard(const fs::path& shard_path) {
     const auto [where, inserted] = location_.emplace(entries[i].name, std::make_pair(shard, i));
     if (!inserted) {
       throw Error(path_.string() + ": tensor " + quote_for_message(entries[i].name) + " is in two shards, " +
-                  shards_[where->second.first]->path().filename().string() + " and " +
-                  shard_path.filename().string());
+                  shards_[where->second.first]->path().filename().string() + " and " + shard_path.filename().string());
     }
   }
   shards_.push_back(std::move(reader));
@@ -167,8 +169,8 @@ void CheckpointReader::open_index(const fs::path& index_path) {
     for (const auto& name : names) {
       const auto found = location_.find(name);
       if (found == location_.end() || found->second.first != shard) {
-        throw Error(label + ": tensor " + quote_for_message(name) + " is listed in shard " +
-                    quote_for_message(file) + " but that file does not hold it");
+        throw Error(label + ": tensor " + quote_for_message(name) + " is listed in shard " + quote_for_message(file) +
+                    " but that file does not hold it");
       }
     }
   }
@@ -186,8 +188,8 @@ void CheckpointReader::open_index(const fs::path& index_path) {
                              ? declared.get<std::uint64_t>() == actual
                              : declared.is_number_float() && declared.get<double>() == static_cast<double>(actual);
     if (!matches) {
-      LADLE_LOG(warning) << label << ": metadata.total_size is " << declared.dump() << " but the shards hold "
-                         << actual << " bytes of tensor data";
+      LADLE_LOG(warning) << label << ": metadata.total_size is " << declared.dump() << " but the shards hold " << actual
+                         << " bytes of tensor data";
     }
   }
 }

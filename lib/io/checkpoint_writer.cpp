@@ -18,11 +18,9 @@ CheckpointWriter::CheckpointWriter(fs::path directory, CheckpointWriteOptions op
       shards_(std::make_unique<ShardedSafetensorsWriter>(folder_->path(), options.max_shard_bytes, "model",
                                                          std::move(options.metadata))) {}
 
-// The shard writer goes first: its unfinished shard files live inside the partial folder.
-CheckpointWriter::~CheckpointWriter() {
-  shards_.reset();
-  folder_.reset();
-}
+// Members are destroyed in reverse order: the shard writer (whose unfinished shards live inside the partial
+// folder) before the folder.
+CheckpointWriter::~CheckpointWriter() = default;
 
 void CheckpointWriter::check_not_finished(const std::string& action) const {
   if (finished_) throw Error(directory_.string() + ": " + action + " after finish()");
@@ -75,8 +73,8 @@ fs::path CheckpointWriter::finish() {
   return folder_->target();
 }
 
-void save_checkpoint(const fs::path& directory, const NamedTensors& tensors, const std::optional<nlohmann::json>& config,
-                     const CheckpointWriteOptions& options) {
+void save_checkpoint(const fs::path& directory, const NamedTensors& tensors,
+                     const std::optional<nlohmann::json>& config, const CheckpointWriteOptions& options) {
   CheckpointWriter writer(directory, options);
   if (config) writer.set_config(*config);
   for (const auto& [name, tensor] : tensors) writer.add(name, tensor);

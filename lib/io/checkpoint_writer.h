@@ -52,7 +52,7 @@ class CheckpointWriter {
 
   std::filesystem::path directory_;
   std::unique_ptr<AtomicDirectory> folder_;
-  std::unique_ptr<ShardedSafetensorsWriter> shards_;
+  std::unique_ptr<ShardedSafetensorsWriter> shards_;  // after folder_, so destroyed before it
   bool finished_ = false;
 };
 

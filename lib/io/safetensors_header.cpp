@@ -29,8 +29,7 @@ bool checked_multiply(std::uint64_t a, std::uint64_t b, std::uint64_t& product) 
 }
 
 // Parses one entry; `where` is "<file>: tensor '<name>'" for messages.
-TensorEntry parse_entry(const std::string& name, const json& value, std::uint64_t data_size,
-                        const std::string& where) {
+TensorEntry parse_entry(const std::string& name, const json& value, std::uint64_t data_size, const std::string& where) {
   if (!value.is_object()) throw Error(where + ": entry must be a JSON object, got " + value.type_name());
   for (const char* key : {"dtype", "shape", "data_offsets"}) {
     if (!value.contains(key)) throw Error(where + ": entry is missing the key '" + key + "'");
@@ -91,8 +90,7 @@ TensorEntry parse_entry(const std::string& name, const json& value, std::uint64_
   }
   if (entry.end - entry.begin != expected_bytes) {
     throw Error(where + ": data range " + range + " holds " + std::to_string(entry.end - entry.begin) +
-                " bytes but shape " + shape.dump() + " of " + dtype_text + " needs " +
-                std::to_string(expected_bytes));
+                " bytes but shape " + shape.dump() + " of " + dtype_text + " needs " + std::to_string(expected_bytes));
   }
   return entry;
 }
@@ -119,9 +117,9 @@ void check_tiling(const std::vector<TensorEntry>& sorted, std::uint64_t data_siz
   const TensorEntry* previous = nullptr;
   for (const auto& entry : sorted) {
     if (entry.begin < covered) {
-      throw Error(file_label + ": tensor " + quote_for_message(entry.name) + ": data range [" + std::to_string(entry.begin) +
-                  ", " + std::to_string(entry.end) + ") overlaps tensor " + quote_for_message(previous->name) +
-                  " (which ends at " + std::to_string(covered) + ")");
+      throw Error(file_label + ": tensor " + quote_for_message(entry.name) + ": data range [" +
+                  std::to_string(entry.begin) + ", " + std::to_string(entry.end) + ") overlaps tensor " +
+                  quote_for_message(previous->name) + " (which ends at " + std::to_string(covered) + ")");
     }
     if (entry.begin > covered) {
       throw Error(file_label + ": tensor " + quote_for_message(entry.name) + ": data range starts at " +

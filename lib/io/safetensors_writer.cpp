@@ -134,13 +134,14 @@ ShardedSafetensorsWriter::ShardedSafetensorsWriter(fs::path directory, std::uint
   std::error_code error;
   fs::create_directories(directory_, error);
   if (error) throw Error(directory_.string() + ": cannot create folder: " + error.message());
-  for (const auto& item : fs::directory_iterator(directory_)) {
-    const std::string name = item.path().filename().string();
+  for (fs::directory_iterator item(directory_, error), end; !error && item != end; item.increment(error)) {
+    const std::string name = item->path().filename().string();
     if (is_checkpoint_file_name(name, prefix_)) {
       throw Error(directory_.string() + ": already holds checkpoint file " + name +
                   "; write the checkpoint to a fresh folder");
     }
   }
+  if (error) throw Error(directory_.string() + ": cannot list folder: " + error.message());
 }
 
 void ShardedSafetensorsWriter::add(const std::string& name, const at::Tensor& tensor) {

@@ -34,8 +34,7 @@ class ShardedSafetensorsWriter {
   // Creates `directory` if needed. Throws ladle::Error if max_shard_bytes is 0 or the folder already holds a
   // checkpoint with this prefix (mixing two would leave a folder that loads the wrong weights; CheckpointWriter
   // replaces a whole folder atomically instead).
-  ShardedSafetensorsWriter(std::filesystem::path directory, std::uint64_t max_shard_bytes,
-                           std::string prefix = "model",
+  ShardedSafetensorsWriter(std::filesystem::path directory, std::uint64_t max_shard_bytes, std::string prefix = "model",
                            std::map<std::string, std::string> metadata = {{"format", "pt"}});
 
   // Queues a tensor for the current shard. When it would take the shard over max_shard_bytes of tensor data,
@@ -56,11 +55,11 @@ class ShardedSafetensorsWriter {
   std::uint64_t max_shard_bytes_;
   std::string prefix_;
   std::map<std::string, std::string> metadata_;
-  NamedTensors current_;                                // tensors of the shard being filled
+  NamedTensors current_;  // tensors of the shard being filled
   std::uint64_t current_bytes_ = 0;
-  std::vector<AtomicFile> shards_;                      // written, under temporary names
+  std::vector<AtomicFile> shards_;                       // written, under temporary names
   std::vector<std::vector<std::string>> shard_tensors_;  // names in each written shard
-  std::unordered_set<std::string> names_;               // every name added
+  std::unordered_set<std::string> names_;                // every name added
   std::uint64_t total_bytes_ = 0;
   bool finished_ = false;
 };

@@ -22,9 +22,7 @@ nlohmann::json parse_json_strict(std::string_view text, const std::string& label
         open_containers.emplace_back();
         break;
       case json::parse_event_t::object_end:
-      case json::parse_event_t::array_end:
-        open_containers.pop_back();
-        break;
+      case json::parse_event_t::array_end: open_containers.pop_back(); break;
       case json::parse_event_t::key: {
         const auto& key = parsed.get_ref<const std::string&>();
         if (!open_containers.back().insert(key).second) {
@@ -32,8 +30,7 @@ nlohmann::json parse_json_strict(std::string_view text, const std::string& label
         }
         break;
       }
-      case json::parse_event_t::value:
-        break;
+      case json::parse_event_t::value: break;
     }
     return true;
   };

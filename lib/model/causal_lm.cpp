@@ -1,9 +1,11 @@
 #include "lib/model/causal_lm.h"
 
 #include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
 
 #include <sstream>
 
+#include "lib/model/layers.h"
 #include "lib/model/projection.h"
 #include "lib/util/error.h"
 
@@ -93,6 +95,24 @@ void CausalLm::load_hf_state_dict(const NamedTensors& checkpoint_tensors, const 
   at::NoGradGuard no_grad;
   for (auto& [name, parameter] : parameters) parameter.copy_(tensors.at(name));
 }
+
+void CausalLm::reset_parameters(std::uint64_t seed) {
+  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+  for (const auto& module : named_modules(/*name_prefix=*/"", /*include_self=*/false)) {
+    const std::string& name = module.key();
+    if (auto projection = std::dynamic_pointer_cast<Projection>(module.value())) {
+      projection->reset_parameters(initial_weight_std(name), generator);
+    } else if (auto embedding = std::dynamic_pointer_cast<Embedding>(module.value())) {
+      embedding->reset_parameters(initial_weight_std(name), generator);
+    } else if (auto rms_norm = std::dynamic_pointer_cast<RmsNorm>(module.value())) {
+      rms_norm->reset_parameters();
+    } else if (auto layer_norm = std::dynamic_pointer_cast<LayerNorm>(module.value())) {
+      layer_norm->reset_parameters();
+    }
+  }
+}
+
+double CausalLm::initial_weight_std(const std::string& /*module_name*/) const { return config_.initializer_range; }
 
 std::vector<std::pair<std::string, std::shared_ptr<Projection>>> CausalLm::named_projections() const {
   std::vector<std::pair<std::string, std::shared_ptr<Projection>>> projections;

@@ -53,10 +53,11 @@ class CausalLm : public torch::nn::Module {
   // or a sequence longer than the model allows.
   virtual CausalLmOutput forward(const at::Tensor& input_ids, const ForwardOptions& options = {}) = 0;
 
-  // HF-style initialisation from a seeded CPU generator (so it is the same on every device): weights and
-  // embeddings ~ N(0, initializer_range²) (GPT-2's c_proj weights with std initializer_range/√(2·layers), as
-  // GPT2PreTrainedModel._init_weights does), biases 0, norm weights 1.
-  virtual void reset_parameters(std::uint64_t seed) = 0;
+  // HF-style initialisation from a seeded CPU generator (so it is the same on every device), module by module
+  // in registration order: weights and embeddings ~ N(0, initializer_range²) (GPT-2's c_proj weights with std
+  // initializer_range/√(2·layers), as GPT2PreTrainedModel._init_weights does), biases 0, norm weights 1.
+  // LoRA adapters are left as they are.
+  void reset_parameters(std::uint64_t seed);
 
   // The parameters under their exact Hugging Face names and layouts, in registration order (the order
   // transformers' state_dict() lists them); lm_head.weight is absent when embeddings are tied, and LoRA
@@ -86,6 +87,8 @@ class CausalLm : public torch::nn::Module {
   virtual NamedTensors with_canonical_names(const NamedTensors& tensors) const { return tensors; }
   // The name of the token embedding that a tied lm_head shares.
   virtual std::string embedding_name() const = 0;
+  // Standard deviation of the initial weights of the dense layer or embedding with this module name.
+  virtual double initial_weight_std(const std::string& module_name) const;
 
  private:
   CausalLmConfig config_;

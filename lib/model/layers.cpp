@@ -4,6 +4,18 @@
 
 namespace ladle::model {
 
+at::Tensor activate(const at::Tensor& x, Activation activation) {
+  switch (activation) {
+    case Activation::silu:
+      return at::silu(x);
+    case Activation::gelu_tanh:  // gelu_new: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
+      return at::gelu(x, "tanh");
+    case Activation::gelu:
+      return at::gelu(x);
+  }
+  return x;
+}
+
 Embedding::Embedding(std::int64_t rows, std::int64_t dim) : torch::nn::Module("Embedding") {
   weight_ = register_parameter("weight", at::empty({rows, dim}, at::kFloat));
 }

@@ -6,7 +6,12 @@
 
 #include <cstdint>
 
+#include "lib/model/causal_lm_config.h"
+
 namespace ladle::model {
+
+// The MLP's activation function (silu, or GELU exact or with the tanh approximation that GPT-2's gelu_new is).
+at::Tensor activate(const at::Tensor& x, Activation activation);
 
 // nn.Embedding: "weight" [rows, dim]; forward looks up rows by index.
 class Embedding : public torch::nn::Module {

@@ -10,8 +10,8 @@
 //
 // What breaks the binding, and what restores it:
 //   - libtorch 1.13's Optimizer::zero_grad() calls detach_() and zero_() on each .grad, and Module::zero_grad()
-//     replaces .grad by its detach() alias and zeroes it: both keep the views (the gradient views are plain
-//     aliases, not autograd views, which detach_() would reject, as it rejects DDP's gradient_as_bucket_view).
+//     zeroes each .grad where it lies: both keep the views (tested). The gradient views are plain aliases, not
+//     autograd views, which detach_() rejects (as it rejects DDP's gradient_as_bucket_view).
 //     Module::zero_grad(/*set_to_none=*/true) drops .grad, and the next backward allocates a fresh one outside the
 //     buffer. FlatParameters::zero_grad() re-binds every gradient and zeroes each buffer in one pass; use it (or
 //     check gradients_bound()) in a training loop that reads the flat gradients.

@@ -55,9 +55,11 @@ at::Tensor to_storage_dtype(const at::Tensor& accumulated, at::ScalarType dtype)
 // multithreaded (at::parallel_for), vectorised pass for contiguous CPU tensors with
 //   average fp32 and live fp32 or bf16 (live is widened to fp32 exactly), or
 //   average fp64 and live fp64;
-// it reproduces the fp32/fp64 rounding of the torch.optim.swa_utils reference formulas bit for bit (one rounding
-// per operation, no fused multiply-add). Other devices, dtypes or layouts fall back to ATen's lerp computed in
-// the accumulation dtype and rounded once into the average: the same average up to rounding.
+// with same-dtype inputs it reproduces the rounding of the torch.optim.swa_utils reference formulas bit for bit
+// (one rounding per operation, no fused multiply-add). A bf16 live tensor is widened first, so every operation is
+// in fp32 (torch's mixed-dtype expression would round (1−decay)·p to bf16). Other devices, dtypes or layouts fall
+// back to ATen's lerp computed in the accumulation dtype and rounded once into the average: the same average up to
+// rounding. Both kernels record the write in the average's autograd version counter.
 
 // average ← decay·average + (1−decay)·live, with decay in [0, 1]. In the fast path the two products and the sum
 // are rounded as torch computes `decay * avg + (1 - decay) * p`, the EMA avg_fn in the AveragedModel docstring

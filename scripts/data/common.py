@@ -5,6 +5,7 @@ Standard library only; every builder imports from here so that splitting and wri
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -25,12 +26,14 @@ def normalize_space(text):
     return _SPACE_RUN.sub(" ", text).strip()
 
 
+@functools.lru_cache(maxsize=None)
 def stable_unit(key):
     """A number in [0, 1) that depends only on `key` (SHA-256, so it is the same on every machine and run)."""
     digest = hashlib.sha256(key.encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big") / 2.0**64
 
 
+@functools.lru_cache(maxsize=None)
 def split_of(key, valid_fraction=VALID_FRACTION, test_fraction=TEST_FRACTION):
     """The split ("train", "valid" or "test") that the item named `key` belongs to."""
     u = stable_unit("split:" + key)

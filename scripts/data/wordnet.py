@@ -124,9 +124,9 @@ class WordNet:
         return [self.synsets[(pos, off)] for off in entry.offsets if (pos, off) in self.synsets]
 
     def antonym_pairs(self):
-        """(word, antonym) pairs from direct "!" pointers between adjective head synsets, word order as stored."""
+        """(word, antonym) pairs from the "!" pointers of adjective synsets, in data-file order."""
         pairs = []
-        for (key, _), synset in sorted(self.synsets.items()):
+        for (key, _), synset in self.synsets.items():  # file order
             if key != "a":
                 continue
             for target, target_pos, source_no, target_no in synset.antonyms:

@@ -12,7 +12,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto header = ladle::io::parse_safetensors_header(data, size, "fuzz-input");
     // What a reader does next with an accepted header: every range must lie inside the input.
     for (const auto& entry : header.tensors) {
-      if (header.data_offset() + entry.end > size || entry.nbytes() != entry.numel() * ladle::io::dtype_size(entry.dtype)) {
+      if (header.data_offset() + entry.end > size ||
+          entry.nbytes() != entry.numel() * ladle::io::dtype_size(entry.dtype)) {
         __builtin_trap();
       }
     }

@@ -26,11 +26,11 @@ TEST(ByteSize, ParsesNumbersWithBinaryAndDecimalUnits) {
       {"3KiB", 3072},
       {"1.5GiB", 1610612736},  // 1.5 * 2^30
       {"10KB", 10000},
-      {"5GB", 5000000000},     // Hugging Face's max_shard_size="5GB"
+      {"5GB", 5000000000},  // Hugging Face's max_shard_size="5GB"
       {"2TB", 2000000000000},
       {" 7 MB ", 7000000},
       {"0.5K", 512},
-      {"1.1MiB", 1153433},     // 1153433.6 rounded down
+      {"1.1MiB", 1153433},  // 1153433.6 rounded down
       {"18446744073709551615", 18446744073709551615ull},
   };
   for (const auto& c : cases) EXPECT_EQ(parse_byte_size(c.text), c.bytes) << c.text;

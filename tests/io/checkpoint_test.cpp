@@ -87,9 +87,8 @@ TEST(CheckpointSharded, BudgetForcingThreeShardsGivesHuggingFaceNamesAndIndex) {
   for (const auto& [name, tensor] : tensors) writer.add(name, tensor);
   const auto shards = writer.finish();
 
-  const std::vector<std::string> expected_files = {"model-00001-of-00003.safetensors",
-                                                   "model-00002-of-00003.safetensors",
-                                                   "model-00003-of-00003.safetensors"};
+  const std::vector<std::string> expected_files = {
+      "model-00001-of-00003.safetensors", "model-00002-of-00003.safetensors", "model-00003-of-00003.safetensors"};
   ASSERT_EQ(shards.size(), 3u);
   for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(shards[i], dir.path / expected_files[i]);
   std::vector<std::string> all_files = expected_files;
@@ -98,8 +97,10 @@ TEST(CheckpointSharded, BudgetForcingThreeShardsGivesHuggingFaceNamesAndIndex) {
 
   const json index = json::parse(read_text(dir.path / "model.safetensors.index.json"));
   EXPECT_EQ(index["metadata"]["total_size"], 5 * 64);
-  const json expected_map = {{"layer0.weight", expected_files[0]}, {"layer1.weight", expected_files[0]},
-                             {"layer2.weight", expected_files[1]}, {"layer3.weight", expected_files[1]},
+  const json expected_map = {{"layer0.weight", expected_files[0]},
+                             {"layer1.weight", expected_files[0]},
+                             {"layer2.weight", expected_files[1]},
+                             {"layer3.weight", expected_files[1]},
                              {"layer4.weight", expected_files[2]}};
   EXPECT_EQ(index["weight_map"], expected_map);
 
@@ -112,8 +113,8 @@ TEST(CheckpointSharded, BudgetForcingThreeShardsGivesHuggingFaceNamesAndIndex) {
 TEST(CheckpointSharded, TensorLargerThanTheBudgetGetsAShardOfItsOwn) {
   ScratchDir dir;
   ShardedSafetensorsWriter writer(dir.path, 100);
-  writer.add("small_a", at::ones({10}));   // 40 bytes
-  writer.add("big", at::ones({100}));      // 400 bytes
+  writer.add("small_a", at::ones({10}));  // 40 bytes
+  writer.add("big", at::ones({100}));     // 400 bytes
   writer.add("small_b", at::ones({10}));
   const auto shards = writer.finish();
   ASSERT_EQ(shards.size(), 3u);
@@ -173,10 +174,9 @@ TEST(CheckpointWriter, NothingAppearsBeforeFinish) {
   EXPECT_FALSE(fs::exists(target));
   EXPECT_EQ(writer.finish(), target);
 
-  EXPECT_EQ(listing(target), (std::vector<std::string>{"config.json", "model-00001-of-00003.safetensors",
-                                                        "model-00002-of-00003.safetensors",
-                                                        "model-00003-of-00003.safetensors",
-                                                        "model.safetensors.index.json"}));
+  EXPECT_EQ(listing(target), (std::vector<std::string>{
+                                 "config.json", "model-00001-of-00003.safetensors", "model-00002-of-00003.safetensors",
+                                 "model-00003-of-00003.safetensors", "model.safetensors.index.json"}));
   EXPECT_EQ(listing(dir.path), std::vector<std::string>{"merged"});
   CheckpointReader reader(target);
   ASSERT_TRUE(reader.config());
@@ -341,14 +341,16 @@ TEST_F(CheckpointHostileIndex, AbsolutePathIsRejected) {
 
 TEST_F(CheckpointHostileIndex, MissingShardIsRejected) {
   index_["weight_map"]["layer4.weight"] = "model-00009-of-00009.safetensors";
-  EXPECT_CONTAINS(open_error(), "shard 'model-00009-of-00009.safetensors' (listed for tensor 'layer4.weight') "
-                                "does not exist");
+  EXPECT_CONTAINS(open_error(),
+                  "shard 'model-00009-of-00009.safetensors' (listed for tensor 'layer4.weight') "
+                  "does not exist");
 }
 
 TEST_F(CheckpointHostileIndex, TensorListedInTheWrongShardIsRejected) {
   index_["weight_map"]["layer0.weight"] = "model-00002-of-00003.safetensors";
-  EXPECT_CONTAINS(open_error(), "tensor 'layer0.weight' is listed in shard 'model-00002-of-00003.safetensors' "
-                                "but that file does not hold it");
+  EXPECT_CONTAINS(open_error(),
+                  "tensor 'layer0.weight' is listed in shard 'model-00002-of-00003.safetensors' "
+                  "but that file does not hold it");
 }
 
 TEST_F(CheckpointHostileIndex, TensorInTwoShardsIsRejected) {
@@ -356,8 +358,9 @@ TEST_F(CheckpointHostileIndex, TensorInTwoShardsIsRejected) {
   copy.insert("layer0.weight", at::zeros({16}));
   copy.insert("layer4.weight", at::arange(64, 80, at::kFloat));
   write_safetensors(folder_ / "model-00003-of-00003.safetensors", copy);
-  EXPECT_CONTAINS(open_error(), "tensor 'layer0.weight' is in two shards, model-00001-of-00003.safetensors and "
-                                "model-00003-of-00003.safetensors");
+  EXPECT_CONTAINS(open_error(),
+                  "tensor 'layer0.weight' is in two shards, model-00001-of-00003.safetensors and "
+                  "model-00003-of-00003.safetensors");
 }
 
 TEST_F(CheckpointHostileIndex, InvalidJsonIsRejected) {

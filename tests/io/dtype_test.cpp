@@ -16,10 +16,10 @@ struct NamedDtype {
   std::size_t size;
 };
 constexpr NamedDtype kFormatTable[] = {
-    {"BOOL", Dtype::BOOL, 1}, {"U8", Dtype::U8, 1},   {"I8", Dtype::I8, 1},   {"F8_E5M2", Dtype::F8_E5M2, 1},
+    {"BOOL", Dtype::BOOL, 1},       {"U8", Dtype::U8, 1},   {"I8", Dtype::I8, 1},   {"F8_E5M2", Dtype::F8_E5M2, 1},
     {"F8_E4M3", Dtype::F8_E4M3, 1}, {"I16", Dtype::I16, 2}, {"U16", Dtype::U16, 2}, {"F16", Dtype::F16, 2},
-    {"BF16", Dtype::BF16, 2}, {"I32", Dtype::I32, 4}, {"U32", Dtype::U32, 4}, {"F32", Dtype::F32, 4},
-    {"F64", Dtype::F64, 8},   {"I64", Dtype::I64, 8}, {"U64", Dtype::U64, 8},
+    {"BF16", Dtype::BF16, 2},       {"I32", Dtype::I32, 4}, {"U32", Dtype::U32, 4}, {"F32", Dtype::F32, 4},
+    {"F64", Dtype::F64, 8},         {"I64", Dtype::I64, 8}, {"U64", Dtype::U64, 8},
 };
 
 TEST(SafetensorsDtype, NamesAndSizesFollowTheFormat) {

@@ -34,8 +34,8 @@ struct ScratchDir {
 
 // Runs the tool; fails the test with its output when it does not succeed.
 void run_tool(const std::string& command, const fs::path& first, const fs::path& second) {
-  const auto result = ladle::testing::run_command(ladle::testing::python_program(),
-                                                  {kTool, command, first.string(), second.string()});
+  const auto result =
+      ladle::testing::run_command(ladle::testing::python_program(), {kTool, command, first.string(), second.string()});
   ASSERT_EQ(result.exit_code, 0) << "write_safetensors.py " << command << " failed:\n" << result.out << result.err;
 }
 
@@ -62,7 +62,7 @@ TEST(SafetensorsPython, ReadsEveryTorchDtypeFromTheIndependentWriter) {
   ScratchDir dir;
   // start -3: negative values for the signed types; unsigned and BOOL start at 0.
   const std::vector<std::pair<std::string, at::ScalarType>> dtypes = {
-      {"I8", at::kChar},  {"I16", at::kShort},    {"I32", at::kInt},   {"I64", at::kLong},
+      {"I8", at::kChar},  {"I16", at::kShort},     {"I32", at::kInt},   {"I64", at::kLong},
       {"F16", at::kHalf}, {"BF16", at::kBFloat16}, {"F32", at::kFloat}, {"F64", at::kDouble}};
   json spec = {{"metadata", {{"source", "python"}}}, {"tensors", json::array()}};
   for (const auto& [dtype, type] : dtypes) spec["tensors"].push_back(arange_tensor(dtype, dtype, {2, 3}, -3));
@@ -82,8 +82,7 @@ TEST(SafetensorsPython, ReadsEveryTorchDtypeFromTheIndependentWriter) {
     EXPECT_TRUE(at::equal(actual, expected)) << actual;
   }
   EXPECT_TRUE(at::equal(reader.tensor("U8"), at::arange(249, 256, at::kLong).to(at::kByte)));
-  EXPECT_TRUE(at::equal(reader.tensor("BOOL"),
-                        at::tensor(std::vector<std::uint8_t>{0, 1, 0, 1, 0}).to(at::kBool)));
+  EXPECT_TRUE(at::equal(reader.tensor("BOOL"), at::tensor(std::vector<std::uint8_t>{0, 1, 0, 1, 0}).to(at::kBool)));
   EXPECT_EQ(reader.tensor("scalar").dim(), 0);
   EXPECT_EQ(reader.tensor("scalar").item<double>(), 2.5);
   EXPECT_EQ(reader.tensor("empty").sizes(), (at::IntArrayRef{3, 0}));
@@ -113,9 +112,10 @@ TEST(SafetensorsPython, ReadsFloat8AndWideUnsignedBytesExactly) {
 
 TEST(SafetensorsPython, ReadsUnpaddedHeaderWithUnalignedTensors) {
   ScratchDir dir;
-  json spec = {{"header_alignment", 1},
-               {"tensors", {arange_tensor("odd", "I8", {3}), arange_tensor("f64", "F64", {4}, -2),
-                            arange_tensor("f32", "F32", {3}, 10)}}};
+  json spec = {
+      {"header_alignment", 1},
+      {"tensors",
+       {arange_tensor("odd", "I8", {3}), arange_tensor("f64", "F64", {4}, -2), arange_tensor("f32", "F32", {3}, 10)}}};
   const fs::path path = write_with_python(dir, spec, "unaligned.safetensors");
   SafetensorsReader reader(path);
   EXPECT_TRUE(at::equal(reader.tensor("f64"), at::arange(-2, 2, at::kDouble)));
@@ -126,7 +126,7 @@ TEST(SafetensorsPython, ReadsUnpaddedHeaderWithUnalignedTensors) {
 TEST(SafetensorsPython, PythonReadsWhatLadleWrites) {
   ScratchDir dir;
   const std::vector<std::pair<std::string, at::ScalarType>> dtypes = {
-      {"U8", at::kByte},  {"I8", at::kChar},      {"I16", at::kShort}, {"I32", at::kInt},   {"I64", at::kLong},
+      {"U8", at::kByte},  {"I8", at::kChar},       {"I16", at::kShort}, {"I32", at::kInt},   {"I64", at::kLong},
       {"F16", at::kHalf}, {"BF16", at::kBFloat16}, {"F32", at::kFloat}, {"F64", at::kDouble}};
   NamedTensors tensors;
   json spec = {{"metadata", {{"format", "pt"}, {"by", "ladle"}}}, {"tensors", json::array()}};

@@ -38,9 +38,7 @@ std::string read_file(const fs::path& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-void write_bytes(const fs::path& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary) << bytes;
-}
+void write_bytes(const fs::path& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
 
 std::string le_u64(std::uint64_t value) {
   std::string bytes;
@@ -60,7 +58,9 @@ at::Tensor sample_values(at::ScalarType type) {
     case at::kByte: lowest = 0, highest = 255; break;
     case at::kChar: lowest = -128, highest = 127; break;
     case at::kShort: lowest = -32768, highest = 32767; break;
-    case at::kInt: lowest = std::numeric_limits<std::int32_t>::min(), highest = std::numeric_limits<std::int32_t>::max(); break;
+    case at::kInt:
+      lowest = std::numeric_limits<std::int32_t>::min(), highest = std::numeric_limits<std::int32_t>::max();
+      break;
     default: lowest = std::numeric_limits<std::int64_t>::min(), highest = std::numeric_limits<std::int64_t>::max();
   }
   return at::tensor(std::vector<std::int64_t>{lowest, lowest + 1, 0, 1, 42, highest}).to(type).reshape({2, 3});
@@ -79,9 +79,9 @@ TEST_P(SafetensorsRoundTrip, EveryTorchDtypeIsBitExact) {
   const at::Tensor values = sample_values(GetParam());
   NamedTensors tensors;
   tensors.insert("values", values);
-  tensors.insert("scalar", values.flatten()[4]);         // 0-d view with a storage offset
+  tensors.insert("scalar", values.flatten()[4]);  // 0-d view with a storage offset
   tensors.insert("empty", at::empty({0, 4}, values.options()));
-  tensors.insert("transposed", values.t());              // non-contiguous
+  tensors.insert("transposed", values.t());  // non-contiguous
   write_safetensors(dir.path / "t.safetensors", tensors);
 
   SafetensorsReader reader(dir.path / "t.safetensors");
@@ -94,8 +94,8 @@ TEST_P(SafetensorsRoundTrip, EveryTorchDtypeIsBitExact) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Safetensors, SafetensorsRoundTrip,
-                         ::testing::Values(at::kBool, at::kByte, at::kChar, at::kShort, at::kInt, at::kLong,
-                                           at::kHalf, at::kBFloat16, at::kFloat, at::kDouble),
+                         ::testing::Values(at::kBool, at::kByte, at::kChar, at::kShort, at::kInt, at::kLong, at::kHalf,
+                                           at::kBFloat16, at::kFloat, at::kDouble),
                          [](const auto& info) { return std::string(c10::toString(info.param)); });
 
 TEST(SafetensorsReader, MetadataRoundTrips) {
@@ -269,8 +269,7 @@ TEST(SafetensorsReader, MissingFileErrorHasPathAndReason) {
     FAIL() << "expected ladle::Error";
   } catch (const Error& e) {
     const std::string message = e.what();
-    EXPECT_NE(message.find("absent.safetensors: cannot open: No such file or directory"), std::string::npos)
-        << message;
+    EXPECT_NE(message.find("absent.safetensors: cannot open: No such file or directory"), std::string::npos) << message;
   }
 }
 

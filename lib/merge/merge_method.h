@@ -1,0 +1,60 @@
+// MergeMethod: the per-tensor math of one merge method, named as in mergekit's `merge_method`.
+//
+// Planning (which tensors, which inputs, which parameter values for each tensor, after slices, layer gradients
+// and filters) lives in the merge plan; streaming (reading inputs, writing shards) lives in the executor. A method
+// only sees one output tensor's inputs with every parameter already resolved to a number, so adding a method
+// touches its own file and one line in merge_method_registry.cpp.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ladle::merge {
+
+// A parameter a method declares, as mergekit's ConfigParameterDef: resolved per model (`models[].parameters`,
+// e.g. weight, density) or once for the method (top-level `parameters`, e.g. t, lambda, normalize).
+struct ParameterSpec {
+  std::string name;
+  bool per_model = false;                 // true: every input model has its own value
+  bool required = false;                  // an error names the parameter (and the model) when it is missing
+  std::optional<double> default_value;    // used when not required and not given; booleans are 0 or 1
+};
+
+// One output tensor's inputs, every parameter resolved for this tensor (a layer gradient already interpolated).
+struct MethodInputs {
+  std::string tensor_name;                             // e.g. "model.layers.3.mlp.up_proj.weight"
+  std::optional<at::Tensor> base;                      // the base model's tensor, when the config has a base
+  std::vector<at::Tensor> models;                      // the other inputs' tensors, in config order, same shape
+  std::vector<std::string> model_names;                // labels of those inputs, for error messages
+  std::vector<std::map<std::string, double>> model_parameters;  // per-model parameters, one map per input
+  std::map<std::string, double> parameters;            // method-wide parameters
+  at::ScalarType working_dtype = at::kFloat;           // the math runs in this dtype (inputs are cast to it)
+  std::uint64_t seed = 0;                              // derived from the run's seed and the tensor name
+  // Filled by the executor for methods that trim over the whole model (TIES-paper style): per input model, the
+  // magnitude threshold below which a task-vector entry is dropped.
+  std::optional<std::vector<double>> global_magnitude_thresholds;
+};
+
+class MergeMethod {
+ public:
+  virtual ~MergeMethod() = default;
+  // The mergekit name, e.g. "ties".
+  virtual std::string name() const = 0;
+  // Every parameter the method reads; the planner rejects unknown ones and fills defaults.
+  virtual std::vector<ParameterSpec> parameters() const = 0;
+  // True when the method cannot run without a base model (task arithmetic, TIES, DARE, SLERP, ...).
+  virtual bool requires_base() const = 0;
+  // The merged tensor, in inputs.working_dtype; throws ladle::Error naming the tensor on bad inputs.
+  virtual at::Tensor merge(const MethodInputs& inputs) const = 0;
+  // True when the method needs global_magnitude_thresholds for these method-wide parameters.
+  virtual bool needs_global_magnitude_thresholds(const std::map<std::string, double>& /*parameters*/) const {
+    return false;
+  }
+};
+
+}  // namespace ladle::merge

@@ -1,0 +1,50 @@
+// Helpers every merge method shares: reading resolved parameters (falling back to the declared default), checking
+// one tensor's inputs, casting them to the working dtype, task vectors, and errors that name the method, the
+// tensor and the model.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "lib/merge/merge_method.h"
+
+namespace ladle::merge {
+
+// How many inputs a method accepts besides the base.
+struct InputArity {
+  std::size_t min_models = 1;  // fewest entries in MethodInputs::models
+  std::size_t max_models = 0;  // most entries; 0 means no limit
+};
+
+// A ladle::Error with "<method>: tensor '<name>': <message>".
+[[noreturn]] void fail(const std::string& method, const MethodInputs& inputs, const std::string& message);
+
+// The label of models[index] for messages: its model_names entry, or "model <index>" when there is none.
+std::string model_label(const MethodInputs& inputs, std::size_t index);
+
+// The method-wide parameter `name`: the resolved value, else the spec's default; throws naming the parameter when
+// it is neither given nor defaulted (the planner normally fills every default before a method runs).
+double method_parameter(const std::string& method, const std::vector<ParameterSpec>& specs,
+                        const MethodInputs& inputs, const std::string& name);
+// The per-model parameter `name` of every input model, in order, with the same fallback.
+std::vector<double> model_parameters(const std::string& method, const std::vector<ParameterSpec>& specs,
+                                     const MethodInputs& inputs, const std::string& name);
+// A parameter read as a boolean (mergekit's YAML booleans arrive as 0 or 1); any non-zero value is true.
+bool method_flag(const std::string& method, const std::vector<ParameterSpec>& specs, const MethodInputs& inputs,
+                 const std::string& name);
+
+// Checks the model count against `arity`, the base's presence when `base_required`, and that every tensor is
+// defined, floating-point and has the shape of the first one (the base's shape when there is a base).
+void check_inputs(const std::string& method, const MethodInputs& inputs, InputArity arity, bool base_required);
+
+// The input models' tensors converted to inputs.working_dtype (aliases when already in it).
+std::vector<at::Tensor> working_models(const MethodInputs& inputs);
+// The base converted to inputs.working_dtype; call after check_inputs with base_required.
+at::Tensor working_base(const MethodInputs& inputs);
+// τᵢ = θᵢ − θ₀ for every input model, in inputs.working_dtype.
+std::vector<at::Tensor> task_vectors(const MethodInputs& inputs);
+
+}  // namespace ladle::merge
