@@ -28,7 +28,7 @@ while [ $# -gt 0 ]; do
     --force) build_args+=(--force) ;;
     --out) [ $# -ge 2 ] || { echo "prepare-data.sh: --out needs a folder" >&2; exit 2; }
            out=$2; shift ;;
-    -h|--help) sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "prepare-data.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift

@@ -38,6 +38,16 @@ struct MethodInputs {
   // Filled by the executor for methods that trim over the whole model (TIES-paper style): per input model, the
   // magnitude threshold below which a task-vector entry is dropped.
   std::optional<std::vector<double>> global_magnitude_thresholds;
+  // The base model's own per-model parameters (e.g. its `weight`), for methods that treat the base as one more
+  // input as mergekit does (linear's weight). Resolved like any model's (its models[] entry, else the top-level
+  // value, else the default), except that a required parameter may be missing (mergekit's plan.py resolves the
+  // base with `required and not is_base`). `models` never holds the base.
+  std::map<std::string, double> base_parameters;
+  // Filled by the executor for methods whose needs_model_fishers() is true (fisher): per input model, in the order
+  // of `models`, its diagonal Fisher information for this tensor (same shape).
+  std::vector<at::Tensor> model_fishers;
+  // With fisher's normalize_fishers: per input model, the L2 norm of its Fisher over the whole model.
+  std::optional<std::vector<double>> model_fisher_norms;
 };
 
 class MergeMethod {
@@ -55,6 +65,8 @@ class MergeMethod {
   virtual bool needs_global_magnitude_thresholds(const std::map<std::string, double>& /*parameters*/) const {
     return false;
   }
+  // True when the method reads MethodInputs::model_fishers (and model_fisher_norms) for these parameters.
+  virtual bool needs_model_fishers(const std::map<std::string, double>& /*parameters*/) const { return false; }
 };
 
 }  // namespace ladle::merge

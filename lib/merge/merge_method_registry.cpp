@@ -3,7 +3,18 @@
 #include <map>
 #include <memory>
 
+#include "lib/merge/methods/arcee_fusion.h"
+#include "lib/merge/methods/fisher.h"
+#include "lib/merge/methods/generalized_task_arithmetic.h"
+#include "lib/merge/methods/karcher.h"
 #include "lib/merge/methods/linear.h"
+#include "lib/merge/methods/model_stock.h"
+#include "lib/merge/methods/multislerp.h"
+#include "lib/merge/methods/nearswap.h"
+#include "lib/merge/methods/passthrough.h"
+#include "lib/merge/methods/ram.h"
+#include "lib/merge/methods/sce.h"
+#include "lib/merge/methods/slerp.h"
 #include "lib/util/error.h"
 
 namespace ladle::merge {
@@ -21,6 +32,21 @@ const Registry& registry() {
   static const Registry methods = [] {
     Registry built;
     add(built, std::make_unique<LinearMerge>());
+    add(built, std::make_unique<SlerpMerge>());
+    add(built, std::make_unique<NuSlerpMerge>());
+    add(built, std::make_unique<MultiSlerpMerge>());
+    add(built, std::make_unique<KarcherMerge>());
+    for (TaskArithmeticVariant& variant : task_arithmetic_variants()) {
+      add(built, std::make_unique<GeneralizedTaskArithmeticMerge>(std::move(variant)));
+    }
+    add(built, std::make_unique<SceMerge>());
+    add(built, std::make_unique<ModelStockMerge>());
+    add(built, std::make_unique<NearSwapMerge>());
+    add(built, std::make_unique<ArceeFusionMerge>());
+    add(built, std::make_unique<RamMerge>(/*plus=*/false));
+    add(built, std::make_unique<RamMerge>(/*plus=*/true));
+    add(built, std::make_unique<PassthroughMerge>());
+    add(built, std::make_unique<FisherMerge>());
     return built;
   }();
   return methods;

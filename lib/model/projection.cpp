@@ -58,9 +58,27 @@ void Projection::remove_lora() {
 
 at::Tensor Projection::lora_delta() const {
   if (!has_lora()) throw Error("Projection has no LoRA adapter");
-  at::Tensor delta = at::matmul(lora_b_.detach(), lora_a_.detach()).mul(lora_scaling_);
-  if (layout_ == WeightLayout::in_out) delta = delta.t();
-  return delta.to(weight_.scalar_type());
+  at::Tensor delta = at::matmul(lora_b_.detach().to(at::kFloat), lora_a_.detach().to(at::kFloat)).mul(lora_scaling_);
+  return layout_ == WeightLayout::in_out ? delta.t() : delta;
+}
+
+void Projection::set_lora_weights(const at::Tensor& a, const at::Tensor& b) {
+  if (!has_lora()) throw Error("Projection has no LoRA adapter");
+  if (a.sizes() != lora_a_.sizes() || b.sizes() != lora_b_.sizes()) {
+    throw Error("LoRA weights of the wrong shape for this Projection");
+  }
+  at::NoGradGuard no_grad;
+  lora_a_.copy_(a);
+  lora_b_.copy_(b);
+}
+
+void Projection::merge_lora() {
+  if (!has_lora()) return;
+  {
+    at::NoGradGuard no_grad;
+    weight_.copy_(weight_.to(at::kFloat) + lora_delta());
+  }
+  remove_lora();
 }
 
 }  // namespace ladle::model

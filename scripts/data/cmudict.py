@@ -7,7 +7,7 @@ that end in a digit.
 
 import re
 
-_ENTRY = re.compile(r"^([^\s(]+)(?:\((\d+)\))?\s+(.+)$")
+_ENTRY = re.compile(r"^([^\s(]+)(?:\((\d+)\))?\s+([A-Z]{1,2}[0-2]?(?: +[A-Z]{1,2}[0-2]?)*)$")
 
 
 def syllable_count(phonemes):

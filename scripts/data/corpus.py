@@ -57,15 +57,28 @@ def document_bytes(document):
     return sum(len(p.encode("utf-8")) + 1 for p in document.paragraphs) + 1
 
 
+def _leading_paragraphs(document, max_bytes):
+    """The document cut after the paragraph that reaches max_bytes."""
+    kept, size = [], 0
+    for paragraph in document.paragraphs:
+        kept.append(paragraph)
+        size += len(paragraph.encode("utf-8")) + 1
+        if size >= max_bytes:
+            break
+    return Document(document.key, kept)
+
+
 def tiny_subset(documents_by_source, total_bytes):
     """A small corpus: each source gets an equal byte budget, 90% for train and 10% for valid, filled with its
-    documents in hash order (documents that would overflow a split's budget are skipped)."""
+    documents in hash order, each cut to its leading paragraphs (about a tenth of a source's budget), so that
+    every source has documents in both splits; documents that would overflow a split's budget are skipped."""
     budget = total_bytes / max(1, len(documents_by_source))
     chosen = {}
     for source, documents in documents_by_source.items():
         left = {"train": 0.9 * budget, "valid": 0.1 * budget}
         picked = []
         for document in sorted(documents, key=lambda d: stable_unit("tiny:" + d.key)):
+            document = _leading_paragraphs(document, 0.09 * budget)
             split = corpus_split(document.key)
             size = document_bytes(document)
             if size <= left[split]:

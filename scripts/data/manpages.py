@@ -33,6 +33,10 @@ _STRING = re.compile(r"\\\*(?:\((..)|\[([^\]]*)\]|.)")
 _NAMED_CHAR = re.compile(r"\\(?:\((..)|\[([^\]]*)\])")
 _CHARS = {"em": "—", "en": "–", "aq": "'", "cq": "'", "oq": "'", "dq": '"', "lq": '"', "rq": '"', "bu": "•",
           "hy": "-", "mi": "-", "co": "©", "rg": "®", "tm": "™"}
+# Escapes that print one character or nothing: hyphen, apostrophe, backslash, spaces, zero-width marks.
+_SIMPLE_ESCAPES = (("\\-", "-"), ("\\'", "'"), ("\\e", "\\"), ("\\ ", " "), ("\\~", " "), ("\\0", " "),
+                   ("\\&", ""), ("\\|", ""), ("\\^", ""), ("\\%", ""), ("\\c", ""), ("\\:", ""), ("\\,", ""),
+                   ("\\/", ""))
 _TEXT_MACROS = {"B", "I", "BR", "RB", "BI", "IB", "IR", "RI", "SM", "SB", "Nm", "Nd", "Nx", "Ox", "Fx", "Bx"}
 
 
@@ -56,8 +60,7 @@ def troff_text(line):
     line = _SIZE.sub("", line)
     line = _STRING.sub(_named_char, line)
     line = _NAMED_CHAR.sub(_named_char, line)
-    for escape, text in (("\\-", "-"), ("\\'", "'"), ("\\e", "\\"), ("\\ ", " "), ("\\~", " "), ("\\0", " "), ("\\&", ""),
-                         ("\\|", ""), ("\\^", ""), ("\\%", ""), ("\\c", ""), ("\\:", ""), ("\\,", ""), ("\\/", "")):
+    for escape, text in _SIMPLE_ESCAPES:
         line = line.replace(escape, text)
     return line
 

@@ -21,6 +21,20 @@ def email_text(message):
     return head + truncate_words(message.body, max(MAX_EMAIL_CHARS - len(head), 80))
 
 
+def unique_emails(emails, skips):
+    """The emails whose visible text (email_text) differs from every earlier one's. The corpus holds the same spam
+    several times (within and across spam-1 and spam-2); splitting by message would put copies in train and test."""
+    seen, unique = set(), []
+    for message in emails:
+        text = email_text(message)
+        if text in seen:
+            skips.add("spam-assassin", "duplicate of an earlier message's text")
+            continue
+        seen.add(text)
+        unique.append(message)
+    return unique
+
+
 def _email_item(message):
     answer = "yes" if message.is_spam else "no"
     question = Question("spam", {}, answer, email_text(message))
@@ -41,12 +55,19 @@ def hard_ham_items(emails):
     return [_email_item(m) for m in emails if m.group in SHIFTED_SPAM_GROUPS]
 
 
-def speech_items(speeches, seed):
+def speech_items(speeches, seed, skips):
     """One item per speech; its questions are the speech's passages in a seeded order (so a cap takes passages
-    from all over the speech, not only its opening)."""
+    from all over the speech, not only its opening). A passage found in more than one speech is dropped."""
+    chunks_of = {speech.key: passages(speech.text) for speech in speeches}
+    speeches_with = {}
+    for key, chunks in chunks_of.items():
+        for chunk in set(chunks):
+            speeches_with[chunk] = speeches_with.get(chunk, 0) + 1
     items = []
     for speech in speeches:
-        chunks = passages(speech.text)
+        chunks = [c for c in chunks_of[speech.key] if speeches_with[c] == 1]
+        if len(chunks) < len(chunks_of[speech.key]):
+            skips.add("sotu", "passage repeated in another speech", len(chunks_of[speech.key]) - len(chunks))
         random.Random("%s:%s" % (seed, speech.key)).shuffle(chunks)
         questions = [Question("speaker", {}, speech.president, chunk) for chunk in chunks]
         if questions:
@@ -54,10 +75,10 @@ def speech_items(speeches, seed):
     return items
 
 
-def sotu_president_task(speeches, seed):
+def sotu_president_task(speeches, seed, skips):
     return Task(
         "sotu_president", "which president gave the State of the Union address a passage comes from",
-        "State of the Union addresses 1790-2021", speech_items(speeches, seed),
+        "State of the Union addresses 1790-2021", speech_items(speeches, seed, skips),
         {"speaker": ["Which U.S. president gave the State of the Union address that contains this passage?",
                      "This passage is from a State of the Union address. Who delivered it?",
                      "Name the president who said the following in a State of the Union address."]},

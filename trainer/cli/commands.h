@@ -10,5 +10,6 @@ namespace ladle::cli {
 void add_version_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
 void add_tokenizer_command(CLI::App& app);
+void add_merge_command(CLI::App& app);
 
 }  // namespace ladle::cli

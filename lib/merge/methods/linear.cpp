@@ -17,19 +17,25 @@ std::vector<ParameterSpec> LinearMerge::parameters() const {
 }
 
 at::Tensor LinearMerge::merge(const MethodInputs& inputs) const {
-  check_inputs(name(), inputs, {1, 0}, /*base_required=*/false);
-  if (inputs.base) {
-    fail(name(), inputs, "linear does not use a base model; list it under models with a weight instead");
-  }
+  check_inputs(name(), inputs, {inputs.base ? 0u : 1u, 0}, /*base_required=*/false);
   const std::vector<ParameterSpec> specs = parameters();
-  const std::vector<double> weights = model_parameters(name(), specs, inputs, "weight");
-  const std::vector<at::Tensor> models = working_models(inputs);
-  if (!method_flag(name(), specs, inputs, "normalize")) return weighted_sum(models, weights).to(inputs.working_dtype);
+  std::vector<double> weights;
+  if (inputs.base) {
+    const auto base_weight = inputs.base_parameters.find("weight");
+    if (base_weight == inputs.base_parameters.end()) {
+      fail(name(), inputs, "the base model is one of linear's inputs and needs a weight (give it one under models "
+                           "or in the top-level parameters)");
+    }
+    weights.push_back(base_weight->second);
+  }
+  for (double weight : model_parameters(name(), specs, inputs, "weight")) weights.push_back(weight);
+  const std::vector<at::Tensor> tensors = base_and_models(inputs);
+  if (!method_flag(name(), specs, inputs, "normalize")) return weighted_sum(tensors, weights).to(inputs.working_dtype);
   // mergekit divides by Σ wᵢ unguarded (a zero sum gives inf/NaN); we refuse instead.
   if (std::accumulate(weights.begin(), weights.end(), 0.0) == 0.0) {
     fail(name(), inputs, "the weights sum to 0, so normalize cannot divide by them (set normalize: false)");
   }
-  return weighted_mean(models, weights).to(inputs.working_dtype);
+  return weighted_mean(tensors, weights).to(inputs.working_dtype);
 }
 
 }  // namespace ladle::merge

@@ -12,8 +12,8 @@ class LinearMerge : public MergeMethod {
   // weight (per model, required); normalize (default 1: divide by Σ wᵢ, as mergekit's LinearMerge).
   std::vector<ParameterSpec> parameters() const override;
   bool requires_base() const override { return false; }
-  // Averages `models` only: like mergekit, linear has no notion of a base; a base model the config also lists
-  // under `models` arrives there with its own weight. A base passed on its own is an error rather than ignored.
+  // Averages the base (when given) and the models. mergekit has no base in linear's math: a configured base is
+  // one more input with its own weight (MethodInputs::base_parameters), and a base without a weight is an error.
   at::Tensor merge(const MethodInputs& inputs) const override;
 };
 

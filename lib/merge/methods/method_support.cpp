@@ -136,4 +136,20 @@ std::vector<at::Tensor> task_vectors(const MethodInputs& inputs) {
   return vectors;
 }
 
+std::vector<at::Tensor> base_and_models(const MethodInputs& inputs) {
+  std::vector<at::Tensor> all;
+  if (inputs.base) all.push_back(working_base(inputs));
+  for (const at::Tensor& model : working_models(inputs)) all.push_back(model);
+  return all;
+}
+
+std::uint64_t model_seed(std::uint64_t seed, std::size_t model_index) {
+  // splitmix64's finaliser (Steele et al., "Fast splittable pseudorandom number generators", 2014) spreads
+  // consecutive model indices over unrelated seeds.
+  std::uint64_t z = seed + 0x9E3779B97F4A7C15ULL * (static_cast<std::uint64_t>(model_index) + 1);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
 }  // namespace ladle::merge

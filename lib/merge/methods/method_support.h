@@ -6,6 +6,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -46,5 +47,13 @@ std::vector<at::Tensor> working_models(const MethodInputs& inputs);
 at::Tensor working_base(const MethodInputs& inputs);
 // τᵢ = θᵢ − θ₀ for every input model, in inputs.working_dtype.
 std::vector<at::Tensor> task_vectors(const MethodInputs& inputs);
+// The base (when there is one) followed by the input models, in inputs.working_dtype: the input list of methods
+// that, like mergekit's linear and karcher, treat a base model as one more input.
+std::vector<at::Tensor> base_and_models(const MethodInputs& inputs);
+
+// The seed of model `model_index`'s random mask for this tensor: inputs.seed (already derived from the run's seed
+// and the tensor name) mixed with the index, so every model draws an independent mask and the same seed always
+// draws the same one.
+std::uint64_t model_seed(std::uint64_t seed, std::size_t model_index);
 
 }  // namespace ladle::merge

@@ -1,0 +1,416 @@
+#include "lib/merge/merge_check.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "lib/io/dtype.h"
+#include "lib/merge/merge_method_registry.h"
+#include "lib/merge/merge_plan.h"
+#include "lib/merge/tensor_names.h"
+#include "lib/util/error.h"
+#include "lib/util/human_format.h"
+
+namespace ladle::merge {
+namespace {
+
+std::string quoted(const InputModel& model) { return "'" + model.reference.name + "'"; }
+
+// "a, b, c and 7 more".
+std::string name_list(const std::vector<std::string>& names, std::size_t shown = 5) {
+  std::string text;
+  for (std::size_t i = 0; i < names.size() && i < shown; ++i) text += (i ? ", " : "") + names[i];
+  if (names.size() > shown) text += " and " + std::to_string(names.size() - shown) + " more";
+  return text;
+}
+
+std::string shape_text(const std::vector<std::int64_t>& shape) {
+  std::ostringstream text;
+  text << "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) text << (i ? ", " : "") << shape[i];
+  text << "]";
+  return text.str();
+}
+
+const char* severity_heading(CheckSeverity severity) {
+  switch (severity) {
+    case CheckSeverity::error:
+      return "errors";
+    case CheckSeverity::warning:
+      return "warnings";
+    default:
+      return "notes";
+  }
+}
+
+class Checker {
+ public:
+  Checker(const MergeConfig& config, const InputModels& models) : config_(config), models_(models) {}
+  MergeCheckReport run();
+
+ private:
+  void add(CheckSeverity severity, std::string topic, std::string message, std::string advice) {
+    report_.findings.push_back({severity, std::move(topic), std::move(message), std::move(advice)});
+  }
+  void find_merged_models();
+  void check_opened();
+  void check_method();
+  void check_architectures();
+  void check_layers();
+  void check_layer_ranges();
+  void check_tensors();
+  void check_dtypes();
+  void check_vocabulary();
+  void try_planning();
+  std::string model_line(std::size_t index) const;
+  std::set<std::string> expected_names(const InputModel& model) const;
+
+  const MergeConfig& config_;
+  const InputModels& models_;
+  std::vector<std::size_t> merged_;  // models whose tensors are merged (not a tokenizer-only donor)
+  std::optional<std::size_t> reference_;
+  MergeCheckReport report_;
+};
+
+void Checker::find_merged_models() {
+  std::set<std::size_t> seen;
+  auto add_model = [&](const ModelReference& reference) {
+    const std::size_t index = models_.index_of(reference);
+    if (seen.insert(index).second) merged_.push_back(index);
+  };
+  if (config_.base_model) add_model(*config_.base_model);
+  for (const auto& source : config_.models) add_model(source.model);
+  for (const auto& slice : config_.slices) {
+    if (slice.base_model) add_model(*slice.base_model);
+    for (const auto& source : slice.sources) add_model(source.model);
+  }
+  if (models_[merged_.front()].is_open()) reference_ = merged_.front();
+}
+
+void Checker::check_opened() {
+  for (std::size_t i = 0; i < models_.size(); ++i) {
+    const InputModel& model = models_[i];
+    if (model.is_open()) continue;
+    add(CheckSeverity::error, "models",
+        quoted(model) + " (" + config_.where(model.reference.line) + ") cannot be opened: " + model.open_error,
+        "Give a local Hugging Face model folder (config.json and *.safetensors) or a .safetensors file, absolute or "
+        "relative to the config file's folder; download hub models first (huggingface-cli download NAME "
+        "--local-dir DIR).");
+  }
+}
+
+void Checker::check_method() {
+  try {
+    find_merge_method(config_.merge_method);
+  } catch (const Error& e) {
+    add(CheckSeverity::error, "config", config_.where(config_.merge_method_line) + ": " + e.what(),
+        "Set merge_method to one of the known methods.");
+  }
+}
+
+void Checker::check_architectures() {
+  std::map<std::string, std::vector<std::string>> by_architecture;
+  std::vector<std::string> without_config;
+  for (const auto index : merged_) {
+    const InputModel& model = models_[index];
+    if (!model.is_open()) continue;
+    const std::string architecture = model.architecture();
+    if (architecture.empty()) {
+      without_config.push_back(quoted(model));
+    } else {
+      by_architecture[architecture].push_back(quoted(model));
+    }
+  }
+  if (by_architecture.size() > 1) {
+    std::string listing;
+    for (const auto& [architecture, names] : by_architecture) {
+      listing += (listing.empty() ? "" : "; ") + architecture + ": " + name_list(names);
+    }
+    add(CheckSeverity::error, "architecture", "the models have different architectures (" + listing + ")",
+        "Merge models of one architecture, normally fine-tunes of one base model.");
+  }
+  if (!without_config.empty()) {
+    add(CheckSeverity::note, "architecture",
+        "no config.json for " + name_list(without_config) + ", so their architecture is not checked",
+        "Point the config at the Hugging Face folder rather than the .safetensors file to have it checked.");
+  }
+}
+
+void Checker::check_layers() {
+  for (const auto index : merged_) {
+    const InputModel& model = models_[index];
+    if (!model.is_open()) continue;
+    if (model.layer_count == 0) {
+      add(CheckSeverity::warning, "layers", quoted(model) + " has no layer tensors (no '*.layers.N.*' names)",
+          "Every tensor is merged by name; check that this is a transformer checkpoint.");
+      continue;
+    }
+    std::vector<std::string> holes;
+    for (std::int64_t layer = 0; layer < model.layer_count; ++layer) {
+      if (!model.layers.count(layer)) holes.push_back(std::to_string(layer));
+    }
+    if (!holes.empty()) {
+      add(CheckSeverity::error, "layers",
+          quoted(model) + " has no tensors for layer(s) " + name_list(holes) + " of " + model.layer_stack +
+              " (it has layers up to " + std::to_string(model.layer_count - 1) + ")",
+          "The checkpoint is incomplete: check that every shard listed in its index is present.");
+    }
+    const auto configured = model.configured_layer_count();
+    if (configured && *configured != model.layer_count) {
+      add(CheckSeverity::warning, "layers",
+          quoted(model) + ": config.json says " + std::to_string(*configured) + " layers, the tensors hold " +
+              std::to_string(model.layer_count),
+          "The tensors are what is merged; fix the model's config.json if it is the reference for the output.");
+    }
+  }
+}
+
+void Checker::check_layer_ranges() {
+  auto count_of = [&](const ModelReference& reference) -> std::optional<std::int64_t> {
+    const InputModel& model = models_.at(reference);
+    if (!model.is_open()) return std::nullopt;
+    return model.layer_count;
+  };
+  if (!config_.models.empty()) {
+    std::map<std::int64_t, std::vector<std::string>> by_count;
+    for (const auto& source : config_.models) {
+      if (const auto count = count_of(source.model)) by_count[*count].push_back("'" + source.model.name + "'");
+    }
+    if (by_count.size() > 1) {
+      std::string listing;
+      for (const auto& [count, names] : by_count) {
+        listing += (listing.empty() ? "" : "; ") + std::to_string(count) + " layers: " + name_list(names);
+      }
+      add(CheckSeverity::error, "layers", "the models have different numbers of layers (" + listing + ")",
+          "Use slices with a layer_range per model to choose which layers are merged with which.");
+    }
+    return;
+  }
+  for (const auto& slice : config_.slices) {
+    std::set<std::int64_t> lengths;
+    for (const auto& source : slice.sources) {
+      const auto [begin, end] = *source.layer_range;
+      lengths.insert(end - begin);
+      const auto count = count_of(source.model);
+      if (count && end > *count) {
+        add(CheckSeverity::error, "layers",
+            config_.where(source.line) + ": " + source.key_path + " ('" + source.model.name + "'): layer_range [" +
+                std::to_string(begin) + ", " + std::to_string(end) + "] is out of bounds: the model has " +
+                std::to_string(*count) + " layers",
+            "layer_range is [first, end) with the end excluded: for this model the widest range is [0, " +
+                std::to_string(*count) + "].");
+      }
+    }
+    if (lengths.size() > 1) {
+      add(CheckSeverity::error, "layers",
+          config_.where(slice.line) + ": " + slice.key_path + ": the sources cover different numbers of layers",
+          "Every source of a slice must cover the same number of layers (output layer k merges layer first+k of "
+          "each source).");
+    }
+  }
+}
+
+std::set<std::string> Checker::expected_names(const InputModel& model) const {
+  const InputModel& reference = models_[*reference_];
+  std::set<std::string> names(reference.other_tensors.begin(), reference.other_tensors.end());
+  std::set<std::string> suffixes;
+  for (const auto& [layer, layer_suffixes] : reference.layers) suffixes.insert(layer_suffixes.begin(), layer_suffixes.end());
+  const std::string& stack = model.layer_stack.empty() ? reference.layer_stack : model.layer_stack;
+  const std::int64_t count = model.layer_stack.empty() ? reference.layer_count : model.layer_count;
+  for (std::int64_t layer = 0; layer < count; ++layer) {
+    for (const auto& suffix : suffixes) names.insert(layer_tensor_name(stack, layer, suffix));
+  }
+  return names;
+}
+
+void Checker::check_tensors() {
+  const InputModel& reference = models_[*reference_];
+  for (const auto index : merged_) {
+    if (index == *reference_ || !models_[index].is_open()) continue;
+    const InputModel& model = models_[index];
+    const std::set<std::string> expected = expected_names(model);
+    const std::vector<std::string> actual_list = model.reader->names();
+    const std::set<std::string> actual(actual_list.begin(), actual_list.end());
+    std::vector<std::string> missing;
+    std::vector<std::string> extra;
+    std::set_difference(expected.begin(), expected.end(), actual.begin(), actual.end(), std::back_inserter(missing));
+    std::set_difference(actual.begin(), actual.end(), expected.begin(), expected.end(), std::back_inserter(extra));
+    if (!missing.empty()) {
+      add(CheckSeverity::error, "tensors",
+          quoted(model) + " lacks " + std::to_string(missing.size()) + " tensor(s) that the reference " +
+              quoted(reference) + " has: " + name_list(missing),
+          "Every merged model needs every tensor of the reference (the base model, else the first model): check "
+          "that it is the same architecture and that the checkpoint is complete (all shards present).");
+    }
+    if (!extra.empty()) {
+      add(CheckSeverity::warning, "tensors",
+          quoted(model) + " has " + std::to_string(extra.size()) + " tensor(s) the reference " + quoted(reference) +
+              " lacks, which are not merged: " + name_list(extra),
+          "Nothing to do if these are extras (e.g. a separate lm_head on a model with tied embeddings); otherwise "
+          "pick the model with the full set as base_model (or list it first).");
+    }
+
+    std::vector<std::string> mismatches;
+    for (const auto& name : actual_list) {
+      if (!expected.count(name)) continue;
+      std::string counterpart = name;
+      if (const auto layer = parse_layer_tensor_name(name); layer && layer->stack == model.layer_stack) {
+        if (reference.layer_count == 0) continue;
+        counterpart = layer_tensor_name(reference.layer_stack, std::min(layer->index, reference.layer_count - 1),
+                                        layer->suffix);
+      }
+      if (!reference.reader->contains(counterpart)) continue;
+      const auto& mine = model.reader->entry(name).shape;
+      const auto& theirs = reference.reader->entry(counterpart).shape;
+      if (mine == theirs) continue;
+      const bool rows_only = mine.size() == theirs.size() && !mine.empty() &&
+                             std::equal(mine.begin() + 1, mine.end(), theirs.begin() + 1);
+      if (rows_only && is_vocabulary_tensor(name)) continue;  // reported as a vocabulary difference
+      mismatches.push_back(name + " " + shape_text(mine) + " vs " + shape_text(theirs));
+    }
+    if (!mismatches.empty()) {
+      add(CheckSeverity::error, "shapes",
+          quoted(model) + " has " + std::to_string(mismatches.size()) + " tensor(s) shaped differently from " +
+              quoted(reference) + ": " + name_list(mismatches, 3),
+          "Only models of one size can be merged (same hidden, intermediate and head sizes): merge fine-tunes of "
+          "one base model.");
+    }
+  }
+}
+
+void Checker::check_dtypes() {
+  std::map<std::string, std::vector<std::string>> by_dtypes;
+  for (const auto index : merged_) {
+    const InputModel& model = models_[index];
+    if (!model.is_open()) continue;
+    std::set<std::string> dtypes;
+    for (const auto& name : model.reader->names()) dtypes.insert(io::dtype_name(model.reader->entry(name).dtype));
+    std::string text;
+    for (const auto& dtype : dtypes) text += (text.empty() ? "" : "+") + dtype;
+    by_dtypes[text].push_back(quoted(model));
+  }
+  if (by_dtypes.size() > 1) {
+    std::string listing;
+    for (const auto& [dtypes, names] : by_dtypes) listing += (listing.empty() ? "" : "; ") + dtypes + ": " + name_list(names);
+    const std::string working = config_.dtype ? merge_dtype_name(*config_.dtype) : "float32";
+    add(CheckSeverity::note, "dtypes", "the models are stored in different dtypes (" + listing + ")",
+        "Every input is cast to the working dtype (" + working + ") before merging; set 'dtype' and 'out_dtype' to "
+        "choose the precision of the math and of the output.");
+  }
+}
+
+void Checker::check_vocabulary() {
+  const InputModel& reference = models_[*reference_];
+  for (const auto& name : reference.other_tensors) {
+    if (!is_vocabulary_tensor(name)) continue;
+    std::map<std::int64_t, std::vector<std::string>> by_rows;
+    for (const auto index : merged_) {
+      const InputModel& model = models_[index];
+      if (!model.is_open() || !model.reader->contains(name)) continue;
+      const auto& shape = model.reader->entry(name).shape;
+      if (!shape.empty()) by_rows[shape.front()].push_back(quoted(model));
+    }
+    if (by_rows.size() < 2) continue;
+    std::string listing;
+    for (const auto& [rows, names] : by_rows) {
+      listing += (listing.empty() ? "" : "; ") + std::to_string(rows) + " rows: " + name_list(names);
+    }
+    const std::int64_t fewest = by_rows.begin()->first;
+    if (config_.tokenizer_source) {
+      add(CheckSeverity::error, "vocabulary", "vocabulary sizes differ for " + name + " (" + listing + ")",
+          "With tokenizer_source set, mergekit remaps embeddings token by token between tokenizers, which ladle "
+          "does not do. Merge models that share one tokenizer, or remove tokenizer_source to keep the first " +
+              std::to_string(fewest) + " rows of every model (mergekit's default).");
+    } else {
+      add(CheckSeverity::warning, "vocabulary", "vocabulary sizes differ for " + name + " (" + listing + ")",
+          "As mergekit does without tokenizer_source, every model's matrix is cut to its first " +
+              std::to_string(fewest) + " rows, dropping tokens added beyond them; the output's vocab_size becomes " +
+              std::to_string(fewest) + ". Use the tokenizer of a model with " + std::to_string(fewest) +
+              " tokens (set base_model or tokenizer_source) or merge models that share one tokenizer.");
+    }
+  }
+}
+
+void Checker::try_planning() {
+  try {
+    const MergePlan plan = plan_merge(config_, models_);
+    for (const auto& warning : plan.warnings) add(CheckSeverity::warning, "config", warning, "");
+  } catch (const Error& e) {
+    add(CheckSeverity::error, "config", e.what(), "Fix the configuration at the line named.");
+  }
+}
+
+std::string Checker::model_line(std::size_t index) const {
+  const InputModel& model = models_[index];
+  std::ostringstream line;
+  line << model.reference.name;
+  if (!model.is_open()) return line.str() + ": cannot be opened";
+  const std::string architecture = model.architecture();
+  line << ": " << (architecture.empty() ? "no config.json" : architecture) << ", " << model.layer_count
+       << " layers, " << model.reader->names().size() << " tensors, "
+       << format_bytes(static_cast<double>(model.reader->tensor_bytes()));
+  for (const auto& name : model.other_tensors) {
+    if (is_vocabulary_tensor(name) && is_pre_layer_tensor(name) && !model.reader->entry(name).shape.empty()) {
+      line << ", vocabulary " << model.reader->entry(name).shape.front();
+      break;
+    }
+  }
+  if (reference_ && index == *reference_) line << " (reference: tensor names and config.json)";
+  return line.str();
+}
+
+MergeCheckReport Checker::run() {
+  report_.config_label = config_.path.string();
+  find_merged_models();
+  for (std::size_t i = 0; i < models_.size(); ++i) report_.model_lines.push_back(model_line(i));
+  check_opened();
+  check_method();
+  check_architectures();
+  check_layers();
+  check_layer_ranges();
+  if (reference_) {
+    check_tensors();
+    check_vocabulary();
+  }
+  check_dtypes();
+  if (!report_.has_errors()) try_planning();
+  return std::move(report_);
+}
+
+}  // namespace
+
+bool MergeCheckReport::has_errors() const { return count(CheckSeverity::error) > 0; }
+
+std::size_t MergeCheckReport::count(CheckSeverity severity) const {
+  return static_cast<std::size_t>(std::count_if(findings.begin(), findings.end(),
+                                                [&](const CheckFinding& finding) { return finding.severity == severity; }));
+}
+
+std::string MergeCheckReport::text() const {
+  std::ostringstream text;
+  text << "merge check: " << config_label << "\n";
+  text << "models:\n";
+  for (const auto& line : model_lines) text << "  " << line << "\n";
+  for (const auto severity : {CheckSeverity::error, CheckSeverity::warning, CheckSeverity::note}) {
+    if (count(severity) == 0) continue;
+    text << severity_heading(severity) << " (" << count(severity) << "):\n";
+    for (const auto& finding : findings) {
+      if (finding.severity != severity) continue;
+      text << "  - [" << finding.topic << "] " << finding.message << "\n";
+      if (!finding.advice.empty()) text << "    what to do: " << finding.advice << "\n";
+    }
+  }
+  const std::size_t errors = count(CheckSeverity::error);
+  const std::size_t warnings = count(CheckSeverity::warning);
+  text << "result: " << errors << " error" << (errors == 1 ? "" : "s") << ", " << warnings << " warning"
+       << (warnings == 1 ? "" : "s") << (errors ? ": the merge would stop before writing anything" : ": ready to merge")
+       << "\n";
+  return text.str();
+}
+
+MergeCheckReport check_merge(const MergeConfig& config, const InputModels& models) {
+  return Checker(config, models).run();
+}
+
+}  // namespace ladle::merge

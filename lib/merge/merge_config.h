@@ -1,0 +1,135 @@
+// A mergekit merge configuration (the YAML `mergekit-yaml` reads), parsed as hostile input.
+//
+// Schema and semantics follow mergekit's MergeConfiguration (mergekit/config.py) and its README:
+//   merge_method: linear            # required
+//   base_model: ./base              # optional; a local HF folder or .safetensors file
+//   models:                         # either `models` ...
+//     - model: ./a
+//       parameters: {weight: 0.3}
+//   slices:                         # ... or `slices` (frankenmerges, per-slice layer ranges)
+//     - sources:
+//         - model: ./a
+//           layer_range: [0, 16]
+//           parameters: {...}
+//       parameters: {...}
+//       base_model: ./base          # optional per-slice base
+//   parameters: {...}               # method-wide and default per-model values
+//   dtype: bfloat16                 # working dtype of the math
+//   out_dtype: bfloat16             # stored dtype of the result
+//   tokenizer_source: base          # base | a model path (`union` is refused: it needs vocabulary remapping)
+//   chat_template: ...              # ignored with a warning
+// A parameter value is a number or boolean, a list of numbers (a "gradient", interpolated over the layers of a
+// slice), or a list of {filter, value} entries matched on tensor names (a `value` with no filter is the fallback).
+// Unknown keys, wrong types, out-of-range numbers and malformed entries are errors naming the file, the line
+// and the key path (e.g. "merge.yml:7: models[1].parameters.weight: expected a number, got 'heavy'").
+#pragma once
+
+#include <c10/core/ScalarType.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ladle::merge {
+
+// Limits that keep a hostile file from exhausting memory or time; far above any real configuration.
+inline constexpr std::uintmax_t kMaxConfigBytes = 1 << 20;
+inline constexpr std::size_t kMaxListEntries = 4096;
+
+// mergekit's ScalarOrGradient: one number, or numbers spread evenly over a slice's layers.
+struct ScalarOrGradient {
+  std::vector<double> values;  // one entry: a scalar; more: a gradient
+  bool interpolate = true;     // false for a list of booleans, which mergekit steps through instead
+  // The value at relative position t in [0, 1] (0: first layer of the slice, 1: last), as mergekit's
+  // evaluate_setting: with n values, x = t·(n−1), i = ⌊x⌋, the result is (1−f)·values[i] + f·values[i+1] with
+  // f = x − i (values[n−1] at the end), or values[i] when not interpolating.
+  double at(double t) const;
+};
+
+// One entry of a parameter setting. A setting written without filters is one entry with no filter.
+struct FilteredValue {
+  std::optional<std::string> filter;  // matches a tensor whose name contains it; none or "*" matches any
+  ScalarOrGradient value;
+  int line = 0;                       // 1-based line of the entry in the config file
+};
+
+struct ParameterSetting {
+  std::vector<FilteredValue> entries;  // tried in order; the first match wins
+  int line = 0;                        // 1-based line of the parameter's key
+  // The value for this tensor at relative layer position t; nullopt when no entry's filter matches (the
+  // lookup then falls through to the next level, as in mergekit's ConfigReader.parameter).
+  std::optional<double> evaluate(const std::string& tensor_name, double t) const;
+};
+
+using ParameterSettings = std::map<std::string, ParameterSetting>;
+
+// A model as the config names it.
+struct ModelReference {
+  std::string name;             // as written, for messages
+  std::filesystem::path path;   // resolved: absolute, or relative to the config file's folder
+  int line = 0;
+
+  // Two references name the same model when their resolved paths are equal.
+  bool operator==(const ModelReference& other) const { return path == other.path; }
+  bool operator!=(const ModelReference& other) const { return !(*this == other); }
+};
+
+// `models[i]` (no layer range: the whole model) or `slices[i].sources[j]`.
+struct InputSource {
+  ModelReference model;
+  std::optional<std::pair<std::int64_t, std::int64_t>> layer_range;  // [begin, end) layers; slices only
+  ParameterSettings parameters;
+  std::string key_path;  // "models[1]" or "slices[0].sources[1]", for messages
+  int line = 0;
+};
+
+struct OutputSlice {
+  std::vector<InputSource> sources;
+  ParameterSettings parameters;
+  std::optional<ModelReference> base_model;  // overrides the top-level base_model for this slice
+  std::string key_path;                      // "slices[0]"
+  int line = 0;
+};
+
+struct TokenizerSource {
+  bool base = false;                    // `base`: the base model's tokenizer
+  std::optional<ModelReference> model;  // a model's tokenizer
+  int line = 0;
+};
+
+struct MergeConfig {
+  std::filesystem::path path;  // the file, as given
+  std::string text;            // its contents, echoed into the output as mergekit_config.yml
+  std::string merge_method;
+  int merge_method_line = 0;
+  std::optional<ModelReference> base_model;
+  std::vector<InputSource> models;  // the `models` form; empty when `slices` is used
+  std::vector<OutputSlice> slices;  // the `slices` form; empty when `models` is used
+  ParameterSettings parameters;     // top-level
+  std::optional<c10::ScalarType> dtype;
+  std::optional<c10::ScalarType> out_dtype;
+  std::optional<TokenizerSource> tokenizer_source;
+  std::vector<std::string> warnings;  // accepted but ignored settings (chat_template, ...)
+
+  // Every distinct model, in order of first mention (base_model first).
+  std::vector<ModelReference> referenced_models() const;
+  // "<file>:<line>" for messages.
+  std::string where(int line) const;
+};
+
+// Reads and parses a config file; model paths are resolved against its folder. Throws ladle::Error.
+MergeConfig load_merge_config(const std::filesystem::path& path);
+// Parses config text; `label` names it in messages and `folder` resolves relative model paths.
+MergeConfig parse_merge_config(const std::string& text, const std::string& label,
+                               const std::filesystem::path& folder);
+
+// mergekit's dtype names: float32, float16, bfloat16, float64 (also with a "torch." prefix, and fp32, fp16,
+// bf16). Throws ladle::Error listing them.
+c10::ScalarType parse_merge_dtype(const std::string& name);
+// The name mergekit (and config.json's torch_dtype) uses: "float32", "bfloat16", ...
+std::string merge_dtype_name(c10::ScalarType dtype);
+
+}  // namespace ladle::merge

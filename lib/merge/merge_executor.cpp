@@ -1,0 +1,333 @@
+#include "lib/merge/merge_executor.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <exception>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "lib/io/checkpoint_writer.h"
+#include "lib/log/log.h"
+#include "lib/merge/methods/magnitude_threshold.h"
+#include "lib/merge/methods/method_support.h"
+#include "lib/util/error.h"
+#include "lib/util/human_format.h"
+#include "lib/util/progress_line.h"
+#include "lib/weights/tensor_ops.h"
+
+namespace ladle::merge {
+namespace {
+
+std::uint64_t splitmix64(std::uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+std::string shape_text(at::IntArrayRef shape) {
+  std::ostringstream text;
+  text << shape;
+  return text.str();
+}
+
+// Drops a tensor's pages from this process's view of its memory-mapped file once the tensor has been used. The
+// page cache keeps them (reading again costs a minor fault), but without this every page read stays resident in
+// the process until the checkpoint is closed, so peak RSS would grow to the size of all inputs. Only whole pages
+// inside the tensor's byte range are dropped; the mapping is private and read-only in practice, so a later read
+// (by another tensor sharing a boundary page, or the writer reading an output that is a view of an input) simply
+// faults the file's data back in.
+void release_mapped_pages(const io::CheckpointReader& reader, const std::string& name) {
+  static const std::uintptr_t page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
+  const io::ByteRange range = reader.shard_of(name).raw_bytes(name);
+  const auto start = reinterpret_cast<std::uintptr_t>(range.data);
+  const std::uintptr_t begin = (start + page - 1) / page * page;
+  const std::uintptr_t end = (start + range.size) / page * page;
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
+// Runs compute(i) for every i in [0, count) on `threads` workers and consume(i, result) on the calling thread in
+// index order. A worker starts task i only when i < (tasks consumed) + threads, so at most `threads` results
+// exist at once. The first failure stops the workers and is rethrown once they have finished.
+void run_in_order(std::size_t count, int threads, const std::function<at::Tensor(std::size_t)>& compute,
+                  const std::function<void(std::size_t, at::Tensor)>& consume) {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::size_t next_task = 0;
+  std::size_t consumed = 0;
+  std::map<std::size_t, at::Tensor> finished;
+  std::exception_ptr failure;
+  bool stop = false;
+  const auto window = static_cast<std::size_t>(threads);
+
+  auto worker = [&] {
+    // Each tensor is computed single-threaded: ATen's reductions split work by thread count, so this is what
+    // makes results independent of --threads; the workers provide the parallelism.
+    at::set_num_threads(1);
+    c10::InferenceMode inference;
+    while (true) {
+      std::size_t task;
+      {
+        std::unique_lock<std::mutex> lock(mutex);
+        changed.wait(lock, [&] { return stop || next_task >= count || next_task < consumed + window; });
+        if (stop || next_task >= count) return;
+        task = next_task++;
+      }
+      try {
+        at::Tensor result = compute(task);
+        std::lock_guard<std::mutex> lock(mutex);
+        finished.emplace(task, std::move(result));
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (!failure) failure = std::current_exception();
+        stop = true;
+      }
+      changed.notify_all();
+    }
+  };
+
+  std::vector<std::thread> workers;
+  for (int i = 0; i < threads; ++i) workers.emplace_back(worker);
+  try {
+    for (std::size_t task = 0; task < count; ++task) {
+      at::Tensor result;
+      {
+        std::unique_lock<std::mutex> lock(mutex);
+        changed.wait(lock, [&] { return stop || finished.count(task) != 0; });
+        if (stop) break;
+        result = std::move(finished.at(task));
+        finished.erase(task);
+        ++consumed;
+      }
+      changed.notify_all();
+      consume(task, std::move(result));
+    }
+  } catch (...) {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (!failure) failure = std::current_exception();
+    stop = true;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    stop = true;
+  }
+  changed.notify_all();
+  for (auto& thread : workers) thread.join();
+  if (failure) std::rethrow_exception(failure);
+}
+
+class Executor {
+ public:
+  Executor(const MergePlan& plan, const InputModels& models, const MergeExecutionOptions& options)
+      : plan_(plan), models_(models), options_(options) {}
+
+  MergeExecutionStats run(io::CheckpointWriter& writer);
+
+ private:
+  at::Tensor read(const PlannedInput& input, const PlannedTensor& tensor) const;
+  at::Tensor prepare(const at::Tensor& stored, const PlannedTensor& tensor) const;
+  MethodInputs method_inputs(const PlannedTensor& tensor) const;
+  void release(const PlannedTensor& tensor) const;
+  at::Tensor compute(const PlannedTensor& tensor) const;
+  void find_thresholds(int threads);
+
+  const MergePlan& plan_;
+  const InputModels& models_;
+  MergeExecutionOptions options_;
+  std::map<std::size_t, double> thresholds_;  // model index -> global magnitude threshold
+  std::uint64_t threshold_bytes_read_ = 0;
+};
+
+at::Tensor Executor::read(const PlannedInput& input, const PlannedTensor& tensor) const {
+  at::Tensor stored = models_[input.model].reader->tensor(input.tensor);
+  if (tensor.vocabulary_rows) stored = stored.narrow(0, 0, *tensor.vocabulary_rows);
+  return stored;
+}
+
+at::Tensor Executor::prepare(const at::Tensor& stored, const PlannedTensor& tensor) const {
+  return stored.to(at::TensorOptions().device(options_.device).dtype(tensor.working_dtype));
+}
+
+MethodInputs Executor::method_inputs(const PlannedTensor& tensor) const {
+  MethodInputs inputs;
+  inputs.tensor_name = tensor.name;
+  if (tensor.base) inputs.base = prepare(read(*tensor.base, tensor), tensor);
+  for (const auto& input : tensor.models) {
+    inputs.models.push_back(prepare(read(input, tensor), tensor));
+    inputs.model_names.push_back(models_[input.model].reference.name);
+  }
+  inputs.model_parameters = tensor.model_parameters;
+  inputs.base_parameters = tensor.base_parameters;
+  inputs.parameters = tensor.parameters;
+  inputs.working_dtype = tensor.working_dtype;
+  inputs.seed = tensor_seed(options_.seed, tensor.name);
+  return inputs;
+}
+
+void Executor::release(const PlannedTensor& tensor) const {
+  for (const auto& input : tensor.all_inputs()) release_mapped_pages(*models_[input.model].reader, input.tensor);
+}
+
+at::Tensor Executor::compute(const PlannedTensor& tensor) const {
+  if (tensor.copy) return read(tensor.models.front(), tensor);
+  at::Tensor merged;
+  {
+    MethodInputs inputs = method_inputs(tensor);
+    if (tensor.needs_global_magnitude_thresholds) {
+      std::vector<double> thresholds;
+      for (const auto& input : tensor.models) thresholds.push_back(thresholds_.at(input.model));
+      inputs.global_magnitude_thresholds = std::move(thresholds);
+    }
+    try {
+      merged = plan_.method->merge(inputs);
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw Error(plan_.method->name() + ": tensor '" + tensor.name + "': " + e.what());
+    }
+  }
+  if (!merged.defined() || merged.sizes() != at::IntArrayRef(tensor.shape)) {
+    throw Error(plan_.method->name() + ": tensor '" + tensor.name + "': the method returned shape " +
+                (merged.defined() ? shape_text(merged.sizes()) : "(none)") + ", expected " + shape_text(tensor.shape));
+  }
+  at::Tensor stored = to_storage_dtype(merged, tensor.out_dtype).to(at::kCPU).contiguous();
+  merged = at::Tensor();
+  release(tensor);
+  return stored;
+}
+
+void Executor::find_thresholds(int threads) {
+  // One density per model: the threshold keeps the top `density` fraction of the model's whole task vector.
+  std::map<std::size_t, double> densities;
+  std::vector<std::size_t> tasks;
+  for (std::size_t i = 0; i < plan_.tensors.size(); ++i) {
+    const PlannedTensor& tensor = plan_.tensors[i];
+    if (!tensor.needs_global_magnitude_thresholds) continue;
+    tasks.push_back(i);
+    for (std::size_t m = 0; m < tensor.models.size(); ++m) {
+      const auto found = tensor.model_parameters[m].find("density");
+      const double density = found == tensor.model_parameters[m].end() ? 1.0 : found->second;
+      const auto [known, inserted] = densities.emplace(tensor.models[m].model, density);
+      if (!inserted && known->second != density) {
+        throw Error("global_trim keeps one fraction of each model's whole task vector, but model '" +
+                    models_[tensor.models[m].model].reference.name + "' has density " + std::to_string(known->second) +
+                    " for some tensors and " + std::to_string(density) + " for '" + tensor.name +
+                    "'; give it a single density");
+      }
+    }
+  }
+  std::map<std::size_t, MagnitudeThresholdFinder> finders;
+  for (const auto& [model, density] : densities) finders.emplace(model, MagnitudeThresholdFinder(density));
+
+  std::mutex mutex;
+  auto pass = [&](bool first) {
+    ProgressLine progress(first ? "trim thresholds (pass 1)" : "trim thresholds (pass 2)", tasks.size(),
+                          ProgressOptions{"tensors"});
+    run_in_order(
+        tasks.size(), threads,
+        [&](std::size_t task) {
+          const PlannedTensor& tensor = plan_.tensors[tasks[task]];
+          const std::vector<at::Tensor> vectors = task_vectors(method_inputs(tensor));
+          {
+            std::lock_guard<std::mutex> lock(mutex);
+            for (std::size_t m = 0; m < vectors.size(); ++m) {
+              auto& finder = finders.at(tensor.models[m].model);
+              if (first) {
+                finder.add_first_pass(vectors[m]);
+              } else if (finder.needs_second_pass()) {
+                finder.add_second_pass(vectors[m]);
+              }
+            }
+            threshold_bytes_read_ += tensor.input_bytes;
+          }
+          release(tensor);
+          return at::Tensor();
+        },
+        [&](std::size_t, at::Tensor) { progress.advance(); });
+  };
+  pass(true);
+  if (std::any_of(finders.begin(), finders.end(), [](const auto& entry) { return entry.second.needs_second_pass(); })) {
+    pass(false);
+  }
+  for (const auto& [model, finder] : finders) {
+    thresholds_[model] = finder.threshold();
+    LADLE_LOG(info) << "global magnitude threshold of '" << models_[model].reference.name << "': " << thresholds_[model];
+  }
+}
+
+MergeExecutionStats Executor::run(io::CheckpointWriter& writer) {
+  const auto start = std::chrono::steady_clock::now();
+  const int threads = options_.threads > 0 ? options_.threads
+                                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int caller_threads = at::get_num_threads();
+  MergeExecutionStats stats;
+  try {
+    if (plan_.needs_global_magnitude_thresholds()) find_thresholds(threads);
+
+    std::uint64_t total = 0;
+    for (const auto& tensor : plan_.tensors) total += tensor.input_bytes + tensor.output_bytes;
+    ProgressLine progress("merge", total, ProgressOptions{"B", ProgressUnit::bytes});
+    run_in_order(
+        plan_.tensors.size(), threads, [&](std::size_t task) { return compute(plan_.tensors[task]); },
+        [&](std::size_t task, at::Tensor tensor) {
+          const PlannedTensor& planned = plan_.tensors[task];
+          writer.add(planned.name, tensor);
+          stats.bytes_read += planned.input_bytes;
+          stats.bytes_written += planned.output_bytes;
+          ++stats.tensors;
+          progress.set_status(std::to_string(stats.tensors) + "/" + std::to_string(plan_.tensors.size()) + " tensors");
+          progress.advance(planned.input_bytes + planned.output_bytes);
+        });
+    progress.finish();
+  } catch (...) {
+    at::set_num_threads(caller_threads);
+    throw;
+  }
+  // The workers set ATen's thread count to 1 for threads it creates later; give the caller its count back.
+  at::set_num_threads(caller_threads);
+  stats.bytes_read += threshold_bytes_read_;
+  stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return stats;
+}
+
+}  // namespace
+
+std::uint64_t tensor_seed(std::uint64_t run_seed, const std::string& tensor_name) {
+  std::uint64_t hash = 0xCBF29CE484222325ull;  // FNV-1a offset basis
+  for (const unsigned char c : tensor_name) {
+    hash ^= c;
+    hash *= 0x100000001B3ull;  // FNV prime
+  }
+  return splitmix64(run_seed ^ splitmix64(hash));
+}
+
+c10::Device parse_merge_device(const std::string& text) {
+  std::optional<c10::Device> device;
+  try {
+    device = c10::Device(text);
+  } catch (const std::exception&) {
+    throw Error("--device '" + text + "': expected cpu, cuda or cuda:N");
+  }
+  if (!device->is_cpu() && !device->is_cuda()) throw Error("--device '" + text + "': expected cpu, cuda or cuda:N");
+  if (device->is_cuda() && !at::hasCUDA()) {
+    throw Error("--device '" + text + "': this libtorch has no CUDA support or sees no GPU; use --device cpu");
+  }
+  return *device;
+}
+
+MergeExecutionStats execute_merge(const MergePlan& plan, const InputModels& models, io::CheckpointWriter& writer,
+                                  const MergeExecutionOptions& options) {
+  return Executor(plan, models, options).run(writer);
+}
+
+}  // namespace ladle::merge

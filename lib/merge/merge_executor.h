@@ -1,0 +1,56 @@
+// Streams a merge plan through its method into a checkpoint writer, out of core.
+//
+// For each output tensor, in plan order: the inputs it needs are taken as zero-copy views of the memory-mapped
+// checkpoints, cast to the working dtype (and moved to the device), merged, cast to the output dtype and handed
+// to the writer, which writes a shard whenever one fills; the input pages are then dropped from the process (the
+// page cache keeps them). Tensors are computed by `threads` workers, each single-threaded inside ATen, while the
+// calling thread writes them in plan order; a worker starts a tensor only while fewer than `threads` tensors
+// are computed or waiting to be written. Peak memory is therefore about threads × (one tensor's inputs in the
+// working dtype + its output) + one output shard, whatever the models' size, and every tensor is computed by
+// the same single-threaded code whatever `threads` is, so the output is bit-identical for any thread count.
+//
+// Methods that trim by whole-model magnitude (ties with global_trim) get their thresholds from a first pass
+// over every tensor's task vectors (two passes when needed; see lib/merge/methods/magnitude_threshold.h).
+#pragma once
+
+#include <c10/core/Device.h>
+
+#include <cstdint>
+#include <string>
+
+#include "lib/merge/input_models.h"
+#include "lib/merge/merge_plan.h"
+
+namespace ladle::io {
+class CheckpointWriter;
+}
+
+namespace ladle::merge {
+
+struct MergeExecutionOptions {
+  int threads = 0;                  // tensors merged at once; 0: every core (std::thread::hardware_concurrency)
+  c10::Device device = c10::kCPU;   // where the math runs; inputs are read on the CPU and outputs written from it
+  std::uint64_t seed = 0;           // the run's seed; each tensor's seed is tensor_seed(seed, name)
+};
+
+struct MergeExecutionStats {
+  std::size_t tensors = 0;
+  std::uint64_t bytes_read = 0;     // input tensor bytes, over every pass
+  std::uint64_t bytes_written = 0;  // output tensor bytes
+  double seconds = 0;
+};
+
+// The seed a tensor's method sees: a hash of the run's seed and the output tensor's name (64-bit FNV-1a
+// of the name, mixed with the seed by splitmix64), so it depends on neither thread count nor tensor order.
+std::uint64_t tensor_seed(std::uint64_t run_seed, const std::string& tensor_name);
+
+// Parses "cpu", "cuda", "cuda:1"; throws ladle::Error for anything else, or for cuda when this libtorch has no
+// CUDA support or sees no GPU.
+c10::Device parse_merge_device(const std::string& text);
+
+// Computes every tensor of the plan and adds it to `writer` (which the caller finishes). Throws ladle::Error
+// naming the tensor when a method fails; the caller's writer then discards its partial output.
+MergeExecutionStats execute_merge(const MergePlan& plan, const InputModels& models, io::CheckpointWriter& writer,
+                                  const MergeExecutionOptions& options = {});
+
+}  // namespace ladle::merge

@@ -1,0 +1,535 @@
+#include "lib/merge/merge_plan.h"
+
+#include <algorithm>
+#include <set>
+#include <sstream>
+
+#include "lib/io/dtype.h"
+#include "lib/io/torch_dtype.h"
+#include "lib/merge/merge_method_registry.h"
+#include "lib/merge/tensor_names.h"
+#include "lib/util/error.h"
+#include "lib/util/human_format.h"
+
+namespace ladle::merge {
+namespace {
+
+// mergekit options that change how it stores intermediate masks, never the result; accepted with a warning.
+const std::set<std::string> kIgnoredParameters = {"int8_mask"};
+
+std::string shape_text(const std::vector<std::int64_t>& shape) {
+  std::ostringstream text;
+  text << "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) text << (i ? ", " : "") << shape[i];
+  text << "]";
+  return text.str();
+}
+
+bool is_floating(io::Dtype dtype) {
+  return dtype == io::Dtype::F16 || dtype == io::Dtype::BF16 || dtype == io::Dtype::F32 || dtype == io::Dtype::F64;
+}
+
+// One source of a slice, after mergekit's normalize_config.
+struct SliceSource {
+  std::size_t model = 0;
+  std::int64_t begin = 0;
+  std::int64_t end = 0;
+  const ParameterSettings* parameters = nullptr;  // null for a base model added to the `models` form
+  std::string label;                              // "models[1] (./b)"
+  int line = 0;
+};
+
+struct Slice {
+  std::vector<SliceSource> sources;
+  const ParameterSettings* parameters = nullptr;
+  std::optional<std::size_t> base;  // model index
+  std::string key_path;
+  int line = 0;
+};
+
+class Planner {
+ public:
+  Planner(const MergeConfig& config, const InputModels& models) : config_(config), models_(models) {}
+  MergePlan plan();
+
+ private:
+  [[noreturn]] void fail(int line, const std::string& message) const {
+    throw Error(config_.where(line) + ": " + message);
+  }
+  const io::CheckpointReader& reader(std::size_t model) const { return *models_[model].reader; }
+  std::string model_name(std::size_t model) const { return "'" + models_[model].reference.name + "'"; }
+
+  void check_parameter_names();
+  void check_setting_names(const ParameterSettings& settings, const std::string& key_path, bool per_model_only);
+  void normalize_slices();
+  void check_slice(const Slice& slice) const;
+  std::optional<double> lookup(const std::string& name, const SliceSource* source, const Slice& slice,
+                               const std::string& tensor, double t) const;
+  void resolve_parameters(PlannedTensor& tensor, const Slice& slice, const std::vector<const SliceSource*>& sources,
+                          const std::vector<std::string>& input_names, double t) const;
+  std::map<std::string, double> resolve_model_parameters(const SliceSource& source, const Slice& slice,
+                                                         const std::string& input_name, double t,
+                                                         bool enforce_required) const;
+  void add_tensor(const std::string& output_name, const Slice& slice, const std::vector<std::string>& input_names,
+                  double t, std::int64_t output_layer);
+  void add_layers(const Slice& slice);
+  void plan_outputs();
+
+  const MergeConfig& config_;
+  const InputModels& models_;
+  const MergeMethod* method_ = nullptr;
+  std::map<std::string, ParameterSpec> specs_;
+  std::vector<Slice> slices_;
+  MergePlan plan_;
+};
+
+void Planner::check_setting_names(const ParameterSettings& settings, const std::string& key_path,
+                                  bool per_model_only) {
+  for (const auto& [name, setting] : settings) {
+    const std::string where = key_path + "." + name;
+    if (kIgnoredParameters.count(name)) {
+      plan_.warnings.push_back(config_.where(setting.line) + ": " + where +
+                               ": ignored (a mergekit memory option that does not change the result)");
+      continue;
+    }
+    const auto spec = specs_.find(name);
+    if (spec == specs_.end()) {
+      std::string known;
+      for (const auto& [known_name, unused] : specs_) known += (known.empty() ? "" : ", ") + known_name;
+      fail(setting.line, where + ": unknown parameter for merge_method " + method_->name() + " (its parameters: " +
+                             (known.empty() ? "none" : known) + ")");
+    }
+    if (per_model_only && !spec->second.per_model) {
+      fail(setting.line, where + ": '" + name + "' is a method-wide parameter of " + method_->name() +
+                             "; set it under the top-level or the slice's parameters");
+    }
+  }
+}
+
+void Planner::check_parameter_names() {
+  for (const auto& spec : method_->parameters()) specs_[spec.name] = spec;
+  check_setting_names(config_.parameters, "parameters", false);
+  for (const auto& source : config_.models) check_setting_names(source.parameters, source.key_path + ".parameters", true);
+  for (const auto& slice : config_.slices) {
+    check_setting_names(slice.parameters, slice.key_path + ".parameters", false);
+    for (const auto& source : slice.sources) {
+      check_setting_names(source.parameters, source.key_path + ".parameters", true);
+    }
+  }
+}
+
+void Planner::normalize_slices() {
+  if (!config_.models.empty()) {
+    Slice slice;
+    slice.key_path = "models";
+    if (config_.base_model) slice.base = models_.index_of(*config_.base_model);
+    bool base_listed = false;
+    for (const auto& model : config_.models) {
+      const std::size_t index = models_.index_of(model.model);
+      base_listed = base_listed || (slice.base && index == *slice.base);
+      slice.sources.push_back({index, 0, models_[index].layer_count, &model.parameters,
+                               model.key_path + " (" + model.model.name + ")", model.line});
+    }
+    if (slice.base && !base_listed) {
+      const std::size_t base = *slice.base;
+      slice.sources.push_back({base, 0, models_[base].layer_count, nullptr,
+                               "base_model (" + config_.base_model->name + ")", config_.base_model->line});
+    }
+    slices_.push_back(std::move(slice));
+    return;
+  }
+  for (const auto& config_slice : config_.slices) {
+    Slice slice;
+    slice.key_path = config_slice.key_path;
+    slice.line = config_slice.line;
+    slice.parameters = &config_slice.parameters;
+    const auto& base = config_slice.base_model ? config_slice.base_model : config_.base_model;
+    if (base) slice.base = models_.index_of(*base);
+    for (const auto& source : config_slice.sources) {
+      slice.sources.push_back({models_.index_of(source.model), source.layer_range->first, source.layer_range->second,
+                               &source.parameters, source.key_path + " (" + source.model.name + ")", source.line});
+    }
+    slices_.push_back(std::move(slice));
+  }
+}
+
+void Planner::check_slice(const Slice& slice) const {
+  std::set<std::size_t> seen;
+  for (const auto& source : slice.sources) {
+    if (!seen.insert(source.model).second) {
+      fail(source.line, source.label + ": the model appears twice in " + slice.key_path +
+                            "; a slice merges each model once (use separate slices to repeat layers)");
+    }
+    const InputModel& model = models_[source.model];
+    if (source.end > model.layer_count) {
+      fail(source.line, source.label + ": layer_range [" + std::to_string(source.begin) + ", " +
+                            std::to_string(source.end) + ") is out of bounds: the model has " +
+                            std::to_string(model.layer_count) + " layers (valid ranges lie within [0, " +
+                            std::to_string(model.layer_count) + "))");
+    }
+    for (std::int64_t layer = source.begin; layer < source.end; ++layer) {
+      if (!model.layers.count(layer)) {
+        fail(source.line, source.label + ": the model has no tensors for layer " + std::to_string(layer) + " of " +
+                              model.layer_stack);
+      }
+    }
+  }
+  const auto& first = slice.sources.front();
+  for (const auto& source : slice.sources) {
+    if (source.end - source.begin != first.end - first.begin) {
+      fail(source.line, slice.key_path + ": every source must cover the same number of layers, but " + first.label +
+                            " covers " + std::to_string(first.end - first.begin) + " and " + source.label +
+                            " covers " + std::to_string(source.end - source.begin) +
+                            (config_.models.empty() ? "" : " (use slices with layer_range to pick matching layers)"));
+    }
+  }
+  if (method_->requires_base()) {
+    if (!slice.base) {
+      fail(config_.merge_method_line, "merge_method " + method_->name() + " needs a base model: set base_model");
+    }
+    const bool listed = std::any_of(slice.sources.begin(), slice.sources.end(),
+                                    [&](const SliceSource& source) { return source.model == *slice.base; });
+    if (!listed) {
+      fail(slice.line, slice.key_path + ": the base model " + model_name(*slice.base) +
+                           " must be one of the slice's sources (with a layer_range)");
+    }
+  }
+}
+
+std::optional<double> Planner::lookup(const std::string& name, const SliceSource* source, const Slice& slice,
+                                      const std::string& tensor, double t) const {
+  for (const ParameterSettings* settings :
+       {source ? source->parameters : nullptr, slice.parameters, &config_.parameters}) {
+    if (settings == nullptr) continue;
+    const auto found = settings->find(name);
+    if (found == settings->end()) continue;
+    if (const auto value = found->second.evaluate(tensor, t)) return value;
+  }
+  return std::nullopt;
+}
+
+void Planner::resolve_parameters(PlannedTensor& tensor, const Slice& slice,
+                                 const std::vector<const SliceSource*>& sources,
+                                 const std::vector<std::string>& input_names, double t) const {
+  for (const auto& [name, spec] : specs_) {
+    if (spec.per_model) continue;
+    if (const auto value = lookup(name, nullptr, slice, tensor.name, t)) {
+      tensor.parameters[name] = *value;
+    } else if (spec.default_value) {
+      tensor.parameters[name] = *spec.default_value;
+    } else if (spec.required) {
+      fail(config_.merge_method_line, "parameter '" + name + "' is required by " + method_->name() +
+                                          " but has no value for tensor '" + tensor.name +
+                                          "'; set it under the top-level parameters");
+    }
+  }
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    tensor.model_parameters.push_back(resolve_model_parameters(*sources[i], slice, input_names[i], t, true));
+  }
+}
+
+std::map<std::string, double> Planner::resolve_model_parameters(const SliceSource& source, const Slice& slice,
+                                                                const std::string& input_name, double t,
+                                                                bool enforce_required) const {
+  std::map<std::string, double> values;
+  for (const auto& [name, spec] : specs_) {
+    if (!spec.per_model) continue;
+    if (const auto value = lookup(name, &source, slice, input_name, t)) {
+      values[name] = *value;
+    } else if (spec.default_value) {
+      values[name] = *spec.default_value;
+    } else if (spec.required && enforce_required) {
+      fail(source.line, source.label + ": parameter '" + name + "' is required by " + method_->name() +
+                            " but has no value for tensor '" + input_name + "'; set it under " +
+                            source.label.substr(0, source.label.find(' ')) + ".parameters or the top-level parameters");
+    }
+  }
+  return values;
+}
+
+void Planner::add_tensor(const std::string& output_name, const Slice& slice,
+                         const std::vector<std::string>& input_names, double t, std::int64_t output_layer) {
+  PlannedTensor tensor;
+  tensor.name = output_name;
+  tensor.output_layer = output_layer;
+
+  std::vector<const io::TensorEntry*> entries;
+  for (std::size_t i = 0; i < slice.sources.size(); ++i) {
+    const SliceSource& source = slice.sources[i];
+    if (!reader(source.model).contains(input_names[i])) {
+      fail(source.line, source.label + ": tensor '" + input_names[i] + "' is missing (needed for output tensor '" +
+                            output_name + "')");
+    }
+    entries.push_back(&reader(source.model).entry(input_names[i]));
+  }
+
+  const bool floating = std::all_of(entries.begin(), entries.end(),
+                                    [](const io::TensorEntry* entry) { return is_floating(entry->dtype); });
+  std::vector<std::int64_t> shape = entries.front()->shape;
+  std::int64_t fewest_rows = shape.empty() ? 0 : shape.front();
+  bool rows_differ = false;
+  for (std::size_t i = 1; i < entries.size(); ++i) {
+    const auto& other = entries[i]->shape;
+    const bool same_trailing = other.size() == shape.size() && !shape.empty() &&
+                               std::equal(other.begin() + 1, other.end(), shape.begin() + 1);
+    if (other == shape) continue;
+    if (same_trailing && is_vocabulary_tensor(output_name) && floating) {
+      rows_differ = true;
+      fewest_rows = std::min(fewest_rows, other.front());
+      continue;
+    }
+    fail(slice.sources[i].line, "tensor '" + output_name + "': shape " + shape_text(other) + " in " +
+                                    slice.sources[i].label + " but " + shape_text(shape) + " in " +
+                                    slice.sources.front().label + "; merged models must share their shapes");
+  }
+  if (rows_differ) {
+    if (config_.tokenizer_source) {
+      fail(slice.line, "tensor '" + output_name + "': the models' vocabularies differ in size, and with a "
+                       "tokenizer_source mergekit remaps embeddings token by token, which ladle does not do; remove "
+                       "tokenizer_source to keep the first " + std::to_string(fewest_rows) + " rows of every model");
+    }
+    tensor.vocabulary_rows = fewest_rows;
+    shape.front() = fewest_rows;
+    plan_.warnings.push_back("tensor '" + output_name + "': vocabulary sizes differ; every model's matrix is cut to "
+                             "its first " + std::to_string(fewest_rows) + " rows, as mergekit does");
+  }
+
+  std::uint64_t numel = 1;
+  for (const auto size : shape) numel *= static_cast<std::uint64_t>(size);
+  tensor.shape = shape;
+  if (!floating) {
+    // Nothing to merge: keep the first input's tensor as it is stored.
+    tensor.copy = true;
+    tensor.models.push_back({slice.sources.front().model, input_names.front()});
+    tensor.working_dtype = tensor.out_dtype = *io::to_scalar_type(entries.front()->dtype);
+    tensor.input_bytes = tensor.output_bytes = entries.front()->nbytes();
+    plan_.tensors.push_back(std::move(tensor));
+    return;
+  }
+
+  std::vector<const SliceSource*> model_sources;
+  std::vector<std::string> model_names;
+  const SliceSource* base_source = nullptr;
+  std::string base_name;
+  for (std::size_t i = 0; i < slice.sources.size(); ++i) {
+    const SliceSource& source = slice.sources[i];
+    const PlannedInput input{source.model, input_names[i]};
+    if (slice.base && source.model == *slice.base) {
+      tensor.base = input;
+      base_source = &source;
+      base_name = input_names[i];
+    } else {
+      tensor.models.push_back(input);
+      model_sources.push_back(&source);
+      model_names.push_back(input_names[i]);
+    }
+  }
+  for (const auto& input : tensor.all_inputs()) {
+    tensor.input_bytes += numel * io::dtype_size(reader(input.model).entry(input.tensor).dtype);
+  }
+  const io::TensorEntry& stored = tensor.base ? reader(tensor.base->model).entry(tensor.base->tensor)
+                                              : reader(tensor.models.front().model).entry(tensor.models.front().tensor);
+  const bool any_double = std::any_of(entries.begin(), entries.end(),
+                                      [](const io::TensorEntry* entry) { return entry->dtype == io::Dtype::F64; });
+  tensor.working_dtype = config_.dtype.value_or(any_double ? c10::kDouble : c10::kFloat);
+  tensor.out_dtype = config_.out_dtype ? *config_.out_dtype
+                     : config_.dtype   ? *config_.dtype
+                                       : *io::to_scalar_type(stored.dtype);
+  tensor.output_bytes = numel * c10::elementSize(tensor.out_dtype);
+  resolve_parameters(tensor, slice, model_sources, model_names, t);
+  if (base_source) tensor.base_parameters = resolve_model_parameters(*base_source, slice, base_name, t, false);
+  tensor.needs_global_magnitude_thresholds = method_->needs_global_magnitude_thresholds(tensor.parameters);
+  if (method_->needs_model_fishers(tensor.parameters)) {
+    fail(config_.merge_method_line, "merge_method " + method_->name() + " needs each model's Fisher information, "
+                                    "which ladle merge does not compute from a config");
+  }
+  plan_.tensors.push_back(std::move(tensor));
+}
+
+void Planner::add_layers(const Slice& slice) {
+  const SliceSource& first = slice.sources.front();
+  const std::int64_t count = first.end - first.begin;
+  const std::string& output_stack = models_[plan_.reference_model].layer_stack;
+  PlannedSlice summary{plan_.output_layers, count, {}};
+  for (const auto& source : slice.sources) summary.sources.push_back({source.model, source.begin, source.end});
+  plan_.slices.push_back(summary);
+  for (std::int64_t offset = 0; offset < count; ++offset) {
+    const double t = count > 1 ? static_cast<double>(offset) / static_cast<double>(count - 1) : 1.0;
+    const std::int64_t output_layer = plan_.output_layers + offset;
+    for (const auto& suffix : models_[first.model].layers.at(first.begin + offset)) {
+      std::vector<std::string> input_names;
+      for (const auto& source : slice.sources) {
+        input_names.push_back(layer_tensor_name(models_[source.model].layer_stack, source.begin + offset, suffix));
+      }
+      add_tensor(layer_tensor_name(output_stack, output_layer, suffix), slice, input_names, t, output_layer);
+    }
+  }
+  plan_.output_layers += count;
+}
+
+void Planner::plan_outputs() {
+  const InputModel& reference = models_[plan_.reference_model];
+  auto add_other = [&](bool pre) {
+    const Slice& slice = pre ? slices_.front() : slices_.back();
+    for (const auto& name : reference.other_tensors) {
+      if (is_pre_layer_tensor(name) != pre) continue;
+      add_tensor(name, slice, std::vector<std::string>(slice.sources.size(), name), pre ? 0.0 : 1.0, -1);
+    }
+  };
+  add_other(true);
+  for (const auto& slice : slices_) add_layers(slice);
+  add_other(false);
+}
+
+MergePlan Planner::plan() {
+  models_.require_open();
+  try {
+    method_ = &find_merge_method(config_.merge_method);
+  } catch (const Error& e) {
+    fail(config_.merge_method_line, std::string("merge_method: ") + e.what());
+  }
+  plan_.method = method_;
+  plan_.warnings = config_.warnings;
+  check_parameter_names();
+  normalize_slices();
+  for (const auto& slice : slices_) check_slice(slice);
+  plan_.reference_model =
+      config_.base_model ? models_.index_of(*config_.base_model) : slices_.front().sources.front().model;
+  plan_outputs();
+
+  const InputModel& reference = models_[plan_.reference_model];
+  if (reference.reader->config()) {
+    nlohmann::json output_config = *reference.reader->config();
+    for (const char* key : {"num_hidden_layers", "n_layer", "num_layers"}) {
+      if (output_config.contains(key) && output_config[key].is_number_integer()) {
+        output_config[key] = plan_.output_layers;
+        break;
+      }
+    }
+    if (config_.out_dtype || config_.dtype) {
+      output_config["torch_dtype"] = merge_dtype_name(config_.out_dtype ? *config_.out_dtype : *config_.dtype);
+    }
+    for (const auto& tensor : plan_.tensors) {
+      if (tensor.vocabulary_rows && output_config.contains("vocab_size") &&
+          output_config["vocab_size"].is_number_integer() && output_config["vocab_size"] != *tensor.vocabulary_rows) {
+        output_config["vocab_size"] = *tensor.vocabulary_rows;
+      }
+    }
+    plan_.output_config = std::move(output_config);
+  } else {
+    plan_.warnings.push_back("model '" + reference.reference.name +
+                             "' has no config.json, so the output will have none either");
+  }
+
+  if (config_.tokenizer_source) {
+    plan_.tokenizer_required = true;
+    const auto& source = *config_.tokenizer_source;
+    if (source.base && !config_.base_model) {
+      fail(source.line, "tokenizer_source: 'base' needs a base_model");
+    }
+    const InputModel& donor = models_.at(source.base ? *config_.base_model : *source.model);
+    plan_.tokenizer_folder = donor.folder();
+    if (!plan_.tokenizer_folder) {
+      fail(source.line, "tokenizer_source: model '" + donor.reference.name + "' is a single .safetensors file, with no "
+              "tokenizer files beside it; give a Hugging Face model folder");
+    }
+  } else {
+    plan_.tokenizer_folder = reference.folder();
+  }
+  return std::move(plan_);
+}
+
+std::string describe_values(const std::vector<double>& values) {
+  if (values.empty()) return "";
+  const auto [low, high] = std::minmax_element(values.begin(), values.end());
+  std::ostringstream text;
+  text << *low;
+  if (*high != *low) text << " to " << *high;
+  return text.str();
+}
+
+}  // namespace
+
+std::vector<PlannedInput> PlannedTensor::all_inputs() const {
+  std::vector<PlannedInput> inputs;
+  if (base) inputs.push_back(*base);
+  inputs.insert(inputs.end(), models.begin(), models.end());
+  return inputs;
+}
+
+std::uint64_t MergePlan::output_bytes() const {
+  std::uint64_t total = 0;
+  for (const auto& tensor : tensors) total += tensor.output_bytes;
+  return total;
+}
+
+std::uint64_t MergePlan::input_bytes() const {
+  std::uint64_t total = 0;
+  for (const auto& tensor : tensors) total += tensor.input_bytes;
+  return total;
+}
+
+std::uint64_t MergePlan::largest_tensor_input_bytes() const {
+  std::uint64_t largest = 0;
+  for (const auto& tensor : tensors) largest = std::max(largest, tensor.input_bytes);
+  return largest;
+}
+
+bool MergePlan::needs_global_magnitude_thresholds() const {
+  return std::any_of(tensors.begin(), tensors.end(),
+                     [](const PlannedTensor& tensor) { return tensor.needs_global_magnitude_thresholds; });
+}
+
+std::string MergePlan::summary(const InputModels& models) const {
+  std::ostringstream text;
+  text << "method: " << method->name() << "\n";
+  text << "models:\n";
+  for (std::size_t i = 0; i < models.size(); ++i) {
+    const InputModel& model = models[i];
+    text << "  " << model.reference.name << " (" << model.reference.path.string() << "): " << model.layer_count
+         << " layers, " << format_bytes(static_cast<double>(model.reader->tensor_bytes()))
+         << (i == reference_model ? ", reference for names and config.json" : "") << "\n";
+  }
+  text << "layers: " << output_layers << "\n";
+  for (const auto& slice : slices) {
+    text << "  output layers " << slice.first_output_layer << "-" << slice.first_output_layer + slice.layer_count - 1
+         << " from";
+    for (std::size_t i = 0; i < slice.sources.size(); ++i) {
+      const auto& source = slice.sources[i];
+      text << (i ? "," : "") << " " << models[source.model].reference.name << " [" << source.begin << ", "
+           << source.end << ")";
+    }
+    text << "\n";
+  }
+  std::map<std::string, std::vector<double>> method_values;
+  std::map<std::pair<std::string, std::string>, std::vector<double>> model_values;
+  for (const auto& tensor : tensors) {
+    for (const auto& [name, value] : tensor.parameters) method_values[name].push_back(value);
+    for (std::size_t i = 0; i < tensor.models.size(); ++i) {
+      for (const auto& [name, value] : tensor.model_parameters[i]) {
+        model_values[{models[tensor.models[i].model].reference.name, name}].push_back(value);
+      }
+    }
+  }
+  if (!method_values.empty() || !model_values.empty()) text << "parameters (range over tensors):\n";
+  for (const auto& [name, values] : method_values) text << "  " << name << ": " << describe_values(values) << "\n";
+  for (const auto& [key, values] : model_values) {
+    text << "  " << key.second << " of " << key.first << ": " << describe_values(values) << "\n";
+  }
+  std::map<c10::ScalarType, std::size_t> out_dtypes;
+  for (const auto& tensor : tensors) ++out_dtypes[tensor.out_dtype];
+  text << "output: " << tensors.size() << " tensors, " << format_bytes(static_cast<double>(output_bytes())) << " (";
+  bool first = true;
+  for (const auto& [dtype, count] : out_dtypes) {
+    text << (first ? "" : ", ") << count << " " << merge_dtype_name(dtype);
+    first = false;
+  }
+  text << "); reads " << format_bytes(static_cast<double>(input_bytes())) << "\n";
+  if (tokenizer_folder) text << "tokenizer: from " << tokenizer_folder->string() << "\n";
+  for (const auto& warning : warnings) text << "warning: " << warning << "\n";
+  return text.str();
+}
+
+MergePlan plan_merge(const MergeConfig& config, const InputModels& models) { return Planner(config, models).plan(); }
+
+}  // namespace ladle::merge

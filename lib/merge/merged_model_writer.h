@@ -1,0 +1,38 @@
+// Writes a merged model as a Hugging Face folder that appears only when complete: the merged tensors in sharded
+// safetensors with their index, config.json from the reference model (layer count, torch_dtype and vocab_size
+// updated), the tokenizer files of the tokenizer source, the config echoed as mergekit_config.yml, and a short
+// README.md model card, as mergekit's run_merge writes them (mergekit/merge.py).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "lib/merge/input_models.h"
+#include "lib/merge/merge_config.h"
+#include "lib/merge/merge_executor.h"
+#include "lib/merge/merge_plan.h"
+
+namespace ladle::merge {
+
+struct MergedModelWriteOptions {
+  std::uint64_t max_shard_bytes = 5ull << 30;  // tensor bytes per shard file (--out-shard-size)
+  bool overwrite = false;                      // replace an existing folder at the destination
+  MergeExecutionOptions execution;             // threads, device, seed
+};
+
+// The files copied from the tokenizer source when present (mergekit's _copy_tokenizer list, plus vocab.json).
+const std::vector<std::string>& tokenizer_file_names();
+
+// The README.md model card: method, models and their roles, parameters, the config, the ladle version.
+std::string merged_model_card(const MergeConfig& config, const MergePlan& plan, const InputModels& models,
+                              const std::string& model_name);
+
+// Writes the folder (see above). Throws ladle::Error before any work when `directory` exists and overwrite is
+// false; on any failure nothing is left at `directory`.
+MergeExecutionStats write_merged_model(const MergeConfig& config, const MergePlan& plan, const InputModels& models,
+                                       const std::filesystem::path& directory,
+                                       const MergedModelWriteOptions& options = {});
+
+}  // namespace ladle::merge
