@@ -54,6 +54,11 @@ seed one_tensor '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}' 8
 seed metadata_and_scalar '{"__metadata__":{"format":"pt"},"w":{"dtype":"BF16","shape":[2,3],"data_offsets":[0,12]},"b":{"dtype":"I64","shape":[],"data_offsets":[12,20]}}    ' 20
 seed empty '{}' 0
 seed zero_size '{"e":{"dtype":"F8_E4M3","shape":[0,4],"data_offsets":[0,0]},"u":{"dtype":"U16","shape":[1],"data_offsets":[0,2]}}' 2
+seed three_tensors '{"x":{"dtype":"F64","shape":[1],"data_offsets":[0,8]},"y":{"dtype":"I32","shape":[2,0],"data_offsets":[8,8]},"z":{"dtype":"I8","shape":[3],"data_offsets":[8,11]}}' 11
+# Near misses, so that mutations reach the range checks quickly.
+seed overlap '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}' 12
+seed hole '{"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"b":{"dtype":"U8","shape":[1],"data_offsets":[2,3]}}' 3
+seed overflow '{"a":{"dtype":"U64","shape":[4294967296,4294967296],"data_offsets":[0,8]}}' 8
 
 dict=$build/safetensors.dict
 {

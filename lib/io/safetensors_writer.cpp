@@ -31,20 +31,24 @@ struct PlannedTensor {
   std::uint64_t nbytes;
 };
 
+// The dtype a tensor is stored as; throws naming it when it cannot be stored at all.
+Dtype storable_dtype(const std::string& name, const at::Tensor& tensor, const std::string& file_label) {
+  const std::string where = file_label + ": tensor " + quote_for_message(name);
+  if (name == "__metadata__") throw Error(where + ": the name is reserved for the file's metadata");
+  if (!tensor.defined()) throw Error(where + ": tensor is undefined");
+  if (tensor.layout() != at::kStrided) throw Error(where + ": only dense (strided) tensors can be stored");
+  try {
+    return from_scalar_type(tensor.scalar_type());
+  } catch (const Error& e) {
+    throw Error(where + ": " + e.what());
+  }
+}
+
 std::vector<PlannedTensor> plan_layout(const NamedTensors& tensors, const std::string& file_label) {
   std::vector<PlannedTensor> plan;
   plan.reserve(tensors.size());
   for (const auto& [name, tensor] : tensors) {
-    const std::string where = file_label + ": tensor " + quote_for_message(name);
-    if (name == "__metadata__") throw Error(where + ": the name is reserved for the file's metadata");
-    if (!tensor.defined()) throw Error(where + ": tensor is undefined");
-    if (tensor.layout() != at::kStrided) throw Error(where + ": only dense (strided) tensors can be stored");
-    Dtype dtype;
-    try {
-      dtype = from_scalar_type(tensor.scalar_type());
-    } catch (const Error& e) {
-      throw Error(where + ": " + e.what());
-    }
+    const Dtype dtype = storable_dtype(name, tensor, file_label);
     plan.push_back({&name, &tensor, dtype, static_cast<std::uint64_t>(tensor.numel()) * dtype_size(dtype)});
   }
   std::stable_sort(plan.begin(), plan.end(), [](const PlannedTensor& a, const PlannedTensor& b) {
@@ -146,10 +150,12 @@ ShardedSafetensorsWriter::ShardedSafetensorsWriter(fs::path directory, std::uint
 
 void ShardedSafetensorsWriter::add(const std::string& name, const at::Tensor& tensor) {
   if (finished_) throw Error(directory_.string() + ": tensor " + quote_for_message(name) + " added after finish()");
-  if (!names_.insert(name).second) {
+  if (names_.count(name) != 0) {
     throw Error(directory_.string() + ": tensor " + quote_for_message(name) + " was already added");
   }
-  const auto nbytes = tensor.defined() ? static_cast<std::uint64_t>(tensor.nbytes()) : 0;
+  storable_dtype(name, tensor, directory_.string());  // fail now rather than when the shard is written
+  names_.insert(name);
+  const auto nbytes = static_cast<std::uint64_t>(tensor.nbytes());
   if (!current_.empty() && current_bytes_ + nbytes > max_shard_bytes_) write_current_shard();
   current_.insert(name, tensor);
   current_bytes_ += nbytes;

@@ -40,7 +40,7 @@ class ShardedSafetensorsWriter {
   // Queues a tensor for the current shard. When it would take the shard over max_shard_bytes of tensor data,
   // the current shard is written first; a tensor larger than the budget gets a shard of its own. The tensor
   // is referenced, not copied: do not modify it in place before finish(). Throws ladle::Error for a name
-  // already added.
+  // already added or a tensor write_safetensors cannot store.
   void add(const std::string& name, const at::Tensor& tensor);
 
   // Writes the last shard, renames the shards (written under temporary names until now) to their final

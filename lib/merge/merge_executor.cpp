@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "lib/io/checkpoint_writer.h"
+#include "lib/io/torch_dtype.h"
 #include "lib/log/log.h"
 #include "lib/merge/methods/magnitude_threshold.h"
 #include "lib/merge/methods/method_support.h"
@@ -56,34 +57,52 @@ void release_mapped_pages(const io::CheckpointReader& reader, const std::string&
   if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
-// Runs compute(i) for every i in [0, count) on `threads` workers and consume(i, result) on the calling thread in
-// index order. A worker starts task i only when i < (tasks consumed) + threads, so at most `threads` results
-// exist at once. The first failure stops the workers and is rethrown once they have finished.
-void run_in_order(std::size_t count, int threads, const std::function<at::Tensor(std::size_t)>& compute,
+// How the tasks of one pass share memory and cores.
+struct Schedule {
+  std::vector<std::uint64_t> costs;  // bytes each task holds while it is computed
+  std::vector<bool> exclusive;       // tasks too large to share the budget: computed alone, on every core
+  std::uint64_t budget = 0;          // bytes the tasks in flight may hold together
+  int exclusive_threads = 1;         // ATen threads of an exclusive task
+};
+
+// Runs compute(i) for every i in [0, count) on `workers` threads and consume(i, result) on the calling thread in
+// index order. Task i starts only when it is among the `workers` oldest unconsumed tasks and, unless nothing else
+// is in flight, when the costs of the tasks in flight (started, not yet consumed) plus its own stay within the
+// budget; an exclusive task counts as the whole budget. The oldest unconsumed task is always running or done, so
+// this never deadlocks. The first failure stops the workers and is rethrown once they have finished.
+void run_in_order(std::size_t count, int workers, const Schedule& schedule,
+                  const std::function<at::Tensor(std::size_t)>& compute,
                   const std::function<void(std::size_t, at::Tensor)>& consume) {
   std::mutex mutex;
   std::condition_variable changed;
   std::size_t next_task = 0;
   std::size_t consumed = 0;
+  std::uint64_t in_flight_cost = 0;
   std::map<std::size_t, at::Tensor> finished;
   std::exception_ptr failure;
   bool stop = false;
-  const auto window = static_cast<std::size_t>(threads);
+  const auto window = static_cast<std::size_t>(workers);
+  auto cost = [&](std::size_t task) { return schedule.exclusive[task] ? schedule.budget : schedule.costs[task]; };
+  auto may_start = [&] {
+    if (next_task >= consumed + window) return false;
+    return next_task == consumed || in_flight_cost + cost(next_task) <= schedule.budget;
+  };
 
   auto worker = [&] {
-    // Each tensor is computed single-threaded: ATen's reductions split work by thread count, so this is what
-    // makes results independent of --threads; the workers provide the parallelism.
-    at::set_num_threads(1);
     c10::InferenceMode inference;
     while (true) {
       std::size_t task;
       {
         std::unique_lock<std::mutex> lock(mutex);
-        changed.wait(lock, [&] { return stop || next_task >= count || next_task < consumed + window; });
+        changed.wait(lock, [&] { return stop || next_task >= count || may_start(); });
         if (stop || next_task >= count) return;
         task = next_task++;
+        in_flight_cost += cost(task);
       }
       try {
+        // A task's ATen thread count depends only on the task, never on `workers`: ATen splits reductions by
+        // thread count, so this is what keeps results bit-identical for any --threads.
+        at::set_num_threads(schedule.exclusive[task] ? schedule.exclusive_threads : 1);
         at::Tensor result = compute(task);
         std::lock_guard<std::mutex> lock(mutex);
         finished.emplace(task, std::move(result));
@@ -96,8 +115,8 @@ void run_in_order(std::size_t count, int threads, const std::function<at::Tensor
     }
   };
 
-  std::vector<std::thread> workers;
-  for (int i = 0; i < threads; ++i) workers.emplace_back(worker);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < workers; ++i) threads.emplace_back(worker);
   try {
     for (std::size_t task = 0; task < count; ++task) {
       at::Tensor result;
@@ -108,6 +127,7 @@ void run_in_order(std::size_t count, int threads, const std::function<at::Tensor
         result = std::move(finished.at(task));
         finished.erase(task);
         ++consumed;
+        in_flight_cost -= cost(task);
       }
       changed.notify_all();
       consume(task, std::move(result));
@@ -122,7 +142,7 @@ void run_in_order(std::size_t count, int threads, const std::function<at::Tensor
     stop = true;
   }
   changed.notify_all();
-  for (auto& thread : workers) thread.join();
+  for (auto& thread : threads) thread.join();
   if (failure) std::rethrow_exception(failure);
 }
 
@@ -140,12 +160,15 @@ class Executor {
   void release(const PlannedTensor& tensor) const;
   at::Tensor compute(const PlannedTensor& tensor) const;
   void find_thresholds(int threads);
+  std::uint64_t memory_cost(const PlannedTensor& tensor) const;
+  Schedule schedule(const std::vector<std::size_t>& tasks) const;
 
   const MergePlan& plan_;
   const InputModels& models_;
   MergeExecutionOptions options_;
   std::map<std::size_t, double> thresholds_;  // model index -> global magnitude threshold
   std::uint64_t threshold_bytes_read_ = 0;
+  int exclusive_threads_ = 1;  // ATen threads of a tensor computed alone: the caller's count
 };
 
 at::Tensor Executor::read(const PlannedInput& input, const PlannedTensor& tensor) const {
@@ -206,6 +229,33 @@ at::Tensor Executor::compute(const PlannedTensor& tensor) const {
   return stored;
 }
 
+std::uint64_t Executor::memory_cost(const PlannedTensor& tensor) const {
+  if (tensor.copy) return tensor.input_bytes;
+  std::uint64_t numel = 1;
+  for (const auto size : tensor.shape) numel *= static_cast<std::uint64_t>(size);
+  const std::uint64_t working = numel * c10::elementSize(tensor.working_dtype);
+  std::uint64_t cost = tensor.input_bytes + working;
+  for (const auto& input : tensor.all_inputs()) {
+    if (io::to_scalar_type(models_[input.model].reader->entry(input.tensor).dtype) != tensor.working_dtype) {
+      cost += working;
+    }
+  }
+  if (tensor.out_dtype != tensor.working_dtype) cost += tensor.output_bytes;
+  return cost;
+}
+
+Schedule Executor::schedule(const std::vector<std::size_t>& tasks) const {
+  Schedule schedule;
+  for (const auto task : tasks) {
+    schedule.costs.push_back(memory_cost(plan_.tensors[task]));
+    schedule.budget = std::max(schedule.budget, schedule.costs.back());
+  }
+  if (options_.memory_budget > 0) schedule.budget = options_.memory_budget;
+  for (const auto cost : schedule.costs) schedule.exclusive.push_back(cost > schedule.budget / 2);
+  schedule.exclusive_threads = exclusive_threads_;
+  return schedule;
+}
+
 void Executor::find_thresholds(int threads) {
   // One density per model: the threshold keeps the top `density` fraction of the model's whole task vector.
   std::map<std::size_t, double> densities;
@@ -234,7 +284,7 @@ void Executor::find_thresholds(int threads) {
     ProgressLine progress(first ? "trim thresholds (pass 1)" : "trim thresholds (pass 2)", tasks.size(),
                           ProgressOptions{"tensors"});
     run_in_order(
-        tasks.size(), threads,
+        tasks.size(), threads, schedule(tasks),
         [&](std::size_t task) {
           const PlannedTensor& tensor = plan_.tensors[tasks[task]];
           const std::vector<at::Tensor> vectors = task_vectors(method_inputs(tensor));
@@ -270,6 +320,7 @@ MergeExecutionStats Executor::run(io::CheckpointWriter& writer) {
   const int threads = options_.threads > 0 ? options_.threads
                                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   const int caller_threads = at::get_num_threads();
+  exclusive_threads_ = caller_threads;
   MergeExecutionStats stats;
   try {
     if (plan_.needs_global_magnitude_thresholds()) find_thresholds(threads);
@@ -277,8 +328,10 @@ MergeExecutionStats Executor::run(io::CheckpointWriter& writer) {
     std::uint64_t total = 0;
     for (const auto& tensor : plan_.tensors) total += tensor.input_bytes + tensor.output_bytes;
     ProgressLine progress("merge", total, ProgressOptions{"B", ProgressUnit::bytes});
+    std::vector<std::size_t> tasks(plan_.tensors.size());
+    for (std::size_t i = 0; i < tasks.size(); ++i) tasks[i] = i;
     run_in_order(
-        plan_.tensors.size(), threads, [&](std::size_t task) { return compute(plan_.tensors[task]); },
+        plan_.tensors.size(), threads, schedule(tasks), [&](std::size_t task) { return compute(plan_.tensors[task]); },
         [&](std::size_t task, at::Tensor tensor) {
           const PlannedTensor& planned = plan_.tensors[task];
           writer.add(planned.name, tensor);
@@ -293,7 +346,7 @@ MergeExecutionStats Executor::run(io::CheckpointWriter& writer) {
     at::set_num_threads(caller_threads);
     throw;
   }
-  // The workers set ATen's thread count to 1 for threads it creates later; give the caller its count back.
+  // at::set_num_threads in the workers also changed the count ATen gives threads it creates later; restore it.
   at::set_num_threads(caller_threads);
   stats.bytes_read += threshold_bytes_read_;
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -3,11 +3,16 @@
 // For each output tensor, in plan order: the inputs it needs are taken as zero-copy views of the memory-mapped
 // checkpoints, cast to the working dtype (and moved to the device), merged, cast to the output dtype and handed
 // to the writer, which writes a shard whenever one fills; the input pages are then dropped from the process (the
-// page cache keeps them). Tensors are computed by `threads` workers, each single-threaded inside ATen, while the
-// calling thread writes them in plan order; a worker starts a tensor only while fewer than `threads` tensors
-// are computed or waiting to be written. Peak memory is therefore about threads × (one tensor's inputs in the
-// working dtype + its output) + one output shard, whatever the models' size, and every tensor is computed by
-// the same single-threaded code whatever `threads` is, so the output is bit-identical for any thread count.
+// page cache keeps them).
+//
+// Scheduling. `threads` workers compute tensors while the calling thread writes them in plan order. A worker
+// starts a tensor only while fewer than `threads` tensors are computed or waiting to be written, and only while
+// the bytes those tensors hold (inputs as mapped, working-dtype copies, result, output) stay within a memory
+// budget, by default what the largest tensor needs alone. A tensor that needs more than half the budget is
+// computed alone, with every ATen thread of the caller; all others run single-threaded, side by side. So peak
+// memory is about the largest tensor's working set plus one output shard, whatever the models' size, and since a
+// tensor's ATen thread count depends only on the tensor (never on `threads`), the output is bit-identical for
+// any thread count.
 //
 // Methods that trim by whole-model magnitude (ties with global_trim) get their thresholds from a first pass
 // over every tensor's task vectors (two passes when needed; see lib/merge/methods/magnitude_threshold.h).
@@ -31,6 +36,9 @@ struct MergeExecutionOptions {
   int threads = 0;                  // tensors merged at once; 0: every core (std::thread::hardware_concurrency)
   c10::Device device = c10::kCPU;   // where the math runs; inputs are read on the CPU and outputs written from it
   std::uint64_t seed = 0;           // the run's seed; each tensor's seed is tensor_seed(seed, name)
+  // Bytes the tensors in flight may hold at once (inputs as mapped, working-dtype copies, result, output);
+  // 0: what the largest tensor needs alone, so a large tensor is computed alone and small ones side by side.
+  std::uint64_t memory_budget = 0;
 };
 
 struct MergeExecutionStats {

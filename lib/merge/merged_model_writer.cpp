@@ -113,15 +113,17 @@ MergeExecutionStats write_merged_model(const MergeConfig& config, const MergePla
   io::CheckpointWriteOptions write_options;
   write_options.max_shard_bytes = options.max_shard_bytes;
   write_options.overwrite = options.overwrite;
-  io::CheckpointWriter writer(directory, write_options);
+  // Absolute, so that the folder's parent is never the empty path (e.g. for "out").
+  const fs::path absolute = fs::absolute(directory).lexically_normal();
+  io::CheckpointWriter writer(absolute, write_options);
 
   if (plan.output_config) writer.set_config(*plan.output_config);
   copy_tokenizer(plan, writer);
   {
     const TemporaryTextFile echo("mergekit-config", config.text);
     writer.copy_file(echo.path(), "mergekit_config.yml");
-    const fs::path absolute = fs::absolute(directory).lexically_normal();
-    const std::string name = absolute.has_filename() ? absolute.filename().string() : absolute.parent_path().filename().string();
+    const std::string name =
+        absolute.has_filename() ? absolute.filename().string() : absolute.parent_path().filename().string();
     const TemporaryTextFile card("model-card", merged_model_card(config, plan, models, name));
     writer.copy_file(card.path(), "README.md");
   }

@@ -4,19 +4,13 @@
 
 #include <cmath>
 #include <limits>
-#include <sstream>
 #include <string>
 
+#include "lib/model/error_text.h"
 #include "lib/util/error.h"
 
 namespace ladle::model {
 namespace {
-
-std::string shape_string(at::IntArrayRef shape) {
-  std::ostringstream text;
-  text << shape;
-  return text.str();
-}
 
 at::Tensor checked_input_ids(const at::Tensor& input_ids, std::int64_t vocab_size) {
   if (!input_ids.defined() || input_ids.dim() != 2 || input_ids.size(0) == 0 || input_ids.size(1) == 0) {
@@ -55,9 +49,9 @@ at::Tensor checked_mask(const at::Tensor& mask, const at::Tensor& ids) {
 
 }  // namespace
 
-AttentionContext prepare_attention(const at::Tensor& input_ids, const ForwardOptions& options,
-                                   std::int64_t vocab_size, std::optional<std::int64_t> max_length,
-                                   const char* limit_name) {
+AttentionContext prepare_attention(const at::Tensor& input_ids, const ForwardOptions& options, std::int64_t vocab_size,
+                                   std::optional<std::int64_t> max_length, const std::string& limit_name,
+                                   const std::string& limit_reason) {
   AttentionContext context;
   context.input_ids = checked_input_ids(input_ids, vocab_size);
   const at::Tensor new_mask = checked_mask(options.attention_mask, context.input_ids);
@@ -67,11 +61,11 @@ AttentionContext prepare_attention(const at::Tensor& input_ids, const ForwardOpt
   const std::int64_t total = context.past_length + seq;
   if (max_length && total > *max_length) {
     throw Error("sequence of " + std::to_string(total) + " positions exceeds " + limit_name + " (" +
-                std::to_string(*max_length) + ")");
+                std::to_string(*max_length) + ")" + limit_reason);
   }
   if (context.cache != nullptr && !context.cache->empty() && context.cache->batch_size() != batch) {
-    throw Error("KV cache holds " + std::to_string(context.cache->batch_size()) +
-                " sequences, but input_ids has " + std::to_string(batch));
+    throw Error("KV cache holds " + std::to_string(context.cache->batch_size()) + " sequences, but input_ids has " +
+                std::to_string(batch));
   }
   const at::Tensor mask = context.cache != nullptr ? context.cache->extend_attention_mask(new_mask) : new_mask;
   // transformers' prepare_inputs_for_generation: position_ids = cumsum(mask) − 1, padding set to 1.
@@ -85,14 +79,13 @@ AttentionContext prepare_attention(const at::Tensor& input_ids, const ForwardOpt
   return context;
 }
 
-RotaryTables rotary_tables(const at::Tensor& position_ids, std::int64_t head_dim, double theta,
-                           at::ScalarType dtype) {
+RotaryTables rotary_tables(const at::Tensor& position_ids, std::int64_t head_dim, double theta, at::ScalarType dtype) {
   const auto float_options = at::TensorOptions(at::kFloat).device(position_ids.device());
   // inv_freq = 1 / θ^(2i/d), as LlamaRotaryEmbedding computes it (in fp32).
   const at::Tensor exponents = at::arange(0, head_dim, 2, float_options) / static_cast<double>(head_dim);
   const at::Tensor inv_freq = at::pow(theta, exponents).reciprocal();
   const at::Tensor angles = position_ids.to(at::kFloat).unsqueeze(-1) * inv_freq;  // [batch, seq, d/2]
-  const at::Tensor repeated = at::cat({angles, angles}, -1).unsqueeze(1);           // [batch, 1, seq, d]
+  const at::Tensor repeated = at::cat({angles, angles}, -1).unsqueeze(1);          // [batch, 1, seq, d]
   return {repeated.cos().to(dtype), repeated.sin().to(dtype)};
 }
 
@@ -119,8 +112,8 @@ at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
     keys_per_head = k.unsqueeze(2).expand({batch, kv_heads, group, keys, dim}).reshape({batch, heads, keys, dim});
     values_per_head = v.unsqueeze(2).expand({batch, kv_heads, group, keys, dim}).reshape({batch, heads, keys, dim});
   }
-  const at::Tensor scores = at::matmul(q, keys_per_head.transpose(-2, -1)).to(at::kFloat) /
-                            std::sqrt(static_cast<double>(dim));
+  const at::Tensor scores =
+      at::matmul(q, keys_per_head.transpose(-2, -1)).to(at::kFloat) / std::sqrt(static_cast<double>(dim));
   // The lowest finite value rather than −inf, as transformers masks: a query that sees no key at all (a padding
   // position) then averages uniformly instead of producing NaN.
   at::Tensor probabilities = at::softmax(scores.masked_fill(blocked, std::numeric_limits<float>::lowest()), -1)

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 
 #include "lib/model/causal_lm.h"
 
@@ -23,11 +24,11 @@ struct AttentionContext {
 
 // Validates input_ids ([batch, seq], integral, ids in [0, vocab_size)) and the mask, extends the cache's mask,
 // and derives positions and the causal + padding mask.
-// `max_length` bounds past + seq (GPT-2's position table, Mistral's sliding window): ladle::Error beyond it,
-// with `limit_name` saying which limit it is.
-AttentionContext prepare_attention(const at::Tensor& input_ids, const ForwardOptions& options,
-                                   std::int64_t vocab_size, std::optional<std::int64_t> max_length,
-                                   const char* limit_name);
+// `max_length` bounds past + seq (GPT-2's position table, Mistral's sliding window): beyond it, ladle::Error
+// says "sequence of N positions exceeds <limit_name> (<max_length>)<limit_reason>".
+AttentionContext prepare_attention(const at::Tensor& input_ids, const ForwardOptions& options, std::int64_t vocab_size,
+                                   std::optional<std::int64_t> max_length, const std::string& limit_name,
+                                   const std::string& limit_reason = "");
 
 // cos and sin of the rotary angles position·θ^(−2i/d), i < d/2, each repeated for the two halves as
 // transformers' LlamaRotaryEmbedding builds them: [batch, 1, seq, head_dim], in `dtype`.
@@ -35,8 +36,7 @@ struct RotaryTables {
   at::Tensor cos;
   at::Tensor sin;
 };
-RotaryTables rotary_tables(const at::Tensor& position_ids, std::int64_t head_dim, double theta,
-                           at::ScalarType dtype);
+RotaryTables rotary_tables(const at::Tensor& position_ids, std::int64_t head_dim, double theta, at::ScalarType dtype);
 
 // x·cos + rotate_half(x)·sin, with rotate_half(x) = cat(−x₂, x₁) over the two halves of the last dimension
 // (Su et al., "RoFormer", eq. 34, in transformers' non-interleaved layout). x [batch, heads, seq, head_dim].

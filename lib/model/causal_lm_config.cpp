@@ -74,10 +74,10 @@ class FieldReader {
       fail(field, "a positive integer");
     }
     // nlohmann stores non-negative integers as unsigned, negative ones as signed.
-    const bool in_range = value->is_number_unsigned()
-                              ? value->get<std::uint64_t>() - 1 < static_cast<std::uint64_t>(kMaxSize)
-                              : value->is_number_integer() && value->get<std::int64_t>() > 0 &&
-                                    value->get<std::int64_t>() <= kMaxSize;
+    const bool in_range =
+        value->is_number_unsigned()
+            ? value->get<std::uint64_t>() - 1 < static_cast<std::uint64_t>(kMaxSize)
+            : value->is_number_integer() && value->get<std::int64_t>() > 0 && value->get<std::int64_t>() <= kMaxSize;
     if (!in_range) fail(field, "a positive integer no larger than 2^31");
     return value->get<std::int64_t>();
   }
@@ -181,8 +181,8 @@ const ArchitectureInfo& select_architecture(FieldReader& fields) {
     const auto name = (*architectures)[0].get<std::string>();
     info = find_architecture(name);
     if (info == nullptr) {
-      throw Error(fields.source() + ": architecture '" + name + "' is not supported; supported: " +
-                  supported_architectures());
+      throw Error(fields.source() + ": architecture '" + name +
+                  "' is not supported; supported: " + supported_architectures());
     }
     if (model_type && *model_type != info->model_type) {
       throw Error(fields.source() + ": field 'model_type' = \"" + *model_type + "\" does not match architecture '" +
@@ -196,8 +196,8 @@ const ArchitectureInfo& select_architecture(FieldReader& fields) {
   }
   info = find_model_type(*model_type);
   if (info == nullptr) {
-    throw Error(fields.source() + ": model_type '" + *model_type + "' is not supported; supported: " +
-                supported_architectures());
+    throw Error(fields.source() + ": model_type '" + *model_type +
+                "' is not supported; supported: " + supported_architectures());
   }
   return *info;
 }
@@ -321,7 +321,8 @@ CausalLmConfig CausalLmConfig::from_json(const json& object, const std::string& 
 void CausalLmConfig::validate(const std::string& source) const {
   const auto fail = [&](const std::string& message) { throw Error(source + ": " + message); };
   const ArchitectureInfo* info = find_architecture(architecture);
-  if (info == nullptr) fail("architecture '" + architecture + "' is not supported; supported: " + supported_architectures());
+  if (info == nullptr)
+    fail("architecture '" + architecture + "' is not supported; supported: " + supported_architectures());
   if (model_type != info->model_type || family != info->family) {
     fail("model_type \"" + model_type + "\" and family do not match architecture '" + architecture + "'");
   }
@@ -351,9 +352,9 @@ void CausalLmConfig::validate(const std::string& source) const {
   if (!(initializer_range >= 0) || !std::isfinite(initializer_range)) {
     fail("initializer_range must be a non-negative number");
   }
-  for (const auto& [field, p] : {std::pair{"attention dropout", attention_dropout},
-                                 std::pair{"residual dropout", residual_dropout},
-                                 std::pair{"embedding dropout", embedding_dropout}}) {
+  for (const auto& [field, p] :
+       {std::pair{"attention dropout", attention_dropout}, std::pair{"residual dropout", residual_dropout},
+        std::pair{"embedding dropout", embedding_dropout}}) {
     if (!(p >= 0 && p < 1)) fail(std::string(field) + " " + std::to_string(p) + " is outside [0, 1)");
   }
   if (!extra_fields.is_object()) fail("extra_fields must be a JSON object");
@@ -369,9 +370,9 @@ void CausalLmConfig::validate(const std::string& source) const {
   }
   if (!(rope_theta > 0) || !std::isfinite(rope_theta)) fail("rope_theta must be a positive number");
   const bool llama = model_type == "llama", qwen2 = model_type == "qwen2";
-  if (llama ? attention_qkv_bias != attention_output_bias
-            : attention_qkv_bias != qwen2 || attention_output_bias) {
-    fail(model_type + " cannot have these attention biases (Llama: attention_bias for all of q/k/v/o_proj; "
+  if (llama ? attention_qkv_bias != attention_output_bias : attention_qkv_bias != qwen2 || attention_output_bias) {
+    fail(model_type +
+         " cannot have these attention biases (Llama: attention_bias for all of q/k/v/o_proj; "
          "Qwen2: q/k/v_proj only; Mistral: none)");
   }
   if (mlp_bias && !llama) fail(model_type + " has no MLP biases (only Llama's mlp_bias adds them)");

@@ -3,11 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace ladle::model {
 
@@ -50,14 +49,16 @@ struct CausalLmConfig {
   // no o_proj bias; Mistral has none; GPT-2 has all (as the transformers modeling code of each does).
   bool attention_qkv_bias = false;
   bool attention_output_bias = false;
-  bool mlp_bias = false;                      // biases of the MLP projections (Llama "mlp_bias"; GPT-2 always)
-  bool tie_word_embeddings = false;           // lm_head shares the token embedding (then not stored)
-  std::optional<std::int64_t> sliding_window;  // Mistral: a query sees at most this many keys (itself included)
-  double initializer_range = 0.02;            // standard deviation of the normal initialisation
-  double attention_dropout = 0.0;             // dropout on attention probabilities (training mode only)
-  double residual_dropout = 0.0;              // GPT-2 resid_pdrop: dropout on each block's branch outputs
-  double embedding_dropout = 0.0;             // GPT-2 embd_pdrop: dropout on token + position embeddings
-  std::vector<std::int64_t> eos_token_ids;    // "eos_token_id" (one id or a list); empty when null/absent
+  bool mlp_bias = false;             // biases of the MLP projections (Llama "mlp_bias"; GPT-2 always)
+  bool tie_word_embeddings = false;  // lm_head shares the token embedding (then not stored)
+  // Mistral's attention window. ladle attends over whole sequences and refuses sequences longer than this
+  // (transformers versions disagree by one on the window's extent, so only shorter ones are unambiguous).
+  std::optional<std::int64_t> sliding_window;
+  double initializer_range = 0.02;          // standard deviation of the normal initialisation
+  double attention_dropout = 0.0;           // dropout on attention probabilities (training mode only)
+  double residual_dropout = 0.0;            // GPT-2 resid_pdrop: dropout on each block's branch outputs
+  double embedding_dropout = 0.0;           // GPT-2 embd_pdrop: dropout on token + position embeddings
+  std::vector<std::int64_t> eos_token_ids;  // "eos_token_id" (one id or a list); empty when null/absent
   // Every other field of the source config.json (bos_token_id, transformers_version, ...), written back as is
   // by to_json() so that a loaded and saved model keeps them.
   nlohmann::json extra_fields = nlohmann::json::object();

@@ -2,14 +2,12 @@
 
 #include <ATen/ATen.h>
 
-#include <fstream>
-#include <sstream>
 #include <system_error>
 
 #include "lib/io/checkpoint_reader.h"
-#include "lib/io/strict_json.h"
 #include "lib/log/log.h"
 #include "lib/model/gpt2.h"
+#include "lib/model/json_file.h"
 #include "lib/model/llama.h"
 #include "lib/model/projection.h"
 #include "lib/util/error.h"
@@ -18,9 +16,6 @@ namespace ladle::model {
 namespace {
 
 namespace fs = std::filesystem;
-
-constexpr std::uintmax_t kMaxConfigBytes = 10'000'000;
-constexpr std::size_t kMaxConfigDepth = 32;
 
 std::shared_ptr<CausalLm> construct(const CausalLmConfig& config) {
   if (config.is_gpt2()) return std::make_shared<Gpt2LmHeadModel>(config);
@@ -33,13 +28,7 @@ nlohmann::json read_config_beside(const fs::path& weights_file) {
   if (!fs::is_regular_file(path, error)) {
     throw Error(weights_file.string() + ": no config.json beside it says which model the weights belong to");
   }
-  const auto size = fs::file_size(path, error);
-  if (error || size > kMaxConfigBytes) throw Error(path.string() + ": cannot read, or larger than 10 MB");
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (!in) throw Error(path.string() + ": cannot read");
-  return io::parse_json_strict(text.str(), path.string(), kMaxConfigDepth);
+  return read_json_file(path);
 }
 
 std::string torch_dtype_name(at::ScalarType dtype) {
@@ -100,8 +89,8 @@ void save_causal_lm(const CausalLm& model, const fs::path& directory, const io::
                   "(merge_lora_into_base)");
     }
   }
-  io::save_checkpoint(directory, model.hf_state_dict(), model.config().to_json(torch_dtype_name(model.parameter_dtype())),
-                      options);
+  io::save_checkpoint(directory, model.hf_state_dict(),
+                      model.config().to_json(torch_dtype_name(model.parameter_dtype())), options);
 }
 
 }  // namespace ladle::model

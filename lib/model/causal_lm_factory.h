@@ -22,8 +22,8 @@ std::shared_ptr<CausalLm> create_causal_lm(const CausalLmConfig& config, std::ui
 // fp16, ...) are converted to `dtype` parameters (fp32 by default), which are then moved to `device`. The model
 // is in eval mode, as from_pretrained returns it. Throws ladle::Error naming the file for a missing or invalid
 // config, an unsupported architecture, or weights that do not match it (see CausalLm::load_hf_state_dict).
-std::shared_ptr<CausalLm> load_causal_lm(const std::filesystem::path& hf_folder_or_file,
-                                         at::Device device = at::kCPU, at::ScalarType dtype = at::kFloat);
+std::shared_ptr<CausalLm> load_causal_lm(const std::filesystem::path& hf_folder_or_file, at::Device device = at::kCPU,
+                                         at::ScalarType dtype = at::kFloat);
 
 // Writes config.json (CausalLmConfig::to_json with torch_dtype from the parameters) and the weights under their
 // Hugging Face names, sharded as options say, to `directory`, which appears only when complete. Throws

@@ -52,7 +52,8 @@ std::vector<std::vector<std::int64_t>> generate(CausalLm& model, const std::vect
   at::NoGradGuard no_grad;
   const auto batch = static_cast<std::int64_t>(prompts.size());
   std::int64_t longest = 0;
-  for (const auto& prompt : prompts) longest = std::max<std::int64_t>(longest, static_cast<std::int64_t>(prompt.size()));
+  for (const auto& prompt : prompts)
+    longest = std::max<std::int64_t>(longest, static_cast<std::int64_t>(prompt.size()));
 
   // Left padding: the last position of every row is the prompt's last token. The padding id is any valid id.
   at::Tensor ids = at::zeros({batch, longest}, at::kLong), mask = at::zeros({batch, longest}, at::kLong);

@@ -10,8 +10,8 @@
 namespace ladle::model {
 
 struct GenerationOptions {
-  std::int64_t max_new_tokens = 32;          // tokens generated per prompt at most
-  double temperature = 0.0;                  // 0: greedy (argmax); > 0: sample from softmax(logits / temperature)
+  std::int64_t max_new_tokens = 32;  // tokens generated per prompt at most
+  double temperature = 0.0;          // 0: greedy (argmax); > 0: sample from softmax(logits / temperature)
   // Nucleus sampling (Holtzman et al., 2020) when sampling: keep the most probable tokens whose probabilities
   // sum to at least top_p (transformers' TopPLogitsWarper), after temperature. 1 keeps every token.
   double top_p = 1.0;

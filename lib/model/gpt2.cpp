@@ -6,16 +6,13 @@
 #include <vector>
 
 #include "lib/model/attention.h"
+#include "lib/model/error_text.h"
 #include "lib/model/layers.h"
 #include "lib/model/projection.h"
 #include "lib/util/error.h"
 
 namespace ladle::model {
 namespace {
-
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 at::Tensor training_dropout(const at::Tensor& x, double p, bool training) {
   return p > 0 && training ? at::dropout(x, p, true) : x;
@@ -63,7 +60,8 @@ class Gpt2Mlp : public torch::nn::Module {
   }
 
   at::Tensor forward(const at::Tensor& x) {
-    return training_dropout(c_proj_->forward(activate(c_fc_->forward(x), activation_)), residual_dropout_, is_training());
+    return training_dropout(c_proj_->forward(activate(c_fc_->forward(x), activation_)), residual_dropout_,
+                            is_training());
   }
 
  private:
@@ -108,11 +106,12 @@ class Gpt2Model : public torch::nn::Module {
   }
 
   // Returns the final normed hidden states [batch, seq, hidden].
-  at::Tensor forward(const at::Tensor& input_ids, const ForwardOptions& options, std::vector<at::Tensor>& hidden_states) {
-    const AttentionContext context = prepare_attention(input_ids, options, config_.vocab_size,
-                                                       config_.max_position_embeddings, "n_positions");
+  at::Tensor forward(const at::Tensor& input_ids, const ForwardOptions& options,
+                     std::vector<at::Tensor>& hidden_states) {
+    const AttentionContext context =
+        prepare_attention(input_ids, options, config_.vocab_size, config_.max_position_embeddings, "n_positions");
     at::Tensor h = training_dropout(wte_->forward(context.input_ids) + wpe_->forward(context.position_ids),
-                           config_.embedding_dropout, is_training());
+                                    config_.embedding_dropout, is_training());
     if (options.output_hidden_states) hidden_states.push_back(h);
     for (std::size_t i = 0; i < blocks_.size(); ++i) {
       h = blocks_[i]->forward(h, context, i);

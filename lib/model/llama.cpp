@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "lib/model/attention.h"
+#include "lib/model/error_text.h"
 #include "lib/model/layers.h"
 #include "lib/model/projection.h"
 #include "lib/util/error.h"
@@ -22,9 +23,12 @@ class LlamaAttention : public torch::nn::Module {
         dropout_(config.attention_dropout) {
     const std::int64_t hidden = config.hidden_size, dim = config.attention_head_dim();
     const bool qkv_bias = config.attention_qkv_bias;
-    q_proj_ = register_module("q_proj", std::make_shared<Projection>(hidden, heads_ * dim, qkv_bias, WeightLayout::out_in));
-    k_proj_ = register_module("k_proj", std::make_shared<Projection>(hidden, kv_heads_ * dim, qkv_bias, WeightLayout::out_in));
-    v_proj_ = register_module("v_proj", std::make_shared<Projection>(hidden, kv_heads_ * dim, qkv_bias, WeightLayout::out_in));
+    q_proj_ =
+        register_module("q_proj", std::make_shared<Projection>(hidden, heads_ * dim, qkv_bias, WeightLayout::out_in));
+    k_proj_ = register_module("k_proj",
+                              std::make_shared<Projection>(hidden, kv_heads_ * dim, qkv_bias, WeightLayout::out_in));
+    v_proj_ = register_module("v_proj",
+                              std::make_shared<Projection>(hidden, kv_heads_ * dim, qkv_bias, WeightLayout::out_in));
     o_proj_ = register_module("o_proj", std::make_shared<Projection>(heads_ * dim, hidden, config.attention_output_bias,
                                                                      WeightLayout::out_in));
   }
@@ -50,9 +54,12 @@ class LlamaMlp : public torch::nn::Module {
  public:
   explicit LlamaMlp(const CausalLmConfig& config) : torch::nn::Module("LlamaMLP"), activation_(config.hidden_act) {
     const std::int64_t hidden = config.hidden_size, inner = config.intermediate_size;
-    gate_proj_ = register_module("gate_proj", std::make_shared<Projection>(hidden, inner, config.mlp_bias, WeightLayout::out_in));
-    up_proj_ = register_module("up_proj", std::make_shared<Projection>(hidden, inner, config.mlp_bias, WeightLayout::out_in));
-    down_proj_ = register_module("down_proj", std::make_shared<Projection>(inner, hidden, config.mlp_bias, WeightLayout::out_in));
+    gate_proj_ = register_module("gate_proj",
+                                 std::make_shared<Projection>(hidden, inner, config.mlp_bias, WeightLayout::out_in));
+    up_proj_ =
+        register_module("up_proj", std::make_shared<Projection>(hidden, inner, config.mlp_bias, WeightLayout::out_in));
+    down_proj_ = register_module("down_proj",
+                                 std::make_shared<Projection>(inner, hidden, config.mlp_bias, WeightLayout::out_in));
   }
 
   at::Tensor forward(const at::Tensor& x) {
@@ -69,7 +76,8 @@ class LlamaDecoderLayer : public torch::nn::Module {
   explicit LlamaDecoderLayer(const CausalLmConfig& config) : torch::nn::Module("LlamaDecoderLayer") {
     self_attn_ = register_module("self_attn", std::make_shared<LlamaAttention>(config));
     mlp_ = register_module("mlp", std::make_shared<LlamaMlp>(config));
-    input_layernorm_ = register_module("input_layernorm", std::make_shared<RmsNorm>(config.hidden_size, config.norm_eps));
+    input_layernorm_ =
+        register_module("input_layernorm", std::make_shared<RmsNorm>(config.hidden_size, config.norm_eps));
     post_attention_layernorm_ =
         register_module("post_attention_layernorm", std::make_shared<RmsNorm>(config.hidden_size, config.norm_eps));
   }
@@ -101,9 +109,11 @@ class LlamaModel : public torch::nn::Module {
   }
 
   // Returns the final normed hidden states [batch, seq, hidden].
-  at::Tensor forward(const at::Tensor& input_ids, const ForwardOptions& options, std::vector<at::Tensor>& hidden_states) {
-    const AttentionContext context = prepare_attention(input_ids, options, config_.vocab_size, config_.sliding_window,
-                                                       "sliding_window (ladle does not implement sliding-window attention)");
+  at::Tensor forward(const at::Tensor& input_ids, const ForwardOptions& options,
+                     std::vector<at::Tensor>& hidden_states) {
+    const AttentionContext context =
+        prepare_attention(input_ids, options, config_.vocab_size, config_.sliding_window, "sliding_window",
+                          ": longer sequences need sliding-window attention, which ladle does not implement");
     at::Tensor h = embed_tokens_->forward(context.input_ids);
     const RotaryTables rotary =
         rotary_tables(context.position_ids, config_.attention_head_dim(), config_.rope_theta, h.scalar_type());
@@ -147,8 +157,7 @@ CausalLmOutput LlamaForCausalLM::forward(const at::Tensor& input_ids, const Forw
 
 bool LlamaForCausalLM::is_checkpoint_buffer(const std::string& name) const {
   // transformers before 4.31 saved the rotary inverse frequencies as a persistent buffer.
-  const std::string suffix = ".self_attn.rotary_emb.inv_freq";
-  return name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return ends_with(name, ".self_attn.rotary_emb.inv_freq");
 }
 
 }  // namespace ladle::model

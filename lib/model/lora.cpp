@@ -5,18 +5,17 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 #include <system_error>
 
 #include "lib/io/atomic_file.h"
 #include "lib/io/safetensors_reader.h"
 #include "lib/io/safetensors_writer.h"
-#include "lib/io/strict_json.h"
 #include "lib/log/log.h"
 #include "lib/model/causal_lm.h"
+#include "lib/model/error_text.h"
+#include "lib/model/json_file.h"
 #include "lib/model/projection.h"
 #include "lib/util/error.h"
 
@@ -31,28 +30,9 @@ constexpr const char* kLoraA = ".lora_A.weight";
 constexpr const char* kLoraB = ".lora_B.weight";
 constexpr const char* kConfigFile = "adapter_config.json";
 constexpr const char* kWeightsFile = "adapter_model.safetensors";
-constexpr std::uintmax_t kMaxConfigBytes = 10'000'000;
 constexpr std::size_t kMaxConfigDepth = 16;
 
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 bool starts_with(const std::string& text, const std::string& prefix) { return text.rfind(prefix, 0) == 0; }
-
-std::string shape_string(at::IntArrayRef shape) {
-  std::ostringstream text;
-  text << shape;
-  return text.str();
-}
-
-std::string name_list(const std::vector<std::string>& names) {
-  constexpr std::size_t kShown = 8;
-  std::string text;
-  for (std::size_t i = 0; i < names.size() && i < kShown; ++i) text += (i == 0 ? "'" : ", '") + names[i] + "'";
-  if (names.size() > kShown) text += " and " + std::to_string(names.size() - kShown) + " more";
-  return text;
-}
 
 // PEFT's check_target_module_exists for a list of targets.
 bool matches_target(const std::string& module, const std::string& target) {
@@ -86,18 +66,6 @@ std::vector<std::shared_ptr<Projection>> adapted_projections(const CausalLm& mod
 json alpha_json(double alpha) {
   if (alpha == std::floor(alpha) && std::abs(alpha) < 1e15) return static_cast<std::int64_t>(alpha);
   return alpha;
-}
-
-std::string read_small_file(const fs::path& path) {
-  std::error_code error;
-  const auto size = fs::file_size(path, error);
-  if (error) throw Error(path.string() + ": cannot read: " + error.message());
-  if (size > kMaxConfigBytes) throw Error(path.string() + ": larger than 10 MB, not an adapter config");
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (!in) throw Error(path.string() + ": cannot read");
-  return text.str();
 }
 
 // adapter_config.json -> LoraAdapter fields, refusing what ladle would otherwise silently misapply.
@@ -195,8 +163,8 @@ std::vector<std::string> add_lora_adapters(CausalLm& model, const LoraOptions& o
   const WeightLayout layout = selected.front().second->layout();
   for (const auto& [name, projection] : selected) {
     if (projection->layout() != layout) {
-      throw Error("LoRA target_modules select both nn.Linear and Conv1D layers ('" + selected.front().first +
-                  "', '" + name + "'); PEFT's single fan_in_fan_out flag cannot describe that");
+      throw Error("LoRA target_modules select both nn.Linear and Conv1D layers ('" + selected.front().first + "', '" +
+                  name + "'); PEFT's single fan_in_fan_out flag cannot describe that");
     }
   }
   for (auto& parameter : model.parameters(/*recurse=*/true)) parameter.set_requires_grad(false);
@@ -231,10 +199,14 @@ LoraAdapter lora_adapter(const CausalLm& model, const std::string& base_model_na
 }
 
 void load_lora_adapter(CausalLm& model, const LoraAdapter& adapter) {
+  std::vector<bool> requires_grad;
+  for (const auto& parameter : model.parameters(/*recurse=*/true)) requires_grad.push_back(parameter.requires_grad());
   const std::vector<std::string> names = add_lora_adapters(model, adapter.options);
   const auto adapted = adapted_projections(model);
-  const auto remove_all = [&] {
+  const auto remove_all = [&] {  // back to the model as it was
     for (const auto& projection : adapted) projection->remove_lora();
+    auto parameters = model.parameters(/*recurse=*/true);
+    for (std::size_t i = 0; i < parameters.size(); ++i) parameters[i].set_requires_grad(requires_grad[i]);
   };
   if (adapter.fan_in_fan_out != (adapted.front()->layout() == WeightLayout::in_out)) {
     // PEFT corrects this flag from the layer type too (with a warning); the tensors are the same either way.
@@ -245,7 +217,8 @@ void load_lora_adapter(CausalLm& model, const LoraAdapter& adapter) {
   std::vector<std::string> missing, unexpected, mismatched;
   std::set<std::string> expected;
   for (std::size_t i = 0; i < adapted.size(); ++i) {
-    for (const auto& [suffix, parameter] : {std::pair{kLoraA, adapted[i]->lora_a()}, std::pair{kLoraB, adapted[i]->lora_b()}}) {
+    for (const auto& [suffix, parameter] :
+         {std::pair{kLoraA, adapted[i]->lora_a()}, std::pair{kLoraB, adapted[i]->lora_b()}}) {
       const std::string name = kPeftPrefix + names[i] + suffix;
       expected.insert(name);
       if (!adapter.tensors.contains(name)) {
@@ -318,8 +291,7 @@ LoraAdapter read_lora_adapter(const fs::path& directory) {
                      : ""));
   }
   LoraAdapter adapter;
-  parse_adapter_config(io::parse_json_strict(read_small_file(config_path), config_path.string(), kMaxConfigDepth),
-                       config_path.string(), adapter);
+  parse_adapter_config(read_json_file(config_path, kMaxConfigDepth), config_path.string(), adapter);
   const io::SafetensorsReader reader(weights_path);
   for (const auto& entry : reader.entries()) adapter.tensors.insert(entry.name, reader.tensor(entry.name));
   return adapter;
@@ -345,11 +317,12 @@ NamedTensors merge_lora_into_base(const NamedTensors& base, const LoraAdapter& a
       throw Error("LoRA adapter: '" + name + "' " + shape_string(a.sizes()) + " and '" + b_name + "' " +
                   shape_string(b.sizes()) + " are not [r, in] and [out, r]");
     }
-    const std::vector<std::int64_t> expected =
-        adapter.fan_in_fan_out ? std::vector<std::int64_t>{a.size(1), b.size(0)} : std::vector<std::int64_t>{b.size(0), a.size(1)};
+    const std::vector<std::int64_t> expected = adapter.fan_in_fan_out ? std::vector<std::int64_t>{a.size(1), b.size(0)}
+                                                                      : std::vector<std::int64_t>{b.size(0), a.size(1)};
     if (weight.sizes() != at::IntArrayRef(expected)) {
-      throw Error("LoRA adapter: '" + weight_name + "' has shape " + shape_string(weight.sizes()) + ", but the adapter " +
-                  "expects " + shape_string(expected) + (adapter.fan_in_fan_out ? " (fan_in_fan_out)" : ""));
+      throw Error("LoRA adapter: '" + weight_name + "' has shape " + shape_string(weight.sizes()) +
+                  ", but the adapter " + "expects " + shape_string(expected) +
+                  (adapter.fan_in_fan_out ? " (fan_in_fan_out)" : ""));
     }
     at::Tensor delta = at::matmul(b.to(weight.device(), at::kFloat), a.to(weight.device(), at::kFloat)) * scaling;
     if (adapter.fan_in_fan_out) delta = delta.t();

@@ -22,13 +22,13 @@ namespace ladle::model {
 class CausalLm;
 
 struct LoraOptions {
-  std::int64_t r = 8;       // rank of the update B·A
-  double alpha = 16;        // the update is scaled by alpha / r (PEFT's lora_alpha)
-  double dropout = 0.0;     // dropout on the adapter's input, training mode only (PEFT's lora_dropout)
+  std::int64_t r = 8;    // rank of the update B·A
+  double alpha = 16;     // the update is scaled by alpha / r (PEFT's lora_alpha)
+  double dropout = 0.0;  // dropout on the adapter's input, training mode only (PEFT's lora_dropout)
   // Dense layers to adapt, matched as PEFT matches a list: a module whose Hugging Face name equals an entry or
   // ends with "." + entry ("q_proj", "self_attn.v_proj", "c_attn", "lm_head").
   std::vector<std::string> target_modules = {"q_proj", "v_proj"};
-  std::uint64_t seed = 0;   // seeds A's initialisation (not part of the saved adapter)
+  std::uint64_t seed = 0;  // seeds A's initialisation (not part of the saved adapter)
 };
 
 // An adapter as PEFT stores it.

@@ -10,12 +10,14 @@
 #include <string>
 #include <vector>
 
+#include "lib/text/tokenizer.h"
+
 struct LadleSpmProcessor;
 struct LadleSpmApi;
 
 namespace ladle::text {
 
-class SentencePieceTokenizer {
+class SentencePieceTokenizer final : public Tokenizer {
  public:
   // Loads a serialized sentencepiece model; throws ladle::Error naming the file when it cannot.
   explicit SentencePieceTokenizer(const std::filesystem::path& model_path);
@@ -24,20 +26,20 @@ class SentencePieceTokenizer {
   SentencePieceTokenizer& operator=(const SentencePieceTokenizer&) = delete;
 
   // Token ids of UTF-8 text, without bos/eos (the caller adds them where its format wants them).
-  std::vector<std::int64_t> encode(const std::string& text) const;
+  std::vector<std::int64_t> encode(const std::string& text) const override;
   // Text of token ids; throws ladle::Error for an id outside [0, vocab_size()).
-  std::string decode(const std::vector<std::int64_t>& ids) const;
+  std::string decode(const std::vector<std::int64_t>& ids) const override;
 
-  std::int64_t vocab_size() const;
+  std::int64_t vocab_size() const override;
   // The id of a piece (e.g. a chat marker "<|user|>"), or nullopt when the vocabulary lacks it.
-  std::optional<std::int64_t> piece_id(const std::string& piece) const;
+  std::optional<std::int64_t> piece_id(const std::string& piece) const override;
   std::string piece(std::int64_t id) const;
 
   // Special token ids, or nullopt when the model defines none.
   std::optional<std::int64_t> unk_id() const;
-  std::optional<std::int64_t> bos_id() const;
-  std::optional<std::int64_t> eos_id() const;
-  std::optional<std::int64_t> pad_id() const;
+  std::optional<std::int64_t> bos_id() const override;
+  std::optional<std::int64_t> eos_id() const override;
+  std::optional<std::int64_t> pad_id() const override;
 
   const std::filesystem::path& model_path() const { return model_path_; }
 

@@ -142,6 +142,13 @@ TEST(CheckpointSharded, DuplicateNameIsAnError) {
   EXPECT_CONTAINS(error_of([&] { writer.add("w", at::zeros({2})); }), "tensor 'w' was already added");
 }
 
+TEST(CheckpointSharded, UnstorableTensorIsRejectedWhenAdded) {
+  ScratchDir dir;
+  ShardedSafetensorsWriter writer(dir.path, 1 << 20);
+  EXPECT_CONTAINS(error_of([&] { writer.add("c", at::zeros({2}, at::kComplexDouble)); }),
+                  "tensor 'c': libtorch dtype ComplexDouble cannot be stored in safetensors");
+}
+
 TEST(CheckpointSharded, UnfinishedWriterLeavesNoFinishedLookingFiles) {
   ScratchDir dir;
   {

@@ -5,9 +5,8 @@
 
 #include <filesystem>
 #include <fstream>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "lib/io/checkpoint_writer.h"
 #include "lib/io/safetensors_writer.h"
@@ -22,17 +21,25 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 CausalLmConfig tiny_llama(bool tied) {
-  return CausalLmConfig::from_json({{"architectures", {"LlamaForCausalLM"}}, {"vocab_size", 40}, {"hidden_size", 32},
-                                    {"intermediate_size", 48}, {"num_hidden_layers", 2}, {"num_attention_heads", 4},
-                                    {"num_key_value_heads", 2}, {"max_position_embeddings", 32},
+  return CausalLmConfig::from_json({{"architectures", {"LlamaForCausalLM"}},
+                                    {"vocab_size", 40},
+                                    {"hidden_size", 32},
+                                    {"intermediate_size", 48},
+                                    {"num_hidden_layers", 2},
+                                    {"num_attention_heads", 4},
+                                    {"num_key_value_heads", 2},
+                                    {"max_position_embeddings", 32},
                                     {"tie_word_embeddings", tied}});
 }
 
 CausalLmConfig tiny_gpt2() {
-  return CausalLmConfig::from_json({{"architectures", {"GPT2LMHeadModel"}}, {"vocab_size", 40}, {"n_embd", 32},
-                                    {"n_layer", 2}, {"n_head", 4}, {"n_positions", 32}});
+  return CausalLmConfig::from_json({{"architectures", {"GPT2LMHeadModel"}},
+                                    {"vocab_size", 40},
+                                    {"n_embd", 32},
+                                    {"n_layer", 2},
+                                    {"n_head", 4},
+                                    {"n_positions", 32}});
 }
-
 
 class CausalLmCheckpointTest : public ::testing::Test {
  protected:
@@ -65,10 +72,10 @@ void expect_same_tensors(const NamedTensors& a, const NamedTensors& b) {
 TEST_F(CausalLmCheckpointTest, LlamaStateDictHasHuggingFaceNamesAndShapes) {
   const NamedTensors untied = create_causal_lm(tiny_llama(/*tied=*/false), 0)->hf_state_dict();
   const std::vector<std::string> first_layer = {
-      "model.layers.0.self_attn.q_proj.weight", "model.layers.0.self_attn.k_proj.weight",
-      "model.layers.0.self_attn.v_proj.weight", "model.layers.0.self_attn.o_proj.weight",
-      "model.layers.0.mlp.gate_proj.weight",    "model.layers.0.mlp.up_proj.weight",
-      "model.layers.0.mlp.down_proj.weight",    "model.layers.0.input_layernorm.weight",
+      "model.layers.0.self_attn.q_proj.weight",        "model.layers.0.self_attn.k_proj.weight",
+      "model.layers.0.self_attn.v_proj.weight",        "model.layers.0.self_attn.o_proj.weight",
+      "model.layers.0.mlp.gate_proj.weight",           "model.layers.0.mlp.up_proj.weight",
+      "model.layers.0.mlp.down_proj.weight",           "model.layers.0.input_layernorm.weight",
       "model.layers.0.post_attention_layernorm.weight"};
   const auto names = untied.names();
   ASSERT_EQ(names.size(), 1 + 2 * first_layer.size() + 2);
@@ -85,12 +92,20 @@ TEST_F(CausalLmCheckpointTest, LlamaStateDictHasHuggingFaceNamesAndShapes) {
 
 TEST_F(CausalLmCheckpointTest, Gpt2StateDictHasConv1DLayoutAndNoLmHeadWhenTied) {
   const NamedTensors tensors = create_causal_lm(tiny_gpt2(), 0)->hf_state_dict();
-  const std::vector<std::string> expected_start = {
-      "transformer.wte.weight",           "transformer.wpe.weight",           "transformer.h.0.ln_1.weight",
-      "transformer.h.0.ln_1.bias",        "transformer.h.0.attn.c_attn.weight", "transformer.h.0.attn.c_attn.bias",
-      "transformer.h.0.attn.c_proj.weight", "transformer.h.0.attn.c_proj.bias", "transformer.h.0.ln_2.weight",
-      "transformer.h.0.ln_2.bias",        "transformer.h.0.mlp.c_fc.weight",  "transformer.h.0.mlp.c_fc.bias",
-      "transformer.h.0.mlp.c_proj.weight", "transformer.h.0.mlp.c_proj.bias"};
+  const std::vector<std::string> expected_start = {"transformer.wte.weight",
+                                                   "transformer.wpe.weight",
+                                                   "transformer.h.0.ln_1.weight",
+                                                   "transformer.h.0.ln_1.bias",
+                                                   "transformer.h.0.attn.c_attn.weight",
+                                                   "transformer.h.0.attn.c_attn.bias",
+                                                   "transformer.h.0.attn.c_proj.weight",
+                                                   "transformer.h.0.attn.c_proj.bias",
+                                                   "transformer.h.0.ln_2.weight",
+                                                   "transformer.h.0.ln_2.bias",
+                                                   "transformer.h.0.mlp.c_fc.weight",
+                                                   "transformer.h.0.mlp.c_fc.bias",
+                                                   "transformer.h.0.mlp.c_proj.weight",
+                                                   "transformer.h.0.mlp.c_proj.bias"};
   const auto names = tensors.names();
   EXPECT_EQ(std::vector<std::string>(names.begin(), names.begin() + 14), expected_start);
   EXPECT_EQ(names.back(), "transformer.ln_f.bias");
@@ -212,7 +227,8 @@ TEST_F(CausalLmCheckpointTest, Gpt2BuffersAndUnprefixedNamesLoad) {
   // The layout of the original "gpt2" checkpoint: saved from GPT2Model, with the causal-mask buffers.
   auto model = create_causal_lm(tiny_gpt2(), 10);
   NamedTensors tensors;
-  for (const auto& [name, tensor] : model->hf_state_dict()) tensors.insert(name.substr(std::string("transformer.").size()), tensor);
+  for (const auto& [name, tensor] : model->hf_state_dict())
+    tensors.insert(name.substr(std::string("transformer.").size()), tensor);
   for (int layer = 0; layer < 2; ++layer) {
     tensors.insert("h." + std::to_string(layer) + ".attn.bias", at::ones({1, 1, 32, 32}).tril());
     tensors.insert("h." + std::to_string(layer) + ".attn.masked_bias", at::tensor(-1e4));

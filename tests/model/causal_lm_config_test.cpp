@@ -13,10 +13,20 @@ namespace {
 using json = nlohmann::json;
 
 json llama_json() {
-  return {{"architectures", {"LlamaForCausalLM"}}, {"model_type", "llama"}, {"vocab_size", 128},
-          {"hidden_size", 64}, {"intermediate_size", 160}, {"num_hidden_layers", 2}, {"num_attention_heads", 8},
-          {"num_key_value_heads", 2}, {"max_position_embeddings", 256}, {"rms_norm_eps", 1e-5},
-          {"rope_theta", 500000.0}, {"tie_word_embeddings", true}, {"bos_token_id", 1}, {"eos_token_id", 2},
+  return {{"architectures", {"LlamaForCausalLM"}},
+          {"model_type", "llama"},
+          {"vocab_size", 128},
+          {"hidden_size", 64},
+          {"intermediate_size", 160},
+          {"num_hidden_layers", 2},
+          {"num_attention_heads", 8},
+          {"num_key_value_heads", 2},
+          {"max_position_embeddings", 256},
+          {"rms_norm_eps", 1e-5},
+          {"rope_theta", 500000.0},
+          {"tie_word_embeddings", true},
+          {"bos_token_id", 1},
+          {"eos_token_id", 2},
           {"transformers_version", "4.40.0"}};
 }
 
@@ -52,9 +62,15 @@ TEST(CausalLmConfig, KeyValueHeadsDefaultToAttentionHeads) {
 }
 
 TEST(CausalLmConfig, MapsGpt2FieldNamesAndDefaultsInnerSizeToFourTimesHidden) {
-  const CausalLmConfig config = CausalLmConfig::from_json(
-      {{"architectures", {"GPT2LMHeadModel"}}, {"n_embd", 48}, {"n_layer", 3}, {"n_head", 6}, {"n_positions", 32},
-       {"n_inner", nullptr}, {"vocab_size", 100}, {"layer_norm_epsilon", 1e-5}, {"activation_function", "gelu_new"}});
+  const CausalLmConfig config = CausalLmConfig::from_json({{"architectures", {"GPT2LMHeadModel"}},
+                                                           {"n_embd", 48},
+                                                           {"n_layer", 3},
+                                                           {"n_head", 6},
+                                                           {"n_positions", 32},
+                                                           {"n_inner", nullptr},
+                                                           {"vocab_size", 100},
+                                                           {"layer_norm_epsilon", 1e-5},
+                                                           {"activation_function", "gelu_new"}});
   EXPECT_EQ(config.family, CausalLmFamily::gpt2);
   EXPECT_EQ(config.hidden_size, 48);
   EXPECT_EQ(config.num_hidden_layers, 3);
@@ -99,8 +115,7 @@ TEST(CausalLmConfig, UnknownArchitectureListsTheSupportedOnes) {
   const std::string message = parse_error(fields);
   EXPECT_NE(message.find("model/config.json"), std::string::npos) << message;
   EXPECT_NE(message.find("FalconForCausalLM"), std::string::npos) << message;
-  EXPECT_NE(message.find("LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, GPT2LMHeadModel"),
-            std::string::npos)
+  EXPECT_NE(message.find("LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, GPT2LMHeadModel"), std::string::npos)
       << message;
 }
 
@@ -161,8 +176,7 @@ TEST(CausalLmConfig, UnsupportedSemanticsAreRefusedNotIgnored) {
 
 TEST(CausalLmConfig, NonObjectAndMissingArchitectureAreRejected) {
   EXPECT_NE(parse_error(json::array({1, 2})).find("expected a JSON object"), std::string::npos);
-  EXPECT_NE(parse_error(json{{"hidden_size", 64}}).find("neither 'architectures' nor 'model_type'"),
-            std::string::npos);
+  EXPECT_NE(parse_error(json{{"hidden_size", 64}}).find("neither 'architectures' nor 'model_type'"), std::string::npos);
   EXPECT_NE(parse_error(json{{"architectures", json::array()}}).find("'architectures'"), std::string::npos);
 }
 
@@ -178,11 +192,11 @@ TEST(CausalLmConfig, ToJsonRoundTripsAndKeepsUninterpretedFields) {
 
 TEST(CausalLmConfig, Gpt2ToJsonUsesGpt2FieldNames) {
   CausalLmConfig config = CausalLmConfig::defaults_for("GPT2LMHeadModel");
-  config.hidden_size = 32;
-  config.intermediate_size = 128;
+  config.hidden_size = 48;
+  config.intermediate_size = 192;
   const json written = config.to_json("bfloat16");
   EXPECT_EQ(written["model_type"], "gpt2");
-  EXPECT_EQ(written["n_embd"], 32);
+  EXPECT_EQ(written["n_embd"], 48);
   EXPECT_EQ(written["n_layer"], 12);
   EXPECT_EQ(written["n_positions"], 1024);
   EXPECT_EQ(written["activation_function"], "gelu_new");

@@ -1,5 +1,6 @@
 // Forward-pass behaviour beyond the reference comparison: padding, the KV cache, limits and input checks.
 #include <ATen/ATen.h>
+#include <ATen/autocast_mode.h>
 #include <gtest/gtest.h>
 
 #include <string>
@@ -11,15 +12,26 @@ namespace ladle::model {
 namespace {
 
 CausalLmConfig tiny_llama() {
-  return CausalLmConfig::from_json({{"architectures", {"LlamaForCausalLM"}}, {"vocab_size", 50}, {"hidden_size", 32},
-                                    {"intermediate_size", 48}, {"num_hidden_layers", 2}, {"num_attention_heads", 4},
-                                    {"num_key_value_heads", 2}, {"max_position_embeddings", 64}});
+  return CausalLmConfig::from_json({{"architectures", {"LlamaForCausalLM"}},
+                                    {"vocab_size", 50},
+                                    {"hidden_size", 32},
+                                    {"intermediate_size", 48},
+                                    {"num_hidden_layers", 2},
+                                    {"num_attention_heads", 4},
+                                    {"num_key_value_heads", 2},
+                                    {"max_position_embeddings", 64}});
 }
 
 CausalLmConfig tiny_gpt2(double dropout = 0.0) {
-  return CausalLmConfig::from_json({{"architectures", {"GPT2LMHeadModel"}}, {"vocab_size", 50}, {"n_embd", 32},
-                                    {"n_layer", 2}, {"n_head", 4}, {"n_positions", 16}, {"attn_pdrop", dropout},
-                                    {"resid_pdrop", dropout}, {"embd_pdrop", dropout}});
+  return CausalLmConfig::from_json({{"architectures", {"GPT2LMHeadModel"}},
+                                    {"vocab_size", 50},
+                                    {"n_embd", 32},
+                                    {"n_layer", 2},
+                                    {"n_head", 4},
+                                    {"n_positions", 16},
+                                    {"attn_pdrop", dropout},
+                                    {"resid_pdrop", dropout},
+                                    {"embd_pdrop", dropout}});
 }
 
 // Larger weights than the 0.02 initialisation, so that logits differ visibly between positions.
@@ -65,7 +77,9 @@ void expect_cache_matches_full_pass(CausalLm& model) {
   EXPECT_LT(((pieces - full) * real).abs().max().item<double>(), 1e-5);
 }
 
-TEST(LlamaForward, PaddingOnEitherSideLeavesTokenLogitsUnchanged) { expect_padding_invariance(*model_for(tiny_llama())); }
+TEST(LlamaForward, PaddingOnEitherSideLeavesTokenLogitsUnchanged) {
+  expect_padding_invariance(*model_for(tiny_llama()));
+}
 
 TEST(Gpt2Forward, PaddingOnEitherSideLeavesTokenLogitsUnchanged) { expect_padding_invariance(*model_for(tiny_gpt2())); }
 
@@ -82,8 +96,10 @@ TEST(LlamaForward, HiddenStatesFollowTransformersConvention) {
   ASSERT_EQ(output.hidden_states.size(), 3u);
   const NamedTensors weights = model->hf_state_dict();
   // The first is the embedding lookup; the logits are the last (normed) one times the output embedding.
-  EXPECT_TRUE(at::equal(output.hidden_states[0], weights.at("model.embed_tokens.weight").index_select(0, row(kTokens)[0]).unsqueeze(0)));
-  EXPECT_TRUE(at::allclose(at::matmul(output.hidden_states[2], weights.at("lm_head.weight").t()), output.logits, 0, 1e-5));
+  EXPECT_TRUE(at::equal(output.hidden_states[0],
+                        weights.at("model.embed_tokens.weight").index_select(0, row(kTokens)[0]).unsqueeze(0)));
+  EXPECT_TRUE(
+      at::allclose(at::matmul(output.hidden_states[2], weights.at("lm_head.weight").t()), output.logits, 0, 1e-5));
   EXPECT_TRUE(model->forward(row(kTokens)).hidden_states.empty());
 }
 
@@ -98,17 +114,32 @@ TEST(Gpt2Forward, SequenceLongerThanPositionTableIsRejected) {
   }
 }
 
+TEST(LlamaForward, MistralSequenceBeyondSlidingWindowIsRejected) {
+  CausalLmConfig config = tiny_llama();
+  config.architecture = "MistralForCausalLM";
+  config.model_type = "mistral";
+  config.sliding_window = 4;
+  auto model = create_causal_lm(config, 1);
+  EXPECT_NO_THROW(run(*model, row({1, 2, 3, 4})));
+  try {
+    run(*model, row({1, 2, 3, 4, 5}));
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("5 positions exceeds sliding_window (4)"), std::string::npos) << e.what();
+  }
+}
+
 TEST(LlamaForward, InvalidInputsAreRejectedWithClearErrors) {
   auto model = model_for(tiny_llama());
-  EXPECT_THROW(run(*model, row({1, 50})), Error);                                    // outside the vocabulary
-  EXPECT_THROW(run(*model, row({1, -1})), Error);                                    // negative id
-  EXPECT_THROW(run(*model, at::zeros({4}, at::kLong)), Error);                       // not [batch, seq]
-  EXPECT_THROW(run(*model, row({1, 2}).to(at::kFloat)), Error);                      // not integers
-  EXPECT_THROW(run(*model, row({1, 2}), row({1, 1, 1})), Error);                     // mask shape
-  EXPECT_THROW(run(*model, row({1, 2}), row({1, 2})), Error);                        // mask values
+  EXPECT_THROW(run(*model, row({1, 50})), Error);                 // outside the vocabulary
+  EXPECT_THROW(run(*model, row({1, -1})), Error);                 // negative id
+  EXPECT_THROW(run(*model, at::zeros({4}, at::kLong)), Error);    // not [batch, seq]
+  EXPECT_THROW(run(*model, row({1, 2}).to(at::kFloat)), Error);   // not integers
+  EXPECT_THROW(run(*model, row({1, 2}), row({1, 1, 1})), Error);  // mask shape
+  EXPECT_THROW(run(*model, row({1, 2}), row({1, 2})), Error);     // mask values
   KvCache cache;
   run(*model, row({1, 2}), {}, &cache);
-  EXPECT_THROW(run(*model, at::zeros({2, 1}, at::kLong), {}, &cache), Error);        // batch differs from cache
+  EXPECT_THROW(run(*model, at::zeros({2, 1}, at::kLong), {}, &cache), Error);  // batch differs from cache
 }
 
 TEST(Gpt2Forward, DropoutAppliesInTrainingModeOnly) {
@@ -126,6 +157,22 @@ TEST(LlamaForward, Bf16ParametersGiveFp32LogitsCloseToFp32Model) {
   EXPECT_EQ(bf16.scalar_type(), at::kFloat);
   EXPECT_LT((bf16 - fp32).abs().max().item<double>(), 0.05 * fp32.abs().max().item<double>());
 }
+
+// BUILD-NOTES 3: training runs under CPU autocast to bf16 with fp32 master weights.
+void expect_bf16_autocast_close_to_fp32(CausalLm& model) {
+  const at::Tensor fp32 = run(model, row(kTokens)).logits;
+  at::autocast::set_cpu_enabled(true);
+  at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+  const at::Tensor autocast = run(model, row(kTokens)).logits;
+  at::autocast::set_cpu_enabled(false);
+  at::autocast::clear_cache();
+  EXPECT_EQ(autocast.scalar_type(), at::kFloat);
+  EXPECT_LT((autocast - fp32).abs().max().item<double>(), 0.05 * fp32.abs().max().item<double>());
+}
+
+TEST(LlamaForward, Bf16AutocastGivesLogitsCloseToFp32) { expect_bf16_autocast_close_to_fp32(*model_for(tiny_llama())); }
+
+TEST(Gpt2Forward, Bf16AutocastGivesLogitsCloseToFp32) { expect_bf16_autocast_close_to_fp32(*model_for(tiny_gpt2())); }
 
 }  // namespace
 }  // namespace ladle::model

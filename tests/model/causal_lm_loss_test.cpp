@@ -56,36 +56,53 @@ TEST(CausalLmLoss, InvalidLabelsAreRejected) {
   EXPECT_THROW(causal_lm_loss(tiny_logits(), at::zeros({1, 4}, at::kFloat)), Error);
 }
 
-// Padding carries label −100, so a padded sequence has the loss of the sequence alone.
+// Padding carries label −100 and the mask drops what padding predicts, so a padded sequence has the loss of
+// the sequence alone.
 void expect_padding_leaves_sequence_loss_unchanged(const CausalLmConfig& base) {
   CausalLmConfig config = base;
   config.initializer_range = 0.3;
   auto model = create_causal_lm(config, 5);
   at::NoGradGuard no_grad;
   const at::Tensor alone = at::tensor({4, 8, 15, 16, 23, 42}, at::kLong).view({1, 6});
-  const at::Tensor padded = at::tensor({0, 0, 4, 8, 15, 16, 23, 42, 4, 8, 15, 16, 23, 42, 0, 0}, at::kLong).view({2, 8});
+  const at::Tensor padded =
+      at::tensor({0, 0, 4, 8, 15, 16, 23, 42, 4, 8, 15, 16, 23, 42, 0, 0}, at::kLong).view({2, 8});
   const at::Tensor mask = at::tensor({0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0}, at::kLong).view({2, 8});
   const at::Tensor labels = padded.masked_fill(mask == 0, kIgnoreIndex);
   const SequenceLoss expected = causal_lm_sequence_loss(model->forward(alone).logits, alone);
   ForwardOptions options;
   options.attention_mask = mask;
-  const SequenceLoss actual = causal_lm_sequence_loss(model->forward(padded, options).logits, labels);
+  const at::Tensor padded_logits = model->forward(padded, options).logits;
+  const SequenceLoss actual = causal_lm_sequence_loss(padded_logits, labels, kIgnoreIndex, mask);
   EXPECT_EQ(actual.token_count[0].item<std::int64_t>(), 5);
   EXPECT_EQ(actual.token_count[1].item<std::int64_t>(), 5);
   EXPECT_NEAR(actual.loss_sum[0].item<double>(), expected.loss_sum[0].item<double>(), 1e-4);  // left padding
   EXPECT_NEAR(actual.loss_sum[1].item<double>(), expected.loss_sum[0].item<double>(), 1e-4);  // right padding
+  // Without the mask, the padding before the left-padded sequence also predicts its first token.
+  EXPECT_EQ(causal_lm_sequence_loss(padded_logits, labels).token_count[0].item<std::int64_t>(), 6);
+  EXPECT_NEAR(causal_lm_sequence_loss(padded_logits, labels).loss_sum[1].item<double>(),
+              expected.loss_sum[0].item<double>(), 1e-4);
 }
 
 TEST(CausalLmLoss, LlamaPaddingLeavesSequenceLossUnchanged) {
-  expect_padding_leaves_sequence_loss_unchanged(CausalLmConfig::from_json(
-      {{"architectures", {"LlamaForCausalLM"}}, {"vocab_size", 50}, {"hidden_size", 32}, {"intermediate_size", 48},
-       {"num_hidden_layers", 2}, {"num_attention_heads", 4}, {"num_key_value_heads", 1}}));
+  expect_padding_leaves_sequence_loss_unchanged(CausalLmConfig::from_json({{"architectures", {"LlamaForCausalLM"}},
+                                                                           {"vocab_size", 50},
+                                                                           {"hidden_size", 32},
+                                                                           {"intermediate_size", 48},
+                                                                           {"num_hidden_layers", 2},
+                                                                           {"num_attention_heads", 4},
+                                                                           {"num_key_value_heads", 1}}));
 }
 
 TEST(CausalLmLoss, Gpt2PaddingLeavesSequenceLossUnchanged) {
-  expect_padding_leaves_sequence_loss_unchanged(CausalLmConfig::from_json(
-      {{"architectures", {"GPT2LMHeadModel"}}, {"vocab_size", 50}, {"n_embd", 32}, {"n_layer", 2}, {"n_head", 4},
-       {"n_positions", 16}, {"attn_pdrop", 0.0}, {"resid_pdrop", 0.0}, {"embd_pdrop", 0.0}}));
+  expect_padding_leaves_sequence_loss_unchanged(CausalLmConfig::from_json({{"architectures", {"GPT2LMHeadModel"}},
+                                                                           {"vocab_size", 50},
+                                                                           {"n_embd", 32},
+                                                                           {"n_layer", 2},
+                                                                           {"n_head", 4},
+                                                                           {"n_positions", 16},
+                                                                           {"attn_pdrop", 0.0},
+                                                                           {"resid_pdrop", 0.0},
+                                                                           {"embd_pdrop", 0.0}}));
 }
 
 TEST(CausalLmLoss, GradientReachesLogits) {

@@ -6,10 +6,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "lib/io/safetensors_reader.h"
 #include "lib/model/causal_lm_factory.h"
@@ -79,7 +78,7 @@ void expect_matches_reference(CausalLm& model, const io::CheckpointWriteOptions&
     options.output_hidden_states = true;
     if (!cases[i].attention_mask.empty()) options.attention_mask = to_tensor(cases[i].attention_mask);
     const at::Tensor real = options.attention_mask.defined() ? options.attention_mask.unsqueeze(-1).to(at::kFloat)
-                                                              : at::ones({ids.size(0), ids.size(1), 1});
+                                                             : at::ones({ids.size(0), ids.size(1), 1});
     at::NoGradGuard no_grad;
     const CausalLmOutput output = model.forward(ids, options);
     const std::string prefix = "case" + std::to_string(i);
@@ -103,15 +102,28 @@ CausalLmConfig tiny_config(json fields) {
 }
 
 CausalLmConfig tiny_llama(bool tied) {
-  return tiny_config({{"architectures", {"LlamaForCausalLM"}}, {"hidden_size", 64}, {"intermediate_size", 112},
-                      {"num_hidden_layers", 2}, {"num_attention_heads", 4}, {"num_key_value_heads", 2},
-                      {"rms_norm_eps", 1e-5}, {"rope_theta", 500.0}, {"tie_word_embeddings", tied}});
+  return tiny_config({{"architectures", {"LlamaForCausalLM"}},
+                      {"hidden_size", 64},
+                      {"intermediate_size", 112},
+                      {"num_hidden_layers", 2},
+                      {"num_attention_heads", 4},
+                      {"num_key_value_heads", 2},
+                      {"rms_norm_eps", 1e-5},
+                      {"rope_theta", 500.0},
+                      {"tie_word_embeddings", tied}});
 }
 
 CausalLmConfig tiny_gpt2(bool tied) {
-  return CausalLmConfig::from_json({{"architectures", {"GPT2LMHeadModel"}}, {"vocab_size", 96}, {"n_positions", 64},
-                                    {"n_embd", 64}, {"n_layer", 2}, {"n_head", 4}, {"tie_word_embeddings", tied},
-                                    {"attn_pdrop", 0.0}, {"resid_pdrop", 0.0}, {"embd_pdrop", 0.0}},
+  return CausalLmConfig::from_json({{"architectures", {"GPT2LMHeadModel"}},
+                                    {"vocab_size", 96},
+                                    {"n_positions", 64},
+                                    {"n_embd", 64},
+                                    {"n_layer", 2},
+                                    {"n_head", 4},
+                                    {"tie_word_embeddings", tied},
+                                    {"attn_pdrop", 0.0},
+                                    {"resid_pdrop", 0.0},
+                                    {"embd_pdrop", 0.0}},
                                    "test config");
 }
 
@@ -131,9 +143,12 @@ TEST(LlamaReference, UntiedWithAttentionAndMlpBiasesMatchesReference) {
 }
 
 TEST(LlamaReference, Qwen2WithQkvBiasesMatchesReference) {
-  auto model = create_causal_lm(tiny_config({{"architectures", {"Qwen2ForCausalLM"}}, {"hidden_size", 64},
-                                             {"intermediate_size", 96}, {"num_hidden_layers", 2},
-                                             {"num_attention_heads", 8}, {"num_key_value_heads", 2},
+  auto model = create_causal_lm(tiny_config({{"architectures", {"Qwen2ForCausalLM"}},
+                                             {"hidden_size", 64},
+                                             {"intermediate_size", 96},
+                                             {"num_hidden_layers", 2},
+                                             {"num_attention_heads", 8},
+                                             {"num_key_value_heads", 2},
                                              {"rope_theta", 1000000.0}}),
                                 3);
   randomize_parameters(*model, 13);

@@ -13,12 +13,19 @@ namespace {
 using Tokens = std::vector<std::vector<std::int64_t>>;
 
 std::shared_ptr<CausalLm> tiny_model(bool gpt2) {
-  CausalLmConfig config =
-      gpt2 ? CausalLmConfig::from_json({{"architectures", {"GPT2LMHeadModel"}}, {"vocab_size", 64}, {"n_embd", 32},
-                                        {"n_layer", 2}, {"n_head", 4}, {"n_positions", 64}})
-           : CausalLmConfig::from_json({{"architectures", {"LlamaForCausalLM"}}, {"vocab_size", 64},
-                                        {"hidden_size", 32}, {"intermediate_size", 48}, {"num_hidden_layers", 2},
-                                        {"num_attention_heads", 4}, {"num_key_value_heads", 2}});
+  CausalLmConfig config = gpt2 ? CausalLmConfig::from_json({{"architectures", {"GPT2LMHeadModel"}},
+                                                            {"vocab_size", 64},
+                                                            {"n_embd", 32},
+                                                            {"n_layer", 2},
+                                                            {"n_head", 4},
+                                                            {"n_positions", 64}})
+                               : CausalLmConfig::from_json({{"architectures", {"LlamaForCausalLM"}},
+                                                            {"vocab_size", 64},
+                                                            {"hidden_size", 32},
+                                                            {"intermediate_size", 48},
+                                                            {"num_hidden_layers", 2},
+                                                            {"num_attention_heads", 4},
+                                                            {"num_key_value_heads", 2}});
   config.initializer_range = 0.3;  // sharper distributions than the 0.02 initialisation
   return create_causal_lm(config, 17);
 }

@@ -2,6 +2,8 @@
 
 #include <ATen/ATen.h>
 
+#include <numeric>
+
 #include "lib/merge/methods/method_support.h"
 
 namespace ladle::merge {
@@ -24,6 +26,10 @@ at::Tensor FisherMerge::merge(const MethodInputs& inputs) const {
   }
   const std::vector<ParameterSpec> specs = parameters();
   const std::vector<double> weights = model_parameters(name(), specs, inputs, "weight");
+  for (std::size_t i = 0; i < count; ++i) {
+    if (!(weights[i] >= 0.0)) fail(name(), inputs, "the weight of " + model_label(inputs, i) + " is negative");
+  }
+  if (std::accumulate(weights.begin(), weights.end(), 0.0) == 0.0) fail(name(), inputs, "the weights are all 0");
   const double floor = method_parameter(name(), specs, inputs, "fisher_floor");
   const bool normalize = method_flag(name(), specs, inputs, "normalize_fishers");
   if (normalize && (!inputs.model_fisher_norms || inputs.model_fisher_norms->size() != count)) {

@@ -4,6 +4,7 @@
 
 #include "lib/merge/methods/generalized_task_arithmetic.h"
 #include "lib/merge/methods/method_support.h"
+#include "lib/merge/methods/sparsification.h"
 
 namespace ladle::merge {
 namespace {
@@ -18,11 +19,8 @@ at::Tensor sce_selection_mask(const at::Tensor& vectors, double select_topk) {
   if (select_topk >= 1.0) return at::ones_like(variance, variance.options().dtype(at::kBool));
   const auto k = static_cast<std::int64_t>(static_cast<double>(variance.count_nonzero().item<std::int64_t>()) *
                                            select_topk);
-  at::Tensor mask = at::zeros({variance.numel()}, variance.options().dtype(at::kBool));
-  if (select_topk > 0.0 && k > 0) {
-    mask.index_fill_(0, std::get<1>(at::topk(variance.abs().reshape(-1), k)), true);
-  }
-  return mask.view(variance.sizes());
+  // mergekit takes torch.topk of the variances (ties in unspecified order); ours go to the lower index.
+  return extreme_magnitude_mask(variance, select_topk > 0.0 ? k : 0, /*largest=*/true, /*lower_index_first=*/true);
 }
 
 std::vector<ParameterSpec> SceMerge::parameters() const {

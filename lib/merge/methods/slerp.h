@@ -8,7 +8,8 @@
 
 namespace ladle::merge {
 
-// mergekit's slerp (mergekit/merge_methods/slerp.py, after https://gist.github.com/dvschultz/3af50c40df002da3b751efab1daddf2c)
+// mergekit's slerp (mergekit/merge_methods/slerp.py, after
+// https://gist.github.com/dvschultz/3af50c40df002da3b751efab1daddf2c)
 // over the flattened tensors: with v̂ = v/‖v‖ (left as is when ‖v‖ ≤ 1e-8) and d = ⟨v̂₀, v̂₁⟩, it returns the lerp
 // (1−t)·v₀ + t·v₁ when |d| > 0.9995 (nearly colinear), else sin((1−t)θ)/sin θ·v₀ + sin(tθ)/sin θ·v₁ with θ = acos d.
 // The interpolation acts on the original vectors (not the normalised copies), so norms interpolate too.

@@ -19,16 +19,10 @@ at::Tensor all_of(const at::Tensor& values, bool keep) {
   return at::full(values.sizes(), keep, values.options().dtype(at::kBool));
 }
 
-// A mask over the flattened tensor with `positions` (flat indices) set.
-at::Tensor mask_at(const at::Tensor& values, const at::Tensor& positions) {
-  at::Tensor mask = at::zeros({values.numel()}, values.options().dtype(at::kBool));
-  mask.index_fill_(0, positions, true);
-  return mask.view(values.sizes());
-}
-
-// Flat indices of |τ| in ascending (or descending) order, ties by flat index.
-at::Tensor magnitude_order(const at::Tensor& values, bool descending) {
-  return std::get<1>(at::sort(values.abs().reshape(-1), /*stable=*/true, /*dim=*/0, descending));
+// |τ| flattened, in a dtype kthvalue handles on every device (fp32, or fp64 for fp64 inputs).
+at::Tensor flat_magnitudes(const at::Tensor& values) {
+  const at::ScalarType dtype = values.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
+  return values.abs().reshape(-1).to(dtype);
 }
 
 // The tensor as [rows, entries per row]: dim 0 indexes rows; 0-d and 1-D tensors are one row.
@@ -46,12 +40,27 @@ std::int64_t kept_count(double density, std::int64_t n) {
   return std::clamp<std::int64_t>(k, 1, n);
 }
 
-at::Tensor top_magnitude_mask(const at::Tensor& values, double density) {
+at::Tensor extreme_magnitude_mask(const at::Tensor& values, std::int64_t count, bool largest,
+                                  bool lower_index_first) {
   const std::int64_t n = values.numel();
-  const std::int64_t k = kept_count(density, n);
-  if (k == n) return all_of(values, true);
-  if (k == 0) return all_of(values, false);
-  return mask_at(values, magnitude_order(values, /*descending=*/true).slice(0, 0, k));
+  if (count >= n) return all_of(values, true);
+  if (count <= 0) return all_of(values, false);
+  const at::Tensor magnitudes = flat_magnitudes(values);
+  // The cut value: the count-th largest (or smallest). Everything strictly beyond it is in; of the entries equal
+  // to it, as many as are still missing, in index order.
+  const at::Tensor cut = std::get<0>(at::kthvalue(magnitudes, largest ? n - count + 1 : count));
+  const at::Tensor beyond = largest ? magnitudes > cut : magnitudes < cut;
+  const std::int64_t missing = count - beyond.sum().item<std::int64_t>();
+  const at::Tensor at_cut = magnitudes == cut;
+  // Usually (distinct magnitudes) every entry at the cut is needed and no prefix count is required.
+  if (at_cut.sum().item<std::int64_t>() == missing) return (beyond | at_cut).view(values.sizes());
+  const at::Tensor order = lower_index_first ? at_cut.cumsum(0) : at_cut.flip(0).cumsum(0).flip(0);
+  return (beyond | (at_cut & (order <= missing))).view(values.sizes());
+}
+
+at::Tensor top_magnitude_mask(const at::Tensor& values, double density) {
+  return extreme_magnitude_mask(values, kept_count(density, values.numel()), /*largest=*/true,
+                                /*lower_index_first=*/true);
 }
 
 at::Tensor magnitude_threshold_mask(const at::Tensor& values, double threshold) {
@@ -69,8 +78,11 @@ at::Tensor outlier_trimmed_mask(const at::Tensor& values, double density, double
     n_top += n_bottom;
     n_bottom = 0;
   }
-  if (n_bottom == 0 && n_top == 0) return all_of(values, true);
-  return mask_at(values, magnitude_order(values, /*descending=*/false).slice(0, n_bottom, n - n_top));
+  // Positions [n_bottom, n − n_top) of the stable ascending order: neither among its first n_bottom nor its last
+  // n_top (the last ones of equal magnitude are the highest indices).
+  const at::Tensor bottom = extreme_magnitude_mask(values, n_bottom, /*largest=*/false, /*lower_index_first=*/true);
+  const at::Tensor top = extreme_magnitude_mask(values, n_top, /*largest=*/true, /*lower_index_first=*/false);
+  return (bottom | top).logical_not();
 }
 
 at::Tensor della_keep_probabilities(const at::Tensor& values, double density, double epsilon) {

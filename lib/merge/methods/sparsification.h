@@ -41,13 +41,17 @@ struct SparsifyOptions {
 // with fewer than 1/density entries (a 4-entry norm at density 0.2); a positive density keeps something.
 std::int64_t kept_count(double density, std::int64_t n);
 
-// Entries kept by magnitude: the kept_count(density, n) largest |τ|. Ties at the cut go to the lower flat index (a
-// stable sort; mergekit's argsort leaves their order unspecified).
+// The `count` entries of largest (or smallest) |τ|, exactly the first `count` of a stable sort: ties at the cut are
+// broken by flat index, the lowest first (lower_index_first) or the highest first. O(n), one selection (kthvalue)
+// and one prefix count, where mergekit sorts the whole tensor (its argsort leaves the order of ties unspecified).
+at::Tensor extreme_magnitude_mask(const at::Tensor& values, std::int64_t count, bool largest, bool lower_index_first);
+// Entries kept by magnitude: the kept_count(density, n) largest |τ|, ties at the cut to the lower flat index.
 at::Tensor top_magnitude_mask(const at::Tensor& values, double density);
 // Entries with |τ| ≥ threshold: TIES trimming against a whole-model threshold (see magnitude_threshold.h).
 at::Tensor magnitude_threshold_mask(const at::Tensor& values, double threshold);
-// Model Breadcrumbs (Davari & Belilovsky 2023): in ascending |τ| order, drop the n_top = ⌊γ·n⌋ largest and keep the
-// kept_count(density, n) below them (fewer large ones are dropped when the two overlap, as mergekit does).
+// Model Breadcrumbs (Davari & Belilovsky 2023): in ascending |τ| order (ties by flat index), drop the n_top = ⌊γ·n⌋
+// largest and keep the kept_count(density, n) below them (fewer large ones are dropped when the two overlap, as
+// mergekit does).
 // mergekit selects sorted[n_bot:-n_top], an empty slice when n_top = 0, so every tensor with fewer than 1/γ
 // entries (biases, norms at the default γ = 0.01) is zeroed; we keep sorted[n_bot : n − n_top].
 at::Tensor outlier_trimmed_mask(const at::Tensor& values, double density, double gamma);

@@ -1,0 +1,366 @@
+// `ladle merge` and `ladle merge check` end to end: random Llama-style folders in, a merged folder out, checked
+// against formulas computed here from the inputs' tensors.
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+
+#include "lib/io/checkpoint_reader.h"
+#include "lib/io/checkpoint_writer.h"
+#include "tests/support/command_runner.h"
+#include "tests/support/random_checkpoints.h"
+
+namespace ladle::merge {
+namespace {
+
+namespace fs = std::filesystem;
+using ladle::testing::CommandResult;
+using ladle::testing::RandomLlamaOptions;
+using ladle::testing::run_ladle;
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+class MergeCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override { dir_ = ladle::testing::make_temp_dir("merge-cli"); }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  NamedTensors model(const std::string& name, RandomLlamaOptions options) {
+    return ladle::testing::write_random_llama(dir_ / name, options);
+  }
+  NamedTensors model(const std::string& name, std::uint64_t seed) {
+    RandomLlamaOptions options;
+    options.seed = seed;
+    return model(name, options);
+  }
+  fs::path config(const std::string& yaml) { return ladle::testing::write_text_file(dir_ / "merge.yml", yaml); }
+  // Runs `ladle --quiet merge merge.yml out [extra...]`.
+  CommandResult merge(const std::string& yaml, std::vector<std::string> extra = {}, const std::string& out = "out") {
+    std::vector<std::string> args = {"--quiet", "merge", config(yaml).string(), (dir_ / out).string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run_ladle(args);
+  }
+  // A merge that must fail: returns its stderr after checking that nothing was left behind.
+  std::string failed_merge(const std::string& yaml) {
+    const CommandResult result = merge(yaml);
+    EXPECT_NE(result.exit_code, 0) << result.out;
+    EXPECT_FALSE(fs::exists(dir_ / "out")) << "a failed merge left its output folder";
+    for (const auto& entry : fs::directory_iterator(dir_)) {
+      EXPECT_EQ(entry.path().filename().string().find("out.partial"), std::string::npos) << entry.path();
+    }
+    return result.err;
+  }
+  at::Tensor output(const std::string& name, const std::string& out = "out") {
+    return io::CheckpointReader(dir_ / out).tensor(name);
+  }
+
+  fs::path dir_;
+};
+
+TEST_F(MergeCliTest, LinearWeightsGiveTheWeightedAverage) {
+  const NamedTensors a = model("a", 1);
+  const NamedTensors b = model("b", 2);
+  const CommandResult result = merge(
+      "merge_method: linear\nmodels:\n  - model: a\n    parameters: {weight: 0.3}\n"
+      "  - model: b\n    parameters: {weight: 0.7}\n");
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const io::CheckpointReader merged(dir_ / "out");
+  EXPECT_EQ(merged.names().size(), a.size());
+  for (const auto& [name, tensor] : a) {
+    const at::Tensor expected = (0.3 * tensor + 0.7 * b.at(name)) / (0.3 + 0.7);
+    EXPECT_TRUE(at::allclose(merged.tensor(name), expected, 1e-6, 1e-6)) << name;
+  }
+}
+
+TEST_F(MergeCliTest, LayerGradientGivesInterpolatedPerLayerWeights) {
+  RandomLlamaOptions options;
+  options.layers = 4;
+  options.seed = 1;
+  const NamedTensors a = model("a", options);
+  options.seed = 2;
+  const NamedTensors b = model("b", options);
+  // weight of a goes 1 -> 0 and of b 0 -> 1 over the 4 layers: layer i is (1 − t)·a + t·b with t = i/3.
+  ASSERT_EQ(merge("merge_method: linear\nmodels:\n  - model: a\n    parameters: {weight: [1, 0]}\n"
+                  "  - model: b\n    parameters: {weight: [0, 1]}\n")
+                .exit_code,
+            0);
+  for (int layer = 0; layer < 4; ++layer) {
+    const std::string name = "model.layers." + std::to_string(layer) + ".self_attn.o_proj.weight";
+    const double t = layer / 3.0;
+    const at::Tensor expected = (1 - t) * a.at(name) + t * b.at(name);
+    EXPECT_TRUE(at::allclose(output(name), expected, 1e-6, 1e-6)) << name;
+  }
+}
+
+TEST_F(MergeCliTest, FilterAppliesToSelfAttentionOnly) {
+  const NamedTensors a = model("a", 1);
+  const NamedTensors b = model("b", 2);
+  ASSERT_EQ(merge("merge_method: linear\nmodels:\n  - model: a\n    parameters: {weight: 1}\n"
+                  "  - model: b\n    parameters:\n      weight:\n        - filter: self_attn\n          value: 3\n"
+                  "        - value: 1\n")
+                .exit_code,
+            0);
+  const std::string attention = "model.layers.0.self_attn.k_proj.weight";
+  const std::string mlp = "model.layers.0.mlp.up_proj.weight";
+  EXPECT_TRUE(at::allclose(output(attention), (a.at(attention) + 3 * b.at(attention)) / 4, 1e-6, 1e-6));
+  EXPECT_TRUE(at::allclose(output(mlp), (a.at(mlp) + b.at(mlp)) / 2, 1e-6, 1e-6));
+}
+
+TEST_F(MergeCliTest, SlicesWithLayerRangesBuildTheChosenLayers) {
+  RandomLlamaOptions options;
+  options.layers = 3;
+  options.seed = 1;
+  const NamedTensors a = model("a", options);
+  options.seed = 2;
+  const NamedTensors b = model("b", options);
+  ASSERT_EQ(merge("merge_method: linear\nparameters: {weight: 1}\nslices:\n"
+                  "  - sources:\n      - {model: a, layer_range: [0, 2]}\n"
+                  "  - sources:\n      - {model: b, layer_range: [1, 3]}\n")
+                .exit_code,
+            0);
+  const io::CheckpointReader merged(dir_ / "out");
+  EXPECT_EQ(merged.config()->at("num_hidden_layers"), 4);
+  const std::vector<std::pair<const NamedTensors*, int>> sources = {{&a, 0}, {&a, 1}, {&b, 1}, {&b, 2}};
+  for (int layer = 0; layer < 4; ++layer) {
+    const std::string suffix = ".mlp.down_proj.weight";
+    const at::Tensor expected =
+        sources[layer].first->at("model.layers." + std::to_string(sources[layer].second) + suffix);
+    EXPECT_TRUE(at::equal(merged.tensor("model.layers." + std::to_string(layer) + suffix), expected)) << layer;
+  }
+  EXPECT_TRUE(at::equal(merged.tensor("model.embed_tokens.weight"), a.at("model.embed_tokens.weight")));
+  EXPECT_TRUE(at::equal(merged.tensor("lm_head.weight"), b.at("lm_head.weight")));
+  EXPECT_FALSE(merged.contains("model.layers.4.mlp.down_proj.weight"));
+}
+
+TEST_F(MergeCliTest, OutDtypeBfloat16StoresBfloat16) {
+  const NamedTensors a = model("a", 1);
+  model("b", 2);
+  ASSERT_EQ(merge("merge_method: linear\nmodels: [{model: a}, {model: b}]\nparameters: {weight: 1}\n"
+                  "out_dtype: bfloat16\n")
+                .exit_code,
+            0);
+  const io::CheckpointReader merged(dir_ / "out");
+  for (const auto& name : merged.names()) EXPECT_EQ(merged.tensor(name).scalar_type(), at::kBFloat16) << name;
+  EXPECT_EQ(merged.config()->at("torch_dtype"), "bfloat16");
+}
+
+TEST_F(MergeCliTest, OutShardSizeShardsTheOutput) {
+  const NamedTensors a = model("a", 1);
+  model("b", 2);
+  // 2 layers of a 16-wide model hold about 17 KB of fp32 tensors: 4 KiB shards give several files.
+  ASSERT_EQ(merge("merge_method: linear\nmodels: [{model: a}, {model: b}]\nparameters: {weight: 1}\n",
+                  {"--out-shard-size", "4K"})
+                .exit_code,
+            0);
+  const io::CheckpointReader merged(dir_ / "out");
+  EXPECT_GT(merged.shards().size(), 3u);
+  EXPECT_TRUE(fs::exists(dir_ / "out" / "model.safetensors.index.json"));
+  for (const auto& shard : merged.shards()) {
+    std::uint64_t bytes = 0;
+    for (const auto& entry : shard->entries()) bytes += entry.nbytes();
+    EXPECT_TRUE(bytes <= 4096 || shard->entries().size() == 1) << shard->path();
+  }
+  EXPECT_EQ(merged.names().size(), a.size());
+}
+
+TEST_F(MergeCliTest, TokenizerConfigAndMergeRecordAreWritten) {
+  RandomLlamaOptions options;
+  options.tokenizer_tag = "tokenizer-of-a";
+  model("a", options);
+  options.tokenizer_tag = "tokenizer-of-b";
+  model("b", options);
+  const std::string yaml =
+      "merge_method: linear\nmodels: [{model: a}, {model: b}]\nparameters: {weight: 1}\ntokenizer_source: b\n";
+  ASSERT_EQ(merge(yaml).exit_code, 0);
+  const fs::path out = dir_ / "out";
+  EXPECT_NE(read_text(out / "tokenizer.json").find("tokenizer-of-b"), std::string::npos);
+  EXPECT_TRUE(fs::exists(out / "tokenizer_config.json"));
+  EXPECT_TRUE(fs::exists(out / "special_tokens_map.json"));
+  EXPECT_EQ(read_text(out / "mergekit_config.yml"), yaml);
+  EXPECT_NE(read_text(out / "README.md").find("linear"), std::string::npos);
+  const io::CheckpointReader merged(out);
+  EXPECT_EQ(merged.config()->at("architectures")[0], "LlamaForCausalLM");
+  EXPECT_EQ(merged.config()->at("hidden_size"), 16);
+}
+
+TEST_F(MergeCliTest, WithoutTokenizerSourceTheBaseTokenizerIsCopied) {
+  RandomLlamaOptions options;
+  options.tokenizer_tag = "tokenizer-of-base";
+  model("base", options);
+  options.tokenizer_tag = "tokenizer-of-a";
+  model("a", options);
+  ASSERT_EQ(merge("merge_method: linear\nbase_model: base\nmodels: [{model: a}, {model: base}]\n"
+                  "parameters: {weight: 1}\n")
+                .exit_code,
+            0);
+  EXPECT_NE(read_text(dir_ / "out" / "tokenizer.json").find("tokenizer-of-base"), std::string::npos);
+}
+
+TEST_F(MergeCliTest, ThreadCountDoesNotChangeTheOutput) {
+  RandomLlamaOptions options;
+  options.layers = 3;
+  options.seed = 1;
+  model("a", options);
+  options.seed = 2;
+  model("b", options);
+  options.seed = 3;
+  model("c", options);
+  const std::string yaml =
+      "merge_method: linear\nmodels:\n  - {model: a, parameters: {weight: [0.2, 0.9]}}\n"
+      "  - {model: b, parameters: {weight: 0.3}}\n  - {model: c, parameters: {weight: 0.45}}\n";
+  // Same folder name in both runs, so that even the model card (which names the folder) is identical.
+  ASSERT_EQ(merge(yaml, {"--threads", "1", "--out-shard-size", "6K"}, "one/merged").exit_code, 0);
+  ASSERT_EQ(merge(yaml, {"--threads", "2", "--out-shard-size", "6K"}, "two/merged").exit_code, 0);
+  std::vector<std::string> files;
+  for (const auto& entry : fs::directory_iterator(dir_ / "one" / "merged")) {
+    files.push_back(entry.path().filename().string());
+  }
+  ASSERT_GT(files.size(), 3u);
+  for (const auto& file : files) {
+    EXPECT_EQ(read_text(dir_ / "one" / "merged" / file), read_text(dir_ / "two" / "merged" / file)) << file;
+  }
+}
+
+TEST_F(MergeCliTest, DryRunPrintsThePlanAndWritesNothing) {
+  model("a", 1);
+  model("b", 2);
+  const CommandResult result =
+      merge("merge_method: linear\nmodels: [{model: a}, {model: b}]\nparameters: {weight: 1}\n", {"--dry-run"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("method: linear"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("21 tensors"), std::string::npos) << result.out;
+  EXPECT_FALSE(fs::exists(dir_ / "out"));
+}
+
+TEST_F(MergeCliTest, ExistingOutputNeedsOverwrite) {
+  model("a", 1);
+  const std::string yaml = "merge_method: linear\nmodels: [{model: a, parameters: {weight: 1}}]\n";
+  ASSERT_EQ(merge(yaml).exit_code, 0);
+  const CommandResult again = merge(yaml);
+  EXPECT_NE(again.exit_code, 0);
+  EXPECT_NE(again.err.find("exists"), std::string::npos) << again.err;
+  EXPECT_EQ(merge(yaml, {"--overwrite"}).exit_code, 0);
+}
+
+TEST_F(MergeCliTest, PlainSafetensorsFileIsAModel) {
+  const NamedTensors a = model("a", 1);
+  model("b", 2);
+  ASSERT_TRUE(fs::exists(dir_ / "b" / "model.safetensors.index.json"));
+  RandomLlamaOptions single;
+  single.seed = 3;
+  single.max_shard_bytes = 1 << 20;
+  const NamedTensors c = model("c", single);
+  ASSERT_EQ(merge("merge_method: linear\nmodels: [{model: a}, {model: c/model.safetensors}]\n"
+                  "parameters: {weight: 1}\n")
+                .exit_code,
+            0);
+  const std::string name = "model.norm.weight";
+  EXPECT_TRUE(at::allclose(output(name), (a.at(name) + c.at(name)) / 2, 1e-6, 1e-6));
+}
+
+TEST_F(MergeCliTest, UnknownMethodFailsWithoutOutput) {
+  model("a", 1);
+  const std::string err = failed_merge("merge_method: linaer\nmodels: [{model: a, parameters: {weight: 1}}]\n");
+  EXPECT_NE(err.find("linaer"), std::string::npos) << err;
+  EXPECT_NE(err.find("merge.yml:1"), std::string::npos) << err;
+}
+
+TEST_F(MergeCliTest, UnknownKeyFailsNamingKeyAndLine) {
+  model("a", 1);
+  const std::string err =
+      failed_merge("merge_method: linear\nmodels:\n  - model: a\n    weight: 1\n");
+  EXPECT_NE(err.find("merge.yml:4"), std::string::npos) << err;
+  EXPECT_NE(err.find("models[0].weight"), std::string::npos) << err;
+}
+
+TEST_F(MergeCliTest, MissingWeightFailsNamingTheModel) {
+  model("a", 1);
+  model("b", 2);
+  const std::string err =
+      failed_merge("merge_method: linear\nmodels:\n  - {model: a, parameters: {weight: 1}}\n  - model: b\n");
+  EXPECT_NE(err.find("models[1] (b)"), std::string::npos) << err;
+  EXPECT_NE(err.find("'weight'"), std::string::npos) << err;
+}
+
+TEST_F(MergeCliTest, MismatchedShapesFailNamingTheTensor) {
+  model("a", 1);
+  RandomLlamaOptions wider;
+  wider.hidden = 20;
+  model("b", wider);
+  const std::string err = failed_merge("merge_method: linear\nmodels: [{model: a}, {model: b}]\nparameters: {weight: 1}\n");
+  EXPECT_NE(err.find("shaped differently"), std::string::npos) << err;
+  EXPECT_NE(err.find("model.layers.0.self_attn.q_proj.weight [20, 20] vs [16, 16]"), std::string::npos) << err;
+}
+
+TEST_F(MergeCliTest, MissingTensorFailsNamingTheTensor) {
+  model("a", 1);
+  const NamedTensors full = model("full", 2);
+  NamedTensors partial;
+  for (const auto& [name, tensor] : full) {
+    if (name != "model.norm.weight") partial.insert(name, tensor);
+  }
+  io::save_checkpoint(dir_ / "b", partial, *io::CheckpointReader(dir_ / "full").config());
+  const std::string err = failed_merge("merge_method: linear\nmodels: [{model: a}, {model: b}]\nparameters: {weight: 1}\n");
+  EXPECT_NE(err.find("'b' lacks 1 tensor"), std::string::npos) << err;
+  EXPECT_NE(err.find("model.norm.weight"), std::string::npos) << err;
+}
+
+TEST_F(MergeCliTest, LayerRangeOutOfRangeFails) {
+  model("a", 1);
+  const std::string err = failed_merge(
+      "merge_method: linear\nparameters: {weight: 1}\nslices:\n  - sources:\n      - {model: a, layer_range: [1, 3]}\n");
+  EXPECT_NE(err.find("slices[0].sources[0]"), std::string::npos) << err;
+  EXPECT_NE(err.find("out of bounds"), std::string::npos) << err;
+}
+
+TEST_F(MergeCliTest, UnreadableModelPathFails) {
+  model("a", 1);
+  fs::create_directories(dir_ / "empty");
+  const std::string err = failed_merge(
+      "merge_method: linear\nmodels: [{model: a}, {model: empty}, {model: gone}]\nparameters: {weight: 1}\n");
+  EXPECT_NE(err.find("'empty'"), std::string::npos) << err;
+  EXPECT_NE(err.find("'gone'"), std::string::npos) << err;
+  EXPECT_NE(err.find("cannot be opened"), std::string::npos) << err;
+}
+
+TEST_F(MergeCliTest, CheckReportsAVocabularyMismatchAndAMissingTensor) {
+  model("a", 1);
+  RandomLlamaOptions larger;
+  larger.vocab = 36;
+  const NamedTensors full = model("full", larger);
+  NamedTensors partial;
+  for (const auto& [name, tensor] : full) {
+    if (name != "model.layers.0.mlp.gate_proj.weight") partial.insert(name, tensor);
+  }
+  io::save_checkpoint(dir_ / "b", partial, *io::CheckpointReader(dir_ / "full").config());
+  config("merge_method: linear\nmodels: [{model: a}, {model: b}]\nparameters: {weight: 1}\n");
+  const CommandResult result = run_ladle({"merge", "check", (dir_ / "merge.yml").string()});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.out.find("[vocabulary] vocabulary sizes differ for model.embed_tokens.weight (32 rows: 'a'; "
+                            "36 rows: 'b')"),
+            std::string::npos)
+      << result.out;
+  EXPECT_NE(result.out.find("[tensors] 'b' lacks 1 tensor(s) that the reference 'a' has: "
+                            "model.layers.0.mlp.gate_proj.weight"),
+            std::string::npos)
+      << result.out;
+  EXPECT_NE(result.out.find("what to do:"), std::string::npos) << result.out;
+}
+
+TEST_F(MergeCliTest, CheckOfACompatibleConfigExitsZero) {
+  model("a", 1);
+  model("b", 2);
+  config("merge_method: linear\nmodels: [{model: a}, {model: b}]\nparameters: {weight: 1}\n");
+  const CommandResult result = run_ladle({"merge", "check", (dir_ / "merge.yml").string()});
+  EXPECT_EQ(result.exit_code, 0) << result.out << result.err;
+  EXPECT_NE(result.out.find("ready to merge"), std::string::npos) << result.out;
+}
+
+}  // namespace
+}  // namespace ladle::merge

@@ -1,0 +1,221 @@
+// Parsing mergekit YAML configs: schema, parameter settings (scalars, gradients, filters) and errors that name the
+// file, line and key.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "lib/merge/merge_config.h"
+#include "lib/util/error.h"
+
+namespace ladle::merge {
+namespace {
+
+MergeConfig parse(const std::string& text) { return parse_merge_config(text, "merge.yml", "/configs"); }
+
+// The ladle::Error message parsing `text` throws (fails the test when it does not throw).
+std::string parse_error(const std::string& text) {
+  try {
+    parse(text);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected an error for:\n" << text;
+  return "";
+}
+
+TEST(MergeConfig, ParsesModelsWithPerModelAndTopLevelParameters) {
+  const MergeConfig config = parse(
+      "merge_method: linear\n"
+      "models:\n"
+      "  - model: ./a\n"
+      "    parameters:\n"
+      "      weight: 0.3\n"
+      "  - model: /abs/b\n"
+      "    parameters: {weight: 0.7}\n"
+      "parameters:\n"
+      "  normalize: false\n"
+      "dtype: bfloat16\n"
+      "out_dtype: float16\n");
+  EXPECT_EQ(config.merge_method, "linear");
+  ASSERT_EQ(config.models.size(), 2u);
+  EXPECT_EQ(config.models[0].model.path, "/configs/a");
+  EXPECT_EQ(config.models[1].model.path, "/abs/b");
+  EXPECT_EQ(config.models[0].parameters.at("weight").evaluate("x", 0), 0.3);
+  EXPECT_EQ(config.models[1].parameters.at("weight").evaluate("x", 0), 0.7);
+  EXPECT_EQ(config.parameters.at("normalize").evaluate("x", 0), 0.0);
+  EXPECT_EQ(config.dtype, c10::kBFloat16);
+  EXPECT_EQ(config.out_dtype, c10::kHalf);
+}
+
+TEST(MergeConfig, RelativeModelPathsResolveAgainstTheConfigFolder) {
+  const MergeConfig config = parse("merge_method: linear\nbase_model: ../models/base/\nmodels:\n  - model: a\n");
+  EXPECT_EQ(config.base_model->path, "/models/base");
+  EXPECT_EQ(config.models[0].model.path, "/configs/a");
+  EXPECT_EQ(config.base_model->name, "../models/base/");
+}
+
+TEST(MergeConfig, ModelsAreReferencedOnceInOrderOfMentionBaseFirst) {
+  const MergeConfig config =
+      parse("merge_method: ties\nbase_model: ./base\nmodels:\n  - model: ./a\n  - model: ./base\n  - model: ./b\n");
+  const auto models = config.referenced_models();
+  ASSERT_EQ(models.size(), 3u);
+  EXPECT_EQ(models[0].name, "./base");
+  EXPECT_EQ(models[1].name, "./a");
+  EXPECT_EQ(models[2].name, "./b");
+}
+
+TEST(MergeConfig, GradientIsInterpolatedLinearlyOverTheRelativeLayerPosition) {
+  const MergeConfig config = parse("merge_method: slerp\nmodels:\n  - model: a\nparameters:\n  t: [0, 0.5, 0.3]\n");
+  const ParameterSetting& t = config.parameters.at("t");
+  // mergekit's evaluate_setting: x = t·(n−1), i = ⌊x⌋, (1−f)·v[i] + f·v[i+1].
+  EXPECT_DOUBLE_EQ(*t.evaluate("x", 0.0), 0.0);
+  EXPECT_DOUBLE_EQ(*t.evaluate("x", 0.25), 0.25);
+  EXPECT_DOUBLE_EQ(*t.evaluate("x", 0.5), 0.5);
+  EXPECT_DOUBLE_EQ(*t.evaluate("x", 0.75), 0.5 * 0.5 + 0.5 * 0.3);
+  EXPECT_DOUBLE_EQ(*t.evaluate("x", 1.0), 0.3);
+}
+
+TEST(MergeConfig, BooleanListStepsInsteadOfInterpolating) {
+  const MergeConfig config = parse("merge_method: ties\nmodels:\n  - model: a\nparameters:\n  normalize: [true, false]\n");
+  const ParameterSetting& normalize = config.parameters.at("normalize");
+  EXPECT_EQ(*normalize.evaluate("x", 0.0), 1.0);
+  EXPECT_EQ(*normalize.evaluate("x", 0.9), 1.0);
+  EXPECT_EQ(*normalize.evaluate("x", 1.0), 0.0);
+}
+
+TEST(MergeConfig, FilteredSettingTakesTheFirstMatchingEntry) {
+  const MergeConfig config = parse(
+      "merge_method: slerp\nmodels:\n  - model: a\nparameters:\n  t:\n"
+      "    - filter: self_attn\n      value: 0.1\n"
+      "    - filter: mlp\n      value: [0, 1]\n"
+      "    - value: 0.5\n");
+  const ParameterSetting& t = config.parameters.at("t");
+  EXPECT_EQ(*t.evaluate("model.layers.0.self_attn.q_proj.weight", 0.3), 0.1);
+  EXPECT_DOUBLE_EQ(*t.evaluate("model.layers.0.mlp.up_proj.weight", 0.3), 0.3);
+  EXPECT_EQ(*t.evaluate("model.norm.weight", 0.3), 0.5);
+}
+
+TEST(MergeConfig, FilteredSettingWithoutFallbackHasNoValueForOtherTensors) {
+  const MergeConfig config =
+      parse("merge_method: linear\nmodels:\n  - model: a\nparameters:\n  weight:\n    - filter: mlp\n      value: 2\n");
+  EXPECT_FALSE(config.parameters.at("weight").evaluate("model.norm.weight", 0).has_value());
+}
+
+TEST(MergeConfig, SlicesKeepLayerRangesAndParameters) {
+  const MergeConfig config = parse(
+      "merge_method: passthrough\n"
+      "slices:\n"
+      "  - sources:\n"
+      "      - model: a\n        layer_range: [0, 2]\n"
+      "  - sources:\n"
+      "      - model: b\n        layer_range: [1, 3]\n        parameters: {scale: 0.5}\n"
+      "    parameters: {scale: 2}\n");
+  ASSERT_EQ(config.slices.size(), 2u);
+  EXPECT_EQ(config.slices[0].sources[0].layer_range, std::make_pair(std::int64_t{0}, std::int64_t{2}));
+  EXPECT_EQ(config.slices[1].sources[0].layer_range, std::make_pair(std::int64_t{1}, std::int64_t{3}));
+  EXPECT_EQ(config.slices[1].sources[0].parameters.at("scale").evaluate("x", 0), 0.5);
+  EXPECT_EQ(config.slices[1].parameters.at("scale").evaluate("x", 0), 2.0);
+  EXPECT_EQ(config.slices[1].sources[0].key_path, "slices[1].sources[0]");
+}
+
+TEST(MergeConfig, EmptyParametersAreAllowed) {
+  EXPECT_TRUE(parse("merge_method: linear\nmodels:\n  - model: a\nparameters:\n").parameters.empty());
+}
+
+TEST(MergeConfig, TokenizerSourceIsBaseOrAModel) {
+  EXPECT_TRUE(parse("merge_method: linear\nmodels: [{model: a}]\ntokenizer_source: base\n").tokenizer_source->base);
+  const MergeConfig config = parse("merge_method: linear\nmodels: [{model: a}]\ntokenizer_source: ./tok\n");
+  EXPECT_EQ(config.tokenizer_source->model->path, "/configs/tok");
+  const MergeConfig nested = parse("merge_method: linear\nmodels: [{model: a}]\ntokenizer:\n  source: base\n");
+  EXPECT_TRUE(nested.tokenizer_source->base);
+}
+
+TEST(MergeConfig, ChatTemplateIsIgnoredWithAWarning) {
+  const MergeConfig config = parse("merge_method: linear\nmodels: [{model: a}]\nchat_template: chatml\n");
+  ASSERT_EQ(config.warnings.size(), 1u);
+  EXPECT_NE(config.warnings[0].find("chat_template"), std::string::npos);
+}
+
+TEST(MergeConfig, UnknownKeyIsAnErrorNamingKeyAndLine) {
+  const std::string error = parse_error("merge_method: linear\nmodels:\n  - model: a\n    paramters: {weight: 1}\n");
+  EXPECT_NE(error.find("merge.yml:4"), std::string::npos) << error;
+  EXPECT_NE(error.find("models[0].paramters"), std::string::npos) << error;
+  EXPECT_NE(error.find("unknown key"), std::string::npos) << error;
+}
+
+TEST(MergeConfig, WrongTypeIsAnErrorNamingKeyAndLine) {
+  const std::string error =
+      parse_error("merge_method: linear\nmodels:\n  - model: a\n    parameters:\n      weight: heavy\n");
+  EXPECT_NE(error.find("merge.yml:5"), std::string::npos) << error;
+  EXPECT_NE(error.find("models[0].parameters.weight"), std::string::npos) << error;
+  EXPECT_NE(error.find("'heavy'"), std::string::npos) << error;
+}
+
+TEST(MergeConfig, QuotedNumberIsNotANumber) {
+  const std::string error = parse_error("merge_method: linear\nmodels:\n  - model: a\nparameters: {weight: '0.5'}\n");
+  EXPECT_NE(error.find("parameters.weight"), std::string::npos) << error;
+}
+
+TEST(MergeConfig, NonFiniteNumberIsRefused) {
+  const std::string error = parse_error("merge_method: linear\nmodels:\n  - model: a\nparameters: {weight: .nan}\n");
+  EXPECT_NE(error.find("parameters.weight"), std::string::npos) << error;
+}
+
+TEST(MergeConfig, MissingMergeMethodIsAnError) {
+  EXPECT_NE(parse_error("models:\n  - model: a\n").find("merge_method"), std::string::npos);
+}
+
+TEST(MergeConfig, ModelsAndSlicesTogetherAreRefused) {
+  const std::string error = parse_error(
+      "merge_method: linear\nmodels: [{model: a}]\nslices:\n  - sources: [{model: a, layer_range: [0, 1]}]\n");
+  EXPECT_NE(error.find("exactly one of 'models'"), std::string::npos) << error;
+}
+
+TEST(MergeConfig, EmptyLayerRangeIsRefused) {
+  const std::string error =
+      parse_error("merge_method: passthrough\nslices:\n  - sources:\n      - model: a\n        layer_range: [2, 2]\n");
+  EXPECT_NE(error.find("merge.yml:5"), std::string::npos) << error;
+  EXPECT_NE(error.find("layer_range"), std::string::npos) << error;
+}
+
+TEST(MergeConfig, SliceSourceWithoutLayerRangeIsRefused) {
+  const std::string error = parse_error("merge_method: passthrough\nslices:\n  - sources:\n      - model: a\n");
+  EXPECT_NE(error.find("missing 'layer_range'"), std::string::npos) << error;
+}
+
+TEST(MergeConfig, RepeatedKeyIsRefused) {
+  const std::string error = parse_error("merge_method: linear\nmerge_method: ties\nmodels: [{model: a}]\n");
+  EXPECT_NE(error.find("appears twice"), std::string::npos) << error;
+}
+
+TEST(MergeConfig, MultipleDocumentsAreRefused) {
+  const std::string error = parse_error("merge_method: linear\nmodels: [{model: a}]\n---\nmerge_method: ties\n");
+  EXPECT_NE(error.find("2 YAML documents"), std::string::npos) << error;
+}
+
+TEST(MergeConfig, InvalidYamlNamesTheLine) {
+  const std::string error = parse_error("merge_method: linear\nmodels:\n  - model: [a\n");
+  EXPECT_NE(error.find("not valid YAML"), std::string::npos) << error;
+}
+
+TEST(MergeConfig, UnionTokenizerIsRefused) {
+  const std::string error = parse_error("merge_method: linear\nmodels: [{model: a}]\ntokenizer_source: union\n");
+  EXPECT_NE(error.find("tokenizer_source"), std::string::npos) << error;
+}
+
+TEST(MergeConfig, FilteredEntryNeedsAValue) {
+  const std::string error =
+      parse_error("merge_method: linear\nmodels: [{model: a}]\nparameters:\n  weight:\n    - filter: mlp\n");
+  EXPECT_NE(error.find("parameters.weight[0]"), std::string::npos) << error;
+}
+
+TEST(MergeConfig, DtypeNamesFollowMergekit) {
+  EXPECT_EQ(parse_merge_dtype("bfloat16"), c10::kBFloat16);
+  EXPECT_EQ(parse_merge_dtype("torch.float16"), c10::kHalf);
+  EXPECT_EQ(parse_merge_dtype("float32"), c10::kFloat);
+  EXPECT_THROW(parse_merge_dtype("int8"), Error);
+  EXPECT_EQ(merge_dtype_name(c10::kBFloat16), "bfloat16");
+}
+
+}  // namespace
+}  // namespace ladle::merge
