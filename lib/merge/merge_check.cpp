@@ -323,11 +323,17 @@ void Checker::check_vocabulary() {
           "does not do. Merge models that share one tokenizer, or remove tokenizer_source to keep the first " +
               std::to_string(fewest) + " rows of every model (mergekit's default).");
     } else {
+      const std::int64_t reference_rows = reference.reader->entry(name).shape.front();
+      std::string advice = "As mergekit does without tokenizer_source, every model's matrix is cut to its first " +
+                           std::to_string(fewest) + " rows (tokens added beyond them are dropped) and the output's "
+                           "vocab_size becomes " + std::to_string(fewest) + ". The tokenizer is copied from " +
+                           quoted(reference) + " (" + std::to_string(reference_rows) + " rows)";
+      if (reference_rows > fewest) {
+        advice += ": check that it has no more than " + std::to_string(fewest) +
+                  " tokens, or make a model with that vocabulary the base_model";
+      }
       add(CheckSeverity::warning, "vocabulary", "vocabulary sizes differ for " + name + " (" + listing + ")",
-          "As mergekit does without tokenizer_source, every model's matrix is cut to its first " +
-              std::to_string(fewest) + " rows, dropping tokens added beyond them; the output's vocab_size becomes " +
-              std::to_string(fewest) + ". Use the tokenizer of a model with " + std::to_string(fewest) +
-              " tokens (set base_model or tokenizer_source) or merge models that share one tokenizer.");
+          advice + ". To keep every token, merge models that share one tokenizer.");
     }
   }
 }

@@ -263,8 +263,19 @@ void Planner::add_tensor(const std::string& output_name, const Slice& slice,
     entries.push_back(&reader(source.model).entry(input_names[i]));
   }
 
-  const bool floating = std::all_of(entries.begin(), entries.end(),
-                                    [](const io::TensorEntry* entry) { return is_floating(entry->dtype); });
+  const auto floating_count = std::count_if(entries.begin(), entries.end(),
+                                            [](const io::TensorEntry* entry) { return is_floating(entry->dtype); });
+  const bool floating = floating_count == static_cast<std::ptrdiff_t>(entries.size());
+  if (floating_count != 0 && !floating) {
+    fail(slice.line, "tensor '" + output_name + "' is floating-point in some models and not in others (" +
+                         io::dtype_name(entries.front()->dtype) + " in " + slice.sources.front().label + ")");
+  }
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (!io::to_scalar_type(entries[i]->dtype)) {
+      fail(slice.sources[i].line, slice.sources[i].label + ": tensor '" + input_names[i] + "' has dtype " +
+                                      io::dtype_name(entries[i]->dtype) + ", which libtorch cannot hold");
+    }
+  }
   std::vector<std::int64_t> shape = entries.front()->shape;
   std::int64_t fewest_rows = shape.empty() ? 0 : shape.front();
   bool rows_differ = false;
@@ -290,8 +301,6 @@ void Planner::add_tensor(const std::string& output_name, const Slice& slice,
     }
     tensor.vocabulary_rows = fewest_rows;
     shape.front() = fewest_rows;
-    plan_.warnings.push_back("tensor '" + output_name + "': vocabulary sizes differ; every model's matrix is cut to "
-                             "its first " + std::to_string(fewest_rows) + " rows, as mergekit does");
   }
 
   std::uint64_t numel = 1;
@@ -515,6 +524,12 @@ std::string MergePlan::summary(const InputModels& models) const {
   for (const auto& [name, values] : method_values) text << "  " << name << ": " << describe_values(values) << "\n";
   for (const auto& [key, values] : model_values) {
     text << "  " << key.second << " of " << key.first << ": " << describe_values(values) << "\n";
+  }
+  for (const auto& tensor : tensors) {
+    if (tensor.vocabulary_rows) {
+      text << "vocabulary: " << tensor.name << " keeps the first " << *tensor.vocabulary_rows
+           << " rows of every model (vocabulary sizes differ)\n";
+    }
   }
   std::map<c10::ScalarType, std::size_t> out_dtypes;
   for (const auto& tensor : tensors) ++out_dtypes[tensor.out_dtype];

@@ -118,6 +118,9 @@ std::string trainer_arguments(const SentencePieceTrainOptions& options, const st
   args << " --model_prefix=" << prefix.string() << " --vocab_size=" << options.vocab_size
        << " --model_type=" << options.model_type << " --character_coverage=" << options.character_coverage
        << " --byte_fallback=" << (options.byte_fallback ? "true" : "false")
+       << " --normalization_rule_name=" << options.normalization_rule
+       << " --remove_extra_whitespaces=" << (options.remove_extra_whitespaces ? "true" : "false")
+       << " --add_dummy_prefix=" << (options.add_dummy_prefix ? "true" : "false")
        << " --input_sentence_size=" << options.input_sentence_size << " --shuffle_input_sentence=true"
        << " --num_threads=" << threads
        << " --unk_id=0 --bos_id=1 --eos_id=2 --pad_id=3 --minloglevel=1";
@@ -143,6 +146,9 @@ void require_trainable(const SentencePieceTrainOptions& options) {
     }
   }
   if (options.vocab_size < 8) throw Error("tokenizer vocab_size must be at least 8");
+  if (options.normalization_rule.empty() || options.normalization_rule.find_first_of(", ") != std::string::npos) {
+    throw Error("tokenizer normalization rule '" + options.normalization_rule + "' is not a rule name");
+  }
   if (options.model_type != "unigram" && options.model_type != "bpe") {
     throw Error("tokenizer model_type '" + options.model_type + "' is not 'unigram' or 'bpe'");
   }

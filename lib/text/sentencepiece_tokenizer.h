@@ -59,6 +59,13 @@ struct SentencePieceTrainOptions {
   std::string model_type = "unigram";          // "unigram" or "bpe" (Llama's tokenizer is BPE)
   double character_coverage = 1.0;             // fraction of characters covered; the rest fall back to bytes
   bool byte_fallback = true;                   // unknown characters become byte pieces, as in Llama
+  // Text normalisation before segmentation. "identity" with whitespace kept (Llama's settings) preserves
+  // newlines, which the chat template relies on; sentencepiece's default "nmt_nfkc" folds them into spaces.
+  std::string normalization_rule = "identity";
+  bool remove_extra_whitespaces = false;       // collapse runs of spaces (sentencepiece's default: true)
+  // Prefix every encoded text with a space (sentencepiece's and Llama's default). Off, the chat template's
+  // segment-by-segment encoding decodes to exactly the concatenated text.
+  bool add_dummy_prefix = false;
   std::vector<std::string> user_symbols;       // pieces never split, e.g. chat markers "<|user|>"
   std::int64_t input_sentence_size = 2000000;  // sentences sampled for training (0 = all)
   std::uint32_t seed = 42;                     // sampling seed, for reproducible vocabularies

@@ -3,9 +3,11 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <string>
 
 #include "lib/io/checkpoint_reader.h"
@@ -202,29 +204,88 @@ TEST_F(MergeCliTest, WithoutTokenizerSourceTheBaseTokenizerIsCopied) {
   EXPECT_NE(read_text(dir_ / "out" / "tokenizer.json").find("tokenizer-of-base"), std::string::npos);
 }
 
+// The files of a merged folder, name -> contents.
+std::map<std::string, std::string> folder_files(const fs::path& folder) {
+  std::map<std::string, std::string> files;
+  for (const auto& entry : fs::directory_iterator(folder)) files[entry.path().filename().string()] = read_text(entry.path());
+  return files;
+}
+
 TEST_F(MergeCliTest, ThreadCountDoesNotChangeTheOutput) {
   RandomLlamaOptions options;
   options.layers = 3;
-  options.seed = 1;
-  model("a", options);
-  options.seed = 2;
-  model("b", options);
-  options.seed = 3;
-  model("c", options);
+  for (const std::string name : {"base", "a", "b"}) {
+    ++options.seed;
+    model(name, options);
+  }
+  // dare_ties draws random masks (per tensor seeds) and elects signs: both must not depend on the thread count.
   const std::string yaml =
-      "merge_method: linear\nmodels:\n  - {model: a, parameters: {weight: [0.2, 0.9]}}\n"
-      "  - {model: b, parameters: {weight: 0.3}}\n  - {model: c, parameters: {weight: 0.45}}\n";
+      "merge_method: dare_ties\nbase_model: base\nmodels:\n"
+      "  - {model: a, parameters: {weight: [0.2, 0.9], density: 0.6}}\n"
+      "  - {model: b, parameters: {weight: 0.5, density: 0.3}}\n";
   // Same folder name in both runs, so that even the model card (which names the folder) is identical.
   ASSERT_EQ(merge(yaml, {"--threads", "1", "--out-shard-size", "6K"}, "one/merged").exit_code, 0);
   ASSERT_EQ(merge(yaml, {"--threads", "2", "--out-shard-size", "6K"}, "two/merged").exit_code, 0);
-  std::vector<std::string> files;
-  for (const auto& entry : fs::directory_iterator(dir_ / "one" / "merged")) {
-    files.push_back(entry.path().filename().string());
+  const auto one = folder_files(dir_ / "one" / "merged");
+  EXPECT_GT(one.size(), 3u);
+  EXPECT_TRUE(one == folder_files(dir_ / "two" / "merged"));
+}
+
+TEST_F(MergeCliTest, SeedMakesRandomMethodsReproducible) {
+  model("base", 1);
+  model("a", 2);
+  const std::string yaml = "merge_method: dare_linear\nbase_model: base\nmodels:\n"
+                           "  - {model: a, parameters: {weight: 1, density: 0.5}}\n";
+  ASSERT_EQ(merge(yaml, {"--seed", "7"}, "first").exit_code, 0);
+  ASSERT_EQ(merge(yaml, {"--seed", "7"}, "again").exit_code, 0);
+  ASSERT_EQ(merge(yaml, {"--seed", "8"}, "other").exit_code, 0);
+  const std::string name = "model.layers.1.mlp.up_proj.weight";
+  EXPECT_TRUE(at::equal(output(name, "first"), output(name, "again")));
+  EXPECT_FALSE(at::equal(output(name, "first"), output(name, "other")));
+}
+
+TEST_F(MergeCliTest, TiesKeepsTheTopDensityOfEachTensorsTaskVector) {
+  const NamedTensors base = model("base", 1);
+  const NamedTensors a = model("a", 2);
+  // One model besides the base, weight 1: ties gives base + τ where |τ| is among the top half of the tensor's
+  // entries, else base (sign election cannot disagree with a single model).
+  ASSERT_EQ(merge("merge_method: ties\nbase_model: base\nmodels:\n"
+                  "  - {model: a, parameters: {weight: 1, density: 0.5}}\n")
+                .exit_code,
+            0);
+  for (const auto& [name, tensor] : base) {
+    const at::Tensor kept = output(name) != tensor;
+    EXPECT_EQ(kept.sum().item<std::int64_t>(), tensor.numel() / 2) << name;
   }
-  ASSERT_GT(files.size(), 3u);
-  for (const auto& file : files) {
-    EXPECT_EQ(read_text(dir_ / "one" / "merged" / file), read_text(dir_ / "two" / "merged" / file)) << file;
+}
+
+TEST_F(MergeCliTest, GlobalTrimKeepsTheTopDensityOfTheWholeTaskVector) {
+  const NamedTensors base = model("base", 1);
+  const NamedTensors a = model("a", 2);
+  ASSERT_EQ(merge("merge_method: ties\nbase_model: base\nmodels:\n"
+                  "  - {model: a, parameters: {weight: 1, density: 0.25}}\n"
+                  "parameters: {global_trim: true}\n")
+                .exit_code,
+            0);
+  // Over the whole model, a quarter of the entries are kept, and every kept |τ| is at least every dropped one.
+  std::int64_t total = 0;
+  std::int64_t kept_count = 0;
+  double smallest_kept = INFINITY;
+  double largest_dropped = 0;
+  for (const auto& [name, tensor] : base) {
+    const at::Tensor magnitude = (a.at(name) - tensor).abs();
+    const at::Tensor kept = output(name) != tensor;
+    total += tensor.numel();
+    kept_count += kept.sum().item<std::int64_t>();
+    if (kept.any().item<bool>()) {
+      smallest_kept = std::min(smallest_kept, magnitude.masked_select(kept).min().item<double>());
+    }
+    if ((~kept).any().item<bool>()) {
+      largest_dropped = std::max(largest_dropped, magnitude.masked_select(~kept).max().item<double>());
+    }
   }
+  EXPECT_EQ(kept_count, total / 4);
+  EXPECT_GE(smallest_kept, largest_dropped);
 }
 
 TEST_F(MergeCliTest, DryRunPrintsThePlanAndWritesNothing) {
@@ -262,6 +323,15 @@ TEST_F(MergeCliTest, PlainSafetensorsFileIsAModel) {
             0);
   const std::string name = "model.norm.weight";
   EXPECT_TRUE(at::allclose(output(name), (a.at(name) + c.at(name)) / 2, 1e-6, 1e-6));
+}
+
+TEST_F(MergeCliTest, UnavailableDeviceFailsWithoutOutput) {
+  model("a", 1);
+  const CommandResult result =
+      merge("merge_method: linear\nmodels: [{model: a, parameters: {weight: 1}}]\n", {"--device", "cuda"});
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_NE(result.err.find("--device 'cuda'"), std::string::npos) << result.err;
+  EXPECT_FALSE(fs::exists(dir_ / "out"));
 }
 
 TEST_F(MergeCliTest, UnknownMethodFailsWithoutOutput) {

@@ -56,9 +56,11 @@ TEST_F(SentencePiecePipelineTest, TrainedTokensDecodeToTheReplyFollowedByEos) {
   EXPECT_EQ(example.labels.back(), *tokenizer.eos_id());
   EXPECT_EQ(Ids(example.input_ids.begin() + static_cast<std::ptrdiff_t>(first_trained), example.input_ids.end()),
             Ids(example.labels.begin() + static_cast<std::ptrdiff_t>(first_trained), example.labels.end()));
-  // Everything before is the prompt, ending with the assistant marker as a single piece.
+  // Everything before is the prompt in the Tulu v2 layout, newlines included.
   ASSERT_GT(first_trained, 0u);
-  EXPECT_EQ(example.input_ids[first_trained - 1], *tokenizer.piece_id("<|assistant|>"));
+  const Ids prompt(example.input_ids.begin(), example.input_ids.begin() + static_cast<std::ptrdiff_t>(first_trained));
+  EXPECT_EQ(tokenizer.decode(prompt), "<|user|>\nWhat may I do with the source code?\n<|assistant|>\n");
+  EXPECT_NE(std::find(prompt.begin(), prompt.end(), *tokenizer.piece_id("<|assistant|>")), prompt.end());
 }
 
 TEST_F(SentencePiecePipelineTest, CorpusTokensDoNotDependOnTheThreadCount) {

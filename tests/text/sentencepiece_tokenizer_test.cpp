@@ -50,7 +50,8 @@ TEST_F(SentencePieceTokenizerTest, TrainingWritesTheModelAndNoPartialFiles) {
 TEST_F(SentencePieceTokenizerTest, DecodeInvertsEncode) {
   SentencePieceTokenizer tokenizer(model());
   for (const std::string text : {"The licenses for most software are designed to take away your freedom.",
-                                 "Zebras quietly juxtapose 12345 xylophones!", "Ünïcödé falls back to bytes."}) {
+                                 "Zebras quietly juxtapose 12345 xylophones!", "Ünïcödé falls back to bytes.",
+                                 "<|user|>\nTwo  spaces\tand a tab\n<|assistant|>\nkept."}) {
     const auto ids = tokenizer.encode(text);
     EXPECT_FALSE(ids.empty());
     EXPECT_EQ(tokenizer.decode(ids), text);

@@ -31,6 +31,8 @@ void add_train(CLI::App& parent) {
   command->add_option("--input-sentence-size", options->input_sentence_size, "Sentences sampled (0 = all)")
       ->capture_default_str();
   command->add_option("--seed", options->seed, "Sampling seed")->capture_default_str();
+  command->add_option("--normalization-rule", options->normalization_rule, "sentencepiece normalisation rule")
+      ->capture_default_str();
   command->callback([options, inputs, output] {
     options->inputs.assign(inputs->begin(), inputs->end());
     options->output = *output;
