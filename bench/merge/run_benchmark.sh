@@ -93,7 +93,7 @@ for method in $methods; do
     /usr/bin/time -v -o "$work/time-$method.txt" "$ladle" --quiet merge "$work/$method.yml" "$out" \
       --out-shard-size "$shard" --threads "$threads"
     walls+=("$(echo "$(now) - $start" | bc -l)")
-    peaks+=("$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); printf "%d\n", $2 * 1024}' "$work/time-$method.txt")")
+    peaks+=("$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); printf "%.0f\n", $2 * 1024}' "$work/time-$method.txt")")
   done
   wall=$(printf '%s\n' "${walls[@]}" | median)
   peak=$(printf '%s\n' "${peaks[@]}" | median)
