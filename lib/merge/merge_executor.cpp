@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
+#include <malloc.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -104,6 +105,9 @@ void run_in_order(std::size_t count, int workers, const Schedule& schedule,
         // thread count, so this is what keeps results bit-identical for any --threads.
         at::set_num_threads(schedule.exclusive[task] ? schedule.exclusive_threads : 1);
         at::Tensor result = compute(task);
+        // The task's temporaries are freed by now; glibc keeps freed chunks below its (adaptive) mmap threshold
+        // in its arenas, and without this the process holds on to their pages.
+        malloc_trim(0);
         std::lock_guard<std::mutex> lock(mutex);
         finished.emplace(task, std::move(result));
       } catch (...) {

@@ -12,11 +12,12 @@
 #include "lib/util/error.h"
 #include "lib/weights/tensor_ops.h"
 #include "tests/support/command_runner.h"
+#include "tests/support/test_helpers.h"
 
 namespace ladle {
 namespace {
 
-at::Tensor floats(std::vector<float> values) { return at::tensor(values, at::kFloat); }
+using ladle::testing::floats;
 
 // Sets the intra-op thread count for one test and restores it afterwards.
 class ThreadCount {

@@ -7,30 +7,20 @@
 #include <string>
 
 #include "lib/util/error.h"
+#include "tests/support/test_helpers.h"
 
 namespace ladle {
 namespace {
 
-at::Tensor floats(std::vector<float> values) { return at::tensor(values, at::kFloat); }
+using ladle::testing::floats;
+using ladle::testing::error_message;
+using ladle::testing::contains;
 
 NamedTensors make_set(std::vector<std::pair<std::string, at::Tensor>> entries) {
   NamedTensors set;
   for (auto& [name, tensor] : entries) set.insert(name, tensor);
   return set;
 }
-
-template <typename Run>
-std::string error_message(const Run& run) {
-  try {
-    run();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  ADD_FAILURE() << "expected ladle::Error";
-  return "";
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 TEST(NamedWeightedMean, AveragesNameByNameInFirstSetOrder) {
   const NamedTensors a = make_set({{"w", floats({1, 2})}, {"b", floats({0})}});

@@ -8,25 +8,16 @@
 #include <string>
 
 #include "lib/util/error.h"
+#include "tests/support/test_helpers.h"
 
 namespace ladle {
 namespace {
 
-at::Tensor floats(std::vector<float> values) { return at::tensor(values, at::kFloat); }
+using ladle::testing::floats;
+using ladle::testing::error_message;
+using ladle::testing::contains;
 
 // The message of the ladle::Error thrown by `run`, or a failure when it throws nothing.
-template <typename Run>
-std::string error_message(const Run& run) {
-  try {
-    run();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  ADD_FAILURE() << "expected ladle::Error";
-  return "";
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 TEST(WeightedSum, MatchesHandComputedCase) {
   const at::Tensor sum = weighted_sum({floats({1, 2}), floats({3, 4})}, {0.5, 2.0});

@@ -7,11 +7,12 @@
 #include "lib/merge/methods/ram.h"
 #include "lib/merge/methods/sce.h"
 #include "lib/util/error.h"
+#include "tests/support/test_helpers.h"
 
 namespace ladle::merge {
 namespace {
 
-at::Tensor floats(std::vector<float> values) { return at::tensor(values, at::kFloat); }
+using ladle::testing::floats;
 
 MethodInputs task_inputs(const at::Tensor& base, const std::vector<at::Tensor>& vectors) {
   MethodInputs inputs;

@@ -8,11 +8,12 @@
 #include <string>
 
 #include "lib/util/error.h"
+#include "tests/support/test_helpers.h"
 
 namespace ladle::merge {
 namespace {
 
-at::Tensor floats(std::vector<float> values) { return at::tensor(values, at::kFloat); }
+using ladle::testing::floats;
 
 MethodInputs fisher_inputs(std::vector<at::Tensor> models, std::vector<at::Tensor> fishers) {
   MethodInputs inputs;

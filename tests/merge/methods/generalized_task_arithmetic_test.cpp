@@ -8,11 +8,14 @@
 #include <string>
 
 #include "lib/util/error.h"
+#include "tests/support/test_helpers.h"
 
 namespace ladle::merge {
 namespace {
 
-at::Tensor floats(std::vector<float> values) { return at::tensor(values, at::kFloat); }
+using ladle::testing::floats;
+using ladle::testing::error_message;
+using ladle::testing::contains;
 
 GeneralizedTaskArithmeticMerge method(const std::string& name) {
   for (const TaskArithmeticVariant& variant : task_arithmetic_variants()) {
@@ -37,19 +40,6 @@ MethodInputs task_inputs(const at::Tensor& base, const std::vector<at::Tensor>& 
   }
   return inputs;
 }
-
-template <typename Run>
-std::string error_message(const Run& run) {
-  try {
-    run();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  ADD_FAILURE() << "expected ladle::Error";
-  return "";
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 void expect_close(const at::Tensor& actual, const at::Tensor& expected, double tolerance = 1e-6) {
   EXPECT_TRUE(at::allclose(actual, expected, 0, tolerance)) << actual << "\nexpected\n" << expected;

@@ -7,11 +7,14 @@
 #include <string>
 
 #include "lib/util/error.h"
+#include "tests/support/test_helpers.h"
 
 namespace ladle::merge {
 namespace {
 
-at::Tensor floats(std::vector<float> values) { return at::tensor(values, at::kFloat); }
+using ladle::testing::floats;
+using ladle::testing::error_message;
+using ladle::testing::contains;
 
 MethodInputs weighted(std::vector<at::Tensor> models, std::vector<double> weights) {
   MethodInputs inputs;
@@ -23,19 +26,6 @@ MethodInputs weighted(std::vector<at::Tensor> models, std::vector<double> weight
   }
   return inputs;
 }
-
-template <typename Run>
-std::string error_message(const Run& run) {
-  try {
-    run();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  ADD_FAILURE() << "expected ladle::Error";
-  return "";
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 TEST(LinearMerge, NormalizedWeightedMeanMatchesHandComputation) {
   // (1·[1, 2] + 3·[5, 10]) / 4 = [4, 8]

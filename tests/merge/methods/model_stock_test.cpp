@@ -8,11 +8,12 @@
 #include <string>
 
 #include "lib/util/error.h"
+#include "tests/support/test_helpers.h"
 
 namespace ladle::merge {
 namespace {
 
-at::Tensor floats(std::vector<float> values) { return at::tensor(values, at::kFloat); }
+using ladle::testing::floats;
 
 MethodInputs stock_inputs(const at::Tensor& base, std::vector<at::Tensor> models) {
   MethodInputs inputs;

@@ -8,11 +8,14 @@
 #include "lib/merge/methods/nearswap.h"
 #include "lib/merge/methods/passthrough.h"
 #include "lib/util/error.h"
+#include "tests/support/test_helpers.h"
 
 namespace ladle::merge {
 namespace {
 
-at::Tensor floats(std::vector<float> values) { return at::tensor(values, at::kFloat); }
+using ladle::testing::floats;
+using ladle::testing::error_message;
+using ladle::testing::contains;
 
 MethodInputs pair_inputs(std::optional<at::Tensor> base, std::vector<at::Tensor> models) {
   MethodInputs inputs;
@@ -25,19 +28,6 @@ MethodInputs pair_inputs(std::optional<at::Tensor> base, std::vector<at::Tensor>
   }
   return inputs;
 }
-
-template <typename Run>
-std::string error_message(const Run& run) {
-  try {
-    run();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  ADD_FAILURE() << "expected ladle::Error";
-  return "";
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 // t = 0.5, |θ₀ − θ₁| = 0.25, 1, 4: w = clamp(2) = 1, 0.5, 0.125.
 TEST(NearSwapMerge, TakesTheOtherValueInProportionToItsCloseness) {

@@ -8,11 +8,14 @@
 #include <string>
 
 #include "lib/util/error.h"
+#include "tests/support/test_helpers.h"
 
 namespace ladle::merge {
 namespace {
 
-at::Tensor floats(std::vector<float> values) { return at::tensor(values, at::kFloat); }
+using ladle::testing::floats;
+using ladle::testing::error_message;
+using ladle::testing::contains;
 
 MethodInputs slerp_inputs(at::Tensor base, at::Tensor other, double t) {
   MethodInputs inputs;
@@ -34,19 +37,6 @@ MethodInputs nuslerp_inputs(std::optional<at::Tensor> base, at::Tensor a, at::Te
   inputs.model_parameters = {{{"weight", wa}}, {{"weight", wb}}};
   return inputs;
 }
-
-template <typename Run>
-std::string error_message(const Run& run) {
-  try {
-    run();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  ADD_FAILURE() << "expected ladle::Error";
-  return "";
-}
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 void expect_close(const at::Tensor& actual, const at::Tensor& expected, double tolerance = 1e-6) {
   EXPECT_TRUE(at::allclose(actual, expected, 0, tolerance)) << actual << "\nexpected\n" << expected;

@@ -12,11 +12,13 @@
 
 #include "lib/merge/methods/magnitude_threshold.h"
 #include "lib/util/error.h"
+#include "tests/support/test_helpers.h"
 
 namespace ladle::merge {
 namespace {
 
-at::Tensor floats(std::vector<float> values) { return at::tensor(values, at::kFloat); }
+using ladle::testing::floats;
+
 at::Tensor bools(std::vector<bool> values) {
   at::Tensor mask = at::zeros({static_cast<std::int64_t>(values.size())}, at::kBool);
   for (std::size_t i = 0; i < values.size(); ++i) mask[static_cast<std::int64_t>(i)] = static_cast<bool>(values[i]);

@@ -8,11 +8,13 @@
 #include "lib/merge/methods/karcher.h"
 #include "lib/merge/methods/multislerp.h"
 #include "lib/util/error.h"
+#include "tests/support/test_helpers.h"
 
 namespace ladle::merge {
 namespace {
 
-at::Tensor floats(std::vector<float> values) { return at::tensor(values, at::kFloat); }
+using ladle::testing::floats;
+using ladle::testing::error_message;
 
 MethodInputs inputs_of(std::optional<at::Tensor> base, std::vector<at::Tensor> models) {
   MethodInputs inputs;
@@ -24,17 +26,6 @@ MethodInputs inputs_of(std::optional<at::Tensor> base, std::vector<at::Tensor> m
     inputs.model_parameters.push_back({{"weight", 1.0}});
   }
   return inputs;
-}
-
-template <typename Run>
-std::string error_message(const Run& run) {
-  try {
-    run();
-  } catch (const Error& error) {
-    return error.what();
-  }
-  ADD_FAILURE() << "expected ladle::Error";
-  return "";
 }
 
 void expect_close(const at::Tensor& actual, const at::Tensor& expected, double tolerance = 1e-5) {
