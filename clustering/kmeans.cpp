@@ -28,7 +28,8 @@ namespace {
 
 void check_options(const FloatMatrix& points, const KMeansOptions& options) {
   if (options.k < 1) throw Error("k-means needs k >= 1 clusters, got " + std::to_string(options.k));
-  if (options.iterations < 1) throw Error("k-means needs at least 1 iteration, got " + std::to_string(options.iterations));
+  if (options.iterations < 1)
+    throw Error("k-means needs at least 1 iteration, got " + std::to_string(options.iterations));
   if (options.nredo < 1) throw Error("k-means needs nredo >= 1 runs, got " + std::to_string(options.nredo));
   if (options.min_points_per_centroid < 0 || options.max_points_per_centroid < 0) {
     throw Error("k-means points-per-centroid limits must not be negative");
@@ -98,10 +99,9 @@ faiss::ClusteringParameters clustering_parameters(std::int64_t n, const KMeansOp
   parameters.min_points_per_centroid = 0;
   // faiss subsamples when n > k * max_points_per_centroid; ceil(n / k) never does.
   const std::int64_t all_points = (n + options.k - 1) / options.k;
-  parameters.max_points_per_centroid =
-      static_cast<int>(std::min<std::int64_t>(options.max_points_per_centroid > 0 ? options.max_points_per_centroid
-                                                                                 : all_points,
-                                              std::numeric_limits<int>::max()));
+  parameters.max_points_per_centroid = static_cast<int>(
+      std::min<std::int64_t>(options.max_points_per_centroid > 0 ? options.max_points_per_centroid : all_points,
+                             std::numeric_limits<int>::max()));
   return parameters;
 }
 
@@ -125,14 +125,14 @@ std::vector<float> squared_distances(const FloatMatrix& points, const std::vecto
                                      bool inner_product) {
   std::vector<float> distances(scores.size());
   std::vector<float> centroid_norms(static_cast<std::size_t>(centroids.rows));
-  if (inner_product) faiss::fvec_norms_L2sqr(centroid_norms.data(), centroids.values.data(), centroids.cols, centroids.rows);
+  if (inner_product)
+    faiss::fvec_norms_L2sqr(centroid_norms.data(), centroids.values.data(), centroids.cols, centroids.rows);
 #pragma omp parallel for
   for (std::int64_t i = 0; i < points.rows; ++i) {
     const auto u = static_cast<std::size_t>(i);
-    const float distance =
-        inner_product ? faiss::fvec_norm_L2sqr(points.row(i), points.cols) +
-                            centroid_norms[static_cast<std::size_t>(labels[u])] - 2.0f * scores[u]
-                      : scores[u];
+    const float distance = inner_product ? faiss::fvec_norm_L2sqr(points.row(i), points.cols) +
+                                               centroid_norms[static_cast<std::size_t>(labels[u])] - 2.0f * scores[u]
+                                         : scores[u];
     distances[u] = std::max(distance, 0.0f);
   }
   return distances;
@@ -181,6 +181,17 @@ KMeansResult kmeans_partition(const FloatMatrix& points, const KMeansOptions& op
     const auto& stats = clustering.iteration_stats[i];
     LADLE_LOG(debug) << "k-means iteration " << i << ": objective " << stats.obj << ", imbalance "
                      << stats.imbalance_factor << ", " << stats.nsplit << " empty clusters split";
+  }
+  std::string tiny;
+  for (std::int64_t c = 0; c < options.k; ++c) {
+    const auto size = partition.sizes[static_cast<std::size_t>(c)];
+    if (size > 0 && size < options.min_points_per_centroid) {
+      tiny += (tiny.empty() ? "" : ", ") + std::to_string(c) + " (" + std::to_string(size) + ")";
+    }
+  }
+  if (!tiny.empty()) {
+    LADLE_LOG(warning) << "k-means: clusters " << tiny << " hold fewer than " << options.min_points_per_centroid
+                       << " points each";
   }
   if (const auto empty = empty_clusters(partition); !empty.empty()) {
     std::string list;

@@ -12,16 +12,17 @@ namespace ladle::clustering {
 
 // The knobs of faiss::ClusteringParameters that matter here, with ladle's defaults (faiss's own in brackets).
 struct KMeansOptions {
-  std::int64_t k = 4;          // clusters (DTM's K) [-]
-  int iterations = 20;         // Lloyd iterations per run, faiss's niter [25]
-  int nredo = 1;               // runs from different initial centroids; the lowest objective wins [1]
-  int seed = 1234;             // seed of the initial centroids (run r uses seed + 1 + r·15486557) [1234]
+  std::int64_t k = 4;   // clusters (DTM's K) [-]
+  int iterations = 20;  // Lloyd iterations per run, faiss's niter [25]
+  int nredo = 1;        // runs from different initial centroids; the lowest objective wins [1]
+  int seed = 1234;      // seed of the initial centroids (run r uses seed + 1 + r·15486557) [1234]
   // Renormalise centroids to unit length after each update and assign by inner product (faiss's spherical
   // k-means, with an IndexFlatIP as faiss's Python Kmeans uses): for unit-length points such as the embedder's,
   // this clusters by cosine similarity. [false]
   bool spherical = false;
   // Fewer points than k times this is logged as a warning: too few to place the centroids well, and clusters may
-  // end up tiny or empty. faiss prints the same warning itself; ladle logs it instead. [39]
+  // end up tiny or empty (faiss prints that warning itself; ladle logs it instead). Non-empty clusters left with
+  // fewer points than this are named in a warning too. [39]
   std::int64_t min_points_per_centroid = 39;
   // When positive and there are more than k times this many points, faiss trains on a random sample of that many
   // (and warns that it does); every point is still assigned. 0 trains on all points. [256]

@@ -221,8 +221,8 @@ void write_npy(const std::filesystem::path& path, const FloatMatrix& matrix) {
     throw Error(path.string() + ": the matrix's " + std::to_string(matrix.values.size()) + " values do not fill " +
                 std::to_string(matrix.rows) + " x " + std::to_string(matrix.cols));
   }
-  const std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': " +
-                           shape_text({matrix.rows, matrix.cols}) + ", }";
+  const std::string dict =
+      "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape_text({matrix.rows, matrix.cols}) + ", }";
   const std::size_t preamble = kMagic.size() + 2 + 2;  // magic, version 1.0, uint16 header length
   const std::size_t padding = (kAlignment - (preamble + dict.size() + 1) % kAlignment) % kAlignment;
   const std::string header = dict + std::string(padding, ' ') + "\n";

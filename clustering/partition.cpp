@@ -183,8 +183,8 @@ Partition read_partition(const std::filesystem::path& directory) {
     }
   }
   if (static_cast<std::int64_t>(partition.assignments.size()) != points) {
-    throw Error(assignments_path.string() + ": " + std::to_string(partition.assignments.size()) +
-                " points where " + sizes_label + " says " + std::to_string(points));
+    throw Error(assignments_path.string() + ": " + std::to_string(partition.assignments.size()) + " points where " +
+                sizes_label + " says " + std::to_string(points));
   }
   partition.sizes = cluster_sizes(partition.assignments, partition.k);
   if (!sizes.contains("sizes") || sizes["sizes"] != nlohmann::json(partition.sizes)) {

@@ -7,7 +7,8 @@
 # Usage: bench/merge/run_benchmark.sh
 # Environment: LADLE (the ladle binary; default build/ladle), WORK (scratch folder; default /var/tmp/ladle-merge-bench),
 # DTYPE (F32 or BF16; default F32), SHARD (--out-shard-size; default 512M), THREADS (--threads; default 0 = all
-# cores), REPEAT (runs per measurement, the median is reported; default 3), METHODS (default "linear ties").
+# cores), REPEAT (runs per measurement, the median is reported; default 3), METHODS (default "linear ties"),
+# WORKING_DTYPE (the configs' `dtype:`, e.g. bfloat16; default none: the math runs in float32).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -18,6 +19,7 @@ shard=${SHARD:-512M}
 threads=${THREADS:-0}
 repeat=${REPEAT:-3}
 methods=${METHODS:-linear ties}
+working_dtype=${WORKING_DTYPE:-}
 models=$work/models-$dtype
 
 [[ -x $ladle ]] || { echo "no ladle binary at $ladle (set LADLE)" >&2; exit 1; }
@@ -32,6 +34,7 @@ models:
   - {model: $models/m2, parameters: {weight: 0.2}}
   - {model: $models/m3, parameters: {weight: 0.1}}
 EOF
+[[ -z $working_dtype ]] || echo "dtype: $working_dtype" >> "$work/linear.yml"
 cat > "$work/ties.yml" <<EOF
 merge_method: ties
 base_model: $models/m0
@@ -41,6 +44,7 @@ models:
   - {model: $models/m3, parameters: {weight: 0.5, density: 0.5}}
 parameters: {normalize: true}
 EOF
+[[ -z $working_dtype ]] || echo "dtype: $working_dtype" >> "$work/ties.yml"
 
 now() { date +%s.%N; }
 median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
@@ -78,7 +82,8 @@ done
 io_time=$(printf '%s\n' "${io_times[@]}" | median)
 
 gib() { echo "scale=2; $1 / 1073741824" | bc -l; }
-echo "inputs: 4 x $(gib $((input_bytes / 4))) GiB ($dtype), largest tensor $(gib "$largest_tensor") GiB, output $(gib "$output_bytes") GiB, --out-shard-size $shard, --threads $threads"
+echo "inputs: 4 x $(gib $((input_bytes / 4))) GiB ($dtype), largest tensor $(gib "$largest_tensor") GiB," \
+  "output $(gib "$output_bytes") GiB, working dtype ${working_dtype:-float32}, --out-shard-size $shard, --threads $threads"
 echo "I/O time (read inputs once + write output once, fsync): ${io_time} s (median of $repeat)"
 bound=$((4 * largest_tensor + shard_bytes))
 printf '%-8s %10s %12s %14s %14s %12s\n' method "wall (s)" "wall / I/O" "peak RSS (GiB)" "bound (GiB)" "RSS / bound"

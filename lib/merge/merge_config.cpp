@@ -428,7 +428,6 @@ std::vector<ModelReference> MergeConfig::referenced_models() const {
     if (slice.base_model) add(*slice.base_model);
     for (const auto& source : slice.sources) add(source.model);
   }
-  if (tokenizer_source && tokenizer_source->model) add(*tokenizer_source->model);
   return models;
 }
 

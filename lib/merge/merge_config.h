@@ -114,7 +114,8 @@ struct MergeConfig {
   std::optional<TokenizerSource> tokenizer_source;
   std::vector<std::string> warnings;  // accepted but ignored settings (chat_template, ...)
 
-  // Every distinct model, in order of first mention (base_model first).
+  // Every distinct model whose tensors are read (base models, models, slice sources; not a tokenizer_source
+  // model), in order of first mention, base_model first.
   std::vector<ModelReference> referenced_models() const;
   // "<file>:<line>" for messages.
   std::string where(int line) const;

@@ -20,6 +20,7 @@
 #include "lib/io/checkpoint_writer.h"
 #include "lib/io/torch_dtype.h"
 #include "lib/log/log.h"
+#include "lib/merge/huge_page_allocator.h"
 #include "lib/merge/methods/magnitude_threshold.h"
 #include "lib/merge/methods/method_support.h"
 #include "lib/util/error.h"
@@ -321,10 +322,14 @@ void Executor::find_thresholds(int threads) {
 
 MergeExecutionStats Executor::run(io::CheckpointWriter& writer) {
   const auto start = std::chrono::steady_clock::now();
-  const int threads = options_.threads > 0 ? options_.threads
-                                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   const int caller_threads = at::get_num_threads();
+  const int threads = options_.threads > 0 ? options_.threads : caller_threads;
   exclusive_threads_ = caller_threads;
+  std::vector<std::size_t> tasks(plan_.tensors.size());
+  for (std::size_t i = 0; i < tasks.size(); ++i) tasks[i] = i;
+  const Schedule merge_schedule = schedule(tasks);
+  // Freed blocks are kept up to what the largest tensor needs, the most the next tensor can reuse.
+  const ScopedHugePageCpuAllocator huge_pages(merge_schedule.budget);
   MergeExecutionStats stats;
   try {
     if (plan_.needs_global_magnitude_thresholds()) find_thresholds(threads);
@@ -332,10 +337,8 @@ MergeExecutionStats Executor::run(io::CheckpointWriter& writer) {
     std::uint64_t total = 0;
     for (const auto& tensor : plan_.tensors) total += tensor.input_bytes + tensor.output_bytes;
     ProgressLine progress("merge", total, ProgressOptions{"B", ProgressUnit::bytes});
-    std::vector<std::size_t> tasks(plan_.tensors.size());
-    for (std::size_t i = 0; i < tasks.size(); ++i) tasks[i] = i;
     run_in_order(
-        plan_.tensors.size(), threads, schedule(tasks), [&](std::size_t task) { return compute(plan_.tensors[task]); },
+        plan_.tensors.size(), threads, merge_schedule, [&](std::size_t task) { return compute(plan_.tensors[task]); },
         [&](std::size_t task, at::Tensor tensor) {
           const PlannedTensor& planned = plan_.tensors[task];
           writer.add(planned.name, tensor);

@@ -12,7 +12,8 @@
 // computed alone, with every ATen thread of the caller; all others run single-threaded, side by side. So peak
 // memory is about the largest tensor's working set plus one output shard, whatever the models' size, and since a
 // tensor's ATen thread count depends only on the tensor (never on `threads`), the output is bit-identical for
-// any thread count.
+// any thread count. Large temporaries come from a HugePageCpuAllocator (lib/merge/huge_page_allocator.h) while the
+// merge runs, which keeps up to one budget of freed blocks for reuse.
 //
 // Methods that trim by whole-model magnitude (ties with global_trim) get their thresholds from a first pass
 // over every tensor's task vectors (two passes when needed; see lib/merge/methods/magnitude_threshold.h).
@@ -33,7 +34,7 @@ class CheckpointWriter;
 namespace ladle::merge {
 
 struct MergeExecutionOptions {
-  int threads = 0;                  // tensors merged at once; 0: every core (std::thread::hardware_concurrency)
+  int threads = 0;                  // tensors merged at once; 0: the caller's ATen thread count (at::get_num_threads)
   c10::Device device = c10::kCPU;   // where the math runs; inputs are read on the CPU and outputs written from it
   std::uint64_t seed = 0;           // the run's seed; each tensor's seed is tensor_seed(seed, name)
   // Bytes the tensors in flight may hold at once (inputs as mapped, working-dtype copies, result, output);

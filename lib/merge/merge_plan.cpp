@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 #include <sstream>
+#include <system_error>
 
 #include "lib/io/dtype.h"
 #include "lib/io/torch_dtype.h"
@@ -13,6 +14,8 @@
 
 namespace ladle::merge {
 namespace {
+
+namespace fs = std::filesystem;
 
 // mergekit options that change how it stores intermediate masks, never the result; accepted with a warning.
 const std::set<std::string> kIgnoredParameters = {"int8_mask"};
@@ -436,12 +439,13 @@ MergePlan Planner::plan() {
     if (source.base && !config_.base_model) {
       fail(source.line, "tokenizer_source: 'base' needs a base_model");
     }
-    const InputModel& donor = models_.at(source.base ? *config_.base_model : *source.model);
-    plan_.tokenizer_folder = donor.folder();
-    if (!plan_.tokenizer_folder) {
-      fail(source.line, "tokenizer_source: model '" + donor.reference.name + "' is a single .safetensors file, with no "
-              "tokenizer files beside it; give a Hugging Face model folder");
+    const ModelReference& donor = source.base ? *config_.base_model : *source.model;
+    std::error_code error;
+    if (!fs::is_directory(donor.path, error)) {
+      fail(source.line, "tokenizer_source: '" + donor.name + "' (" + donor.path.string() +
+                            ") is not a folder; give the Hugging Face model folder that holds the tokenizer files");
     }
+    plan_.tokenizer_folder = donor.path;
   } else {
     plan_.tokenizer_folder = reference.folder();
   }

@@ -100,6 +100,36 @@ TEST_F(MergeCliTest, LayerGradientGivesInterpolatedPerLayerWeights) {
   }
 }
 
+// Spherical interpolation from a to b at t, as mergekit's slerp (mergekit/merge_methods/slerp.py), in fp64.
+at::Tensor slerp_reference(double t, const at::Tensor& a, const at::Tensor& b) {
+  const at::Tensor v0 = a.to(at::kDouble);
+  const at::Tensor v1 = b.to(at::kDouble);
+  const double dot = ((v0 / v0.norm()) * (v1 / v1.norm())).sum().item<double>();
+  if (std::abs(dot) > 0.9995) return (1 - t) * v0 + t * v1;
+  const double theta = std::acos(dot);
+  return std::sin(theta - theta * t) / std::sin(theta) * v0 + std::sin(theta * t) / std::sin(theta) * v1;
+}
+
+TEST_F(MergeCliTest, SlerpGradientOfTIsInterpolatedPerLayer) {
+  RandomLlamaOptions options;
+  options.layers = 4;
+  options.seed = 1;
+  const NamedTensors a = model("a", options);
+  options.seed = 2;
+  const NamedTensors b = model("b", options);
+  // t: [0, 1] over 4 layers is t = 0, 1/3, 2/3, 1; embeddings are merged at t = 0, lm_head at t = 1.
+  ASSERT_EQ(merge("merge_method: slerp\nbase_model: a\nmodels: [{model: a}, {model: b}]\nparameters: {t: [0, 1]}\n")
+                .exit_code,
+            0);
+  for (int layer = 0; layer < 4; ++layer) {
+    const std::string name = "model.layers." + std::to_string(layer) + ".mlp.gate_proj.weight";
+    const at::Tensor expected = slerp_reference(layer / 3.0, a.at(name), b.at(name)).to(at::kFloat);
+    EXPECT_TRUE(at::allclose(output(name), expected, 1e-5, 1e-5)) << name;
+  }
+  EXPECT_TRUE(at::allclose(output("model.embed_tokens.weight"), a.at("model.embed_tokens.weight"), 1e-6, 1e-6));
+  EXPECT_TRUE(at::allclose(output("lm_head.weight"), b.at("lm_head.weight"), 1e-6, 1e-6));
+}
+
 TEST_F(MergeCliTest, FilterAppliesToSelfAttentionOnly) {
   const NamedTensors a = model("a", 1);
   const NamedTensors b = model("b", 2);
@@ -189,6 +219,16 @@ TEST_F(MergeCliTest, TokenizerConfigAndMergeRecordAreWritten) {
   const io::CheckpointReader merged(out);
   EXPECT_EQ(merged.config()->at("architectures")[0], "LlamaForCausalLM");
   EXPECT_EQ(merged.config()->at("hidden_size"), 16);
+}
+
+TEST_F(MergeCliTest, TokenizerSourceFolderNeedsOnlyTokenizerFiles) {
+  model("a", 1);
+  fs::create_directories(dir_ / "tokenizer-only");
+  ladle::testing::write_text_file(dir_ / "tokenizer-only" / "tokenizer.json", "{\"only\": \"tokenizer\"}");
+  const std::string yaml =
+      "merge_method: linear\nmodels: [{model: a, parameters: {weight: 1}}]\ntokenizer_source: tokenizer-only\n";
+  ASSERT_EQ(merge(yaml).exit_code, 0);
+  EXPECT_EQ(read_text(dir_ / "out" / "tokenizer.json"), "{\"only\": \"tokenizer\"}");
 }
 
 TEST_F(MergeCliTest, WithoutTokenizerSourceTheBaseTokenizerIsCopied) {

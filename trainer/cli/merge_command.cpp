@@ -98,7 +98,9 @@ void add_merge_command(CLI::App& app) {
   command->add_option("--out-shard-size", options->out_shard_size,
                       "Tensor bytes per output shard (K/M/G binary, KB/MB/GB decimal)")
       ->capture_default_str();
-  command->add_option("--threads", options->threads, "Tensors merged at once (0: every core)")->capture_default_str();
+  command->add_option("--threads", options->threads,
+                      "Tensors merged at once (0: OMP_NUM_THREADS, else every core)")
+      ->capture_default_str();
   command->add_option("--device", options->device, "Where the math runs: cpu, cuda or cuda:N")->capture_default_str();
   command->add_option("--seed", options->seed, "Seed of the random methods (dare_*, della*)")->capture_default_str();
   command->add_flag("--dry-run", options->dry_run, "Check and print the plan, write nothing");

@@ -1,0 +1,144 @@
+#include "callbacks/lawa_average.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "callbacks/flat_average.h"
+#include "lib/log/log.h"
+#include "lib/util/error.h"
+
+namespace ladle::callbacks {
+namespace {
+
+// Elements per fp64 scratch chunk: 2 MiB of scratch, long enough runs for ATen's multithreaded kernels.
+constexpr std::int64_t kMeanChunk = std::int64_t{1} << 18;
+
+nlohmann::json options_json(const LawaOptions& options) {
+  return {{"k", options.k},
+          {"start_step", options.schedule.start_step},
+          {"every", options.schedule.every},
+          {"storage", snapshot_storage_name(options.storage)},
+          {"buffers", buffer_mode_name(options.buffers)}};
+}
+
+std::unique_ptr<SnapshotRing> make_ring(const LawaOptions& options, const FlatParameters& live,
+                                        const NamedTensors& live_buffers) {
+  if (options.k < 1) throw Error("LAWA: k is " + std::to_string(options.k) + ", expected at least 1 snapshot");
+  options.schedule.validate("LAWA");
+  const auto capacity = static_cast<std::size_t>(options.k);
+  if (options.storage == SnapshotStorage::memory) return std::make_unique<MemorySnapshotRing>(capacity, live, live_buffers);
+  if (options.directory.empty()) throw Error("LAWA: snapshots on disk need a directory (LawaOptions::directory)");
+  return std::make_unique<DiskSnapshotRing>(capacity, live, live_buffers, options.directory);
+}
+
+}  // namespace
+
+std::string snapshot_storage_name(SnapshotStorage storage) {
+  return storage == SnapshotStorage::memory ? "memory" : "disk";
+}
+
+SnapshotStorage parse_snapshot_storage(const std::string& name) {
+  if (name == "memory") return SnapshotStorage::memory;
+  if (name == "disk") return SnapshotStorage::disk;
+  throw Error("unknown LAWA snapshot storage '" + name + "', expected 'memory' or 'disk'");
+}
+
+void mean_of_flat(const std::vector<at::Tensor>& sources, at::Tensor& mean) {
+  if (sources.empty()) throw Error("mean_of_flat: no tensors to average");
+  const std::int64_t numel = mean.numel();
+  for (const auto& source : sources) {
+    if (source.numel() != numel) {
+      throw Error("mean_of_flat: a source holds " + std::to_string(source.numel()) + " elements, the mean " +
+                  std::to_string(numel));
+    }
+  }
+  at::NoGradGuard no_grad;
+  const auto count = static_cast<double>(sources.size());
+  at::Tensor scratch = at::empty({std::min(numel, kMeanChunk)}, mean.options().dtype(at::kDouble));
+  for (std::int64_t begin = 0; begin < numel; begin += kMeanChunk) {
+    const std::int64_t length = std::min(kMeanChunk, numel - begin);
+    at::Tensor sum = scratch.narrow(0, 0, length);
+    sum.copy_(sources[0].narrow(0, begin, length));
+    for (std::size_t s = 1; s < sources.size(); ++s) sum.add_(sources[s].narrow(0, begin, length));
+    mean.narrow(0, begin, length).copy_(sum.div_(count));
+  }
+}
+
+LawaAverage::LawaAverage(const FlatParameters& live, NamedTensors live_buffers, LawaOptions options)
+    : WeightAverage(live, std::move(live_buffers)),
+      options_(std::move(options)),
+      ring_(make_ring(options_, live_, live_buffers_)) {
+  average_ = empty_flat_like(live_, /*accumulate=*/true);
+  buffer_average_ = make_buffer_storage(live_buffers_);
+}
+
+bool LawaAverage::on_optimizer_step(std::int64_t step) {
+  if (!options_.schedule.due(step)) return false;
+  update(step);
+  return true;
+}
+
+void LawaAverage::update(std::int64_t step) {
+  ring_->push(step);
+  stale_ = true;
+}
+
+void LawaAverage::compute_average() {
+  std::vector<WeightSnapshot> snapshots;
+  for (std::size_t i = 0; i < ring_->size(); ++i) snapshots.push_back(ring_->snapshot(i));
+  for (std::size_t g = 0; g < average_.size(); ++g) {
+    std::vector<at::Tensor> sources;
+    for (const auto& snapshot : snapshots) sources.push_back(snapshot.values[g]);
+    mean_of_flat(sources, average_[g]);
+  }
+  at::NoGradGuard no_grad;
+  for (auto& [name, stored] : buffer_average_) {
+    if (options_.buffers == BufferMode::copy || !at::isFloatingType(stored.scalar_type())) {
+      stored.copy_(snapshots.back().buffers.at(name));
+      continue;
+    }
+    std::vector<at::Tensor> sources;
+    for (const auto& snapshot : snapshots) sources.push_back(snapshot.buffers.at(name).reshape(-1));
+    at::Tensor flat = stored.view(-1);
+    mean_of_flat(sources, flat);
+  }
+  stale_ = false;
+}
+
+std::vector<at::Tensor> LawaAverage::averaged_flat_values() {
+  require_average("averaged_flat_values");
+  if (stale_) compute_average();
+  return average_;
+}
+
+NamedTensors LawaAverage::averaged_buffers() {
+  require_average("averaged_buffers");
+  if (stale_) compute_average();
+  return buffer_average_;
+}
+
+AveragingState LawaAverage::state() {
+  AveragingState state = ring_->state();
+  state.info["kind"] = name();
+  state.info["options"] = options_json(options_);
+  return state;
+}
+
+void LawaAverage::load_state(const AveragingState& state) {
+  require_kind(state);
+  if (state.info.contains("options") && state.info.at("options").value("storage", "") !=
+                                            snapshot_storage_name(options_.storage)) {
+    throw Error("LAWA state: the checkpoint kept its snapshots in " + state.info.at("options").value("storage", "?") +
+                ", this average keeps them in " + snapshot_storage_name(options_.storage));
+  }
+  ring_->load_state(state);
+  stale_ = true;
+  if (state.info.contains("options") && state.info.at("options") != options_json(options_)) {
+    LADLE_LOG(warning) << "LAWA: resuming with options " << options_json(options_).dump()
+                       << " that differ from the checkpoint's " << state.info.at("options").dump();
+  }
+}
+
+}  // namespace ladle::callbacks

@@ -1,0 +1,228 @@
+// EmaCallback, SwaCallback and LawaCallback in tiny training runs: the averages follow the live weights the
+// trainer produced, the averaged weights are evaluated and saved without disturbing training, SWA anneals the
+// learning rate, and a resumed run is bit-identical; AveragingConfig parses the `averaging:` section.
+#include "callbacks/averaging_callbacks.h"
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "callbacks/averaging_config.h"
+#include "lib/io/checkpoint_reader.h"
+#include "lib/weights/flat_parameters.h"
+#include "tests/support/command_runner.h"
+#include "tests/support/test_helpers.h"
+#include "tests/trainer/tiny_run.h"
+#include "trainer/optimizer.h"
+#include "trainer/trainer.h"
+
+namespace ladle::callbacks {
+namespace {
+
+using ladle::testing::contains;
+using ladle::testing::error_message;
+using trainer::Event;
+using trainer::TrainConfig;
+using trainer::TrainState;
+
+// Records the live flat weights and the learning rate of the next step after every optimizer step. An observer:
+// it runs after the averaging callbacks, so it sees what they left.
+class LiveRecorder : public trainer::Callback {
+ public:
+  std::string name() const override { return "live_recorder"; }
+  trainer::CallbackKind kind() const override { return trainer::CallbackKind::observes; }
+  void on_event(Event event, TrainState& state) override {
+    if (event == Event::step_end && state.step == stop_at_step) {
+      state.request_checkpoint();
+      state.request_stop();
+    }
+    if (event != Event::after_optimizer_step) return;
+    weights.push_back(state.flat_parameters().groups().at(0).values.clone());
+    learning_rates.push_back(state.optimizer().learning_rate());
+  }
+  std::vector<at::Tensor> weights;
+  std::vector<double> learning_rates;
+  std::int64_t stop_at_step = -1;
+};
+
+class AveragingCallbacksTest : public ::testing::Test {
+ protected:
+  void SetUp() override { dir_ = ladle::testing::make_temp_dir("averaging-callbacks"); }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  TrainConfig config(const std::string& name, std::int64_t steps = 8) const {
+    TrainConfig c = trainer::testing::tiny_config(dir_ + "/" + name);
+    c.max_steps = steps;
+    c.optimizer.lr = 0.01;
+    return c;
+  }
+
+  struct Run {
+    NamedTensors final_weights;
+    trainer::TrainResult result;
+    std::shared_ptr<LiveRecorder> recorder;
+    std::vector<std::shared_ptr<AveragingCallback>> callbacks;
+  };
+
+  // Trains the tiny model with the given callbacks (fresh ones per run), with held-out data for evaluation.
+  Run run(const TrainConfig& c, std::vector<std::shared_ptr<AveragingCallback>> callbacks,
+          std::int64_t stop_at = -1, bool resume = false) {
+    trainer::Trainer trainer(c, trainer::testing::tiny_model(), trainer::testing::tiny_data(10, 4));
+    Run result;
+    result.recorder = std::make_shared<LiveRecorder>();
+    result.recorder->stop_at_step = stop_at;
+    trainer.add_callback(result.recorder);
+    for (const auto& callback : callbacks) trainer.add_callback(callback);
+    result.callbacks = callbacks;
+    result.result = trainer.train(resume ? std::optional<std::filesystem::path>(c.output_dir) : std::nullopt);
+    result.final_weights = trainer::testing::parameters_of(trainer.model());
+    return result;
+  }
+
+  static std::vector<std::shared_ptr<AveragingCallback>> all_three(const std::string& lawa_dir = "") {
+    EmaOptions ema;
+    ema.decay = 0.7;
+    SwaOptions swa;
+    swa.schedule.start_step = 3;
+    LawaOptions lawa;
+    lawa.k = 3;
+    lawa.schedule.every = 2;
+    if (!lawa_dir.empty()) {
+      lawa.storage = SnapshotStorage::disk;
+      lawa.directory = lawa_dir;
+    }
+    SwaLrOptions lr;
+    lr.swa_lr = 0.002;
+    lr.anneal_steps = 3;
+    return {std::make_shared<EmaCallback>(ema), std::make_shared<SwaCallback>(swa, lr),
+            std::make_shared<LawaCallback>(lawa)};
+  }
+
+  std::string dir_;
+};
+
+// The EMA callback's average equals avg ← 0.7·avg + 0.3·live over the weights the trainer produced after each
+// optimizer step (the first copies), computed here with plain ATen ops.
+TEST_F(AveragingCallbacksTest, EmaFollowsTheLiveWeightsOfEveryOptimizerStep) {
+  EmaOptions options;
+  options.decay = 0.7;
+  auto ema = std::make_shared<EmaCallback>(options);
+  const Run result = run(config("ema"), {ema});
+  ASSERT_EQ(result.recorder->weights.size(), 8u);
+  at::Tensor expected = result.recorder->weights[0].clone();
+  for (std::size_t k = 1; k < 8; ++k) expected = 0.7 * expected + (1 - 0.7) * result.recorder->weights[k];
+  EXPECT_TRUE(at::equal(ema->average()->averaged_flat_values().at(0), expected));
+}
+
+TEST_F(AveragingCallbacksTest, SwaAndLawaAverageTheScheduledSteps) {
+  const auto callbacks = all_three();
+  const Run result = run(config("swa-lawa"), callbacks);
+  const auto& live = result.recorder->weights;
+  // SWA from step 3 on: steps 3..8 (weights[2..7]); LAWA: the 3 latest of steps 2, 4, 6, 8.
+  const at::Tensor swa = at::stack({live[2], live[3], live[4], live[5], live[6], live[7]}).mean(0);
+  const at::Tensor lawa = at::stack({live[3], live[5], live[7]}).to(at::kDouble).mean(0).to(at::kFloat);
+  EXPECT_LE((callbacks[1]->average()->averaged_flat_values().at(0) - swa).abs().max().item<double>(), 1e-6);
+  EXPECT_TRUE(at::equal(callbacks[2]->average()->averaged_flat_values().at(0), lawa));
+}
+
+// Evaluating the averages swaps weights in and out; the live run must be exactly the run without callbacks
+// (SWA's learning-rate phase is off here: it changes training on purpose).
+TEST_F(AveragingCallbacksTest, EvaluationAndSavingOfAveragesLeaveTrainingBitIdentical) {
+  TrainConfig with = config("with");
+  with.evaluation.every_steps = 4;
+  TrainConfig without = config("without");
+  without.evaluation.every_steps = 4;
+  EmaOptions ema;
+  LawaOptions lawa;
+  lawa.k = 2;
+  const Run averaged = run(with, {std::make_shared<EmaCallback>(ema), std::make_shared<SwaCallback>(),
+                                  std::make_shared<LawaCallback>(lawa)});
+  const Run plain = run(without, {});
+  trainer::testing::expect_bitwise_equal(averaged.final_weights, plain.final_weights);
+  for (const char* metric : {"eval/loss", "ema/loss", "swa/loss", "lawa/loss"}) {
+    EXPECT_EQ(averaged.result.metrics.count(metric), 1u) << metric;
+  }
+}
+
+TEST_F(AveragingCallbacksTest, TrainEndWritesEachAveragedModelAsAFolder) {
+  const TrainConfig c = config("folders");
+  const auto callbacks = all_three();
+  run(c, callbacks);
+  for (const auto& callback : callbacks) {
+    const std::filesystem::path folder = c.output_dir / callback->name();
+    ASSERT_TRUE(std::filesystem::exists(folder / "config.json")) << folder;
+    const io::CheckpointReader reader(folder);
+    for (const auto& [name, tensor] : callback->average()->averaged_weights()) {
+      EXPECT_TRUE(at::equal(reader.tensor(name), tensor)) << callback->name() << " " << name;
+    }
+  }
+}
+
+// Steps 3, 4, 5, ... set the rate of the next step to SWALR's closed form from lr₀ = 0.01 (constant schedule):
+// t = (s − 3 + 1)/3, α = (1 − cos πt)/2, lr = α·0.002 + (1 − α)·0.01; before step 3 the schedule's 0.01.
+TEST_F(AveragingCallbacksTest, SwaAnnealsTheLearningRateToSwaLr) {
+  const Run result = run(config("swa-lr"), all_three());
+  const auto& rates = result.recorder->learning_rates;
+  ASSERT_EQ(rates.size(), 8u);
+  EXPECT_DOUBLE_EQ(rates[0], 0.01);
+  EXPECT_DOUBLE_EQ(rates[1], 0.01);
+  for (std::int64_t step = 3; step <= 8; ++step) {
+    const double t = std::min(1.0, static_cast<double>(step - 3 + 1) / 3.0);
+    const double alpha = (1 - std::cos(M_PI * t)) / 2;
+    EXPECT_NEAR(rates[step - 1], alpha * 0.002 + (1 - alpha) * 0.01, 1e-15) << "step " << step;
+  }
+}
+
+// 8 steps straight equal 4 steps, a checkpoint, a resume and 4 more: live weights, every average and the SWA
+// learning rate; LAWA keeps its snapshots on disk, and the first run's ring moves on after the checkpoint.
+TEST_F(AveragingCallbacksTest, ResumeWithAllThreeCallbacksIsBitIdentical) {
+  const Run straight = run(config("straight"), all_three(dir_ + "/ring-straight"));
+  run(config("split"), all_three(dir_ + "/ring-split"), /*stop_at=*/5);
+  const Run resumed = run(config("split"), all_three(dir_ + "/ring-split"), -1, /*resume=*/true);
+  trainer::testing::expect_bitwise_equal(straight.final_weights, resumed.final_weights);
+  for (std::size_t i = 0; i < straight.callbacks.size(); ++i) {
+    EXPECT_TRUE(at::equal(resumed.callbacks[i]->average()->averaged_flat_values().at(0),
+                          straight.callbacks[i]->average()->averaged_flat_values().at(0)))
+        << straight.callbacks[i]->name();
+  }
+  EXPECT_EQ(resumed.recorder->learning_rates.back(), straight.recorder->learning_rates.back());
+}
+
+TEST(AveragingConfig, ParsesSectionsWithDefaults) {
+  const auto config = AveragingConfig::from_json(nlohmann::json::parse(R"({
+    "ema": {"decay": 0.99, "every": 2},
+    "swa": {"start_step": 50, "lr": {"swa_lr": 0.001, "anneal": "linear"}},
+    "lawa": {"k": 4, "every": 10, "storage": "disk", "directory": "snapshots"}})"),
+                                                 "train.yml", "/runs");
+  ASSERT_TRUE(config.ema && config.swa && config.lawa);
+  EXPECT_EQ(config.ema->average.decay, 0.99);
+  EXPECT_EQ(config.ema->average.schedule.every, 2);
+  EXPECT_FALSE(config.ema->average.warmup);
+  EXPECT_EQ(config.swa->average.schedule.start_step, 50);
+  ASSERT_TRUE(config.swa->lr.has_value());
+  EXPECT_EQ(config.swa->lr->anneal, SwaAnneal::linear);
+  EXPECT_EQ(config.swa->lr->anneal_steps, 10);
+  EXPECT_EQ(config.lawa->average.storage, SnapshotStorage::disk);
+  EXPECT_EQ(config.lawa->average.directory, std::filesystem::path("/runs/snapshots"));
+  EXPECT_EQ(make_averaging_callbacks(config).size(), 3u);
+  EXPECT_EQ(AveragingConfig::from_json(config.to_json()).to_json(), config.to_json());
+}
+
+TEST(AveragingConfig, ErrorsNameTheKey) {
+  EXPECT_TRUE(contains(error_message([] { AveragingConfig::from_json({{"ema", {{"decy", 0.9}}}}, "t.yml"); }),
+                       "t.yml: averaging.ema.decy: unknown key"));
+  EXPECT_TRUE(contains(error_message([] { AveragingConfig::from_json({{"ema", {{"decay", 1.5}}}}); }),
+                       "averaging.ema.decay: expected a number in [0, 1]"));
+  EXPECT_TRUE(contains(error_message([] { AveragingConfig::from_json({{"lawa", {{"storage", "tape"}}}}); }),
+                       "averaging.lawa.storage: unknown LAWA snapshot storage 'tape'"));
+  EXPECT_TRUE(contains(error_message([] { AveragingConfig::from_json({{"polyak", {}}}); }), "averaging.polyak"));
+}
+
+TEST(AveragingConfig, EnabledFalseTurnsACallbackOff) {
+  const auto config = AveragingConfig::from_json({{"ema", {{"enabled", false}}}});
+  EXPECT_FALSE(config.ema.has_value());
+}
+
+}  // namespace
+}  // namespace ladle::callbacks

@@ -1,0 +1,123 @@
+// Data-parallel training: two `ladle train` processes joined over loopback with Gloo, each with half of the same
+// global batch, end with the weights of one process training on the whole batch.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "lib/io/checkpoint_reader.h"
+#include "tests/support/command_runner.h"
+#include "tests/support/random_checkpoints.h"
+#include "tests/trainer/tiny_run.h"
+
+extern char** environ;
+
+namespace ladle::trainer {
+namespace {
+
+// A TCP port that was free a moment ago.
+int free_port() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  socklen_t length = sizeof address;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  close(fd);
+  return ntohs(address.sin_port);
+}
+
+// Starts `ladle args...` with extra environment variables, its output going to `log`.
+pid_t spawn_ladle(const std::vector<std::string>& args, const std::vector<std::string>& extra_environment,
+                  const std::string& log) {
+  std::vector<std::string> environment(extra_environment);
+  for (char** entry = environ; *entry != nullptr; ++entry) environment.emplace_back(*entry);
+  std::vector<char*> envp, argv{const_cast<char*>(LADLE_CLI_PATH)};
+  for (auto& entry : environment) envp.push_back(entry.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> arguments(args);
+  for (auto& argument : arguments) argv.push_back(argument.data());
+  argv.push_back(nullptr);
+  const int out = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  const pid_t child = fork();
+  if (child == 0) {
+    dup2(out, 1);
+    dup2(out, 2);
+    execve(LADLE_CLI_PATH, argv.data(), envp.data());
+    _exit(127);
+  }
+  close(out);
+  return child;
+}
+
+int wait_for(pid_t child) {
+  int status = 0;
+  waitpid(child, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+TEST(DistributedDataParallel, TwoProcessesWithHalfBatchesGiveTheWeightsOfOneProcess) {
+  const std::string dir = ladle::testing::make_temp_dir("ddp");
+  testing::write_jsonl(dir + "/train.jsonl", testing::tiny_records(16));
+  ladle::testing::write_text_file(dir + "/train.yml",
+                                  "max_steps: 4\nthreads: 1\nlog_every_steps: 1\n"
+                                  "model: {config: " + testing::tiny_llama_json().dump() + "}\n"
+                                  "tokenizer: {type: byte}\n"
+                                  "data: {train: train.jsonl}\n"
+                                  "optimizer: {weight_decay: 0.1}\n"
+                                  "evaluation: {at_end: false}\n");
+  const std::vector<std::string> train = {"-q", "train", "--config", dir + "/train.yml"};
+  const auto with = [&](std::vector<std::string> args, const std::string& output, const std::string& batch) {
+    args.insert(args.end(), {"--set", "output_dir=" + output, "--set", "batch_size=" + batch});
+    return args;
+  };
+
+  const pid_t single = spawn_ladle(with(train, dir + "/one", "4"), {}, dir + "/one.log");
+  ASSERT_EQ(wait_for(single), 0) << read_file(dir + "/one.log");
+
+  const std::string port = std::to_string(free_port());
+  std::vector<pid_t> ranks;
+  for (int rank = 0; rank < 2; ++rank) {
+    ranks.push_back(spawn_ladle(with(train, dir + "/two", "2"),
+                                {"MASTER_ADDR=127.0.0.1", "MASTER_PORT=" + port, "WORLD_SIZE=2",
+                                 "RANK=" + std::to_string(rank), "LOCAL_RANK=" + std::to_string(rank)},
+                                dir + "/rank" + std::to_string(rank) + ".log"));
+  }
+  for (int rank = 0; rank < 2; ++rank) {
+    const std::string log = dir + "/rank" + std::to_string(rank) + ".log";
+    ASSERT_EQ(wait_for(ranks[static_cast<std::size_t>(rank)]), 0) << read_file(log);
+  }
+
+  const NamedTensors one = io::CheckpointReader(dir + "/one/final").load_all();
+  const NamedTensors two = io::CheckpointReader(dir + "/two/final").load_all();
+  ASSERT_EQ(one.names(), two.names());
+  const NamedTensors start = testing::parameters_of(*testing::tiny_model());
+  for (const auto& [name, tensor] : one) {
+    EXPECT_TRUE(at::allclose(two.at(name), tensor, 1e-4, 1e-6)) << name;
+    EXPECT_FALSE(at::equal(tensor, start.at(name))) << name << " did not train";
+  }
+  // Rank 0 alone wrote the metrics: one line per step.
+  std::ifstream metrics(dir + "/two/metrics.jsonl");
+  std::size_t lines = 0;
+  for (std::string line; std::getline(metrics, line);) ++lines;
+  EXPECT_EQ(lines, 4u);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace ladle::trainer

@@ -1,0 +1,102 @@
+// Evaluation on a model whose outputs are known in closed form: every layer is zeroed, so the logits at a position
+// depend only on that position's token through the embedding and lm_head. Rows chosen so that any token but 'k'
+// predicts 'k' with logit about 40 (every other logit 0), and 'k' predicts eos: the greedy reply to every prompt
+// is "k".
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "lib/text/instruction_dataset.h"
+#include "tests/trainer/tiny_run.h"
+#include "trainer/distributed.h"
+#include "trainer/evaluator.h"
+
+namespace ladle::trainer {
+namespace {
+
+constexpr std::int64_t kLetterK = 4 + 'k';
+constexpr std::int64_t kEos = 2;
+
+std::shared_ptr<model::CausalLm> replies_k_model() {
+  auto model = testing::tiny_model();
+  at::NoGradGuard no_grad;
+  for (auto& item : model->named_parameters()) {
+    at::Tensor p = item.value();
+    p.zero_();
+    if (item.key().find("norm") != std::string::npos) p.fill_(1);
+  }
+  // RMSNorm turns the unit vector e_i into 4·e_i (hidden size 16), so a row 10·e_i of lm_head gives logit 40.
+  at::Tensor embedding = model->named_parameters()["model.embed_tokens.weight"];
+  embedding.select(1, 0).fill_(1);
+  embedding[kLetterK].zero_();
+  embedding[kLetterK][1] = 1;
+  at::Tensor head = model->named_parameters()["lm_head.weight"];
+  head[kLetterK][0] = 10;
+  head[kEos][1] = 10;
+  return model;
+}
+
+TrainingData data_with_replies(const std::vector<std::pair<std::string, std::string>>& task_replies) {
+  TrainingData data;
+  data.tokenizer = testing::tiny_tokenizer();
+  for (std::size_t i = 0; i < task_replies.size(); ++i) {
+    text::InstructionRecord record;
+    record.messages = {{text::ChatRole::user, "Which letter " + std::to_string(i) + "?"},
+                       {text::ChatRole::assistant, task_replies[i].second}};
+    record.task = task_replies[i].first;
+    data.valid_records.push_back(record);
+  }
+  data.valid = text::tokenize_instructions(data.valid_records, data.chat_template, *data.tokenizer);
+  return data;
+}
+
+Metrics evaluate(const TrainingData& data, EvaluationConfig config) {
+  Evaluator evaluator(make_evaluation_set(data, config, 0), config, data.tokenizer, false);
+  ProcessGroup single;
+  auto model = replies_k_model();
+  return evaluator.evaluate(*model, single, "eval");
+}
+
+const std::vector<std::pair<std::string, std::string>> kReplies = {{"k_task", "k"}, {"k_task", "k"}, {"j_task", "j"}};
+
+TEST(Evaluation, LossIsTheTokenWeightedMeanOverTargetsOverallAndPerTask) {
+  // Each reply has two targets (letter, eos). The winning logit is L = 10 / √(1/16 + ε) (RMSNorm's ε), so a
+  // right prediction costs log(1 + 262·e⁻ᴸ) ≈ 0 and a wrong one L + log(1 + 262·e⁻ᴸ): "j" misses both targets
+  // ('k' is predicted after the header and again after 'j').
+  const Metrics metrics = evaluate(data_with_replies(kReplies), EvaluationConfig{});
+  const double logit = 10 / std::sqrt(1.0 / 16 + testing::tiny_model()->config().norm_eps);
+  const double miss = logit + std::log1p(262 * std::exp(-logit));
+  EXPECT_NEAR(metrics.at("eval/loss/k_task"), 0.0, 1e-6);
+  EXPECT_NEAR(metrics.at("eval/loss/j_task"), miss, 1e-4);
+  EXPECT_NEAR(metrics.at("eval/loss"), 2 * miss / 6, 1e-4);
+  EXPECT_NEAR(metrics.at("eval/perplexity/j_task"), std::exp(miss), std::exp(miss) * 1e-4);
+  EXPECT_EQ(metrics.at("eval/examples"), 3);
+}
+
+TEST(Evaluation, ExactMatchComparesTheGreedyReplyWithTheReference) {
+  const Metrics metrics = evaluate(data_with_replies(kReplies), EvaluationConfig{});
+  EXPECT_DOUBLE_EQ(metrics.at("eval/exact_match/k_task"), 1.0);
+  EXPECT_DOUBLE_EQ(metrics.at("eval/exact_match/j_task"), 0.0);
+  EXPECT_DOUBLE_EQ(metrics.at("eval/exact_match"), 2.0 / 3.0);
+}
+
+TEST(Evaluation, ChoiceAccuracyPicksTheMostLikelyCandidate) {
+  EvaluationConfig config;
+  config.choices = {{"k_task", {"j", "k"}}, {"j_task", {"k", "j"}}};
+  const Metrics metrics = evaluate(data_with_replies(kReplies), config);
+  EXPECT_DOUBLE_EQ(metrics.at("eval/choice_accuracy/k_task"), 1.0);
+  EXPECT_DOUBLE_EQ(metrics.at("eval/choice_accuracy/j_task"), 0.0);
+  EXPECT_DOUBLE_EQ(metrics.at("eval/choice_accuracy"), 2.0 / 3.0);
+}
+
+TEST(Evaluation, TasksWithFewDistinctRepliesGetThemAsChoices) {
+  EvaluationConfig config;
+  config.auto_choices = 2;
+  const Metrics metrics = evaluate(data_with_replies({{"letter", "k"}, {"letter", "j"}, {"letter", "k"}}), config);
+  EXPECT_DOUBLE_EQ(metrics.at("eval/choice_accuracy/letter"), 2.0 / 3.0);
+  config.auto_choices = 1;
+  EXPECT_EQ(evaluate(data_with_replies({{"letter", "k"}, {"letter", "j"}}), config).count("eval/choice_accuracy"), 0u);
+}
+
+}  // namespace
+}  // namespace ladle::trainer

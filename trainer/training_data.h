@@ -1,0 +1,49 @@
+// What a run trains and evaluates on (tokenizer, training examples, held-out examples) and the model it starts
+// from, built from a TrainConfig or handed to the Trainer by a program.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include "lib/model/causal_lm.h"
+#include "lib/text/chat_template.h"
+#include "lib/text/example_dataset.h"
+#include "lib/text/instruction_record.h"
+#include "lib/text/tokenizer.h"
+#include "trainer/train_config.h"
+
+namespace ladle::trainer {
+
+struct TrainingData {
+  std::shared_ptr<const text::Tokenizer> tokenizer;  // required: pad/eos ids, generation, saved models
+  text::ChatTemplate chat_template;                  // how valid_records become prompts and choice examples
+  std::shared_ptr<const text::ExampleDataset> train;  // required: what the loader batches
+  std::shared_ptr<const text::ExampleDataset> valid;  // held-out examples for loss and Fisher (may be null)
+  // The records valid's examples came from, indexed by TokenizedExample::source_index: their prompts are
+  // generated from (exact match) and their replies scored (choices). Empty: loss-only evaluation.
+  std::vector<text::InstructionRecord> valid_records;
+  // Copied into every saved model folder (a sentencepiece tokenizer.model); empty: none.
+  std::filesystem::path tokenizer_file;
+};
+
+// The tokenizer config.tokenizer names, training a sentencepiece model first when it is missing and
+// train_input is set (see TokenizerConfig). The chat markers are user symbols of a trained model and symbols of
+// the byte tokenizer.
+std::shared_ptr<const text::Tokenizer> load_tokenizer(const TrainConfig& config);
+// The sentencepiece file load_tokenizer reads (empty for the byte tokenizer).
+std::filesystem::path tokenizer_file(const TrainConfig& config);
+
+// Reads and tokenizes config.data: instructions through the chat template (data.max_length,
+// train_on_all_tokens, tasks, max_train_examples), plain text as blocks of data.block_size tokens (the corpus
+// tokens cached under cache_dir). Throws ladle::Error naming the file for unreadable or empty data.
+TrainingData load_training_data(const TrainConfig& config, std::shared_ptr<const text::Tokenizer> tokenizer,
+                                const std::filesystem::path& cache_dir);
+
+// The model to train: config.model.path loaded in fp32, or a fresh model from config.model.config /
+// config_file (vocab_size, bos/eos/pad ids defaulting to the tokenizer's) initialised from init_seed. Throws
+// ladle::Error when the tokenizer's ids do not fit the model's vocabulary.
+std::shared_ptr<model::CausalLm> load_model(const TrainConfig& config, const text::Tokenizer& tokenizer);
+
+}  // namespace ladle::trainer
