@@ -117,6 +117,8 @@ AtomicDirectory::AtomicDirectory(fs::path target, bool overwrite)
   if (!overwrite_ && fs::exists(fs::symlink_status(target_, error))) {
     throw Error(target_.string() + ": already exists (choose another folder or allow overwriting)");
   }
+  // symlink_status sets `error` when the target does not exist; only create_directories' result counts here.
+  error.clear();
   if (!target_.parent_path().empty()) fs::create_directories(target_.parent_path(), error);
   if (error) throw Error(target_.parent_path().string() + ": cannot create folder: " + error.message());
   // A leftover from an earlier process that had the same pid is ours to replace.

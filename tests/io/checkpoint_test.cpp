@@ -441,6 +441,23 @@ TEST(AtomicFile, DirectoryCommitRenamesOntoTheTarget) {
   EXPECT_EQ(listing(dir.path), std::vector<std::string>{"out"});
 }
 
+TEST(AtomicFile, DirectoryNamedRelativeToTheWorkingFolderCommits) {
+  ScratchDir dir;
+  const auto previous = fs::current_path();
+  fs::current_path(dir.path);
+  std::string error;
+  try {
+    AtomicDirectory folder("out");  // no parent folder in the name
+    write_text(folder.path() / "x", "1");
+    folder.commit();
+  } catch (const Error& thrown) {
+    error = thrown.what();
+  }
+  fs::current_path(previous);
+  EXPECT_EQ(error, "");
+  EXPECT_EQ(read_text(dir.path / "out" / "x"), "1");
+}
+
 TEST(AtomicFile, UncommittedDirectoryIsRemoved) {
   ScratchDir dir;
   {

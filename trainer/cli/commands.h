@@ -13,5 +13,7 @@ void add_tokenizer_command(CLI::App& app);
 void add_merge_command(CLI::App& app);
 void add_cluster_command(CLI::App& app);
 void add_train_command(CLI::App& app);
+void add_soup_command(CLI::App& app);
+void add_wise_ft_command(CLI::App& app);
 
 }  // namespace ladle::cli

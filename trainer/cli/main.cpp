@@ -54,6 +54,8 @@ int main(int argc, char** argv) {
   ladle::cli::add_merge_command(app);
   ladle::cli::add_cluster_command(app);
   ladle::cli::add_train_command(app);
+  ladle::cli::add_soup_command(app);
+  ladle::cli::add_wise_ft_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
