@@ -142,7 +142,7 @@ AveragingState EmaAverage::state() {
   AveragingState state;
   state.info = {{"kind", name()}, {"updates", updates_}, {"last_step", last_step_}, {"options", options_json(options_)}};
   if (updates_ > 0) {
-    state.tensors = named_flat_views(live_, average_, "average.");
+    state.tensors = named_flat_views(layout_, average_, "average.");
     for (const auto& [name, tensor] : prefixed(buffer_average_, "average.buffer.")) state.tensors.insert(name, tensor);
   }
   return state;
@@ -153,7 +153,7 @@ void EmaAverage::load_state(const AveragingState& state) {
   require_kind(state);
   const std::int64_t updates = info_integer(state, "updates");
   if (updates > 0) {
-    load_named_flat(live_, average_, state.tensors, "average.", "EMA state");
+    load_named_flat(layout_, average_, state.tensors, "average.", "EMA state");
     load_prefixed(buffer_average_, state.tensors, "average.buffer.", "EMA state");
   }
   if (state.info.contains("options") && state.info.at("options") != options_json(options_)) {

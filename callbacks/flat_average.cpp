@@ -29,6 +29,15 @@ const at::Tensor& required_tensor(const NamedTensors& tensors, const std::string
 
 }  // namespace
 
+FlatLayout layout_of(const FlatParameters& live) {
+  FlatLayout layout = live.groups();
+  for (auto& group : layout) {
+    group.values = at::Tensor();
+    group.gradients = at::Tensor();
+  }
+  return layout;
+}
+
 at::ScalarType average_dtype(at::ScalarType live_dtype) {
   return live_dtype == at::kDouble ? at::kDouble : at::kFloat;
 }
@@ -53,25 +62,25 @@ void copy_live_values_into(const FlatParameters& live, const std::vector<at::Ten
   for (std::size_t g = 0; g < live.groups().size(); ++g) destination[g].copy_(live.groups()[g].values);
 }
 
-NamedTensors named_flat_views(const FlatParameters& live, const std::vector<at::Tensor>& flat,
+NamedTensors named_flat_views(const FlatLayout& layout, const std::vector<at::Tensor>& flat,
                               const std::string& prefix) {
   NamedTensors views;
-  for (std::size_t g = 0; g < live.groups().size(); ++g) {
-    for (const auto& slot : live.groups()[g].slots) {
+  for (std::size_t g = 0; g < layout.size(); ++g) {
+    for (const auto& slot : layout[g].slots) {
       views.insert(prefix + slot.name, flat[g].narrow(0, slot.offset, slot.numel).view(slot.shape));
     }
   }
   return views;
 }
 
-void load_named_flat(const FlatParameters& live, const std::vector<at::Tensor>& flat, const NamedTensors& tensors,
+void load_named_flat(const FlatLayout& layout, const std::vector<at::Tensor>& flat, const NamedTensors& tensors,
                      const std::string& prefix, const std::string& owner) {
   // Check everything before writing anything, so a failed load leaves the average as it was.
-  for (const auto& group : live.groups()) {
+  for (const auto& group : layout) {
     for (const auto& slot : group.slots) required_tensor(tensors, prefix + slot.name, slot.shape, owner);
   }
   at::NoGradGuard no_grad;
-  const NamedTensors views = named_flat_views(live, flat, "");
+  const NamedTensors views = named_flat_views(layout, flat, "");
   for (const auto& [name, view] : views) view.copy_(tensors.at(prefix + name));
 }
 

@@ -8,11 +8,15 @@
 #include <string>
 #include <vector>
 
-#include "callbacks/weight_average.h"
 #include "lib/weights/flat_parameters.h"
 #include "lib/weights/named_tensors.h"
 
 namespace ladle::callbacks {
+
+// The layout of a FlatParameters' groups (dtype, device, slots; the values and gradients tensors left undefined):
+// what an average needs to name and round its flat tensors once the live parameters are gone.
+using FlatLayout = std::vector<FlatParameterGroup>;
+FlatLayout layout_of(const FlatParameters& live);
 
 // The dtype an average of this group is kept in: fp64 for fp64 groups, else fp32.
 at::ScalarType average_dtype(at::ScalarType live_dtype);
@@ -29,14 +33,14 @@ std::vector<at::Tensor> copy_live_values(const FlatParameters& live, std::option
 void copy_live_values_into(const FlatParameters& live, const std::vector<at::Tensor>& destination);
 
 // prefix + parameter name -> view of that parameter's slot in flat[group], shaped like the parameter, in
-// FlatParameters::names() order. The views alias `flat`.
-NamedTensors named_flat_views(const FlatParameters& live, const std::vector<at::Tensor>& flat,
+// parameter order. The views alias `flat`.
+NamedTensors named_flat_views(const FlatLayout& layout, const std::vector<at::Tensor>& flat,
                               const std::string& prefix);
 
 // Copies tensors[prefix + name] into each parameter's slot of `flat` (converting dtype and device). Every parameter
 // must be present with its shape; throws ladle::Error starting with `owner` and naming the first missing or
 // mis-shaped tensor otherwise. Tensors with other prefixes are ignored.
-void load_named_flat(const FlatParameters& live, const std::vector<at::Tensor>& flat, const NamedTensors& tensors,
+void load_named_flat(const FlatLayout& layout, const std::vector<at::Tensor>& flat, const NamedTensors& tensors,
                      const std::string& prefix, const std::string& owner);
 
 // Storage for the averaged buffers: a zero tensor in average_dtype for each floating-point buffer, a copy of the

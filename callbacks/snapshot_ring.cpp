@@ -45,7 +45,7 @@ bool is_snapshot_file(const std::filesystem::path& path) {
 }  // namespace
 
 SnapshotRing::SnapshotRing(std::size_t capacity, const FlatParameters& live, NamedTensors live_buffers)
-    : capacity_(capacity), live_(live), live_buffers_(std::move(live_buffers)) {
+    : capacity_(capacity), live_(live), layout_(layout_of(live)), live_buffers_(std::move(live_buffers)) {
   if (capacity_ < 1) throw Error("LAWA: the number of snapshots to average is 0, expected at least 1");
 }
 
@@ -77,7 +77,7 @@ AveragingState MemorySnapshotRing::state() {
   state.info["steps"] = steps();
   for (std::size_t i = 0; i < snapshots_.size(); ++i) {
     const std::string prefix = "snapshot." + std::to_string(i) + ".";
-    for (const auto& [name, tensor] : named_flat_views(live_, snapshots_[i].values, prefix)) {
+    for (const auto& [name, tensor] : named_flat_views(layout_, snapshots_[i].values, prefix)) {
       state.tensors.insert(name, tensor);
     }
     for (const auto& [name, tensor] : prefixed(snapshots_[i].buffers, prefix + "buffer.")) {
@@ -97,7 +97,7 @@ void MemorySnapshotRing::load_state(const AveragingState& state) {
   for (std::size_t i = 0; i < steps.size(); ++i) {
     const std::string prefix = "snapshot." + std::to_string(i) + ".";
     WeightSnapshot snapshot{steps[i], empty_flat_like(live_, /*accumulate=*/false), empty_buffers_like(live_buffers_)};
-    load_named_flat(live_, snapshot.values, state.tensors, prefix, "LAWA state");
+    load_named_flat(layout_, snapshot.values, state.tensors, prefix, "LAWA state");
     load_prefixed(snapshot.buffers, state.tensors, prefix + "buffer.", "LAWA state");
     loaded.push_back(std::move(snapshot));
   }
@@ -152,13 +152,14 @@ WeightSnapshot DiskSnapshotRing::read(const Entry& entry) const {
   const io::SafetensorsReader reader(entry.path);
   WeightSnapshot snapshot;
   snapshot.step = entry.step;
-  for (std::size_t g = 0; g < live_.groups().size(); ++g) {
-    const auto& group = live_.groups()[g];
+  for (std::size_t g = 0; g < layout_.size(); ++g) {
+    const auto& group = layout_[g];
     const at::Tensor values = reader.tensor("values." + std::to_string(g));
-    if (values.dim() != 1 || values.numel() != group.values.numel() || values.scalar_type() != group.dtype) {
+    const std::int64_t numel = group.slots.empty() ? 0 : group.slots.back().offset + group.slots.back().numel;
+    if (values.dim() != 1 || values.numel() != numel || values.scalar_type() != group.dtype) {
       throw Error("LAWA: snapshot " + entry.path.string() + " holds values." + std::to_string(g) +
                   " that do not match the model's parameter group " + std::to_string(g) + " (" +
-                  std::to_string(group.values.numel()) + " " + c10::toString(group.dtype) + " values)");
+                  std::to_string(numel) + " " + c10::toString(group.dtype) + " values)");
     }
     snapshot.values.push_back(values.to(group.device));
   }

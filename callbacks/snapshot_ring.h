@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "callbacks/flat_average.h"
 #include "callbacks/weight_average.h"
 #include "lib/weights/flat_parameters.h"
 #include "lib/weights/named_tensors.h"
@@ -52,6 +53,7 @@ class SnapshotRing {
  protected:
   std::size_t capacity_;
   const FlatParameters& live_;
+  FlatLayout layout_;
   NamedTensors live_buffers_;
 };
 

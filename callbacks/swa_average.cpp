@@ -61,7 +61,7 @@ AveragingState SwaAverage::state() {
   AveragingState state;
   state.info = {{"kind", name()}, {"updates", updates_}, {"last_step", last_step_}, {"options", options_json(options_)}};
   if (updates_ > 0) {
-    state.tensors = named_flat_views(live_, average_, "average.");
+    state.tensors = named_flat_views(layout_, average_, "average.");
     for (const auto& [name, tensor] : prefixed(buffer_average_, "average.buffer.")) state.tensors.insert(name, tensor);
   }
   return state;
@@ -71,7 +71,7 @@ void SwaAverage::load_state(const AveragingState& state) {
   require_kind(state);
   const std::int64_t updates = info_integer(state, "updates");
   if (updates > 0) {
-    load_named_flat(live_, average_, state.tensors, "average.", "SWA state");
+    load_named_flat(layout_, average_, state.tensors, "average.", "SWA state");
     load_prefixed(buffer_average_, state.tensors, "average.buffer.", "SWA state");
   }
   if (state.info.contains("options") && state.info.at("options") != options_json(options_)) {

@@ -30,7 +30,7 @@ NamedTensors module_buffers(const torch::nn::Module& module) {
 }
 
 WeightAverage::WeightAverage(const FlatParameters& live, NamedTensors live_buffers)
-    : live_(live), live_buffers_(std::move(live_buffers)) {}
+    : live_(live), layout_(layout_of(live)), live_buffers_(std::move(live_buffers)) {}
 
 NamedTensors WeightAverage::averaged_weights() {
   wait();
@@ -40,9 +40,9 @@ NamedTensors WeightAverage::averaged_weights() {
   std::vector<at::Tensor> rounded;
   const std::vector<at::Tensor> flat = averaged_flat_values();
   for (std::size_t g = 0; g < flat.size(); ++g) {
-    rounded.push_back(flat[g].to(live_.groups()[g].dtype, /*non_blocking=*/false, /*copy=*/true));
+    rounded.push_back(flat[g].to(layout_[g].dtype, /*non_blocking=*/false, /*copy=*/true));
   }
-  NamedTensors weights = named_flat_views(live_, rounded, "");
+  NamedTensors weights = named_flat_views(layout_, rounded, "");
   for (const auto& [name, buffer] : averaged_buffers()) {
     weights.insert(name, buffer.to(live_buffers_.at(name).scalar_type(), /*non_blocking=*/false, /*copy=*/true));
   }

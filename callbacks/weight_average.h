@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "callbacks/flat_average.h"
 #include "lib/weights/flat_parameters.h"
 #include "lib/weights/named_tensors.h"
 
@@ -61,8 +62,9 @@ NamedTensors module_buffers(const torch::nn::Module& module);
 
 class WeightAverage {
  public:
-  // `live` must outlive the average and stay bound (FlatParameters::parameters_bound); `live_buffers` are aliases
-  // of the module's buffers (module_buffers), empty when the module has none.
+  // `live` must stay alive and bound (FlatParameters::parameters_bound) while the average is updated; reading the
+  // average (averaged_weights, state) does not need it. `live_buffers` are aliases of the module's buffers
+  // (module_buffers), empty when the module has none.
   WeightAverage(const FlatParameters& live, NamedTensors live_buffers);
   virtual ~WeightAverage() = default;
   WeightAverage(const WeightAverage&) = delete;
@@ -102,6 +104,8 @@ class WeightAverage {
   virtual void load_state(const AveragingState& state) = 0;
 
   const FlatParameters& live() const { return live_; }
+  // The layout of the live groups, recorded at construction.
+  const FlatLayout& layout() const { return layout_; }
   const NamedTensors& live_buffers() const { return live_buffers_; }
 
  protected:
@@ -113,6 +117,7 @@ class WeightAverage {
   std::int64_t info_integer(const AveragingState& state, const std::string& key) const;
 
   const FlatParameters& live_;
+  FlatLayout layout_;
   NamedTensors live_buffers_;
 };
 

@@ -90,12 +90,12 @@ void Planner::check_setting_names(const ParameterSettings& settings, const std::
                                   bool per_model_only) {
   for (const auto& [name, setting] : settings) {
     const std::string where = key_path + "." + name;
-    if (kIgnoredParameters.count(name)) {
+    const auto spec = specs_.find(name);
+    if (spec == specs_.end() && kIgnoredParameters.count(name)) {
       plan_.warnings.push_back(config_.where(setting.line) + ": " + where +
                                ": ignored (a mergekit memory option that does not change the result)");
       continue;
     }
-    const auto spec = specs_.find(name);
     if (spec == specs_.end()) {
       std::string known;
       for (const auto& [known_name, unused] : specs_) known += (known.empty() ? "" : ", ") + known_name;

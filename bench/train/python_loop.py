@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""The Python side of the training-throughput benchmark: an idiomatic PyTorch training loop (Debian python3-torch).
+
+A Llama written as transformers' modeling_llama.py computes it (nn.Linear layers without bias, RMSNorm in fp32,
+rotary embeddings, eager attention with a causal mask, SwiGLU MLP), loaded from the Hugging Face folder train_bench
+wrote, trained on random token batches of the same shape with torch.optim.AdamW (weight decay on matrices and
+embeddings, none on norms, as ladle), clip_grad_norm_, and an EMA of the weights kept by
+torch.optim.swa_utils.AveragedModel with an EMA avg_fn, updated after every optimizer step.
+
+Usage: python_loop.py MODEL_DIR --batch B --seq S --warmup W --steps N --threads T --ema-decay D [--bf16]
+Prints one JSON line: {"side": "python", "tokens_per_second": ..., "seconds_per_step": ...}.
+"""
+import argparse
+import json
+import math
+import os
+import struct
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.optim.swa_utils import AveragedModel
+
+DTYPES = {"F32": torch.float32, "BF16": torch.bfloat16, "F16": torch.float16}
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    (header_size,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + header_size])
+    base = 8 + header_size
+    tensors = {}
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        start, end = entry["data_offsets"]
+        raw = bytearray(data[base + start : base + end])
+        tensors[name] = torch.frombuffer(raw, dtype=DTYPES[entry["dtype"]]).reshape(entry["shape"]).clone()
+    return tensors
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, size, eps):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(size))
+        self.eps = eps
+
+    def forward(self, x):
+        dtype = x.dtype
+        x = x.to(torch.float32)
+        x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
+        return self.weight * x.to(dtype)
+
+
+def rotate_half(x):
+    x1, x2 = x[..., : x.shape[-1] // 2], x[..., x.shape[-1] // 2 :]
+    return torch.cat((-x2, x1), dim=-1)
+
+
+class Attention(nn.Module):
+    def __init__(self, hidden, heads):
+        super().__init__()
+        self.heads, self.head_dim = heads, hidden // heads
+        self.q_proj = nn.Linear(hidden, hidden, bias=False)
+        self.k_proj = nn.Linear(hidden, hidden, bias=False)
+        self.v_proj = nn.Linear(hidden, hidden, bias=False)
+        self.o_proj = nn.Linear(hidden, hidden, bias=False)
+
+    def forward(self, x, cos, sin, mask):
+        batch, seq, _ = x.shape
+        shape = (batch, seq, self.heads, self.head_dim)
+        q = self.q_proj(x).view(shape).transpose(1, 2)
+        k = self.k_proj(x).view(shape).transpose(1, 2)
+        v = self.v_proj(x).view(shape).transpose(1, 2)
+        q = q * cos + rotate_half(q) * sin
+        k = k * cos + rotate_half(k) * sin
+        scores = q @ k.transpose(2, 3) / math.sqrt(self.head_dim) + mask
+        probs = F.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype)
+        return self.o_proj((probs @ v).transpose(1, 2).reshape(batch, seq, -1))
+
+
+class Mlp(nn.Module):
+    def __init__(self, hidden, inner):
+        super().__init__()
+        self.gate_proj = nn.Linear(hidden, inner, bias=False)
+        self.up_proj = nn.Linear(hidden, inner, bias=False)
+        self.down_proj = nn.Linear(inner, hidden, bias=False)
+
+    def forward(self, x):
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class DecoderLayer(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        hidden, eps = config["hidden_size"], config["rms_norm_eps"]
+        self.self_attn = Attention(hidden, config["num_attention_heads"])
+        self.mlp = Mlp(hidden, config["intermediate_size"])
+        self.input_layernorm = RMSNorm(hidden, eps)
+        self.post_attention_layernorm = RMSNorm(hidden, eps)
+
+    def forward(self, x, cos, sin, mask):
+        x = x + self.self_attn(self.input_layernorm(x), cos, sin, mask)
+        return x + self.mlp(self.post_attention_layernorm(x))
+
+
+class LlamaModel(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.embed_tokens = nn.Embedding(config["vocab_size"], config["hidden_size"])
+        self.layers = nn.ModuleList(DecoderLayer(config) for _ in range(config["num_hidden_layers"]))
+        self.norm = RMSNorm(config["hidden_size"], config["rms_norm_eps"])
+
+
+class LlamaForCausalLM(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.model = LlamaModel(config)
+        self.lm_head = nn.Linear(config["hidden_size"], config["vocab_size"], bias=False)
+        head_dim = config["hidden_size"] // config["num_attention_heads"]
+        theta = config.get("rope_theta", 10000.0)
+        self.register_buffer("inv_freq", 1.0 / theta ** (torch.arange(0, head_dim, 2).float() / head_dim), False)
+
+    def forward(self, input_ids):
+        seq = input_ids.shape[1]
+        h = self.model.embed_tokens(input_ids)
+        freqs = torch.arange(seq, dtype=torch.float32)[:, None] * self.inv_freq
+        emb = torch.cat((freqs, freqs), dim=-1)
+        cos, sin = emb.cos().to(h.dtype), emb.sin().to(h.dtype)
+        mask = torch.full((seq, seq), torch.finfo(h.dtype).min).triu(1)
+        for layer in self.model.layers:
+            h = layer(h, cos, sin, mask)
+        return self.lm_head(self.model.norm(h)).float()
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("model_dir")
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--seq", type=int, default=128)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--ema-decay", type=float, default=0.999)
+    parser.add_argument("--bf16", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+
+    with open(os.path.join(args.model_dir, "config.json")) as f:
+        config = json.load(f)
+    model = LlamaForCausalLM(config)
+    model.load_state_dict(read_safetensors(os.path.join(args.model_dir, "model.safetensors")), strict=True)
+    model.train()
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}], lr=1e-4
+    )
+    ema = AveragedModel(model, avg_fn=lambda avg, p, n: args.ema_decay * avg + (1 - args.ema_decay) * p)
+    vocab = config["vocab_size"]
+    batches = [torch.randint(4, vocab, (args.batch, args.seq)) for _ in range(args.warmup + args.steps)]
+
+    start = None
+    for step, ids in enumerate(batches):
+        if step == args.warmup:
+            start = time.perf_counter()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+            logits = model(ids)
+        loss = F.cross_entropy(logits[:, :-1].reshape(-1, vocab), ids[:, 1:].reshape(-1))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        ema.update_parameters(model)
+    seconds = time.perf_counter() - start
+    tokens = args.steps * args.batch * args.seq
+    print(json.dumps({"side": "python", "tokens_per_second": tokens / seconds, "seconds_per_step": seconds / args.steps,
+                      "final_loss": loss.item(), "threads": torch.get_num_threads(), "bf16": args.bf16}))
+
+
+if __name__ == "__main__":
+    main()
