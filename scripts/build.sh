@@ -5,5 +5,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build_dir=${LADLE_BUILD_DIR:-$repo/build}
 bash "$repo/scripts/setup.sh"
+# ccache keys on relative paths below the checkout, so another clone of the repository reuses the cache.
+export CCACHE_BASEDIR="$repo"
 cmake -S "$repo" -B "$build_dir" -G Ninja "$@"
 cmake --build "$build_dir" -j "$(nproc)"
