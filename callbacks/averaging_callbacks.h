@@ -108,9 +108,9 @@ class SwaCallback final : public AveragingCallback {
   std::optional<double> phase_start_lr_;  // lr₀, once the SWA phase has begun
 };
 
-// name "lawa". Snapshots on disk go to LawaOptions::directory, or OUTPUT_DIR/lawa-snapshots/rank-<r>/ when it is
-// empty; a checkpoint links (or copies) the ring's files into its own folder, so a run resumes from any kept
-// checkpoint. Evaluate LAWA at each snapshot by setting the trainer's evaluation.every_steps to the interval.
+// name "lawa". In memory, every checkpoint holds the k snapshots (k copies of the trainable weights). Snapshots on
+// disk go to LawaOptions::directory, or OUTPUT_DIR/lawa-snapshots/rank-<r>/ when it is empty; a checkpoint links
+// (or copies) the ring's files into its own folder, so a run resumes from any kept checkpoint. Evaluate LAWA at each snapshot by setting the trainer's evaluation.every_steps to the interval.
 class LawaCallback final : public AveragingCallback {
  public:
   explicit LawaCallback(LawaOptions options = {}, AveragingCallbackOptions callback_options = {})

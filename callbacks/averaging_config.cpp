@@ -61,6 +61,22 @@ class Section {
     return value->get<std::string>();
   }
 
+  std::vector<double> numbers(const std::string& key, const std::vector<double>& fallback) {
+    const nlohmann::json* value = find(key);
+    if (value == nullptr) return fallback;
+    std::vector<double> result;
+    if (value->is_array() && !value->empty()) {
+      for (const auto& item : *value) {
+        if (!item.is_number() || !std::isfinite(item.get<double>())) break;
+        result.push_back(item.get<double>());
+      }
+    }
+    if (result.empty() || result.size() != value->size()) {
+      fail(path_ + "." + key, "expected a non-empty list of numbers, got " + value->dump());
+    }
+    return result;
+  }
+
   // A value parsed by `parse` (which throws ladle::Error for a bad one), reported under this key.
   template <typename Parse>
   auto parsed(const std::string& key, const std::string& fallback, const Parse& parse) {
@@ -99,6 +115,11 @@ class Section {
 };
 
 constexpr double kHuge = 1e300;
+
+std::filesystem::path resolved(const std::string& path, const std::filesystem::path& base_dir) {
+  if (path.empty() || std::filesystem::path(path).is_absolute()) return path;
+  return base_dir / path;
+}
 
 StepSchedule read_schedule(Section& section) {
   StepSchedule schedule;
@@ -157,12 +178,34 @@ std::optional<LawaCallbackConfig> read_lawa(Section& section, const std::filesys
   lawa.k = section.integer("k", lawa.k, 1);
   lawa.schedule = read_schedule(section);
   lawa.storage = section.parsed("storage", snapshot_storage_name(lawa.storage), parse_snapshot_storage);
-  const std::string directory = section.text("directory", "");
-  if (!directory.empty()) lawa.directory = std::filesystem::path(directory).is_absolute() ? std::filesystem::path(directory) : base_dir / directory;
+  lawa.directory = resolved(section.text("directory", ""), base_dir);
   lawa.buffers = section.parsed("buffers", buffer_mode_name(lawa.buffers), parse_buffer_mode);
   config.callback = read_callback_options(section);
   section.finish();
   return enabled ? std::optional<LawaCallbackConfig>(config) : std::nullopt;
+}
+
+std::optional<SoupCallbackOptions> read_soup(Section& section) {
+  SoupCallbackOptions soup;
+  const bool enabled = section.boolean("enabled", true);
+  soup.greedy = section.boolean("greedy", soup.greedy);
+  soup.metric = section.text("metric", soup.metric);
+  soup.include_checkpoints = section.boolean("include_checkpoints", soup.include_checkpoints);
+  soup.include_averages = section.boolean("include_averages", soup.include_averages);
+  section.finish();
+  return enabled ? std::optional<SoupCallbackOptions>(soup) : std::nullopt;
+}
+
+std::optional<WiseFtCallbackOptions> read_wise_ft(Section& section, const std::filesystem::path& base_dir) {
+  WiseFtCallbackOptions wise_ft;
+  const bool enabled = section.boolean("enabled", true);
+  wise_ft.alphas = section.numbers("alphas", wise_ft.alphas);
+  wise_ft.shifted = resolved(section.text("shifted", ""), base_dir);
+  wise_ft.select_metric = section.text("select_metric", wise_ft.select_metric);
+  wise_ft.shifted_evaluation.max_examples = static_cast<std::size_t>(
+      section.integer("max_examples", static_cast<std::int64_t>(wise_ft.shifted_evaluation.max_examples), 0));
+  section.finish();
+  return enabled ? std::optional<WiseFtCallbackOptions>(wise_ft) : std::nullopt;
 }
 
 nlohmann::json schedule_json(const StepSchedule& schedule) {
@@ -191,6 +234,14 @@ AveragingConfig AveragingConfig::from_json(const nlohmann::json& section, const 
   if (const nlohmann::json* lawa = averaging.find("lawa")) {
     Section lawa_section(*lawa, "averaging.lawa", source);
     config.lawa = read_lawa(lawa_section, base_dir);
+  }
+  if (const nlohmann::json* soup = averaging.find("soup")) {
+    Section soup_section(*soup, "averaging.soup", source);
+    config.soup = read_soup(soup_section);
+  }
+  if (const nlohmann::json* wise_ft = averaging.find("wise_ft")) {
+    Section wise_ft_section(*wise_ft, "averaging.wise_ft", source);
+    config.wise_ft = read_wise_ft(wise_ft_section, base_dir);
   }
   averaging.finish();
   return config;
@@ -229,6 +280,18 @@ nlohmann::json AveragingConfig::to_json() const {
     json["lawa"].update(schedule_json(o.schedule));
     json["lawa"].update(callback_json(lawa->callback));
   }
+  if (soup) {
+    json["soup"] = {{"greedy", soup->greedy},
+                    {"metric", soup->metric},
+                    {"include_checkpoints", soup->include_checkpoints},
+                    {"include_averages", soup->include_averages}};
+  }
+  if (wise_ft) {
+    json["wise_ft"] = {{"alphas", wise_ft->alphas},
+                       {"shifted", wise_ft->shifted.string()},
+                       {"select_metric", wise_ft->select_metric},
+                       {"max_examples", wise_ft->shifted_evaluation.max_examples}};
+  }
   return json;
 }
 
@@ -239,6 +302,8 @@ std::vector<std::shared_ptr<trainer::Callback>> make_averaging_callbacks(const A
     callbacks.push_back(std::make_shared<SwaCallback>(config.swa->average, config.swa->lr, config.swa->callback));
   }
   if (config.lawa) callbacks.push_back(std::make_shared<LawaCallback>(config.lawa->average, config.lawa->callback));
+  if (config.soup) callbacks.push_back(std::make_shared<SoupCallback>(*config.soup));
+  if (config.wise_ft) callbacks.push_back(std::make_shared<WiseFtCallback>(*config.wise_ft));
   return callbacks;
 }
 

@@ -1,7 +1,6 @@
 #include "callbacks/heldout_evaluator.h"
 
 #include "lib/model/causal_lm.h"
-#include "lib/model/causal_lm_factory.h"
 #include "lib/text/instruction_dataset.h"
 #include "lib/text/instruction_record.h"
 #include "lib/util/error.h"
@@ -11,19 +10,22 @@
 
 namespace ladle::callbacks {
 
-HeldOutEvaluator::HeldOutEvaluator(const std::filesystem::path& model_folder, std::vector<HeldOutSet> sets,
-                                   HeldOutEvaluationOptions options)
-    : model_(model::load_causal_lm(model_folder)), group_(std::make_unique<trainer::ProcessGroup>()) {
-  if (sets.empty()) throw Error("held-out evaluation: no held-out set given");
+std::shared_ptr<const text::Tokenizer> load_heldout_tokenizer(const std::filesystem::path& model_folder,
+                                                              const std::string& name) {
   trainer::TrainConfig config;
   config.model.path = model_folder;
-  if (options.tokenizer == "byte") {
+  if (name == "byte") {
     config.tokenizer.type = trainer::TokenizerKind::byte;
   } else {
-    config.tokenizer.path = options.tokenizer;
+    config.tokenizer.path = name;
   }
-  const std::shared_ptr<const text::Tokenizer> tokenizer = trainer::load_tokenizer(config);
+  return trainer::load_tokenizer(config);
+}
 
+HeldOutEvaluator::HeldOutEvaluator(std::shared_ptr<const text::Tokenizer> tokenizer, const std::vector<HeldOutSet>& sets,
+                                   HeldOutEvaluationOptions options)
+    : single_process_(std::make_unique<trainer::ProcessGroup>()) {
+  if (sets.empty()) throw Error("held-out evaluation: no held-out set given");
   trainer::EvaluationConfig evaluation;
   evaluation.max_examples = options.max_examples;
   evaluation.generation_examples = options.generation_examples;
@@ -44,10 +46,11 @@ HeldOutEvaluator::HeldOutEvaluator(const std::filesystem::path& model_folder, st
 
 HeldOutEvaluator::~HeldOutEvaluator() = default;
 
-trainer::Metrics HeldOutEvaluator::evaluate(const NamedTensors& weights) {
-  model_->load_hf_state_dict(weights, "weights to evaluate");
+trainer::Metrics HeldOutEvaluator::evaluate(model::CausalLm& model, trainer::ProcessGroup* group) const {
   trainer::Metrics metrics;
-  for (const auto& [label, evaluator] : evaluators_) metrics.merge(evaluator->evaluate(*model_, *group_, label));
+  for (const auto& [label, evaluator] : evaluators_) {
+    metrics.merge(evaluator->evaluate(model, group != nullptr ? *group : *single_process_, label));
+  }
   return metrics;
 }
 

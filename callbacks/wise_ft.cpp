@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iomanip>
 #include <set>
@@ -69,11 +70,12 @@ WiseFtSweep wise_ft_sweep(const NamedTensors& base, const NamedTensors& finetune
   require_same_layout(finetuned, base, "fine-tuned", "base");
   WiseFtSweep sweep;
   for (const double alpha : alphas) {
-    WiseFtPoint point{alpha, evaluate(wise_ft_weights(base, finetuned, alpha))};
+    sweep.points.push_back({alpha, evaluate(wise_ft_weights(base, finetuned, alpha))});
     std::ostringstream line;
-    for (const auto& [name, value] : point.metrics) line << " " << name << "=" << number(value);
+    for (const auto& [name, value] : sweep.points.back().metrics) {
+      if (std::count(name.begin(), name.end(), '/') <= 1) line << " " << name << "=" << number(value);
+    }
     LADLE_LOG(info) << "WiSE-FT alpha " << alpha << ":" << line.str();
-    sweep.points.push_back(std::move(point));
   }
   return sweep;
 }
@@ -89,8 +91,18 @@ std::size_t best_wise_ft_point(const WiseFtSweep& sweep, const std::string& metr
   return best;
 }
 
-std::string wise_ft_table(const WiseFtSweep& sweep) {
-  const std::set<std::string> names = metric_names(sweep);
+std::vector<std::string> summary_metric_names(const WiseFtSweep& sweep) {
+  std::vector<std::string> names;
+  for (const auto& name : metric_names(sweep)) {
+    const bool one_slash = std::count(name.begin(), name.end(), '/') == 1;
+    if (one_slash && name.substr(name.find('/')) != "/examples") names.push_back(name);
+  }
+  return names;
+}
+
+std::string wise_ft_table(const WiseFtSweep& sweep, const std::vector<std::string>& metrics) {
+  const std::set<std::string> all = metric_names(sweep);
+  const std::vector<std::string> names = metrics.empty() ? std::vector<std::string>(all.begin(), all.end()) : metrics;
   std::ostringstream table;
   table << "| alpha |";
   for (const auto& name : names) table << " " << name << " |";

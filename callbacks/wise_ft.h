@@ -44,8 +44,12 @@ WiseFtSweep wise_ft_sweep(const NamedTensors& base, const NamedTensors& finetune
 // distribution.
 std::size_t best_wise_ft_point(const WiseFtSweep& sweep, const std::string& metric, bool higher_is_better);
 
-// A Markdown table: one row per α, one column per metric (sorted by name).
-std::string wise_ft_table(const WiseFtSweep& sweep);
+// A Markdown table: one row per α, one column per metric (sorted by name), or per metric of `metrics` (in that
+// order) when it is not empty.
+std::string wise_ft_table(const WiseFtSweep& sweep, const std::vector<std::string>& metrics = {});
+
+// The sweep's summary metrics: "<set>/<metric>" names (one '/': no per-task breakdown), except example counts.
+std::vector<std::string> summary_metric_names(const WiseFtSweep& sweep);
 
 struct WiseFtReportOptions {
   std::string id_metric = "id_loss";    // the x axis: the score on in-distribution held-out data

@@ -32,7 +32,9 @@ struct KMeansOptions {
 
 struct KMeansResult {
   Partition partition;            // method "kmeans"; distances are squared L2 to the final centroids
-  std::vector<float> objectives;  // faiss's objective after each iteration of the kept run (its iteration_stats)
+  // faiss's objective (the sum of the distances its index reported) at each iteration, as its iteration_stats
+  // keep them: with nredo > 1, every run's iterations up to the kept one, whose final objective is the last entry.
+  std::vector<float> objectives;
   double seconds = 0.0;           // wall time of training and the final assignment
   bool used_gpu = false;          // whether faiss ran on a GPU
 };

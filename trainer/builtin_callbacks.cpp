@@ -3,10 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <iomanip>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "lib/io/atomic_file.h"
 #include "lib/log/log.h"
@@ -56,7 +55,8 @@ void ProgressCallback::on_event(Event event, TrainState& state) {
       start_step_ = state.step;
       ProgressOptions options;
       options.item_name = "steps";
-      line_ = std::make_unique<ProgressLine>("train", static_cast<std::uint64_t>(state.max_steps - state.step), options);
+      line_ =
+          std::make_unique<ProgressLine>("train", static_cast<std::uint64_t>(state.max_steps - state.step), options);
       LADLE_LOG(info) << "training " << state.max_steps << " steps (" << state.steps_per_epoch << " per epoch)"
                       << (state.resumed ? " from step " + std::to_string(state.step) : std::string());
       break;
@@ -123,7 +123,8 @@ void MetricsJsonlCallback::on_event(Event event, TrainState& state) {
       break;
     case Event::step_end:
       if (state.is_log_step()) {
-        nlohmann::json json = {{"kind", "train"}, {"step", state.step}, {"epoch", state.epoch}, {"tokens", state.tokens}};
+        nlohmann::json json = {
+            {"kind", "train"}, {"step", state.step}, {"epoch", state.epoch}, {"tokens", state.tokens}};
         for (const auto& [name, value] : state.metrics) {
           if (name.rfind("train/", 0) == 0) json[name] = value;
         }

@@ -42,9 +42,7 @@ class MetricsJsonlCallback final : public Callback {
   CallbackKind kind() const override { return CallbackKind::observes; }
   void on_event(Event event, TrainState& state) override;
 
-  static std::filesystem::path path_in(const std::filesystem::path& output_dir) {
-    return output_dir / "metrics.jsonl";
-  }
+  static std::filesystem::path path_in(const std::filesystem::path& output_dir) { return output_dir / "metrics.jsonl"; }
 
  private:
   void write(const std::string& line);

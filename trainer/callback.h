@@ -27,9 +27,8 @@
 #pragma once
 
 #include <filesystem>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "lib/weights/named_tensors.h"
 #include "trainer/event.h"
@@ -49,8 +48,8 @@ const char* callback_kind_name(CallbackKind kind);
 // A callback's part of a checkpoint: tensors stored bit for bit (safetensors, any dtype), JSON for everything
 // else, and a folder of its own for any other files. Stored under checkpoint/callbacks/<name>/.
 struct CallbackState {
-  NamedTensors tensors;                    // state.safetensors (CPU copies are made when writing)
-  nlohmann::json json = nullptr;           // state.json (null: none)
+  NamedTensors tensors;           // state.safetensors (CPU copies are made when writing)
+  nlohmann::json json = nullptr;  // state.json (null: none)
   // The callback's own folder inside the checkpoint (exists during save_state and load_state). Files a
   // callback writes here are part of the checkpoint and are published with it atomically.
   std::filesystem::path directory;

@@ -7,6 +7,7 @@
 #endif
 
 #include <ATen/ATen.h>
+
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #ifdef USE_C10D_NCCL
@@ -32,8 +33,8 @@ int environment_integer(const char* name, int fallback, int low, int high) {
     const long value = std::stol(text, &used);
     if (used != std::string(text).size()) throw std::invalid_argument(text);
     if (value < low || value > high) {
-      throw Error(std::string(name) + "=" + text + " is outside [" + std::to_string(low) + ", " +
-                  std::to_string(high) + "]");
+      throw Error(std::string(name) + "=" + text + " is outside [" + std::to_string(low) + ", " + std::to_string(high) +
+                  "]");
     }
     return static_cast<int>(value);
   } catch (const std::logic_error&) {

@@ -184,9 +184,7 @@ Metrics Evaluator::evaluate(model::CausalLm& model, ProcessGroup& group, const s
 
   at::Tensor totals = at::tensor(sums, at::kDouble);
   group.all_reduce_sum(totals);
-  const auto value = [&](std::int64_t row, Column column) {
-    return totals[row * kColumns + column].item<double>();
-  };
+  const auto value = [&](std::int64_t row, Column column) { return totals[row * kColumns + column].item<double>(); };
   Metrics metrics;
   double loss_sum = 0, tokens = 0, examples_total = 0, exact = 0, exact_total = 0, choice = 0, choice_total = 0;
   for (std::int64_t row = 0; row < task_count; ++row) {

@@ -36,7 +36,7 @@ struct GenerationItem {
   std::vector<std::int64_t> prompt;  // the conversation up to the assistant header (ChatTemplate::encode_prompt)
   std::string reference;             // the reference reply, stripped of surrounding whitespace
   std::string task;
-  std::vector<std::string> candidates;             // candidate replies (empty: no choice scoring)
+  std::vector<std::string> candidates;                     // candidate replies (empty: no choice scoring)
   std::vector<text::TokenizedExample> candidate_examples;  // the conversation ending in each candidate
 };
 

@@ -75,9 +75,9 @@ enum class Event {
 };
 
 inline constexpr std::array<Event, 12> kAllEvents = {
-    Event::train_begin,    Event::epoch_begin,       Event::step_begin,       Event::after_backward,
-    Event::after_optimizer_step, Event::step_end,    Event::epoch_end,        Event::before_evaluation,
-    Event::after_evaluation, Event::checkpoint_save, Event::checkpoint_load,  Event::train_end};
+    Event::train_begin,          Event::epoch_begin,     Event::step_begin,      Event::after_backward,
+    Event::after_optimizer_step, Event::step_end,        Event::epoch_end,       Event::before_evaluation,
+    Event::after_evaluation,     Event::checkpoint_save, Event::checkpoint_load, Event::train_end};
 
 // "train_begin", "after_optimizer_step", ...: the enumerator's name.
 const char* event_name(Event event);

@@ -55,8 +55,10 @@ NamedTensors diagonal_fisher(model::CausalLm& model, FlatParameters& parameters,
   // In the model's parameter order (the flat buffer orders them for weight decay).
   NamedTensors named;
   for (const auto& item : model.named_parameters(/*recurse=*/true)) {
-    const auto slot = std::find_if(flat.slots.begin(), flat.slots.end(), [&](const auto& s) { return s.name == item.key(); });
-    if (slot != flat.slots.end()) named.insert(slot->name, fisher.narrow(0, slot->offset, slot->numel).view(slot->shape));
+    const auto slot =
+        std::find_if(flat.slots.begin(), flat.slots.end(), [&](const auto& s) { return s.name == item.key(); });
+    if (slot != flat.slots.end())
+      named.insert(slot->name, fisher.narrow(0, slot->offset, slot->numel).view(slot->shape));
   }
   return named;
 }

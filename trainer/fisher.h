@@ -14,14 +14,14 @@ namespace ladle::trainer {
 
 class ProcessGroup;
 
-// The empirical diagonal Fisher F = (1/N) Σₙ (∇θ log p(yₙ | xₙ))², one sequence at a time: log p(yₙ | xₙ) is the
-// sum of the log-probabilities of example n's target tokens (the training loss's targets), N =
-// min(count, examples.size()) examples of a seeded random subset
-// (less any without a target token). Squared per-example gradients, not the square of
-// a batch gradient: the Fisher is an expectation of outer products, and batching would average the gradients
-// first. Computed over `parameters`' trainable tensors (their flat gradient buffer is used and left zeroed), in
-// eval mode (no dropout), shared across the processes of `group` (each takes every world_size-th example). Returns
-// fp32 tensors named as the parameters (Hugging Face names for a full model), in the model's parameter order.
+// The empirical diagonal Fisher F = (1/N) Σₙ (∇θ log p(yₙ | xₙ))², one sequence at a time: log p(yₙ | xₙ) is
+// the sum of the log-probabilities of example n's target tokens (the training loss's targets), over a seeded
+// random subset of min(count, examples.size()) examples (less any without a target token). Squared per-example
+// gradients, not the square of a batch gradient: the Fisher is an expectation of outer products, and batching
+// would average the gradients first. Computed over `parameters`' trainable tensors (their flat gradient buffer is
+// used and left zeroed), in eval mode (no dropout), shared across the processes of `group` (each takes every
+// world_size-th example). Returns fp32 tensors named as the parameters (Hugging Face names for a full model), in
+// the model's parameter order.
 NamedTensors diagonal_fisher(model::CausalLm& model, FlatParameters& parameters, const text::ExampleDataset& examples,
                              std::size_t count, std::uint64_t seed, ProcessGroup& group, bool bf16);
 

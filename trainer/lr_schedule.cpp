@@ -7,8 +7,8 @@ namespace ladle::trainer {
 
 LrSchedule::LrSchedule(ScheduleConfig config, double base_lr, std::int64_t total_steps)
     : config_(config), base_lr_(base_lr), total_steps_(total_steps) {
-  if (total_steps <= 0) throw Error("learning-rate schedule: the run has no steps (total_steps " +
-                                    std::to_string(total_steps) + ")");
+  if (total_steps <= 0)
+    throw Error("learning-rate schedule: the run has no steps (total_steps " + std::to_string(total_steps) + ")");
 }
 
 double LrSchedule::at(std::int64_t step) const { return base_lr_ * factor(step); }

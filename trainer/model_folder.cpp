@@ -4,6 +4,7 @@
 
 #include "lib/io/atomic_file.h"
 #include "lib/io/safetensors_writer.h"
+#include "lib/io/torch_dtype.h"
 #include "lib/model/lora.h"
 #include "lib/util/error.h"
 
@@ -12,21 +13,11 @@ namespace {
 
 constexpr std::uint64_t kMaxShardBytes = 5ull << 30;  // Hugging Face's default
 
-// config.json's torch_dtype for the parameters' dtype.
-std::string torch_dtype_name(at::ScalarType dtype) {
-  switch (dtype) {
-    case at::kBFloat16: return "bfloat16";
-    case at::kHalf: return "float16";
-    case at::kDouble: return "float64";
-    default: return "float32";
-  }
-}
-
 void write_weights(const model::CausalLm& model, const NamedTensors& tensors, const std::filesystem::path& folder) {
   io::ShardedSafetensorsWriter shards(folder, kMaxShardBytes);
   for (const auto& [name, tensor] : tensors) shards.add(name, tensor);
   shards.finish();
-  const auto config = model.config().to_json(torch_dtype_name(model.parameter_dtype()));
+  const auto config = model.config().to_json(io::torch_dtype_name(model.parameter_dtype()));
   io::write_file_atomically(folder / "config.json", config.dump(2) + "\n");
 }
 
@@ -46,7 +37,8 @@ void write_model_folder(const model::CausalLm& model, const std::filesystem::pat
   if (has_lora_adapters(model)) {
     const model::LoraAdapter adapter = model::lora_adapter(model);
     model::save_lora_adapter(adapter, folder.path() / "adapter");
-    if (options.merge_lora) write_weights(model, model::merge_lora_into_base(model.hf_state_dict(), adapter), folder.path());
+    if (options.merge_lora)
+      write_weights(model, model::merge_lora_into_base(model.hf_state_dict(), adapter), folder.path());
   } else {
     write_weights(model, model.hf_state_dict(), folder.path());
   }

@@ -1,8 +1,10 @@
 #include "trainer/optimizer.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <torch/nn/module.h>
 
+#include <algorithm>
 #include <cmath>
 #include <unordered_set>
 
@@ -54,8 +56,12 @@ Optimizer::Optimizer(const OptimizerConfig& config, FlatParameters& parameters, 
 
 at::Tensor Optimizer::new_buffer() const { return at::zeros_like(values_); }
 
-std::pair<at::Tensor, at::Tensor> Optimizer::split(const at::Tensor& flat) const {
-  return {flat.narrow(0, 0, decay_numel_), flat.narrow(0, decay_numel_, flat.numel() - decay_numel_)};
+void Optimizer::for_each_chunk(const std::function<void(std::int64_t, std::int64_t)>& update) const {
+  const std::int64_t numel = values_.numel();
+  at::parallel_for(0, numel, kChunk, [&](std::int64_t begin, std::int64_t end) {
+    at::NoGradGuard no_grad;
+    for (std::int64_t start = begin; start < end; start += kChunk) update(start, std::min(kChunk, end - start));
+  });
 }
 
 NamedTensors Optimizer::state_tensors() const {
@@ -89,8 +95,8 @@ void Optimizer::load_state(const NamedTensors& tensors, const nlohmann::json& js
         json.at("decay_numel").get<std::int64_t>() != decay_numel_) {
       throw Error("optimizer state: saved for " + std::to_string(json.at("numel").get<std::int64_t>()) +
                   " trainable elements (" + std::to_string(json.at("decay_numel").get<std::int64_t>()) +
-                  " decayed), this model has " + std::to_string(values_.numel()) + " (" +
-                  std::to_string(decay_numel_) + ")");
+                  " decayed), this model has " + std::to_string(values_.numel()) + " (" + std::to_string(decay_numel_) +
+                  ")");
     }
     NamedTensors expected_tensors = state_tensors();
     for (const auto& [name, tensor] : tensors) {
@@ -116,17 +122,21 @@ AdamW::AdamW(const OptimizerConfig& config, FlatParameters& parameters, std::int
     : Optimizer(config, parameters, decay_numel), exp_avg_(new_buffer()), exp_avg_sq_(new_buffer()) {}
 
 void AdamW::step() {
-  at::NoGradGuard no_grad;
   ++steps_;
   const double lr = learning_rate_, beta1 = config_.beta1, beta2 = config_.beta2;
-  if (config_.weight_decay != 0 && decay_numel_ > 0) split(values_).first.mul_(1 - lr * config_.weight_decay);
-  exp_avg_.mul_(beta1).add_(gradients_, 1 - beta1);
-  exp_avg_sq_.mul_(beta2).addcmul_(gradients_, gradients_, 1 - beta2);
   const double bias_correction1 = 1 - std::pow(beta1, static_cast<double>(steps_));
   const double bias_correction2 = 1 - std::pow(beta2, static_cast<double>(steps_));
   const double step_size = lr / bias_correction1;
-  const at::Tensor denominator = (exp_avg_sq_.sqrt() / std::sqrt(bias_correction2)).add_(config_.eps);
-  values_.addcdiv_(exp_avg_, denominator, -step_size);
+  for_each_chunk([&](std::int64_t start, std::int64_t length) {
+    at::Tensor p = values_.narrow(0, start, length), g = gradients_.narrow(0, start, length);
+    at::Tensor m = exp_avg_.narrow(0, start, length), v = exp_avg_sq_.narrow(0, start, length);
+    const std::int64_t decayed = std::clamp<std::int64_t>(decay_numel_ - start, 0, length);
+    if (config_.weight_decay != 0 && decayed > 0) p.narrow(0, 0, decayed).mul_(1 - lr * config_.weight_decay);
+    m.mul_(beta1).add_(g, 1 - beta1);
+    v.mul_(beta2).addcmul_(g, g, 1 - beta2);
+    const at::Tensor denominator = (v.sqrt() / std::sqrt(bias_correction2)).add_(config_.eps);
+    p.addcdiv_(m, denominator, -step_size);
+  });
 }
 
 std::vector<std::pair<std::string, at::Tensor>> AdamW::buffers() const {
@@ -139,23 +149,28 @@ Sgd::Sgd(const OptimizerConfig& config, FlatParameters& parameters, std::int64_t
 }
 
 void Sgd::step() {
-  at::NoGradGuard no_grad;
   ++steps_;
-  at::Tensor direction = gradients_;
-  if (config_.weight_decay != 0 && decay_numel_ > 0) {
-    direction = gradients_.clone();
-    split(direction).first.add_(split(values_).first, config_.weight_decay);
-  }
-  if (config_.momentum != 0) {
-    if (!momentum_initialized_) {
-      momentum_buffer_.copy_(direction);
-      momentum_initialized_ = true;
-    } else {
-      momentum_buffer_.mul_(config_.momentum).add_(direction);
+  const bool first = !momentum_initialized_;
+  momentum_initialized_ = true;
+  for_each_chunk([&](std::int64_t start, std::int64_t length) {
+    const at::Tensor p = values_.narrow(0, start, length), g = gradients_.narrow(0, start, length);
+    at::Tensor direction = g;
+    const std::int64_t decayed = std::clamp<std::int64_t>(decay_numel_ - start, 0, length);
+    if (config_.weight_decay != 0 && decayed > 0) {
+      direction = g.clone();
+      direction.narrow(0, 0, decayed).add_(p.narrow(0, 0, decayed), config_.weight_decay);
     }
-    direction = config_.nesterov ? direction.add(momentum_buffer_, config_.momentum) : momentum_buffer_;
-  }
-  values_.add_(direction, -learning_rate_);
+    if (config_.momentum != 0) {
+      at::Tensor buffer = momentum_buffer_.narrow(0, start, length);
+      if (first) {
+        buffer.copy_(direction);
+      } else {
+        buffer.mul_(config_.momentum).add_(direction);
+      }
+      direction = config_.nesterov ? direction.add(buffer, config_.momentum) : buffer;
+    }
+    p.add_(direction, -learning_rate_);
+  });
 }
 
 std::vector<std::pair<std::string, at::Tensor>> Sgd::buffers() const {

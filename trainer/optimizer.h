@@ -2,9 +2,11 @@
 // momentum, each update a handful of vectorised passes over the whole buffer instead of a loop over tensors.
 //
 // The arithmetic is torch.optim's, operation for operation (torch/optim/adamw.py _single_tensor_adamw and
-// sgd.py _single_tensor_sgd, 1.13, with foreach off as on CPU), on the flat buffer: every element sees the same
-// sequence of roundings as in torch.optim, so the two agree to the last bit up to how a vectorised kernel
-// treats the element (tested to 1e-6).
+// sgd.py _single_tensor_sgd, 1.13, with foreach off as on CPU): every element sees the same sequence of
+// roundings as in torch.optim, so the two agree to the last bit up to how a vectorised kernel treats the element
+// (tested to 1e-6). The operations run chunk by chunk (kChunk elements, a few arrays of which fit in a core's L2
+// cache) and chunks in parallel, so an update streams the buffers from memory about once instead of once per
+// operation: 2-3x faster than whole-buffer operations on a few million parameters.
 //
 // Weight decay applies to the first decay_numel elements of the buffer: build the FlatParameters with the
 // tensors to decay first (see weight_decay_partition).
@@ -13,12 +15,12 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "lib/weights/named_tensors.h"
 #include "trainer/train_config.h"
@@ -71,10 +73,13 @@ class Optimizer {
   void load_state(const NamedTensors& tensors, const nlohmann::json& json);
 
  protected:
+  static constexpr std::int64_t kChunk = 1 << 15;
+
   // A zeroed state buffer with the layout of the parameter buffer.
   at::Tensor new_buffer() const;
-  // The decaying and the non-decaying part of a flat buffer.
-  std::pair<at::Tensor, at::Tensor> split(const at::Tensor& flat) const;
+  // Calls update(start, length) for consecutive chunks of the flat buffers, chunks spread over threads, with
+  // autograd off.
+  void for_each_chunk(const std::function<void(std::int64_t, std::int64_t)>& update) const;
   // The flat state buffers by name ("exp_avg", ...), sharing storage with the optimizer's, for checkpoints.
   virtual std::vector<std::pair<std::string, at::Tensor>> buffers() const = 0;
   virtual nlohmann::json extra_state() const { return nlohmann::json::object(); }

@@ -151,7 +151,8 @@ class ConfigParser {
         node[parts[i]] = YAML::Node(YAML::NodeType::Map);
         child = node[parts[i]];
       } else if (!child.IsMap()) {
-        throw Error("--set " + assignment + ": '" + prefix + "' is not a section (it holds " + scalar_text(child) + ")");
+        throw Error("--set " + assignment + ": '" + prefix + "' is not a section (it holds " + scalar_text(child) +
+                    ")");
       }
       node.reset(child);
     }
@@ -220,7 +221,8 @@ class ConfigParser {
     if (node.IsNull()) return {};
     if (!node.IsSequence()) fail(key, "expected a list of strings, got " + scalar_text(node));
     std::vector<std::string> values;
-    for (std::size_t i = 0; i < node.size(); ++i) values.push_back(string(node[i], key + "[" + std::to_string(i) + "]"));
+    for (std::size_t i = 0; i < node.size(); ++i)
+      values.push_back(string(node[i], key + "[" + std::to_string(i) + "]"));
     return values;
   }
   // Relative to the config file's folder, or to the current directory for a value given with --set.
@@ -235,7 +237,8 @@ class ConfigParser {
     return value.lexically_normal();
   }
   template <typename Enum>
-  Enum choice(const YAML::Node& node, const std::string& key, const std::vector<std::pair<const char*, Enum>>& options) const {
+  Enum choice(const YAML::Node& node, const std::string& key,
+              const std::vector<std::pair<const char*, Enum>>& options) const {
     const std::string text = string(node, key);
     std::string names;
     for (const auto& [name, value] : options) {
@@ -247,155 +250,207 @@ class ConfigParser {
 
   // ---- the schema ----
   void read_root(const YAML::Node& root, TrainConfig& c) {
-    read_section(root, "", {
-        {"output_dir", [&](const Node& n, const Key& k) { c.output_dir = path(n, k); }},
-        {"seed", [&](const Node& n, const Key& k) { c.seed = count(n, k); }},
-        {"max_steps", [&](const Node& n, const Key& k) { c.max_steps = integer(n, k); }},
-        {"epochs", [&](const Node& n, const Key& k) { c.epochs = integer(n, k); }},
-        {"batch_size", [&](const Node& n, const Key& k) { c.batch_size = count(n, k); }},
-        {"gradient_accumulation_steps", [&](const Node& n, const Key& k) { c.gradient_accumulation_steps = integer(n, k); }},
-        {"max_grad_norm", [&](const Node& n, const Key& k) { c.max_grad_norm = number(n, k); }},
-        {"bf16", [&](const Node& n, const Key& k) { c.bf16 = boolean(n, k); }},
-        {"threads", [&](const Node& n, const Key& k) { c.threads = static_cast<int>(std::clamp<std::int64_t>(integer(n, k), -1, 4096)); }},
-        {"log_every_steps", [&](const Node& n, const Key& k) { c.log_every_steps = integer(n, k); }},
-        {"overwrite_output_dir", [&](const Node& n, const Key& k) { c.overwrite_output_dir = boolean(n, k); }},
-        {"model", [&](const Node& n, const Key& k) { read_model(n, k, c.model); }},
-        {"tokenizer", [&](const Node& n, const Key& k) { read_tokenizer(n, k, c.tokenizer); }},
-        {"data", [&](const Node& n, const Key& k) { read_data(n, k, c.data); }},
-        {"lora", [&](const Node& n, const Key& k) { read_lora(n, k, c.lora); }},
-        {"optimizer", [&](const Node& n, const Key& k) { read_optimizer(n, k, c.optimizer); }},
-        {"schedule", [&](const Node& n, const Key& k) { read_schedule(n, k, c.schedule); }},
-        {"evaluation", [&](const Node& n, const Key& k) { read_evaluation(n, k, c.evaluation); }},
-        {"checkpoint", [&](const Node& n, const Key& k) { read_checkpoint(n, k, c.checkpoint); }},
-        {"fisher", [&](const Node& n, const Key& k) { read_fisher(n, k, c.fisher); }},
-        {"distributed", [&](const Node& n, const Key& k) { read_distributed(n, k, c.distributed); }},
-    });
+    read_section(
+        root, "",
+        {
+            {"output_dir", [&](const Node& n, const Key& k) { c.output_dir = path(n, k); }},
+            {"seed", [&](const Node& n, const Key& k) { c.seed = count(n, k); }},
+            {"max_steps", [&](const Node& n, const Key& k) { c.max_steps = integer(n, k); }},
+            {"epochs", [&](const Node& n, const Key& k) { c.epochs = integer(n, k); }},
+            {"batch_size", [&](const Node& n, const Key& k) { c.batch_size = count(n, k); }},
+            {"gradient_accumulation_steps",
+             [&](const Node& n, const Key& k) { c.gradient_accumulation_steps = integer(n, k); }},
+            {"max_grad_norm", [&](const Node& n, const Key& k) { c.max_grad_norm = number(n, k); }},
+            {"bf16", [&](const Node& n, const Key& k) { c.bf16 = boolean(n, k); }},
+            {"threads",
+             [&](const Node& n, const Key& k) {
+               c.threads = static_cast<int>(std::clamp<std::int64_t>(integer(n, k), -1, 4096));
+             }},
+            {"log_every_steps", [&](const Node& n, const Key& k) { c.log_every_steps = integer(n, k); }},
+            {"overwrite_output_dir", [&](const Node& n, const Key& k) { c.overwrite_output_dir = boolean(n, k); }},
+            {"retain_freed_memory", [&](const Node& n, const Key& k) { c.retain_freed_memory = boolean(n, k); }},
+            {"model", [&](const Node& n, const Key& k) { read_model(n, k, c.model); }},
+            {"tokenizer", [&](const Node& n, const Key& k) { read_tokenizer(n, k, c.tokenizer); }},
+            {"data", [&](const Node& n, const Key& k) { read_data(n, k, c.data); }},
+            {"lora", [&](const Node& n, const Key& k) { read_lora(n, k, c.lora); }},
+            {"optimizer", [&](const Node& n, const Key& k) { read_optimizer(n, k, c.optimizer); }},
+            {"schedule", [&](const Node& n, const Key& k) { read_schedule(n, k, c.schedule); }},
+            {"evaluation", [&](const Node& n, const Key& k) { read_evaluation(n, k, c.evaluation); }},
+            {"checkpoint", [&](const Node& n, const Key& k) { read_checkpoint(n, k, c.checkpoint); }},
+            {"fisher", [&](const Node& n, const Key& k) { read_fisher(n, k, c.fisher); }},
+            {"distributed", [&](const Node& n, const Key& k) { read_distributed(n, k, c.distributed); }},
+            {"callbacks", [&](const Node& n, const Key& k) { read_callbacks(n, k, c.callbacks); }},
+        });
+  }
+
+  void read_callbacks(const YAML::Node& node, const std::string& key, std::vector<CallbackSpec>& callbacks) {
+    if (node.IsNull()) return;
+    if (!node.IsSequence()) fail(key, "expected a list of {type: ..., options...} entries, got " + scalar_text(node));
+    for (std::size_t i = 0; i < node.size(); ++i) {
+      const std::string entry_key = key + "[" + std::to_string(i) + "]";
+      line_of_key_[entry_key] = line_of(node[i]);
+      if (!node[i].IsMap()) fail(entry_key, "expected a mapping with a type, got " + scalar_text(node[i]));
+      CallbackSpec spec;
+      spec.where = where(entry_key) + entry_key;
+      for (const auto& item : node[i]) {
+        const std::string name = item.first.as<std::string>();
+        if (name == "type") {
+          spec.type = string(item.second, entry_key + ".type");
+        } else {
+          spec.options[name] = to_json_value(item.second);
+        }
+      }
+      if (spec.type.empty()) fail(entry_key, "needs a type (the callback's registered name, e.g. ema)");
+      callbacks.push_back(std::move(spec));
+    }
   }
 
   void read_model(const YAML::Node& node, const std::string& prefix, ModelConfig& m) {
-    read_section(node, prefix, {
-        {"path", [&](const Node& n, const Key& k) { m.path = path(n, k); }},
-        {"config", [&](const Node& n, const Key& k) {
-           if (!n.IsMap()) fail(k, "expected a mapping of config.json fields, got " + scalar_text(n));
-           m.config = to_json_value(n);
-         }},
-        {"config_file", [&](const Node& n, const Key& k) { m.config_file = path(n, k); }},
-        {"init_seed", [&](const Node& n, const Key& k) { m.init_seed = count(n, k); }},
-    });
+    read_section(node, prefix,
+                 {
+                     {"path", [&](const Node& n, const Key& k) { m.path = path(n, k); }},
+                     {"config",
+                      [&](const Node& n, const Key& k) {
+                        if (!n.IsMap()) fail(k, "expected a mapping of config.json fields, got " + scalar_text(n));
+                        m.config = to_json_value(n);
+                      }},
+                     {"config_file", [&](const Node& n, const Key& k) { m.config_file = path(n, k); }},
+                     {"init_seed", [&](const Node& n, const Key& k) { m.init_seed = count(n, k); }},
+                 });
   }
 
   void read_tokenizer(const YAML::Node& node, const std::string& prefix, TokenizerConfig& t) {
-    read_section(node, prefix, {
-        {"type", [&](const Node& n, const Key& k) {
-           t.type = choice<TokenizerKind>(n, k, {{"sentencepiece", TokenizerKind::sentencepiece},
-                                                 {"byte", TokenizerKind::byte}});
-         }},
-        {"path", [&](const Node& n, const Key& k) { t.path = path(n, k); }},
-        {"train_input", [&](const Node& n, const Key& k) { t.train_input = path(n, k); }},
-        {"vocab_size", [&](const Node& n, const Key& k) { t.vocab_size = integer(n, k); }},
-        {"train_sentences", [&](const Node& n, const Key& k) { t.train_sentences = integer(n, k); }},
-    });
+    read_section(node, prefix,
+                 {
+                     {"type",
+                      [&](const Node& n, const Key& k) {
+                        t.type = choice<TokenizerKind>(
+                            n, k, {{"sentencepiece", TokenizerKind::sentencepiece}, {"byte", TokenizerKind::byte}});
+                      }},
+                     {"path", [&](const Node& n, const Key& k) { t.path = path(n, k); }},
+                     {"train_input", [&](const Node& n, const Key& k) { t.train_input = path(n, k); }},
+                     {"vocab_size", [&](const Node& n, const Key& k) { t.vocab_size = integer(n, k); }},
+                     {"train_sentences", [&](const Node& n, const Key& k) { t.train_sentences = integer(n, k); }},
+                 });
   }
 
   void read_data(const YAML::Node& node, const std::string& prefix, DataConfig& d) {
-    read_section(node, prefix, {
-        {"format", [&](const Node& n, const Key& k) {
-           d.format = choice<DataFormat>(n, k, {{"instructions", DataFormat::instructions}, {"text", DataFormat::text}});
-         }},
-        {"train", [&](const Node& n, const Key& k) { d.train = path(n, k); }},
-        {"valid", [&](const Node& n, const Key& k) { d.valid = path(n, k); }},
-        {"max_length", [&](const Node& n, const Key& k) { d.max_length = count(n, k); }},
-        {"block_size", [&](const Node& n, const Key& k) { d.block_size = count(n, k); }},
-        {"train_on_all_tokens", [&](const Node& n, const Key& k) { d.train_on_all_tokens = boolean(n, k); }},
-        {"tasks", [&](const Node& n, const Key& k) { d.tasks = strings(n, k); }},
-        {"max_train_examples", [&](const Node& n, const Key& k) { d.max_train_examples = count(n, k); }},
-        {"skip_bad_lines", [&](const Node& n, const Key& k) { d.skip_bad_lines = boolean(n, k); }},
-    });
+    read_section(
+        node, prefix,
+        {
+            {"format",
+             [&](const Node& n, const Key& k) {
+               d.format =
+                   choice<DataFormat>(n, k, {{"instructions", DataFormat::instructions}, {"text", DataFormat::text}});
+             }},
+            {"train", [&](const Node& n, const Key& k) { d.train = path(n, k); }},
+            {"valid", [&](const Node& n, const Key& k) { d.valid = path(n, k); }},
+            {"max_length", [&](const Node& n, const Key& k) { d.max_length = count(n, k); }},
+            {"block_size", [&](const Node& n, const Key& k) { d.block_size = count(n, k); }},
+            {"train_on_all_tokens", [&](const Node& n, const Key& k) { d.train_on_all_tokens = boolean(n, k); }},
+            {"tasks", [&](const Node& n, const Key& k) { d.tasks = strings(n, k); }},
+            {"max_train_examples", [&](const Node& n, const Key& k) { d.max_train_examples = count(n, k); }},
+            {"skip_bad_lines", [&](const Node& n, const Key& k) { d.skip_bad_lines = boolean(n, k); }},
+        });
   }
 
   void read_lora(const YAML::Node& node, const std::string& prefix, LoraConfig& l) {
-    read_section(node, prefix, {
-        {"enabled", [&](const Node& n, const Key& k) { l.enabled = boolean(n, k); }},
-        {"r", [&](const Node& n, const Key& k) { l.r = integer(n, k); }},
-        {"alpha", [&](const Node& n, const Key& k) { l.alpha = number(n, k); }},
-        {"dropout", [&](const Node& n, const Key& k) { l.dropout = number(n, k); }},
-        {"target_modules", [&](const Node& n, const Key& k) { l.target_modules = strings(n, k); }},
-        {"save_merged", [&](const Node& n, const Key& k) { l.save_merged = boolean(n, k); }},
-    });
+    read_section(node, prefix,
+                 {
+                     {"enabled", [&](const Node& n, const Key& k) { l.enabled = boolean(n, k); }},
+                     {"r", [&](const Node& n, const Key& k) { l.r = integer(n, k); }},
+                     {"alpha", [&](const Node& n, const Key& k) { l.alpha = number(n, k); }},
+                     {"dropout", [&](const Node& n, const Key& k) { l.dropout = number(n, k); }},
+                     {"target_modules", [&](const Node& n, const Key& k) { l.target_modules = strings(n, k); }},
+                     {"save_merged", [&](const Node& n, const Key& k) { l.save_merged = boolean(n, k); }},
+                 });
   }
 
   void read_optimizer(const YAML::Node& node, const std::string& prefix, OptimizerConfig& o) {
-    read_section(node, prefix, {
-        {"name", [&](const Node& n, const Key& k) {
-           o.name = choice<OptimizerKind>(n, k, {{"adamw", OptimizerKind::adamw}, {"sgd", OptimizerKind::sgd}});
-         }},
-        {"lr", [&](const Node& n, const Key& k) { o.lr = number(n, k); }},
-        {"betas", [&](const Node& n, const Key& k) {
-           if (!n.IsSequence() || n.size() != 2) fail(k, "expected a list of two numbers, got " + scalar_text(n));
-           o.beta1 = number(n[0], k + "[0]");
-           o.beta2 = number(n[1], k + "[1]");
-         }},
-        {"eps", [&](const Node& n, const Key& k) { o.eps = number(n, k); }},
-        {"weight_decay", [&](const Node& n, const Key& k) { o.weight_decay = number(n, k); }},
-        {"momentum", [&](const Node& n, const Key& k) { o.momentum = number(n, k); }},
-        {"nesterov", [&](const Node& n, const Key& k) { o.nesterov = boolean(n, k); }},
-        {"decay_embeddings", [&](const Node& n, const Key& k) { o.decay_embeddings = boolean(n, k); }},
-    });
+    read_section(
+        node, prefix,
+        {
+            {"name",
+             [&](const Node& n, const Key& k) {
+               o.name = choice<OptimizerKind>(n, k, {{"adamw", OptimizerKind::adamw}, {"sgd", OptimizerKind::sgd}});
+             }},
+            {"lr", [&](const Node& n, const Key& k) { o.lr = number(n, k); }},
+            {"betas",
+             [&](const Node& n, const Key& k) {
+               if (!n.IsSequence() || n.size() != 2) fail(k, "expected a list of two numbers, got " + scalar_text(n));
+               o.beta1 = number(n[0], k + "[0]");
+               o.beta2 = number(n[1], k + "[1]");
+             }},
+            {"eps", [&](const Node& n, const Key& k) { o.eps = number(n, k); }},
+            {"weight_decay", [&](const Node& n, const Key& k) { o.weight_decay = number(n, k); }},
+            {"momentum", [&](const Node& n, const Key& k) { o.momentum = number(n, k); }},
+            {"nesterov", [&](const Node& n, const Key& k) { o.nesterov = boolean(n, k); }},
+            {"decay_embeddings", [&](const Node& n, const Key& k) { o.decay_embeddings = boolean(n, k); }},
+        });
   }
 
   void read_schedule(const YAML::Node& node, const std::string& prefix, ScheduleConfig& s) {
-    read_section(node, prefix, {
-        {"name", [&](const Node& n, const Key& k) {
-           s.name = choice<ScheduleKind>(n, k, {{"constant", ScheduleKind::constant},
-                                                {"linear", ScheduleKind::linear},
-                                                {"cosine", ScheduleKind::cosine}});
-         }},
-        {"warmup_steps", [&](const Node& n, const Key& k) { s.warmup_steps = integer(n, k); }},
-        {"min_lr_ratio", [&](const Node& n, const Key& k) { s.min_lr_ratio = number(n, k); }},
-    });
+    read_section(node, prefix,
+                 {
+                     {"name",
+                      [&](const Node& n, const Key& k) {
+                        s.name = choice<ScheduleKind>(n, k,
+                                                      {{"constant", ScheduleKind::constant},
+                                                       {"linear", ScheduleKind::linear},
+                                                       {"cosine", ScheduleKind::cosine}});
+                      }},
+                     {"warmup_steps", [&](const Node& n, const Key& k) { s.warmup_steps = integer(n, k); }},
+                     {"min_lr_ratio", [&](const Node& n, const Key& k) { s.min_lr_ratio = number(n, k); }},
+                 });
   }
 
   void read_evaluation(const YAML::Node& node, const std::string& prefix, EvaluationConfig& e) {
-    read_section(node, prefix, {
-        {"every_steps", [&](const Node& n, const Key& k) { e.every_steps = integer(n, k); }},
-        {"at_end", [&](const Node& n, const Key& k) { e.at_end = boolean(n, k); }},
-        {"max_examples", [&](const Node& n, const Key& k) { e.max_examples = count(n, k); }},
-        {"batch_size", [&](const Node& n, const Key& k) { e.batch_size = count(n, k); }},
-        {"generation_examples", [&](const Node& n, const Key& k) { e.generation_examples = count(n, k); }},
-        {"max_new_tokens", [&](const Node& n, const Key& k) { e.max_new_tokens = integer(n, k); }},
-        {"choices", [&](const Node& n, const Key& k) {
-           if (n.IsNull()) return;
-           if (!n.IsMap()) fail(k, "expected a mapping from task to a list of replies, got " + scalar_text(n));
-           for (const auto& item : n) {
-             const std::string task = item.first.as<std::string>();
-             line_of_key_[k + "." + task] = line_of(item.first);
-             e.choices[task] = strings(item.second, k + "." + task);
-           }
-         }},
-        {"auto_choices", [&](const Node& n, const Key& k) { e.auto_choices = count(n, k); }},
-    });
+    read_section(node, prefix,
+                 {
+                     {"every_steps", [&](const Node& n, const Key& k) { e.every_steps = integer(n, k); }},
+                     {"at_end", [&](const Node& n, const Key& k) { e.at_end = boolean(n, k); }},
+                     {"max_examples", [&](const Node& n, const Key& k) { e.max_examples = count(n, k); }},
+                     {"batch_size", [&](const Node& n, const Key& k) { e.batch_size = count(n, k); }},
+                     {"generation_examples", [&](const Node& n, const Key& k) { e.generation_examples = count(n, k); }},
+                     {"max_new_tokens", [&](const Node& n, const Key& k) { e.max_new_tokens = integer(n, k); }},
+                     {"choices",
+                      [&](const Node& n, const Key& k) {
+                        if (n.IsNull()) return;
+                        if (!n.IsMap())
+                          fail(k, "expected a mapping from task to a list of replies, got " + scalar_text(n));
+                        for (const auto& item : n) {
+                          const std::string task = item.first.as<std::string>();
+                          line_of_key_[k + "." + task] = line_of(item.first);
+                          e.choices[task] = strings(item.second, k + "." + task);
+                        }
+                      }},
+                     {"auto_choices", [&](const Node& n, const Key& k) { e.auto_choices = count(n, k); }},
+                 });
   }
 
   void read_checkpoint(const YAML::Node& node, const std::string& prefix, CheckpointConfig& c) {
-    read_section(node, prefix, {
-        {"every_steps", [&](const Node& n, const Key& k) { c.every_steps = integer(n, k); }},
-        {"keep_last", [&](const Node& n, const Key& k) { c.keep_last = count(n, k); }},
-        {"at_end", [&](const Node& n, const Key& k) { c.at_end = boolean(n, k); }},
-    });
+    read_section(node, prefix,
+                 {
+                     {"every_steps", [&](const Node& n, const Key& k) { c.every_steps = integer(n, k); }},
+                     {"keep_last", [&](const Node& n, const Key& k) { c.keep_last = count(n, k); }},
+                     {"at_end", [&](const Node& n, const Key& k) { c.at_end = boolean(n, k); }},
+                 });
   }
 
   void read_fisher(const YAML::Node& node, const std::string& prefix, FisherConfig& f) {
-    read_section(node, prefix, {
-        {"enabled", [&](const Node& n, const Key& k) { f.enabled = boolean(n, k); }},
-        {"examples", [&](const Node& n, const Key& k) { f.examples = count(n, k); }},
-    });
+    read_section(node, prefix,
+                 {
+                     {"enabled", [&](const Node& n, const Key& k) { f.enabled = boolean(n, k); }},
+                     {"examples", [&](const Node& n, const Key& k) { f.examples = count(n, k); }},
+                 });
   }
 
   void read_distributed(const YAML::Node& node, const std::string& prefix, DistributedConfig& d) {
-    read_section(node, prefix, {
-        {"backend", [&](const Node& n, const Key& k) { d.backend = string(n, k); }},
-        {"timeout_seconds", [&](const Node& n, const Key& k) { d.timeout_seconds = number(n, k); }},
-    });
+    read_section(node, prefix,
+                 {
+                     {"backend", [&](const Node& n, const Key& k) { d.backend = string(n, k); }},
+                     {"timeout_seconds", [&](const Node& n, const Key& k) { d.timeout_seconds = number(n, k); }},
+                 });
   }
 
   std::string label_;
@@ -422,16 +477,17 @@ std::string number_text(double value) {
 
 }  // namespace
 
-const char* tokenizer_kind_name(TokenizerKind kind) {
-  return kind == TokenizerKind::byte ? "byte" : "sentencepiece";
-}
+const char* tokenizer_kind_name(TokenizerKind kind) { return kind == TokenizerKind::byte ? "byte" : "sentencepiece"; }
 const char* data_format_name(DataFormat format) { return format == DataFormat::text ? "text" : "instructions"; }
 const char* optimizer_kind_name(OptimizerKind kind) { return kind == OptimizerKind::sgd ? "sgd" : "adamw"; }
 const char* schedule_kind_name(ScheduleKind kind) {
   switch (kind) {
-    case ScheduleKind::constant: return "constant";
-    case ScheduleKind::linear: return "linear";
-    case ScheduleKind::cosine: return "cosine";
+    case ScheduleKind::constant:
+      return "constant";
+    case ScheduleKind::linear:
+      return "linear";
+    case ScheduleKind::cosine:
+      return "cosine";
   }
   return "unknown";
 }
@@ -540,6 +596,12 @@ void TrainConfig::validate_sources() const {
 }
 
 nlohmann::json TrainConfig::to_json() const {
+  nlohmann::json callback_list = nlohmann::json::array();
+  for (const auto& spec : callbacks) {
+    nlohmann::json entry = spec.options;
+    entry["type"] = spec.type;
+    callback_list.push_back(entry);
+  }
   nlohmann::json choices = nlohmann::json::object();
   for (const auto& [task, replies] : evaluation.choices) choices[task] = replies;
   return {
@@ -554,6 +616,7 @@ nlohmann::json TrainConfig::to_json() const {
       {"threads", threads},
       {"log_every_steps", log_every_steps},
       {"overwrite_output_dir", overwrite_output_dir},
+      {"retain_freed_memory", retain_freed_memory},
       {"model",
        {{"path", model.path.string()},
         {"config", model.config},
@@ -608,6 +671,7 @@ nlohmann::json TrainConfig::to_json() const {
        {{"every_steps", checkpoint.every_steps}, {"keep_last", checkpoint.keep_last}, {"at_end", checkpoint.at_end}}},
       {"fisher", {{"enabled", fisher.enabled}, {"examples", fisher.examples}}},
       {"distributed", {{"backend", distributed.backend}, {"timeout_seconds", distributed.timeout_seconds}}},
+      {"callbacks", callback_list},
   };
 }
 

@@ -5,6 +5,7 @@
 //   output_dir: out/run            seed: 0          max_steps: 200       epochs: 1
 //   batch_size: 8                  gradient_accumulation_steps: 1        max_grad_norm: 1.0
 //   bf16: false                    threads: 0       log_every_steps: 10  overwrite_output_dir: false
+//   retain_freed_memory: true
 //   model:      {path: base/} or {config: {hidden_size: 64, ...}} or {config_file: config.json}; init_seed
 //   tokenizer:  {type: sentencepiece, path: tokenizer.model, train_input: corpus.txt, vocab_size: 2000}
 //   data:       {format: instructions, train: train.jsonl, valid: valid.jsonl, max_length: 512, ...}
@@ -15,6 +16,7 @@
 //   checkpoint: {every_steps: 100, keep_last: 2, at_end: true}
 //   fisher:     {enabled: false, examples: 64}
 //   distributed: {backend: auto, timeout_seconds: 300}
+//   callbacks:  [{type: ema, decay: 0.999}, ...]       (types registered by callback libraries)
 // The file is treated as hostile: an unknown key, a value of the wrong type or out of range, a missing file
 // are errors naming the file, the line and the key ("train.yml:7: optimizer.lr: expected a number, got
 // 'fast'"), or the --set argument that gave the value. Relative paths are resolved against the folder of the
@@ -25,10 +27,9 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "lib/util/error.h"
 
@@ -79,20 +80,20 @@ struct TokenizerConfig {
   // When set and `path` does not exist: train a sentencepiece model on this text file first and write it to
   // `path` (Llama's special-token layout, the chat markers as user symbols).
   std::filesystem::path train_input;
-  std::int64_t vocab_size = 2000;            // pieces of a trained tokenizer
-  std::int64_t train_sentences = 200000;     // lines sampled from train_input for training (0: all)
+  std::int64_t vocab_size = 2000;         // pieces of a trained tokenizer
+  std::int64_t train_sentences = 200000;  // lines sampled from train_input for training (0: all)
 };
 
 struct DataConfig {
   DataFormat format = DataFormat::instructions;
-  std::filesystem::path train;  // instruction JSONL or plain-text corpus (required)
-  std::filesystem::path valid;  // held-out data for evaluation and Fisher information (optional)
-  std::size_t max_length = 512;       // instructions: most tokens per example (prompts are shortened first)
-  std::size_t block_size = 256;       // text: tokens per training block
-  bool train_on_all_tokens = false;   // instructions: prompts are targets too (default: replies and eos only)
-  std::vector<std::string> tasks;     // instructions: keep only these tasks (empty: all)
-  std::size_t max_train_examples = 0; // a seeded random subset of the training examples (0: all)
-  bool skip_bad_lines = false;        // instructions: skip malformed JSONL lines (counted, logged) instead of failing
+  std::filesystem::path train;         // instruction JSONL or plain-text corpus (required)
+  std::filesystem::path valid;         // held-out data for evaluation and Fisher information (optional)
+  std::size_t max_length = 512;        // instructions: most tokens per example (prompts are shortened first)
+  std::size_t block_size = 256;        // text: tokens per training block
+  bool train_on_all_tokens = false;    // instructions: prompts are targets too (default: replies and eos only)
+  std::vector<std::string> tasks;      // instructions: keep only these tasks (empty: all)
+  std::size_t max_train_examples = 0;  // a seeded random subset of the training examples (0: all)
+  bool skip_bad_lines = false;         // instructions: skip malformed JSONL lines (counted, logged) instead of failing
 };
 
 struct LoraConfig {
@@ -109,13 +110,13 @@ struct LoraConfig {
 // nanoGPT's configure_optimizers does; Hugging Face's Trainer also decays embeddings.
 struct OptimizerConfig {
   OptimizerKind name = OptimizerKind::adamw;
-  double lr = 1e-3;  // base learning rate (torch.optim.AdamW's default)
-  double beta1 = 0.9;      // AdamW
-  double beta2 = 0.999;    // AdamW
-  double eps = 1e-8;       // AdamW
-  double weight_decay = 0.01;  // decoupled for AdamW (Loshchilov & Hutter), L2 added to the gradient for SGD
-  double momentum = 0.9;       // SGD
-  bool nesterov = false;       // SGD
+  double lr = 1e-3;              // base learning rate (torch.optim.AdamW's default)
+  double beta1 = 0.9;            // AdamW
+  double beta2 = 0.999;          // AdamW
+  double eps = 1e-8;             // AdamW
+  double weight_decay = 0.01;    // decoupled for AdamW (Loshchilov & Hutter), L2 added to the gradient for SGD
+  double momentum = 0.9;         // SGD
+  bool nesterov = false;         // SGD
   bool decay_embeddings = true;  // embeddings get weight decay
 };
 
@@ -126,14 +127,14 @@ struct ScheduleConfig {
 };
 
 struct EvaluationConfig {
-  std::int64_t every_steps = 0;  // evaluate every N optimizer steps (0: only at the end)
-  bool at_end = true;            // evaluate after the last step
-  std::size_t max_examples = 256;         // a seeded subset of the held-out set for loss (0: all)
-  std::size_t batch_size = 16;            // examples per forward
+  std::int64_t every_steps = 0;    // evaluate every N optimizer steps (0: only at the end)
+  bool at_end = true;              // evaluate after the last step
+  std::size_t max_examples = 256;  // a seeded subset of the held-out set for loss (0: all)
+  std::size_t batch_size = 16;     // examples per forward
   // Instructions only: examples whose reply is generated greedily and compared with the reference by exact
   // match (after stripping whitespace), a seeded subset of the loss examples (0: none).
   std::size_t generation_examples = 64;
-  std::int64_t max_new_tokens = 32;       // tokens generated per reply at most
+  std::int64_t max_new_tokens = 32;  // tokens generated per reply at most
   // Instructions only: per task, the candidate replies scored by log-likelihood (reply + eos); the most likely
   // one is the model's choice (choice accuracy over the generation examples of that task).
   std::map<std::string, std::vector<std::string>> choices;
@@ -149,27 +150,43 @@ struct CheckpointConfig {
 };
 
 struct FisherConfig {
-  bool enabled = false;      // write OUTPUT_DIR/fisher.safetensors, the final model's diagonal Fisher
-  std::size_t examples = 64; // held-out examples it averages over
+  bool enabled = false;       // write OUTPUT_DIR/fisher.safetensors, the final model's diagonal Fisher
+  std::size_t examples = 64;  // held-out examples it averages over
+};
+
+// One entry of the config's `callbacks:` list: a callback type that a callback library registered
+// (callback_registry.h) and its options, e.g.
+//   callbacks:
+//     - {type: ema, decay: 0.999}
+//     - {type: swa, start_step: 100}
+// Callbacks are added in list order after the built-in observers (callback.h says how kinds are ordered).
+struct CallbackSpec {
+  std::string type;                                   // the registered type name
+  nlohmann::json options = nlohmann::json::object();  // the entry's other keys (YAML scalars typed as JSON)
+  // "train.yml:12: callbacks[0]" (or "--set callbacks=...: callbacks[0]"): how messages about it start.
+  std::string where;
 };
 
 struct DistributedConfig {
-  std::string backend = "auto";   // gloo, nccl or auto (nccl for CUDA devices, else gloo)
-  double timeout_seconds = 300;   // for collectives and the rendezvous
+  std::string backend = "auto";  // gloo, nccl or auto (nccl for CUDA devices, else gloo)
+  double timeout_seconds = 300;  // for collectives and the rendezvous
 };
 
 struct TrainConfig {
   std::filesystem::path output_dir = "out/train";  // checkpoints, metrics.jsonl, final/
   std::uint64_t seed = 0;                          // data order, dropout, LoRA init, evaluation subsets
-  std::int64_t max_steps = 0;   // optimizer steps to train; 0: `epochs` passes over the data
-  std::int64_t epochs = 1;      // passes over the training data when max_steps is 0
-  std::size_t batch_size = 8;   // examples per micro-batch on each process
-  std::int64_t gradient_accumulation_steps = 1;  // micro-batches per optimizer step on each process
-  double max_grad_norm = 1.0;   // clip the global gradient norm to this (0: no clipping)
-  bool bf16 = false;            // bf16 autocast for forward passes; weights and optimizer state stay fp32
-  int threads = 0;              // intra-op threads (0: OMP_NUM_THREADS, else every core)
+  std::int64_t max_steps = 0;                      // optimizer steps to train; 0: `epochs` passes over the data
+  std::int64_t epochs = 1;                         // passes over the training data when max_steps is 0
+  std::size_t batch_size = 8;                      // examples per micro-batch on each process
+  std::int64_t gradient_accumulation_steps = 1;    // micro-batches per optimizer step on each process
+  double max_grad_norm = 1.0;                      // clip the global gradient norm to this (0: no clipping)
+  bool bf16 = false;                  // bf16 autocast for forward passes; weights and optimizer state stay fp32
+  int threads = 0;                    // intra-op threads (0: OMP_NUM_THREADS, else every core)
   std::int64_t log_every_steps = 10;  // training metrics to the log and metrics.jsonl every N steps
   bool overwrite_output_dir = false;  // start afresh in an output_dir that holds another run's results
+  // Keep memory a step frees for the next step instead of returning it to the system (malloc_tuning.h; changes
+  // glibc's malloc settings for the whole process).
+  bool retain_freed_memory = true;
 
   ModelConfig model;
   TokenizerConfig tokenizer;
@@ -181,14 +198,15 @@ struct TrainConfig {
   CheckpointConfig checkpoint;
   FisherConfig fisher;
   DistributedConfig distributed;
+  std::vector<CallbackSpec> callbacks;  // callbacks to add, made by their registered factories
 
   // Reads a YAML file, applies `overrides` ("key=value" with a dotted key, the value in YAML syntax:
-  // "optimizer.lr=3e-4", "lora.target_modules=[q_proj, v_proj]"), then validate() and validate_sources(). Throws ladle::Error as the
-  // header describes.
+  // "optimizer.lr=3e-4", "lora.target_modules=[q_proj, v_proj]"), then validate() and validate_sources(). Throws
+  // ladle::Error as the header describes.
   static TrainConfig from_yaml_file(const std::filesystem::path& path, const std::vector<std::string>& overrides = {});
   // The same from text; `label` names it in messages and relative paths resolve against `base_dir`.
-  static TrainConfig from_yaml(const std::string& text, const std::string& label,
-                               const std::filesystem::path& base_dir, const std::vector<std::string>& overrides = {});
+  static TrainConfig from_yaml(const std::string& text, const std::string& label, const std::filesystem::path& base_dir,
+                               const std::vector<std::string>& overrides = {});
 
   // Throws ConfigError naming the first key whose value is out of range or inconsistent with another.
   void validate() const;

@@ -72,12 +72,13 @@ class TrainState {
   bool resumed = false;              // the run continued from a checkpoint (set before checkpoint_load)
 
   // ---- The current optimizer step ----
-  std::vector<text::Batch> micro_batches;  // this process's micro-batches (from step_begin)
+  std::vector<text::Batch> micro_batches;                       // this process's micro-batches (from step_begin)
   double loss = std::numeric_limits<double>::quiet_NaN();       // mean target-token loss (from after_backward)
   double grad_norm = std::numeric_limits<double>::quiet_NaN();  // global L2 norm before clipping (from
                                                                 // after_optimizer_step)
-  // The latest value of every metric: "train/loss", "train/learning_rate", "train/grad_norm",
-  // "train/tokens_per_second" (set before step_end), the evaluation's (evaluator.h) and any a callback adds.
+  // The latest value of every metric: "train/loss", "train/learning_rate" (the rate this step used),
+  // "train/grad_norm", "train/tokens_per_second" (non-padding input tokens over the time spent in steps, every
+  // process; set before after_optimizer_step), the evaluation's (evaluator.h) and any a callback adds.
   Metrics metrics;
   // Names of the metrics of the latest evaluation (including those evaluate_with added).
   std::vector<std::string> evaluation_metric_names;

@@ -24,11 +24,13 @@
 #include "lib/weights/flat_parameters.h"
 #include "trainer/bf16_autocast.h"
 #include "trainer/builtin_callbacks.h"
+#include "trainer/callback_registry.h"
 #include "trainer/checkpoint.h"
 #include "trainer/distributed.h"
 #include "trainer/evaluator.h"
 #include "trainer/fisher.h"
 #include "trainer/lr_schedule.h"
+#include "trainer/malloc_tuning.h"
 #include "trainer/model_folder.h"
 #include "trainer/optimizer.h"
 
@@ -50,6 +52,15 @@ std::string read_text(const std::filesystem::path& path) {
 std::int64_t target_count(const text::TokenizedExample& example) {
   return std::count_if(example.labels.begin() + (example.labels.empty() ? 0 : 1), example.labels.end(),
                        [](std::int64_t label) { return label != text::kIgnoreLabel; });
+}
+
+// Σ over a right-padded batch's targets of −log softmax(logits[t])[labels[t + 1]]: causal_lm_loss's terms summed,
+// in one cross-entropy call (the loader pads on the right, so padding is exactly the ignored labels).
+at::Tensor target_loss_sum(const at::Tensor& logits, const at::Tensor& labels) {
+  const std::int64_t seq = logits.size(1), vocab = logits.size(2);
+  return at::cross_entropy_loss(logits.narrow(1, 0, seq - 1).reshape({-1, vocab}),
+                                labels.narrow(1, 1, seq - 1).reshape({-1}), /*weight=*/{}, at::Reduction::Sum,
+                                model::kIgnoreIndex);
 }
 
 std::unique_ptr<ProcessGroup> join_process_group(const TrainConfig& config, at::Device device) {
@@ -88,6 +99,7 @@ class Trainer::Impl final : public TrainerServices {
   double input_tokens = 0;               // non-padding input tokens of those steps, every process
 
   void setup();
+  void add_callback(std::shared_ptr<Callback> callback);
   void dispatch(Event event);
   TrainResult train(const std::optional<std::filesystem::path>& resume_from);
   void prepare_output_dir(bool resuming) const;
@@ -150,7 +162,8 @@ void Trainer::Impl::setup() {
   loader_options.pad_id = pad_id;
   loader = std::make_unique<text::DataLoader>(data.train, loader_options);
   const auto accumulation = static_cast<std::size_t>(config.gradient_accumulation_steps);
-  const auto steps_per_epoch = static_cast<std::int64_t>((loader->batches_per_epoch() + accumulation - 1) / accumulation);
+  const auto steps_per_epoch =
+      static_cast<std::int64_t>((loader->batches_per_epoch() + accumulation - 1) / accumulation);
   const std::int64_t max_steps = config.max_steps > 0 ? config.max_steps : config.epochs * steps_per_epoch;
   schedule = std::make_unique<LrSchedule>(config.schedule, config.optimizer.lr, max_steps);
   optimizer->set_learning_rate(schedule->at(0));
@@ -166,10 +179,25 @@ void Trainer::Impl::setup() {
   callbacks.push_back(std::make_shared<MetricsJsonlCallback>());
   callbacks.push_back(std::make_shared<CheckpointCallback>(
       CheckpointPolicy{config.checkpoint.every_steps, config.checkpoint.keep_last, config.checkpoint.at_end}));
+  for (const auto& spec : config.callbacks) add_callback(make_callback(spec, config));
   LADLE_LOG(info) << "trainer: " << parameters->numel() << " trainable parameters, " << data.train->size()
                   << " examples, " << steps_per_epoch << " steps per epoch of " << config.batch_size << " x "
                   << config.gradient_accumulation_steps << " x " << group->world_size() << " examples, " << max_steps
                   << " steps";
+}
+
+void Trainer::Impl::add_callback(std::shared_ptr<Callback> callback) {
+  if (!callback) throw Error("add_callback: null callback");
+  if (trained) throw Error("add_callback: '" + callback->name() + "' added after training started");
+  static const std::regex valid_name("[A-Za-z0-9_.-]+");
+  const std::string name = callback->name();
+  if (!std::regex_match(name, valid_name)) {
+    throw Error("callback name '" + name + "': use letters, digits, '_', '-' and '.' only (it names a folder)");
+  }
+  for (const auto& existing : callbacks) {
+    if (existing->name() == name) throw Error("callback name '" + name + "' is already registered");
+  }
+  callbacks.push_back(std::move(callback));
 }
 
 void Trainer::Impl::dispatch(Event event) {
@@ -179,10 +207,12 @@ void Trainer::Impl::dispatch(Event event) {
 void Trainer::Impl::prepare_output_dir(bool resuming) const {
   const auto& dir = config.output_dir;
   std::error_code error;
-  const bool has_run = !complete_checkpoints(checkpoints_dir(dir)).empty() || std::filesystem::exists(dir / "final", error);
+  const bool has_run =
+      !complete_checkpoints(checkpoints_dir(dir)).empty() || std::filesystem::exists(dir / "final", error);
   if (!resuming && has_run && !config.overwrite_output_dir) {
-    throw Error("output_dir " + dir.string() + " already holds a run (checkpoints/ or final/): continue it with --resume " +
-                dir.string() + ", choose another output_dir, or set overwrite_output_dir: true");
+    throw Error("output_dir " + dir.string() +
+                " already holds a run (checkpoints/ or final/): continue it with --resume " + dir.string() +
+                ", choose another output_dir, or set overwrite_output_dir: true");
   }
   if (group->is_main()) {
     std::filesystem::create_directories(dir);
@@ -246,8 +276,7 @@ void Trainer::Impl::run_step() {
       logits = model->forward(batch.input_ids.to(device), options).logits;
     }
     // The micro-batch's share of the mean over the whole step's target tokens (see trainer.h).
-    const at::Tensor loss_sum =
-        model::causal_lm_sequence_loss(logits, batch.labels.to(device), model::kIgnoreIndex, mask).loss_sum.sum();
+    const at::Tensor loss_sum = target_loss_sum(logits, batch.labels.to(device));
     if (total_targets > 0) (loss_sum / total_targets).backward();
     local_loss += loss_sum.item<double>();
     ++state->micro_step;
@@ -376,7 +405,8 @@ void Trainer::Impl::restore_weights(const std::filesystem::path& path, bool lora
   const model::LoraAdapter adapter = model::read_lora_adapter(path / "adapter");
   NamedTensors tensors;
   for (const auto& [name, tensor] : adapter.tensors) {
-    if (name.rfind(kPeftPrefix, 0) != 0) throw Error((path / "adapter").string() + ": unexpected tensor '" + name + "'");
+    if (name.rfind(kPeftPrefix, 0) != 0)
+      throw Error((path / "adapter").string() + ": unexpected tensor '" + name + "'");
     tensors.insert(name.substr(std::string(kPeftPrefix).size()), tensor);
   }
   parameters->copy_from(tensors);
@@ -406,7 +436,8 @@ void Trainer::Impl::restore_checkpoint(const std::filesystem::path& path) {
     restore_weights(path, lora);
     io::SafetensorsReader optimizer_file(path / "optimizer.safetensors");
     NamedTensors optimizer_tensors;
-    for (const auto& entry : optimizer_file.entries()) optimizer_tensors.insert(entry.name, optimizer_file.tensor(entry.name));
+    for (const auto& entry : optimizer_file.entries())
+      optimizer_tensors.insert(entry.name, optimizer_file.tensor(entry.name));
     optimizer->load_state(optimizer_tensors, saved.at("optimizer"));
     loader->restore(text::DataLoaderState::from_json(saved.at("data_loader")));
     io::SafetensorsReader rng(path / "rng.safetensors");
@@ -479,11 +510,12 @@ TrainResult Trainer::Impl::train(const std::optional<std::filesystem::path>& res
   save_model(state->final_model_dir);
   if (config.fisher.enabled) {
     if (!data.valid) throw Error("fisher.enabled: the run has no held-out data (data.valid)");
-    const NamedTensors fisher = diagonal_fisher(*model, *parameters, *data.valid, config.fisher.examples, config.seed,
-                                                *group, config.bf16);
+    const NamedTensors fisher =
+        diagonal_fisher(*model, *parameters, *data.valid, config.fisher.examples, config.seed, *group, config.bf16);
     if (group->is_main()) {
       io::write_safetensors(config.output_dir / "fisher.safetensors", fisher,
-                            {{"format", "pt"}, {"fisher", "empirical diagonal"},
+                            {{"format", "pt"},
+                             {"fisher", "empirical diagonal"},
                              {"examples", std::to_string(std::min(config.fisher.examples, data.valid->size()))}});
     }
   }
@@ -495,6 +527,7 @@ Trainer::Trainer(TrainConfig config) {
   config.validate();
   config.validate_sources();
   configure_threads(config.threads);
+  if (config.retain_freed_memory) retain_freed_memory();
   auto group = join_process_group(config, at::kCPU);
   auto tokenizer = load_tokenizer(config);
   auto data = load_training_data(config, tokenizer, config.output_dir / "cache");
@@ -505,6 +538,7 @@ Trainer::Trainer(TrainConfig config) {
 Trainer::Trainer(TrainConfig config, std::shared_ptr<model::CausalLm> model, TrainingData data) {
   config.validate();
   configure_threads(config.threads);
+  if (config.retain_freed_memory) retain_freed_memory();
   if (!model) throw Error("Trainer: no model");
   auto group = join_process_group(config, model->device());
   impl_ = std::make_unique<Impl>(std::move(config), std::move(model), std::move(data), std::move(group));
@@ -512,21 +546,11 @@ Trainer::Trainer(TrainConfig config, std::shared_ptr<model::CausalLm> model, Tra
 
 Trainer::~Trainer() = default;
 
-void Trainer::add_callback(std::shared_ptr<Callback> callback) {
-  if (!callback) throw Error("add_callback: null callback");
-  if (impl_->trained) throw Error("add_callback: '" + callback->name() + "' added after training started");
-  static const std::regex valid_name("[A-Za-z0-9_.-]+");
-  const std::string name = callback->name();
-  if (!std::regex_match(name, valid_name)) {
-    throw Error("callback name '" + name + "': use letters, digits, '_', '-' and '.' only (it names a folder)");
-  }
-  for (const auto& existing : impl_->callbacks) {
-    if (existing->name() == name) throw Error("callback name '" + name + "' is already registered");
-  }
-  impl_->callbacks.push_back(std::move(callback));
-}
+void Trainer::add_callback(std::shared_ptr<Callback> callback) { impl_->add_callback(std::move(callback)); }
 
-TrainResult Trainer::train(const std::optional<std::filesystem::path>& resume_from) { return impl_->train(resume_from); }
+TrainResult Trainer::train(const std::optional<std::filesystem::path>& resume_from) {
+  return impl_->train(resume_from);
+}
 
 const TrainConfig& Trainer::config() const { return impl_->config; }
 TrainState& Trainer::state() { return *impl_->state; }

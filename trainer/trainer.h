@@ -46,11 +46,12 @@ struct TrainResult {
 class Trainer {
  public:
   // Validates the config, joins the process group when torchrun's variables ask for one, and loads the model,
-  // tokenizer and data it names (training a tokenizer first if configured). Throws ladle::Error.
+  // tokenizer and data it names (training a tokenizer first if configured). Both constructors add the
+  // built-in observers, then the config's `callbacks:` (callback_registry.h). Throws ladle::Error.
   explicit Trainer(TrainConfig config);
   // Trains a program's own model on its own data; the config's model, tokenizer and data keys are not used
-  // (but batch sizes, optimizer, LoRA, evaluation, ... are). The model must be on one device; it is moved to
-  // fp32 training mode.
+  // (but batch sizes, optimizer, LoRA, evaluation, ... are). The model's trainable parameters must be fp32 (or
+  // fp64) master weights on one device (use bf16 for bf16 compute); it is put in training mode.
   Trainer(TrainConfig config, std::shared_ptr<model::CausalLm> model, TrainingData data);
   ~Trainer();
   Trainer(const Trainer&) = delete;

@@ -35,7 +35,8 @@ std::shared_ptr<const text::ExampleDataset> instruction_dataset(const std::files
   if (set.skipped_lines > 0) {
     LADLE_LOG(warning) << path.string() << ": skipped " << set.skipped_lines << " malformed lines";
   }
-  std::shared_ptr<const text::ExampleDataset> dataset = text::tokenize_instructions(set.records, chat_template, tokenizer);
+  std::shared_ptr<const text::ExampleDataset> dataset =
+      text::tokenize_instructions(set.records, chat_template, tokenizer);
   if (!config.data.tasks.empty()) dataset = text::filter_by_task(dataset, config.data.tasks);
   if (dataset->size() == 0) throw Error(path.string() + ": no example left to train or evaluate on");
   if (records_out != nullptr) *records_out = std::move(set.records);
@@ -133,21 +134,22 @@ std::shared_ptr<model::CausalLm> load_model(const TrainConfig& config, const tex
     model = model::load_causal_lm(config.model.path);
     LADLE_LOG(info) << "model: " << config.model.path.string() << " (" << model->config().architecture << ")";
   } else {
-    nlohmann::json json = config.model.config_file.empty() ? config.model.config
-                                                           : model::read_json_file(config.model.config_file);
+    nlohmann::json json =
+        config.model.config_file.empty() ? config.model.config : model::read_json_file(config.model.config_file);
     const std::string source = config.model.config_file.empty() ? "model.config" : config.model.config_file.string();
     if (!json.is_object()) throw Error(source + ": expected an object of config.json fields");
     if (!json.contains("architectures") && !json.contains("model_type")) json["model_type"] = "llama";
     if (!json.contains("vocab_size")) json["vocab_size"] = tokenizer.vocab_size();
-    const std::pair<const char*, std::optional<std::int64_t>> special[] = {
-        {"bos_token_id", tokenizer.bos_id()}, {"eos_token_id", tokenizer.eos_id()}, {"pad_token_id", tokenizer.pad_id()}};
+    const std::pair<const char*, std::optional<std::int64_t>> special[] = {{"bos_token_id", tokenizer.bos_id()},
+                                                                           {"eos_token_id", tokenizer.eos_id()},
+                                                                           {"pad_token_id", tokenizer.pad_id()}};
     for (const auto& [key, id] : special) {
       if (!json.contains(key) && id) json[key] = *id;
     }
     const auto model_config = model::CausalLmConfig::from_json(json, source);
     model = model::create_causal_lm(model_config, config.model.init_seed);
-    LADLE_LOG(info) << "model: a fresh " << model_config.architecture << " (hidden " << model_config.hidden_size
-                    << ", " << model_config.num_hidden_layers << " layers, vocabulary " << model_config.vocab_size
+    LADLE_LOG(info) << "model: a fresh " << model_config.architecture << " (hidden " << model_config.hidden_size << ", "
+                    << model_config.num_hidden_layers << " layers, vocabulary " << model_config.vocab_size
                     << ") from seed " << config.model.init_seed;
   }
   const std::int64_t vocab = model->config().vocab_size;

@@ -17,8 +17,8 @@
 namespace ladle::trainer {
 
 struct TrainingData {
-  std::shared_ptr<const text::Tokenizer> tokenizer;  // required: pad/eos ids, generation, saved models
-  text::ChatTemplate chat_template;                  // how valid_records become prompts and choice examples
+  std::shared_ptr<const text::Tokenizer> tokenizer;   // required: pad/eos ids, generation, saved models
+  text::ChatTemplate chat_template;                   // how valid_records become prompts and choice examples
   std::shared_ptr<const text::ExampleDataset> train;  // required: what the loader batches
   std::shared_ptr<const text::ExampleDataset> valid;  // held-out examples for loss and Fisher (may be null)
   // The records valid's examples came from, indexed by TokenizedExample::source_index: their prompts are

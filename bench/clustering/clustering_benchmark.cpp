@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -28,6 +29,7 @@
 #include "lib/util/error.h"
 #include "lib/util/progress_line.h"
 #include "lib/util/threads.h"
+#include "trainer/bf16_autocast.h"
 
 namespace {
 
@@ -35,6 +37,28 @@ using namespace ladle;
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+// CPU time of the whole process (every thread): on a machine others share it shows the work done, which wall time
+// does not (with one thread it is the work; with more, OpenMP's spin-waiting adds to it).
+double process_cpu_seconds() {
+  timespec now{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
+}
+
+// Wall and CPU seconds of one call.
+struct Measured {
+  double wall = 0.0;
+  double cpu = 0.0;
+};
+
+template <typename Work>
+Measured measure(const Work& work) {
+  const auto start = Clock::now();
+  const double cpu_start = process_cpu_seconds();
+  work();
+  return {seconds_since(start), process_cpu_seconds() - cpu_start};
+}
 
 // Best and median of repeated timings: on a shared machine the best is the cost of the work itself, the median
 // shows how much others' load added.
@@ -57,9 +81,8 @@ struct KMeansBenchOptions {
 
 // faiss::Clustering as a user of faiss would call it: all points used, an IndexFlatL2, optionally followed by the
 // nearest-centroid search that assigns every point to a final centroid (which kmeans_partition also does).
-double raw_faiss_seconds(const clustering::FloatMatrix& points, const clustering::KMeansOptions& options, bool assign,
-                         std::vector<float>& centroids) {
-  const auto start = Clock::now();
+std::vector<float> raw_faiss(const clustering::FloatMatrix& points, const clustering::KMeansOptions& options,
+                             bool assign) {
   faiss::ClusteringParameters parameters;
   parameters.niter = options.iterations;
   parameters.nredo = options.nredo;
@@ -74,35 +97,40 @@ double raw_faiss_seconds(const clustering::FloatMatrix& points, const clustering
     std::vector<faiss::Index::idx_t> labels(static_cast<std::size_t>(points.rows));
     index.search(points.rows, points.values.data(), 1, distances.data(), labels.data());
   }
-  centroids = clustering.centroids;
-  return seconds_since(start);
+  return clustering.centroids;
+}
+
+void print_row(const char* what, const std::vector<Measured>& runs, const std::vector<Measured>& ladle) {
+  std::vector<double> wall, cpu, ladle_wall, ladle_cpu;
+  for (const auto& run : runs) wall.push_back(run.wall), cpu.push_back(run.cpu);
+  for (const auto& run : ladle) ladle_wall.push_back(run.wall), ladle_cpu.push_back(run.cpu);
+  const Timing w = timing(wall), c = timing(cpu), lw = timing(ladle_wall), lc = timing(ladle_cpu);
+  std::printf("| %s | %.2f s | %.2f s | %.2f s | %.3f | %.3f |\n", what, w.best, w.median, c.best, lw.best / w.best,
+              lc.best / c.best);
 }
 
 void run_kmeans(const KMeansBenchOptions& options) {
   std::cout << "k-means: " << options.points << " x " << options.dimension
             << " N(0, 1) float32 vectors, k=" << options.kmeans.k << ", " << options.kmeans.iterations
             << " iterations, nredo " << options.kmeans.nredo << ", " << at::get_num_threads()
-            << " threads, best and median of " << options.repeat << "\n";
+            << " threads, best and median of " << options.repeat << " (the three calls interleaved)\n";
   clustering::FloatMatrix points(options.points, options.dimension);
   faiss::float_randn(points.values.data(), points.values.size(), 12345);
 
-  std::vector<double> train, train_assign, ladle_call;
+  std::vector<Measured> train, train_assign, ladle_call;
   std::vector<float> raw_centroids, ladle_centroids;
   for (int r = 0; r < options.repeat; ++r) {
-    train.push_back(raw_faiss_seconds(points, options.kmeans, false, raw_centroids));
-    train_assign.push_back(raw_faiss_seconds(points, options.kmeans, true, raw_centroids));
-    const auto start = Clock::now();
-    const auto result = clustering::kmeans_partition(points, options.kmeans);
-    ladle_call.push_back(seconds_since(start));
-    ladle_centroids = result.partition.centroids.values;
+    train.push_back(measure([&] { raw_centroids = raw_faiss(points, options.kmeans, false); }));
+    train_assign.push_back(measure([&] { raw_centroids = raw_faiss(points, options.kmeans, true); }));
+    ladle_call.push_back(measure(
+        [&] { ladle_centroids = clustering::kmeans_partition(points, options.kmeans).partition.centroids.values; }));
   }
-  const Timing raw = timing(train), assign = timing(train_assign), ladle = timing(ladle_call);
-  std::printf("| call | best | median | ladle / this (best) |\n|---|---:|---:|---:|\n");
-  std::printf("| raw faiss Clustering::train | %.2f s | %.2f s | %.3f |\n", raw.best, raw.median,
-              ladle.best / raw.best);
-  std::printf("| raw faiss train + nearest-centroid search | %.2f s | %.2f s | %.3f |\n", assign.best, assign.median,
-              ladle.best / assign.best);
-  std::printf("| ladle kmeans_partition | %.2f s | %.2f s | |\n", ladle.best, ladle.median);
+  std::printf(
+      "| call | wall, best | wall, median | CPU, best | ladle / this, wall | ladle / this, CPU |\n"
+      "|---|---:|---:|---:|---:|---:|\n");
+  print_row("raw faiss Clustering::train", train, ladle_call);
+  print_row("raw faiss train + nearest-centroid search", train_assign, ladle_call);
+  print_row("ladle kmeans_partition", ladle_call, ladle_call);
   std::printf("same centroids as raw faiss: %s\n", raw_centroids == ladle_centroids ? "yes (bitwise)" : "NO");
 }
 
@@ -113,6 +141,7 @@ struct EmbedBenchOptions {
   std::int64_t limit = 0;  // records used (0 = all)
   std::int64_t hidden = 256, layers = 4, heads = 4, intermediate = 688;
   clustering::EmbedderOptions embedder;
+  bool bf16 = false;  // every pass under CPU bf16 autocast (trainer::Bf16Autocast)
   int repeat = 3;
 };
 
@@ -129,14 +158,13 @@ std::shared_ptr<model::CausalLm> benchmark_model(const EmbedBenchOptions& option
 }
 
 // The model's forward alone over the batches the embedder forms (longest first, batch_size each, right-padded).
-double plain_forward_seconds(model::CausalLm& model, const std::vector<std::vector<std::int64_t>>& sequences,
-                             std::int64_t batch_size, std::int64_t pad_id) {
+void plain_forward(model::CausalLm& model, const std::vector<std::vector<std::int64_t>>& sequences,
+                   std::int64_t batch_size, std::int64_t pad_id) {
   std::vector<std::size_t> order(sequences.size());
   std::iota(order.begin(), order.end(), std::size_t{0});
   std::stable_sort(order.begin(), order.end(),
                    [&](std::size_t a, std::size_t b) { return sequences[a].size() > sequences[b].size(); });
   at::NoGradGuard no_grad;
-  const auto start = Clock::now();
   for (std::size_t begin = 0; begin < order.size(); begin += static_cast<std::size_t>(batch_size)) {
     const std::size_t end = std::min(order.size(), begin + static_cast<std::size_t>(batch_size));
     const auto rows = static_cast<std::int64_t>(end - begin);
@@ -152,7 +180,6 @@ double plain_forward_seconds(model::CausalLm& model, const std::vector<std::vect
     forward.attention_mask = mask;
     model.forward(ids, forward);
   }
-  return seconds_since(start);
 }
 
 void run_embed(const EmbedBenchOptions& options) {
@@ -174,36 +201,36 @@ void run_embed(const EmbedBenchOptions& options) {
   std::cout << "embedding: " << records.size() << " records (" << tokens << " tokens, "
             << clustering::embed_text_name(options.embedder.text) << ") of " << options.data << "; model "
             << (options.model.empty() ? "random Llama" : options.model) << " with " << parameters
-            << " parameters, batch " << options.embedder.batch_size << ", " << at::get_num_threads()
-            << " threads, best and median of " << options.repeat << "\n";
+            << " parameters, batch " << options.embedder.batch_size << ", " << at::get_num_threads() << " threads, "
+            << (options.bf16 ? "bf16 autocast" : "fp32") << ", best and median of " << options.repeat << "\n";
 
   const std::int64_t pad_id = tokenizer->pad_id().value_or(0);
-  plain_forward_seconds(*model,
-                        std::vector<std::vector<std::int64_t>>(
-                            sequences.begin(), sequences.begin() + std::min<std::size_t>(64, sequences.size())),
-                        options.embedder.batch_size, pad_id);  // warm-up
-  std::vector<double> forward, embed_tokens, embed_records;
+  const trainer::Bf16Autocast autocast(options.bf16, model->device());
+  const std::vector<std::vector<std::int64_t>> warm_up(sequences.begin(),
+                                                       sequences.begin() + std::min<std::size_t>(64, sequences.size()));
+  plain_forward(*model, warm_up, options.embedder.batch_size, pad_id);
+  std::vector<double> forward, forward_cpu, embed_tokens, embed_tokens_cpu, embed_records, embed_records_cpu;
   for (int r = 0; r < options.repeat; ++r) {
-    forward.push_back(plain_forward_seconds(*model, sequences, options.embedder.batch_size, pad_id));
-    auto start = Clock::now();
-    embedder.embed_tokens(sequences);
-    embed_tokens.push_back(seconds_since(start));
-    start = Clock::now();
-    embedder.embed(records);
-    embed_records.push_back(seconds_since(start));
+    auto time = measure([&] { plain_forward(*model, sequences, options.embedder.batch_size, pad_id); });
+    forward.push_back(time.wall), forward_cpu.push_back(time.cpu);
+    time = measure([&] { embedder.embed_tokens(sequences); });
+    embed_tokens.push_back(time.wall), embed_tokens_cpu.push_back(time.cpu);
+    time = measure([&] { embedder.embed(records); });
+    embed_records.push_back(time.wall), embed_records_cpu.push_back(time.cpu);
   }
-  const Timing plain = timing(forward);
-  const auto row = [&](const char* what, const Timing& time) {
-    std::printf("| %s | %.2f s | %.2f s | %.0f records/s | %.0f tokens/s | %.3f |\n", what, time.best, time.median,
+  const Timing plain = timing(forward), plain_cpu = timing(forward_cpu);
+  const auto row = [&](const char* what, const std::vector<double>& wall, const std::vector<double>& cpu) {
+    const Timing time = timing(wall), cpu_time = timing(cpu);
+    std::printf("| %s | %.2f s | %.2f s | %.0f | %.0f | %.3f | %.3f |\n", what, time.best, time.median,
                 static_cast<double>(records.size()) / time.best, static_cast<double>(tokens) / time.best,
-                time.best / plain.best);
+                time.best / plain.best, cpu_time.best / plain_cpu.best);
   };
   std::printf(
-      "| pass | best | median | records/s (best) | tokens/s (best) | time / forward (best) |\n"
-      "|---|---:|---:|---:|---:|---:|\n");
-  row("plain forward, same batches", plain);
-  row("Embedder::embed_tokens (forward with hidden states, pooling, normalising)", timing(embed_tokens));
-  row("Embedder::embed (the above plus tokenization)", timing(embed_records));
+      "| pass | wall, best | wall, median | records/s (best) | tokens/s (best) | / forward, wall | / forward, CPU |\n"
+      "|---|---:|---:|---:|---:|---:|---:|\n");
+  row("plain forward, same batches", forward, forward_cpu);
+  row("Embedder::embed_tokens (forward with hidden states, pooling, normalising)", embed_tokens, embed_tokens_cpu);
+  row("Embedder::embed (the above plus tokenization)", embed_records, embed_records_cpu);
 }
 
 }  // namespace
@@ -232,6 +259,7 @@ int main(int argc, char** argv) {
   embed_command->add_option("--batch-size", embed.embedder.batch_size)->capture_default_str();
   embed_command->add_option("--max-length", embed.embedder.max_length)->capture_default_str();
   embed_command->add_option("--repeat", embed.repeat)->capture_default_str();
+  embed_command->add_flag("--bf16", embed.bf16, "Run every pass under CPU bf16 autocast");
   std::string text = "response";
   embed_command->add_option("--embed", text)->capture_default_str();
   CLI11_PARSE(app, argc, argv);

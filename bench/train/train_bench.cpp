@@ -5,7 +5,7 @@
 // loop loads, so both sides train the same architecture from the same weights on batches of the same shape.
 //
 // Usage: train_bench --work DIR [--hidden H] [--layers L] [--intermediate I] [--heads N] [--vocab V] [--batch B]
-//                    [--seq S] [--warmup W] [--steps N] [--threads T] [--ema-decay D] [--bf16]
+//                    [--seq S] [--warmup W] [--steps N] [--threads T] [--ema-decay D] [--bf16] [--system-malloc]
 // Prints one JSON line: {"side": "ladle", "tokens_per_second": ..., "seconds_per_step": ..., ...}.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -13,10 +13,9 @@
 #include <chrono>
 #include <filesystem>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "lib/log/log.h"
 #include "lib/model/causal_lm_factory.h"
@@ -39,31 +38,45 @@ struct Settings {
   int threads = 0;
   double ema_decay = 0.999;
   bool bf16 = false;
+  bool retain_freed_memory = true;  // TrainConfig::retain_freed_memory (--system-malloc turns it off)
 };
 
 Settings parse(int argc, char** argv) {
   Settings s;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
-    if (flag == "--bf16") {
-      s.bf16 = true;
+    if (flag == "--bf16" || flag == "--system-malloc") {
+      (flag == "--bf16" ? s.bf16 : s.retain_freed_memory) = flag == "--bf16";
       continue;
     }
     if (i + 1 >= argc) throw std::runtime_error("missing value after " + flag);
     const std::string value = argv[++i];
-    if (flag == "--work") s.work = value;
-    else if (flag == "--ema-decay") s.ema_decay = std::stod(value);
-    else if (flag == "--threads") s.threads = std::stoi(value);
-    else if (flag == "--hidden") s.hidden = std::stoll(value);
-    else if (flag == "--layers") s.layers = std::stoll(value);
-    else if (flag == "--intermediate") s.intermediate = std::stoll(value);
-    else if (flag == "--heads") s.heads = std::stoll(value);
-    else if (flag == "--vocab") s.vocab = std::stoll(value);
-    else if (flag == "--batch") s.batch = std::stoll(value);
-    else if (flag == "--seq") s.seq = std::stoll(value);
-    else if (flag == "--warmup") s.warmup = std::stoll(value);
-    else if (flag == "--steps") s.steps = std::stoll(value);
-    else throw std::runtime_error("unknown option " + flag);
+    if (flag == "--work")
+      s.work = value;
+    else if (flag == "--ema-decay")
+      s.ema_decay = std::stod(value);
+    else if (flag == "--threads")
+      s.threads = std::stoi(value);
+    else if (flag == "--hidden")
+      s.hidden = std::stoll(value);
+    else if (flag == "--layers")
+      s.layers = std::stoll(value);
+    else if (flag == "--intermediate")
+      s.intermediate = std::stoll(value);
+    else if (flag == "--heads")
+      s.heads = std::stoll(value);
+    else if (flag == "--vocab")
+      s.vocab = std::stoll(value);
+    else if (flag == "--batch")
+      s.batch = std::stoll(value);
+    else if (flag == "--seq")
+      s.seq = std::stoll(value);
+    else if (flag == "--warmup")
+      s.warmup = std::stoll(value);
+    else if (flag == "--steps")
+      s.steps = std::stoll(value);
+    else
+      throw std::runtime_error("unknown option " + flag);
   }
   if (s.work.empty()) throw std::runtime_error("--work DIR is required");
   return s;
@@ -91,21 +104,31 @@ class Ema : public trainer::Callback {
   at::Tensor average_;
 };
 
-// Wall time from the start of the first measured step to the end of the last.
+// Wall time from the start of the first measured step to the end of the last, and how it splits into forward +
+// backward (step_begin to after_backward) and the rest (clipping, optimizer, EMA, callbacks).
 class StepTimer : public trainer::Callback {
  public:
   explicit StepTimer(std::int64_t warmup) : warmup_(warmup) {}
   std::string name() const override { return "step_timer"; }
   trainer::CallbackKind kind() const override { return trainer::CallbackKind::observes; }
   void on_event(trainer::Event event, trainer::TrainState& state) override {
-    if (event == trainer::Event::step_begin && state.step == warmup_) start_ = Clock::now();
-    if (event == trainer::Event::step_end) end_ = Clock::now();
+    const auto now = Clock::now();
+    if (event == trainer::Event::step_begin) {
+      if (state.step == warmup_) start_ = now;
+      step_start_ = now;
+    } else if (event == trainer::Event::after_backward && state.step >= warmup_) {
+      forward_backward_ += std::chrono::duration<double>(now - step_start_).count();
+    } else if (event == trainer::Event::step_end) {
+      end_ = now;
+    }
   }
   double seconds() const { return std::chrono::duration<double>(end_ - start_).count(); }
+  double forward_backward_seconds() const { return forward_backward_; }
 
  private:
   std::int64_t warmup_;
-  Clock::time_point start_, end_;
+  Clock::time_point start_, end_, step_start_;
+  double forward_backward_ = 0;
 };
 
 }  // namespace
@@ -150,6 +173,7 @@ int main(int argc, char** argv) {
     config.max_steps = s.warmup + s.steps;
     config.batch_size = static_cast<std::size_t>(s.batch);
     config.bf16 = s.bf16;
+    config.retain_freed_memory = s.retain_freed_memory;
     config.log_every_steps = 1000000;
     config.optimizer.lr = 1e-4;
     config.optimizer.weight_decay = 0.01;
@@ -165,6 +189,9 @@ int main(int argc, char** argv) {
     std::cout << nlohmann::json{{"side", "ladle"},
                                 {"tokens_per_second", tokens / timer->seconds()},
                                 {"seconds_per_step", timer->seconds() / static_cast<double>(s.steps)},
+                                {"forward_backward_seconds_per_step",
+                                 timer->forward_backward_seconds() / static_cast<double>(s.steps)},
+                                {"retain_freed_memory", s.retain_freed_memory},
                                 {"final_loss", result.metrics.at("train/loss")},
                                 {"threads", at::get_num_threads()},
                                 {"bf16", s.bf16}}

@@ -46,4 +46,15 @@ Dtype from_scalar_type(c10::ScalarType type) {
   }
 }
 
+std::string torch_dtype_name(c10::ScalarType type) {
+  switch (type) {
+    case c10::ScalarType::Float: return "float32";
+    case c10::ScalarType::BFloat16: return "bfloat16";
+    case c10::ScalarType::Half: return "float16";
+    case c10::ScalarType::Double: return "float64";
+    default:
+      throw Error(std::string("parameters of dtype ") + c10::toString(type) + " cannot be saved as a model");
+  }
+}
+
 }  // namespace ladle::io

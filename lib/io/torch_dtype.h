@@ -4,6 +4,7 @@
 #include <c10/core/ScalarType.h>
 
 #include <optional>
+#include <string>
 
 #include "lib/io/dtype.h"
 
@@ -16,5 +17,9 @@ std::optional<c10::ScalarType> to_scalar_type(Dtype dtype);
 // The safetensors dtype for a libtorch type; throws ladle::Error for types safetensors cannot store
 // (complex, quantized, ...).
 Dtype from_scalar_type(c10::ScalarType type);
+
+// The name Hugging Face's config.json gives a parameter dtype ("float32", "bfloat16", "float16", "float64");
+// throws ladle::Error for dtypes a model's parameters cannot have.
+std::string torch_dtype_name(c10::ScalarType type);
 
 }  // namespace ladle::io

@@ -240,8 +240,9 @@ InputSource ConfigParser::parse_source(const YAML::Node& node, const std::string
     fail(node, key_path, std::string("expected a mapping with 'model'") + (in_slice ? " and 'layer_range'" : "") +
                              ", got " + describe(node));
   }
-  const std::set<std::string> allowed = in_slice ? std::set<std::string>{"model", "layer_range", "parameters"}
-                                                 : std::set<std::string>{"model", "parameters"};
+  const std::set<std::string> allowed = in_slice
+                                           ? std::set<std::string>{"model", "layer_range", "parameters", "fisher"}
+                                           : std::set<std::string>{"model", "parameters", "fisher"};
   bool has_model = false;
   for_each_entry(node, key_path, allowed, [&](const std::string& key, const YAML::Node& value) {
     const std::string path = key_path + "." + key;
@@ -250,6 +251,8 @@ InputSource ConfigParser::parse_source(const YAML::Node& node, const std::string
       has_model = true;
     } else if (key == "parameters") {
       source.parameters = parse_parameters(value, path);
+    } else if (key == "fisher") {
+      source.fisher = make_model(expect_string(value, path), line_of(value));
     } else {
       expect_list(value, path, /*allow_empty=*/false);
       if (value.size() != 2) fail(value, path, "expected [first, end) as two layer indices, got " + describe(value));

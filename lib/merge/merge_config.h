@@ -6,11 +6,13 @@
 //   models:                         # either `models` ...
 //     - model: ./a
 //       parameters: {weight: 0.3}
+//       fisher: ./a/fisher.safetensors  # merge_method fisher only: the model's diagonal Fisher (ladle's key)
 //   slices:                         # ... or `slices` (frankenmerges, per-slice layer ranges)
 //     - sources:
 //         - model: ./a
 //           layer_range: [0, 16]
 //           parameters: {...}
+//           fisher: ./a/fisher.safetensors
 //       parameters: {...}
 //       base_model: ./base          # optional per-slice base
 //   parameters: {...}               # method-wide and default per-model values
@@ -82,6 +84,10 @@ struct InputSource {
   ModelReference model;
   std::optional<std::pair<std::int64_t, std::int64_t>> layer_range;  // [begin, end) layers; slices only
   ParameterSettings parameters;
+  // `fisher`: the model's diagonal Fisher information, tensors named as the model's (a .safetensors file such as
+  // the trainer's fisher.safetensors, or a folder holding one); read only by merge_method fisher. Not a mergekit
+  // key: mergekit has no Fisher merging.
+  std::optional<ModelReference> fisher;
   std::string key_path;  // "models[1]" or "slices[0].sources[1]", for messages
   int line = 0;
 };

@@ -39,6 +39,16 @@ std::uint64_t splitmix64(std::uint64_t x) {
   return x ^ (x >> 31);
 }
 
+// Entries per slice when an element-wise method merges a large tensor slice by slice: enough that ATen's per-call
+// overhead is small, few enough that a slice's temporaries stay in the core's cache.
+constexpr std::int64_t kSliceEntries = std::int64_t{1} << 18;
+
+std::int64_t entries(const std::vector<std::int64_t>& shape) {
+  std::int64_t count = 1;
+  for (const std::int64_t size : shape) count *= size;
+  return count;
+}
+
 std::string shape_text(at::IntArrayRef shape) {
   std::ostringstream text;
   text << shape;
@@ -152,6 +162,12 @@ void run_in_order(std::size_t count, int workers, const Schedule& schedule,
   if (failure) std::rethrow_exception(failure);
 }
 
+// Rows of a tensor's inputs, [first, first + count) along dim 0, or all of them.
+struct Rows {
+  std::int64_t first = 0;
+  std::int64_t count = -1;  // -1: all rows
+};
+
 class Executor {
  public:
   Executor(const MergePlan& plan, const InputModels& models, const MergeExecutionOptions& options)
@@ -160,10 +176,13 @@ class Executor {
   MergeExecutionStats run(io::CheckpointWriter& writer);
 
  private:
-  at::Tensor read(const PlannedInput& input, const PlannedTensor& tensor) const;
+  at::Tensor read(const PlannedInput& input, const PlannedTensor& tensor, Rows rows = {}) const;
   at::Tensor prepare(const at::Tensor& stored, const PlannedTensor& tensor) const;
-  MethodInputs method_inputs(const PlannedTensor& tensor) const;
+  MethodInputs method_inputs(const PlannedTensor& tensor, Rows rows = {}) const;
   void release(const PlannedTensor& tensor) const;
+  bool sliced(const PlannedTensor& tensor) const;
+  // The method's result for `rows` of the tensor, in the storage dtype, on the CPU.
+  at::Tensor merge_rows(const PlannedTensor& tensor, Rows rows) const;
   at::Tensor compute(const PlannedTensor& tensor) const;
   void find_thresholds(int threads);
   std::uint64_t memory_cost(const PlannedTensor& tensor) const;
@@ -177,9 +196,10 @@ class Executor {
   int exclusive_threads_ = 1;  // ATen threads of a tensor computed alone: the caller's count
 };
 
-at::Tensor Executor::read(const PlannedInput& input, const PlannedTensor& tensor) const {
+at::Tensor Executor::read(const PlannedInput& input, const PlannedTensor& tensor, Rows rows) const {
   at::Tensor stored = models_[input.model].reader->tensor(input.tensor);
   if (tensor.vocabulary_rows) stored = stored.narrow(0, 0, *tensor.vocabulary_rows);
+  if (rows.count >= 0) stored = stored.narrow(0, rows.first, rows.count);
   return stored;
 }
 
@@ -187,12 +207,12 @@ at::Tensor Executor::prepare(const at::Tensor& stored, const PlannedTensor& tens
   return stored.to(at::TensorOptions().device(options_.device).dtype(tensor.working_dtype));
 }
 
-MethodInputs Executor::method_inputs(const PlannedTensor& tensor) const {
+MethodInputs Executor::method_inputs(const PlannedTensor& tensor, Rows rows) const {
   MethodInputs inputs;
   inputs.tensor_name = tensor.name;
-  if (tensor.base) inputs.base = prepare(read(*tensor.base, tensor), tensor);
+  if (tensor.base) inputs.base = prepare(read(*tensor.base, tensor, rows), tensor);
   for (const auto& input : tensor.models) {
-    inputs.models.push_back(prepare(read(input, tensor), tensor));
+    inputs.models.push_back(prepare(read(input, tensor, rows), tensor));
     inputs.model_names.push_back(models_[input.model].reference.name);
   }
   inputs.model_parameters = tensor.model_parameters;
@@ -207,11 +227,17 @@ void Executor::release(const PlannedTensor& tensor) const {
   for (const auto& input : tensor.all_inputs()) release_mapped_pages(*models_[input.model].reader, input.tensor);
 }
 
-at::Tensor Executor::compute(const PlannedTensor& tensor) const {
-  if (tensor.copy) return read(tensor.models.front(), tensor);
+bool Executor::sliced(const PlannedTensor& tensor) const {
+  return !tensor.copy && !tensor.shape.empty() && entries(tensor.shape) > kSliceEntries &&
+         plan_.method->elementwise(tensor.parameters);
+}
+
+at::Tensor Executor::merge_rows(const PlannedTensor& tensor, Rows rows) const {
+  std::vector<std::int64_t> shape = tensor.shape;
+  if (rows.count >= 0) shape.front() = rows.count;
   at::Tensor merged;
   {
-    MethodInputs inputs = method_inputs(tensor);
+    MethodInputs inputs = method_inputs(tensor, rows);
     if (tensor.needs_global_magnitude_thresholds) {
       std::vector<double> thresholds;
       for (const auto& input : tensor.models) thresholds.push_back(thresholds_.at(input.model));
@@ -225,18 +251,39 @@ at::Tensor Executor::compute(const PlannedTensor& tensor) const {
       throw Error(plan_.method->name() + ": tensor '" + tensor.name + "': " + e.what());
     }
   }
-  if (!merged.defined() || merged.sizes() != at::IntArrayRef(tensor.shape)) {
+  if (!merged.defined() || merged.sizes() != at::IntArrayRef(shape)) {
     throw Error(plan_.method->name() + ": tensor '" + tensor.name + "': the method returned shape " +
-                (merged.defined() ? shape_text(merged.sizes()) : "(none)") + ", expected " + shape_text(tensor.shape));
+                (merged.defined() ? shape_text(merged.sizes()) : "(none)") + ", expected " + shape_text(shape));
   }
-  at::Tensor stored = to_storage_dtype(merged, tensor.out_dtype).to(at::kCPU).contiguous();
-  merged = at::Tensor();
+  return to_storage_dtype(merged, tensor.out_dtype).to(at::kCPU);
+}
+
+at::Tensor Executor::compute(const PlannedTensor& tensor) const {
+  if (tensor.copy) return read(tensor.models.front(), tensor);
+  at::Tensor stored;
+  if (sliced(tensor)) {
+    // Slices of whole rows, merged on this task's ATen threads (each slice single-threaded) into the output.
+    const std::int64_t rows = tensor.shape.front();
+    const std::int64_t rows_per_slice = std::max<std::int64_t>(1, kSliceEntries / (entries(tensor.shape) / rows));
+    stored = at::empty(tensor.shape, at::TensorOptions().dtype(tensor.out_dtype));
+    at::parallel_for(0, (rows + rows_per_slice - 1) / rows_per_slice, 1, [&](std::int64_t first, std::int64_t last) {
+      c10::InferenceMode inference;  // thread-local: ATen's pool threads do not inherit the worker's
+      for (std::int64_t slice = first; slice < last; ++slice) {
+        const Rows slice_rows{slice * rows_per_slice, std::min(rows_per_slice, rows - slice * rows_per_slice)};
+        stored.narrow(0, slice_rows.first, slice_rows.count).copy_(merge_rows(tensor, slice_rows));
+      }
+    });
+  } else {
+    stored = merge_rows(tensor, {}).contiguous();
+  }
   release(tensor);
   return stored;
 }
 
 std::uint64_t Executor::memory_cost(const PlannedTensor& tensor) const {
   if (tensor.copy) return tensor.input_bytes;
+  // Sliced: the inputs as mapped and the output; each slice's copies and temporaries are a few MiB.
+  if (sliced(tensor)) return tensor.input_bytes + tensor.output_bytes;
   std::uint64_t numel = 1;
   for (const auto size : tensor.shape) numel *= static_cast<std::uint64_t>(size);
   const std::uint64_t working = numel * c10::elementSize(tensor.working_dtype);

@@ -5,6 +5,11 @@
 // to the writer, which writes a shard whenever one fills; the input pages are then dropped from the process (the
 // page cache keeps them).
 //
+// A method that declares itself element-wise for the tensor's parameters (MergeMethod::elementwise: linear,
+// task_arithmetic, ...) gets the tensor in row slices of about 2^18 entries, cast and merged one slice at a time
+// into the output: its working-dtype copies and temporaries are then a few MiB per thread instead of several times
+// the tensor, and stay in cache. The result is the same bit for bit as merging the whole tensor.
+//
 // Scheduling. `threads` workers compute tensors while the calling thread writes them in plan order. A worker
 // starts a tensor only while fewer than `threads` tensors are computed or waiting to be written, and only while
 // the bytes those tensors hold (inputs as mapped, working-dtype copies, result, output) stay within a memory

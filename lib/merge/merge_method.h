@@ -67,6 +67,10 @@ class MergeMethod {
   }
   // True when the method reads MethodInputs::model_fishers (and model_fisher_norms) for these parameters.
   virtual bool needs_model_fishers(const std::map<std::string, double>& /*parameters*/) const { return false; }
+  // True when, for these method-wide parameters, each merged entry depends only on the inputs' entries at the same
+  // position: the executor may then call merge() on row slices of a large tensor (dim 0) and assemble the result,
+  // which must be the same bit for bit. Slices keep temporaries small (and in cache) whatever the tensor's size.
+  virtual bool elementwise(const std::map<std::string, double>& /*parameters*/) const { return false; }
 };
 
 }  // namespace ladle::merge

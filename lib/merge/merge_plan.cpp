@@ -8,6 +8,7 @@
 #include "lib/io/dtype.h"
 #include "lib/io/torch_dtype.h"
 #include "lib/merge/merge_method_registry.h"
+#include "lib/merge/method_with_fishers.h"
 #include "lib/merge/tensor_names.h"
 #include "lib/util/error.h"
 #include "lib/util/human_format.h"
@@ -37,8 +38,9 @@ struct SliceSource {
   std::size_t model = 0;
   std::int64_t begin = 0;
   std::int64_t end = 0;
-  const ParameterSettings* parameters = nullptr;  // null for a base model added to the `models` form
-  std::string label;                              // "models[1] (./b)"
+  const ParameterSettings* parameters = nullptr;          // null for a base model added to the `models` form
+  const std::optional<ModelReference>* fisher = nullptr;  // its `fisher` key; null like `parameters`
+  std::string label;                                      // "models[1] (./b)"
   int line = 0;
 };
 
@@ -75,6 +77,9 @@ class Planner {
                                                          bool enforce_required) const;
   void add_tensor(const std::string& output_name, const Slice& slice, const std::vector<std::string>& input_names,
                   double t, std::int64_t output_layer);
+  void add_fishers(PlannedTensor& tensor, const std::vector<const SliceSource*>& sources,
+                   const std::vector<std::string>& input_names);
+  void check_unused_fishers() const;
   void add_layers(const Slice& slice);
   void plan_outputs();
 
@@ -83,6 +88,7 @@ class Planner {
   const MergeMethod* method_ = nullptr;
   std::map<std::string, ParameterSpec> specs_;
   std::vector<Slice> slices_;
+  std::shared_ptr<MethodWithFishers> method_with_fishers_;  // created by the first tensor that needs Fishers
   MergePlan plan_;
 };
 
@@ -130,12 +136,12 @@ void Planner::normalize_slices() {
     for (const auto& model : config_.models) {
       const std::size_t index = models_.index_of(model.model);
       base_listed = base_listed || (slice.base && index == *slice.base);
-      slice.sources.push_back({index, 0, models_[index].layer_count, &model.parameters,
+      slice.sources.push_back({index, 0, models_[index].layer_count, &model.parameters, &model.fisher,
                                model.key_path + " (" + model.model.name + ")", model.line});
     }
     if (slice.base && !base_listed) {
       const std::size_t base = *slice.base;
-      slice.sources.push_back({base, 0, models_[base].layer_count, nullptr,
+      slice.sources.push_back({base, 0, models_[base].layer_count, nullptr, nullptr,
                                "base_model (" + config_.base_model->name + ")", config_.base_model->line});
     }
     slices_.push_back(std::move(slice));
@@ -150,7 +156,8 @@ void Planner::normalize_slices() {
     if (base) slice.base = models_.index_of(*base);
     for (const auto& source : config_slice.sources) {
       slice.sources.push_back({models_.index_of(source.model), source.layer_range->first, source.layer_range->second,
-                               &source.parameters, source.key_path + " (" + source.model.name + ")", source.line});
+                               &source.parameters, &source.fisher, source.key_path + " (" + source.model.name + ")",
+                               source.line});
     }
     slices_.push_back(std::move(slice));
   }
@@ -351,11 +358,68 @@ void Planner::add_tensor(const std::string& output_name, const Slice& slice,
   resolve_parameters(tensor, slice, model_sources, model_names, t);
   if (base_source) tensor.base_parameters = resolve_model_parameters(*base_source, slice, base_name, t, false);
   tensor.needs_global_magnitude_thresholds = method_->needs_global_magnitude_thresholds(tensor.parameters);
-  if (method_->needs_model_fishers(tensor.parameters)) {
-    fail(config_.merge_method_line, "merge_method " + method_->name() + " needs each model's Fisher information, "
-                                    "which ladle merge does not compute from a config");
-  }
+  if (method_->needs_model_fishers(tensor.parameters)) add_fishers(tensor, model_sources, model_names);
   plan_.tensors.push_back(std::move(tensor));
+}
+
+void Planner::add_fishers(PlannedTensor& tensor, const std::vector<const SliceSource*>& sources,
+                          const std::vector<std::string>& input_names) {
+  if (tensor.base) {
+    fail(config_.merge_method_line, "merge_method " + method_->name() + " uses no base model, but " +
+                                        model_name(tensor.base->model) + " is the base model: remove base_model and "
+                                        "list the model under models with its fisher");
+  }
+  if (!method_with_fishers_) method_with_fishers_ = std::make_shared<MethodWithFishers>(*method_);
+  std::vector<PlannedFisher> fishers;
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    const SliceSource& source = *sources[i];
+    const std::string key = source.label.substr(0, source.label.find(' ')) + ".fisher";
+    if (source.fisher == nullptr || !*source.fisher) {
+      fail(source.line, source.label + ": merge_method " + method_->name() + " needs the model's diagonal Fisher "
+                                       "information: set " + key + " to a safetensors file of it, tensors named as "
+                                       "the model's (the trainer writes fisher.safetensors with fisher.enabled)");
+    }
+    const ModelReference& file = **source.fisher;
+    std::size_t index = 0;
+    try {
+      index = method_with_fishers_->open_file(file);
+    } catch (const Error& e) {
+      fail(file.line, key + " '" + file.name + "': cannot be opened: " + e.what());
+    }
+    const io::CheckpointReader& reader = method_with_fishers_->file(index);
+    const std::string& name = input_names[i];
+    if (!reader.contains(name)) {
+      fail(file.line, key + " '" + file.name + "': no Fisher tensor '" + name + "' for " + source.label +
+                          " (needed for output tensor '" + tensor.name + "'); every merged tensor needs its Fisher "
+                          "(a training run writes the Fishers of its trainable parameters only)");
+    }
+    const io::TensorEntry& entry = reader.entry(name);
+    const std::vector<std::int64_t>& shape = this->reader(source.model).entry(name).shape;
+    if (entry.shape != shape) {
+      fail(file.line, key + " '" + file.name + "': Fisher tensor '" + name + "' has shape " + shape_text(entry.shape) +
+                          " but the model's tensor has " + shape_text(shape));
+    }
+    if (!is_floating(entry.dtype)) {
+      fail(file.line, key + " '" + file.name + "': Fisher tensor '" + name + "' has dtype " +
+                          io::dtype_name(entry.dtype) + "; expected a floating-point type");
+    }
+    tensor.input_bytes += entry.nbytes();
+    fishers.push_back({index, name});
+  }
+  method_with_fishers_->add_tensor(tensor.name, std::move(fishers), tensor.vocabulary_rows);
+}
+
+void Planner::check_unused_fishers() const {
+  if (method_with_fishers_) return;
+  for (const auto& slice : slices_) {
+    for (const auto& source : slice.sources) {
+      if (source.fisher != nullptr && *source.fisher) {
+        fail((*source.fisher)->line, source.label.substr(0, source.label.find(' ')) + ".fisher: merge_method " +
+                                         method_->name() + " reads no Fisher information; remove the key or use "
+                                         "merge_method: fisher");
+      }
+    }
+  }
 }
 
 void Planner::add_layers(const Slice& slice) {
@@ -408,6 +472,11 @@ MergePlan Planner::plan() {
   plan_.reference_model =
       config_.base_model ? models_.index_of(*config_.base_model) : slices_.front().sources.front().model;
   plan_outputs();
+  check_unused_fishers();
+  if (method_with_fishers_) {
+    plan_.method = method_with_fishers_.get();
+    plan_.method_owner = std::move(method_with_fishers_);
+  }
 
   const InputModel& reference = models_[plan_.reference_model];
   if (reference.reader->config()) {

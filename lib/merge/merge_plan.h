@@ -18,6 +18,8 @@
 //   per-model ones.
 // - Vocabulary matrices (embed_tokens, lm_head) whose row counts differ are cut to the smallest count when no
 //   tokenizer_source is set (mergekit's rectify_embed_sizes); with a tokenizer_source they must agree.
+// - Methods that need Fisher information (fisher) read each input model's `fisher` file: every merged tensor of
+//   the model must be in it, with the model's shape. A base model is refused for them (Fisher merging has none).
 #pragma once
 
 #include <c10/core/ScalarType.h>
@@ -25,6 +27,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -78,6 +81,9 @@ struct PlannedSlice {
 
 struct MergePlan {
   const MergeMethod* method = nullptr;
+  // Owns `method` when the planner wraps the registered one: fisher with the models' Fisher files bound to it
+  // (lib/merge/method_with_fishers.h). Null otherwise.
+  std::shared_ptr<const MergeMethod> method_owner;
   std::vector<PlannedTensor> tensors;  // in output order: pre-layer tensors, layers, post-layer tensors
   std::vector<PlannedSlice> slices;
   std::int64_t output_layers = 0;

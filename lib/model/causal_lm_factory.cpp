@@ -5,6 +5,7 @@
 #include <system_error>
 
 #include "lib/io/checkpoint_reader.h"
+#include "lib/io/torch_dtype.h"
 #include "lib/log/log.h"
 #include "lib/model/gpt2.h"
 #include "lib/model/json_file.h"
@@ -29,21 +30,6 @@ nlohmann::json read_config_beside(const fs::path& weights_file) {
     throw Error(weights_file.string() + ": no config.json beside it says which model the weights belong to");
   }
   return read_json_file(path);
-}
-
-std::string torch_dtype_name(at::ScalarType dtype) {
-  switch (dtype) {
-    case at::kFloat:
-      return "float32";
-    case at::kBFloat16:
-      return "bfloat16";
-    case at::kHalf:
-      return "float16";
-    case at::kDouble:
-      return "float64";
-    default:
-      throw Error(std::string("parameters of dtype ") + c10::toString(dtype) + " cannot be saved as a model");
-  }
 }
 
 }  // namespace
@@ -90,7 +76,7 @@ void save_causal_lm(const CausalLm& model, const fs::path& directory, const io::
     }
   }
   io::save_checkpoint(directory, model.hf_state_dict(),
-                      model.config().to_json(torch_dtype_name(model.parameter_dtype())), options);
+                      model.config().to_json(io::torch_dtype_name(model.parameter_dtype())), options);
 }
 
 }  // namespace ladle::model

@@ -209,6 +209,20 @@ TEST(AveragingConfig, ParsesSectionsWithDefaults) {
   EXPECT_EQ(AveragingConfig::from_json(config.to_json()).to_json(), config.to_json());
 }
 
+TEST(AveragingConfig, ParsesTheEndOfRunSections) {
+  const auto config = AveragingConfig::from_json(
+      {{"soup", {{"greedy", false}}}, {"wise_ft", {{"alphas", {0.0, 0.25, 1.0}}, {"shifted", "shifted.jsonl"}}}},
+      "train.yml", "/data");
+  ASSERT_TRUE(config.soup && config.wise_ft);
+  EXPECT_FALSE(config.soup->greedy);
+  EXPECT_EQ(config.wise_ft->alphas, (std::vector<double>{0.0, 0.25, 1.0}));
+  EXPECT_EQ(config.wise_ft->shifted, std::filesystem::path("/data/shifted.jsonl"));
+  EXPECT_EQ(config.wise_ft->select_metric, "id/loss");
+  EXPECT_EQ(make_averaging_callbacks(config).size(), 2u);
+  EXPECT_TRUE(contains(error_message([] { AveragingConfig::from_json({{"wise_ft", {{"alphas", "all"}}}}); }),
+                       "averaging.wise_ft.alphas: expected a non-empty list of numbers"));
+}
+
 TEST(AveragingConfig, ErrorsNameTheKey) {
   EXPECT_TRUE(contains(error_message([] { AveragingConfig::from_json({{"ema", {{"decy", 0.9}}}}, "t.yml"); }),
                        "t.yml: averaging.ema.decy: unknown key"));

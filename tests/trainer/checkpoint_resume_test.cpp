@@ -104,6 +104,22 @@ TEST_F(CheckpointResumeTest, ResumingWithAStatefulWeightModifyingCallbackGivesBi
   EXPECT_TRUE(at::equal(straight_callback->average_, resumed_callback->average_));
 }
 
+TEST_F(CheckpointResumeTest, ResumingALoraRunGivesBitIdenticalWeights) {
+  const auto lora = [&](const std::string& out) {
+    TrainConfig c = config(out);
+    c.lora.enabled = true;
+    c.lora.r = 2;
+    c.lora.dropout = 0.1;
+    c.optimizer.lr = 0.01;
+    return c;
+  };
+  const auto straight = run(lora(dir_ + "/straight"), -1, false);
+  run(lora(dir_ + "/split"), 4, false);
+  const auto resumed = run(lora(dir_ + "/split"), -1, true);
+  testing::expect_bitwise_equal(straight, resumed);
+  EXPECT_TRUE(straight.contains("model.layers.0.self_attn.q_proj.lora_B.weight"));
+}
+
 TEST_F(CheckpointResumeTest, CallbackStateSurvivesACheckpoint) {
   std::shared_ptr<PullTowardsAverage> saved, loaded;
   TrainConfig c = config(dir_ + "/run");

@@ -15,7 +15,9 @@
 #include "lib/io/checkpoint_reader.h"
 #include "tests/support/command_runner.h"
 #include "tests/support/random_checkpoints.h"
+#include "tests/support/test_helpers.h"
 #include "tests/trainer/tiny_run.h"
+#include "trainer/distributed.h"
 
 extern char** environ;
 
@@ -74,13 +76,16 @@ std::string read_file(const std::string& path) {
 TEST(DistributedDataParallel, TwoProcessesWithHalfBatchesGiveTheWeightsOfOneProcess) {
   const std::string dir = ladle::testing::make_temp_dir("ddp");
   testing::write_jsonl(dir + "/train.jsonl", testing::tiny_records(16));
+  testing::write_jsonl(dir + "/valid.jsonl", testing::tiny_records(7, 100));
   ladle::testing::write_text_file(dir + "/train.yml",
                                   "max_steps: 4\nthreads: 1\nlog_every_steps: 1\n"
-                                  "model: {config: " + testing::tiny_llama_json().dump() + "}\n"
-                                  "tokenizer: {type: byte}\n"
-                                  "data: {train: train.jsonl}\n"
-                                  "optimizer: {weight_decay: 0.1}\n"
-                                  "evaluation: {at_end: false}\n");
+                                  "model: {config: " +
+                                      testing::tiny_llama_json().dump() +
+                                      "}\n"
+                                      "tokenizer: {type: byte}\n"
+                                      "data: {train: train.jsonl, valid: valid.jsonl}\n"
+                                      "optimizer: {weight_decay: 0.1}\n"
+                                      "evaluation: {generation_examples: 5, max_new_tokens: 3}\n");
   const std::vector<std::string> train = {"-q", "train", "--config", dir + "/train.yml"};
   const auto with = [&](std::vector<std::string> args, const std::string& output, const std::string& batch) {
     args.insert(args.end(), {"--set", "output_dir=" + output, "--set", "batch_size=" + batch});
@@ -111,12 +116,36 @@ TEST(DistributedDataParallel, TwoProcessesWithHalfBatchesGiveTheWeightsOfOneProc
     EXPECT_TRUE(at::allclose(two.at(name), tensor, 1e-4, 1e-6)) << name;
     EXPECT_FALSE(at::equal(tensor, start.at(name))) << name << " did not train";
   }
-  // Rank 0 alone wrote the metrics: one line per step.
-  std::ifstream metrics(dir + "/two/metrics.jsonl");
-  std::size_t lines = 0;
-  for (std::string line; std::getline(metrics, line);) ++lines;
-  EXPECT_EQ(lines, 4u);
+  // Rank 0 alone wrote the metrics: one line per step, then the final evaluation, which the two processes shared
+  // (each evaluated half of the held-out examples) and which agrees with the single process's.
+  const auto read_lines = [](const std::string& path) {
+    std::ifstream in(path);
+    std::vector<nlohmann::json> lines;
+    for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+    return lines;
+  };
+  const auto one_lines = read_lines(dir + "/one/metrics.jsonl"), two_lines = read_lines(dir + "/two/metrics.jsonl");
+  ASSERT_EQ(two_lines.size(), 5u);
+  ASSERT_EQ(one_lines.size(), 5u);
+  EXPECT_EQ(two_lines.back().at("kind"), "eval");
+  EXPECT_EQ(two_lines.back().at("eval/examples"), 7);
+  EXPECT_NEAR(two_lines.back().at("eval/loss").get<double>(), one_lines.back().at("eval/loss").get<double>(), 1e-4);
+  EXPECT_EQ(two_lines.back().at("eval/exact_match"), one_lines.back().at("eval/exact_match"));
   std::filesystem::remove_all(dir);
+}
+
+TEST(DistributedEnvironment, WorldSizeWithoutRankNamesTheMissingVariable) {
+  setenv("WORLD_SIZE", "2", 1);
+  unsetenv("RANK");
+  const auto message = ladle::testing::error_message([] { DistributedEnvironment::from_environment(); });
+  setenv("RANK", "5", 1);
+  setenv("MASTER_ADDR", "127.0.0.1", 1);
+  setenv("MASTER_PORT", "29500", 1);
+  const auto out_of_range = ladle::testing::error_message([] { DistributedEnvironment::from_environment(); });
+  for (const char* name : {"WORLD_SIZE", "RANK", "MASTER_ADDR", "MASTER_PORT"}) unsetenv(name);
+  EXPECT_TRUE(ladle::testing::contains(message, "RANK is not set")) << message;
+  EXPECT_TRUE(ladle::testing::contains(out_of_range, "RANK=5 is outside [0, 1]")) << out_of_range;
+  EXPECT_EQ(DistributedEnvironment::from_environment().world_size, 1);
 }
 
 }  // namespace

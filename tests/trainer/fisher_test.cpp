@@ -1,4 +1,6 @@
 // The diagonal Fisher against per-example gradients squared and averaged by hand.
+#include "trainer/fisher.h"
+
 #include <gtest/gtest.h>
 
 #include "lib/model/causal_lm_loss.h"
@@ -6,7 +8,6 @@
 #include "lib/weights/flat_parameters.h"
 #include "tests/trainer/tiny_run.h"
 #include "trainer/distributed.h"
-#include "trainer/fisher.h"
 
 namespace ladle::trainer {
 namespace {

@@ -1,9 +1,9 @@
 // Learning-rate schedules against their closed forms (transformers/optimization.py), at chosen steps.
+#include "trainer/lr_schedule.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
-
-#include "trainer/lr_schedule.h"
 
 namespace ladle::trainer {
 namespace {

@@ -1,5 +1,7 @@
 // The flat-buffer optimizers against libtorch's own torch::optim::AdamW and SGD (an independent implementation
 // of the same update rules), the weight-decay partition, and exact state round trips.
+#include "trainer/optimizer.h"
+
 #include <gtest/gtest.h>
 #include <torch/optim/adamw.h>
 #include <torch/optim/sgd.h>
@@ -7,7 +9,6 @@
 #include "lib/model/causal_lm_factory.h"
 #include "lib/weights/flat_parameters.h"
 #include "tests/trainer/tiny_run.h"
-#include "trainer/optimizer.h"
 
 namespace ladle::trainer {
 namespace {

@@ -8,10 +8,9 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "lib/model/causal_lm.h"
 #include "lib/model/causal_lm_factory.h"
@@ -77,10 +76,14 @@ inline TrainingData tiny_data(std::size_t train_count, std::size_t valid_count =
 
 // A 2-layer Llama with hidden size 16 over the byte tokenizer's 263 ids.
 inline nlohmann::json tiny_llama_json(double attention_dropout = 0.0) {
-  return {{"model_type", "llama"},       {"hidden_size", 16},
-          {"intermediate_size", 32},     {"num_hidden_layers", 2},
-          {"num_attention_heads", 2},    {"vocab_size", 263},
-          {"max_position_embeddings", 256}, {"attention_dropout", attention_dropout},
+  return {{"model_type", "llama"},
+          {"hidden_size", 16},
+          {"intermediate_size", 32},
+          {"num_hidden_layers", 2},
+          {"num_attention_heads", 2},
+          {"vocab_size", 263},
+          {"max_position_embeddings", 256},
+          {"attention_dropout", attention_dropout},
           {"eos_token_id", 2}};
 }
 
@@ -104,7 +107,8 @@ inline TrainConfig tiny_config(const std::filesystem::path& output_dir) {
 // Copies of the model's parameters under their names.
 inline NamedTensors parameters_of(const model::CausalLm& model) {
   NamedTensors copy;
-  for (const auto& item : model.named_parameters(/*recurse=*/true)) copy.insert(item.key(), item.value().detach().clone());
+  for (const auto& item : model.named_parameters(/*recurse=*/true))
+    copy.insert(item.key(), item.value().detach().clone());
   return copy;
 }
 

@@ -33,10 +33,12 @@ class TrainCommandTest : public ::testing::Test {
     testing::write_jsonl(dir_ + "/valid.jsonl", testing::tiny_records(6, 100));
     ladle::testing::write_text_file(dir_ + "/train.yml",
                                     "max_steps: 3\nbatch_size: 4\nthreads: 1\nlog_every_steps: 1\n"
-                                    "model: {config: " + testing::tiny_llama_json().dump() + "}\n"
-                                    "tokenizer: {type: byte}\n"
-                                    "data: {train: train.jsonl, valid: valid.jsonl}\n"
-                                    "evaluation: {every_steps: 2, generation_examples: 4, max_new_tokens: 4}\n");
+                                    "model: {config: " +
+                                        testing::tiny_llama_json().dump() +
+                                        "}\n"
+                                        "tokenizer: {type: byte}\n"
+                                        "data: {train: train.jsonl, valid: valid.jsonl}\n"
+                                        "evaluation: {every_steps: 2, generation_examples: 4, max_new_tokens: 4}\n");
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
@@ -128,7 +130,8 @@ TEST_F(TrainCommandTest, Bf16AutocastTrainsFp32MasterWeights) {
   for (const auto& [name, tensor] : io::CheckpointReader(out() + "/final").load_all()) {
     EXPECT_EQ(tensor.scalar_type(), at::kFloat) << name;
   }
-  for (const auto& [name, tensor] : io::CheckpointReader(out() + "/checkpoints/step-00000003/optimizer.safetensors").load_all()) {
+  for (const auto& [name, tensor] :
+       io::CheckpointReader(out() + "/checkpoints/step-00000003/optimizer.safetensors").load_all()) {
     EXPECT_EQ(tensor.scalar_type(), at::kFloat) << name;
   }
   const auto lines = read_jsonl(out() + "/metrics.jsonl");

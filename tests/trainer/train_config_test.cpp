@@ -1,5 +1,7 @@
 // TrainConfig from YAML and --set overrides: values land in the right fields, and bad configs are errors that
 // name the file, the line, the key and what was wrong.
+#include "trainer/train_config.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -7,7 +9,6 @@
 #include "tests/support/command_runner.h"
 #include "tests/support/random_checkpoints.h"
 #include "tests/support/test_helpers.h"
-#include "trainer/train_config.h"
 
 namespace ladle::trainer {
 namespace {
@@ -30,7 +31,8 @@ class TrainConfigTest : public ::testing::Test {
            "tokenizer:\n"
            "  type: byte\n"
            "data:\n"
-           "  train: " + train + "\n" + extra;
+           "  train: " +
+           train + "\n" + extra;
   }
   TrainConfig parse(const std::string& text, const std::vector<std::string>& overrides = {}) const {
     return TrainConfig::from_yaml(text, "train.yml", dir_, overrides);
@@ -40,8 +42,9 @@ class TrainConfigTest : public ::testing::Test {
 };
 
 TEST_F(TrainConfigTest, ValuesLandInTheirFieldsAndRelativePathsResolveAgainstTheConfigFolder) {
-  const auto config = parse(yaml("max_steps: 12\noptimizer:\n  name: sgd\n  lr: 0.05\n  betas: [0.8, 0.99]\n"
-                                 "schedule: {name: cosine, warmup_steps: 3}\nevaluation:\n  choices: {spam: [yes, no]}\n"));
+  const auto config =
+      parse(yaml("max_steps: 12\noptimizer:\n  name: sgd\n  lr: 0.05\n  betas: [0.8, 0.99]\n"
+                 "schedule: {name: cosine, warmup_steps: 3}\nevaluation:\n  choices: {spam: [yes, no]}\n"));
   EXPECT_EQ(config.max_steps, 12);
   EXPECT_EQ(config.optimizer.name, OptimizerKind::sgd);
   EXPECT_DOUBLE_EQ(config.optimizer.lr, 0.05);

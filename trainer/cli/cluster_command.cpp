@@ -19,6 +19,7 @@
 #include "lib/text/instruction_record.h"
 #include "lib/text/sentencepiece_tokenizer.h"
 #include "lib/util/error.h"
+#include "trainer/bf16_autocast.h"
 #include "trainer/cli/commands.h"
 
 namespace ladle::cli {
@@ -36,6 +37,7 @@ struct ClusterOptions {
   std::string pooling = "mean";
   clustering::EmbedderOptions embedder;
   clustering::KMeansOptions kmeans;
+  bool bf16 = false;  // embed under CPU bf16 autocast
   bool random_split = false;
   bool overwrite = false;
   std::int64_t examples = 3;
@@ -59,6 +61,7 @@ clustering::FloatMatrix compute_embeddings(const ClusterOptions& options,
   embedder_options.pooling = *clustering::parse_pooling(options.pooling);
   LADLE_LOG(info) << "embedding the " << options.embed << " of " << records.size() << " records with " << options.model
                   << " (" << options.pooling << " pooling, layer " << embedder_options.layer << ")";
+  const trainer::Bf16Autocast autocast(options.bf16, model->device());
   return clustering::Embedder(model, tokenizer, embedder_options).embed(records);
 }
 
@@ -81,6 +84,7 @@ nlohmann::json settings_of(const ClusterOptions& options, const clustering::KMea
     settings["pooling"] = options.pooling;
     settings["layer"] = options.embedder.layer;
     settings["max_length"] = options.embedder.max_length;
+    settings["bf16"] = options.bf16;
   } else {
     settings["embeddings"] = options.embeddings;
   }
@@ -167,6 +171,7 @@ void add_cluster_command(CLI::App& app) {
       ->capture_default_str();
   command->add_option("--max-length", options->embedder.max_length, "Tokens per sequence (bos included)")
       ->capture_default_str();
+  command->add_flag("--bf16", options->bf16, "Embed under bf16 autocast (faster on CPUs with AVX512_BF16)");
   command->add_option("--iterations", options->kmeans.iterations, "k-means iterations per run")->capture_default_str();
   command->add_option("--nredo", options->kmeans.nredo, "k-means runs; the best is kept")->capture_default_str();
   command->add_option("--seed", options->kmeans.seed, "Seed of k-means and of the random split")->capture_default_str();

@@ -12,6 +12,7 @@
 #include "callbacks/model_folder.h"
 #include "callbacks/model_soup.h"
 #include "lib/io/safetensors_writer.h"
+#include "lib/model/causal_lm_factory.h"
 #include "lib/util/error.h"
 #include "trainer/cli/commands.h"
 
@@ -55,18 +56,20 @@ void run_soup(const SoupOptions& options) {
   callbacks::GreedySoupOptions greedy_options;
   greedy_options.higher_is_better = higher_is_better(options.metric);
   callbacks::HeldOutEvaluationOptions evaluation;
-  evaluation.tokenizer = options.tokenizer;
   evaluation.max_examples = options.max_examples;
   const bool generates = options.metric == "exact_match" || options.metric == "choice_accuracy";
   evaluation.generation_examples = generates ? options.generation_examples : 0;
   evaluation.bf16 = options.bf16;
-  callbacks::HeldOutEvaluator evaluator(callbacks::model_folder_of(candidates.front()), {{"valid", options.valid}},
-                                        evaluation);
+  const std::filesystem::path folder = callbacks::model_folder_of(candidates.front());
+  const callbacks::HeldOutEvaluator evaluator(callbacks::load_heldout_tokenizer(folder, options.tokenizer),
+                                              {{"valid", options.valid}}, evaluation);
+  const auto model = model::load_causal_lm(folder);
   const std::string metric = "valid/" + options.metric;
   const auto result = callbacks::greedy_soup(
       candidates,
       [&](const NamedTensors& weights) {
-        const auto metrics = evaluator.evaluate(weights);
+        model->load_hf_state_dict(weights, "soup candidate");
+        const auto metrics = evaluator.evaluate(*model);
         const auto found = metrics.find(metric);
         if (found == metrics.end()) throw Error("the held-out evaluation gave no " + metric);
         return found->second;

@@ -1,7 +1,6 @@
 // `ladle train --config train.yml [--set key=value ...] [--resume DIR]`: trains a causal LM as the config says
 // (trainer/train_config.h lists the keys), data-parallel when started under torchrun's environment variables.
 #include <CLI/CLI.hpp>
-
 #include <algorithm>
 #include <iomanip>
 #include <iostream>

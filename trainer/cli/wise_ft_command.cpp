@@ -19,6 +19,7 @@
 #include "callbacks/wise_ft.h"
 #include "lib/io/checkpoint_reader.h"
 #include "lib/io/safetensors_writer.h"
+#include "lib/model/causal_lm_factory.h"
 #include "lib/util/error.h"
 #include "trainer/cli/commands.h"
 
@@ -73,14 +74,19 @@ void run_wise_ft(const WiseFtOptions& options) {
     sets.push_back({i == 0 ? "ood" : "ood" + std::to_string(i + 1), options.shifted[i]});
   }
   callbacks::HeldOutEvaluationOptions evaluation;
-  evaluation.tokenizer = options.tokenizer;
   evaluation.max_examples = options.max_examples;
   evaluation.bf16 = options.bf16;
-  callbacks::HeldOutEvaluator evaluator(callbacks::model_folder_of(options.finetuned), sets, evaluation);
+  const std::filesystem::path folder = callbacks::model_folder_of(options.finetuned);
+  const callbacks::HeldOutEvaluator evaluator(callbacks::load_heldout_tokenizer(folder, options.tokenizer), sets,
+                                              evaluation);
+  const auto model = model::load_causal_lm(folder);
 
   const std::vector<double> alphas = options.alphas.empty() ? callbacks::default_wise_ft_alphas() : options.alphas;
   const callbacks::WiseFtSweep sweep = callbacks::wise_ft_sweep(
-      base, finetuned, alphas, [&](const NamedTensors& weights) { return evaluator.evaluate(weights); });
+      base, finetuned, alphas, [&](const NamedTensors& weights) {
+        model->load_hf_state_dict(weights, "WiSE-FT weights");
+        return evaluator.evaluate(*model);
+      });
   const std::size_t best =
       callbacks::best_wise_ft_point(sweep, options.select_metric, higher_is_better(options.select_metric));
   const double alpha = sweep.points[best].alpha;
@@ -90,7 +96,7 @@ void run_wise_ft(const WiseFtOptions& options) {
   report.id_metric = "id/loss";
   report.ood_metric = "ood/loss";
   const bool plotted = callbacks::write_wise_ft_report(sweep, options.output, report);
-  std::cout << callbacks::wise_ft_table(sweep);
+  std::cout << callbacks::wise_ft_table(sweep, callbacks::summary_metric_names(sweep));
   std::cout << "chose alpha " << alpha << " (best " << options.select_metric << " "
             << sweep.points[best].metrics.at(options.select_metric) << "); wrote its model, the table"
             << (plotted ? " and the plot" : "") << " to " << options.output << "\n";

@@ -1,12 +1,15 @@
 #include "lib/merge/methods/generalized_task_arithmetic.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 
 #include "lib/merge/methods/method_support.h"
-#include "lib/weights/tensor_ops.h"
+#include "lib/merge/methods/working_arithmetic.h"
 
 namespace ladle::merge {
 namespace {
@@ -18,6 +21,124 @@ bool is_random(const std::optional<Sparsification>& method) {
   return method == Sparsification::kRandom || method == Sparsification::kDellaMagprune;
 }
 
+// The method-wide numbers of the combination step.
+struct Combination {
+  std::vector<double> weights;  // wᵢ
+  bool sign_consensus = false;
+  bool normalize = false;
+  double lambda = 1.0;
+};
+
+// τ = model − base over `count` entries, rounded to the working dtype as difference(...).to(working dtype) is.
+template <typename T>
+LADLE_MERGE_KERNEL void subtract_block(const T* __restrict model, const T* __restrict base, T* __restrict tau,
+                                       std::int64_t count) {
+  for (std::int64_t j = 0; j < count; ++j) tau[j] = WorkingArithmetic<T>::subtract(model[j], base[j]);
+}
+
+template <typename T>
+TaskVectorSource task_vector_source(const T* model, const T* base) {
+  return [model, base](std::int64_t begin, std::int64_t end, void* out) {
+    subtract_block(model + begin, base + begin, static_cast<T*>(out), end - begin);
+  };
+}
+
+// The merged entries of one block from the models' τ̂ᵢ (`deltas`, one row of kMagnitudeBlock entries per model,
+// overwritten): the tensor expressions of merge() in the header's formula, each operation rounded as ATen rounds
+// it (see working_arithmetic.h). Written without branches so that the loops vectorise.
+template <typename T>
+LADLE_MERGE_KERNEL void combine_block(const Combination& combination, const T* __restrict base,
+                                      T* __restrict deltas, T* __restrict mixed, T* __restrict divisor,
+                                      typename WorkingArithmetic<T>::Wide* __restrict sum, T* __restrict out,
+                                      std::int64_t count) {
+  using Arithmetic = WorkingArithmetic<T>;
+  using Wide = typename Arithmetic::Wide;
+  const std::size_t models = combination.weights.size();
+  const T zero = Arithmetic::scalar(0.0);
+  if (combination.sign_consensus) {
+    // δᵢ = τ̂ᵢ·wᵢ; s = sign(Σ δᵢ) with 0 → +; Δ = Σ δᵢ·[sign δᵢ = s]; divisor = Σ wᵢ·[sign δᵢ = s], 0 → 1.
+    for (std::size_t i = 0; i < models; ++i) {
+      T* __restrict delta = deltas + i * kMagnitudeBlock;
+      const T weight = Arithmetic::scalar(combination.weights[i]);
+      for (std::int64_t j = 0; j < count; ++j) delta[j] = Arithmetic::multiply(delta[j], weight);
+    }
+    T* __restrict total = out;  // Σ δᵢ, held in the output until the last step overwrites it
+    for (std::int64_t j = 0; j < count; ++j) total[j] = deltas[j];
+    for (std::size_t i = 1; i < models; ++i) {
+      const T* __restrict delta = deltas + i * kMagnitudeBlock;
+      for (std::int64_t j = 0; j < count; ++j) total[j] = Arithmetic::add(total[j], delta[j]);
+    }
+    for (std::int64_t j = 0; j < count; ++j) {
+      mixed[j] = zero;
+      divisor[j] = zero;
+    }
+    for (std::size_t i = 0; i < models; ++i) {
+      const T* __restrict delta = deltas + i * kMagnitudeBlock;
+      const Wide weight = Arithmetic::widen(Arithmetic::scalar(combination.weights[i]));
+      for (std::int64_t j = 0; j < count; ++j) {
+        const Wide value = Arithmetic::widen(delta[j]);
+        const bool positive = Arithmetic::widen(total[j]) >= 0;
+        const bool agree = (positive & (value > 0)) | (!positive & (value < 0));
+        mixed[j] = Arithmetic::add(mixed[j], agree ? delta[j] : zero);
+        // divisor.add_(agree, wᵢ): the product is exact, so fused or not it is one rounding of the sum.
+        divisor[j] = Arithmetic::narrow(Arithmetic::widen(divisor[j]) + weight * (agree ? Wide{1} : Wide{0}));
+      }
+    }
+    const T one = Arithmetic::scalar(1.0);
+    for (std::int64_t j = 0; j < count; ++j) divisor[j] = Arithmetic::widen(divisor[j]) == 0 ? one : divisor[j];
+  } else {
+    // Σ wᵢ·τ̂ᵢ accumulated as weighted_sum does: the first term scaled, the others added with a fused alpha.
+    for (std::int64_t j = 0; j < count; ++j) sum[j] = Arithmetic::widen(deltas[j]);
+    if (combination.weights[0] != 1.0) {
+      const Wide weight = static_cast<Wide>(combination.weights[0]);
+      for (std::int64_t j = 0; j < count; ++j) sum[j] = sum[j] * weight;
+    }
+    for (std::size_t i = 1; i < models; ++i) {
+      const T* __restrict delta = deltas + i * kMagnitudeBlock;
+      const Wide weight = static_cast<Wide>(combination.weights[i]);
+      for (std::int64_t j = 0; j < count; ++j) {
+        sum[j] = Arithmetic::fused_multiply_add(Arithmetic::widen(delta[j]), weight, sum[j]);
+      }
+    }
+    // Σ wᵢ as a 0-d tensor of the working dtype, with mergekit's guard against a zero sum.
+    const double weight_sum = std::accumulate(combination.weights.begin(), combination.weights.end(), 0.0);
+    const T weight_divisor = Arithmetic::scalar(std::abs(weight_sum) < kSmallWeightSum ? 1.0 : weight_sum);
+    for (std::int64_t j = 0; j < count; ++j) {
+      mixed[j] = Arithmetic::narrow(sum[j]);
+      divisor[j] = weight_divisor;
+    }
+  }
+  if (combination.normalize) {
+    for (std::int64_t j = 0; j < count; ++j) mixed[j] = Arithmetic::divide(mixed[j], divisor[j]);
+  }
+  if (combination.lambda != 1.0) {
+    const T lambda = Arithmetic::scalar(combination.lambda);
+    for (std::int64_t j = 0; j < count; ++j) mixed[j] = Arithmetic::multiply(mixed[j], lambda);
+  }
+  for (std::int64_t j = 0; j < count; ++j) out[j] = Arithmetic::add(base[j], mixed[j]);
+}
+
+// The merged entries of blocks [first, last).
+template <typename T>
+void combine_blocks(const Combination& combination, const T* base, const std::vector<const T*>& models,
+                    const std::vector<ResolvedSparsification>& sparsifications, T* out, std::int64_t n,
+                    std::int64_t first, std::int64_t last) {
+  std::vector<T> deltas(models.size() * kMagnitudeBlock);
+  std::vector<T> mixed(kMagnitudeBlock);
+  std::vector<T> divisor(kMagnitudeBlock);
+  std::vector<typename WorkingArithmetic<T>::Wide> sum(kMagnitudeBlock);
+  for (std::int64_t block = first; block < last; ++block) {
+    const std::int64_t begin = block * kMagnitudeBlock;
+    const std::int64_t count = std::min(n, begin + kMagnitudeBlock) - begin;
+    for (std::size_t i = 0; i < models.size(); ++i) {
+      T* delta = deltas.data() + i * kMagnitudeBlock;
+      subtract_block(models[i] + begin, base + begin, delta, count);
+      sparsifications[i].apply(block, delta, count);
+    }
+    combine_block(combination, base + begin, deltas.data(), mixed.data(), divisor.data(), sum.data(), out + begin,
+                  count);
+  }
+}
 }  // namespace
 
 std::vector<TaskArithmeticVariant> task_arithmetic_variants() {
@@ -74,6 +195,13 @@ bool GeneralizedTaskArithmeticMerge::needs_global_magnitude_thresholds(
   return global_trim != parameters.end() && global_trim->second != 0.0;
 }
 
+bool GeneralizedTaskArithmeticMerge::elementwise(const std::map<std::string, double>& parameters) const {
+  if (!variant_.sparsification) return true;
+  const auto rescale = parameters.find("rescale");
+  const bool rescaled = rescale == parameters.end() ? variant_.default_rescale : rescale->second != 0.0;
+  return needs_global_magnitude_thresholds(parameters) && !rescaled;
+}
+
 Rescale GeneralizedTaskArithmeticMerge::rescale_mode(const MethodInputs& inputs,
                                                      const std::vector<ParameterSpec>& specs) const {
   if (!method_flag(name(), specs, inputs, "rescale")) return Rescale::kNone;
@@ -83,33 +211,46 @@ Rescale GeneralizedTaskArithmeticMerge::rescale_mode(const MethodInputs& inputs,
   return Rescale::kMatchL1;
 }
 
-std::vector<at::Tensor> GeneralizedTaskArithmeticMerge::sparsified_task_vectors(
-    const MethodInputs& inputs, const std::vector<ParameterSpec>& specs) const {
-  std::vector<at::Tensor> vectors = task_vectors(inputs);
-  if (!variant_.sparsification) return vectors;
+std::vector<ResolvedSparsification> GeneralizedTaskArithmeticMerge::resolve_sparsifications(
+    const MethodInputs& inputs, const std::vector<ParameterSpec>& specs, const at::Tensor& base,
+    const std::vector<at::Tensor>& models) const {
+  const at::ScalarType dtype = base.scalar_type();
+  const std::int64_t n = base.numel();
+  std::vector<TaskVectorSource> sources;
+  for (const at::Tensor& model : models) {
+    AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, dtype, "task vector source", [&] {
+      sources.push_back(task_vector_source(model.data_ptr<scalar_t>(), base.data_ptr<scalar_t>()));
+    });
+  }
+  std::vector<ResolvedSparsification> resolved;
+  if (!variant_.sparsification) {
+    for (std::size_t i = 0; i < models.size(); ++i) resolved.push_back(ResolvedSparsification::keep_all(dtype, n));
+    return resolved;
+  }
   const Rescale rescale = rescale_mode(inputs, specs);
 
   if (needs_global_magnitude_thresholds(inputs.parameters)) {
     const auto& thresholds = inputs.global_magnitude_thresholds;
-    if (!thresholds || thresholds->size() != vectors.size()) {
+    if (!thresholds || thresholds->size() != models.size()) {
       fail(name(), inputs, "global_trim needs one whole-model magnitude threshold per input model from the executor");
     }
-    for (std::size_t i = 0; i < vectors.size(); ++i) {
-      vectors[i] = apply_mask(vectors[i], magnitude_threshold_mask(vectors[i], (*thresholds)[i]), rescale, {});
+    for (std::size_t i = 0; i < models.size(); ++i) {
+      resolved.push_back(ResolvedSparsification::by_threshold((*thresholds)[i], rescale, dtype, n, sources[i]));
     }
-    return vectors;
+    return resolved;
   }
 
   const std::vector<double> densities = model_parameters(name(), specs, inputs, "density");
-  std::vector<double> gammas(vectors.size(), 0.0);
-  std::vector<double> epsilons(vectors.size(), 0.0);
+  std::vector<double> gammas(models.size(), 0.0);
+  std::vector<double> epsilons(models.size(), 0.0);
   if (variant_.sparsification == Sparsification::kMagnitudeOutliers) {
     gammas = model_parameters(name(), specs, inputs, "gamma");
   }
   if (variant_.sparsification == Sparsification::kDellaMagprune) {
     epsilons = model_parameters(name(), specs, inputs, "epsilon");
   }
-  for (std::size_t i = 0; i < vectors.size(); ++i) {
+  std::vector<SparsifyOptions> options(models.size());
+  for (std::size_t i = 0; i < models.size(); ++i) {
     const bool della_checked = variant_.sparsification == Sparsification::kDellaMagprune && densities[i] > 0.0 &&
                                densities[i] < 1.0;
     if (della_checked && !(densities[i] - epsilons[i] > 0.0 && densities[i] + epsilons[i] < 1.0)) {
@@ -117,48 +258,43 @@ std::vector<at::Tensor> GeneralizedTaskArithmeticMerge::sparsified_task_vectors(
       fail(name(), inputs, model_label(inputs, i) + ": density ± epsilon must lie in (0, 1), got density " +
                                std::to_string(densities[i]) + " and epsilon " + std::to_string(epsilons[i]));
     }
-    SparsifyOptions options;
-    options.density = densities[i];
-    options.gamma = gammas[i];
-    options.epsilon = epsilons[i];
-    options.rescale = rescale;
-    options.seed = model_seed(inputs.seed, i);
-    vectors[i] = sparsify(vectors[i], *variant_.sparsification, options);
+    options[i].density = densities[i];
+    options[i].gamma = gammas[i];
+    options[i].epsilon = epsilons[i];
+    options[i].rescale = rescale;
+    options[i].seed = model_seed(inputs.seed, i);
   }
-  return vectors;
+  return ResolvedSparsification::resolve(*variant_.sparsification, options, dtype, base.sizes(), sources);
 }
 
 at::Tensor GeneralizedTaskArithmeticMerge::merge(const MethodInputs& inputs) const {
   check_inputs(name(), inputs, {0, 0}, /*base_required=*/true);
-  const at::Tensor base = working_base(inputs);
-  if (inputs.models.empty()) return base;
+  const at::Tensor working = working_base(inputs);
+  if (inputs.models.empty()) return working;
   const std::vector<ParameterSpec> specs = parameters();
-  const std::vector<double> weights = model_parameters(name(), specs, inputs, "weight");
-  const std::vector<at::Tensor> vectors = sparsified_task_vectors(inputs, specs);
+  Combination combination;
+  combination.weights = model_parameters(name(), specs, inputs, "weight");
+  combination.sign_consensus = variant_.sign_consensus;
+  combination.normalize = method_flag(name(), specs, inputs, "normalize");
+  combination.lambda = method_parameter(name(), specs, inputs, "lambda");
 
-  at::Tensor mixed;
-  at::Tensor divisor;
-  if (variant_.sign_consensus) {
-    std::vector<at::Tensor> weighted;
-    weighted.reserve(vectors.size());
-    for (std::size_t i = 0; i < vectors.size(); ++i) weighted.push_back(vectors[i] * weights[i]);
-    const std::vector<at::Tensor> agree = sign_consensus_masks(weighted);
-    mixed = at::zeros_like(base);
-    divisor = at::zeros_like(base);
-    for (std::size_t i = 0; i < weighted.size(); ++i) {
-      mixed.add_(weighted[i].masked_fill(agree[i].logical_not(), 0));
-      divisor.add_(agree[i].to(base.scalar_type()), weights[i]);
-    }
-    divisor.masked_fill_(divisor == 0, 1);
-  } else {
-    mixed = weighted_sum(vectors, weights).to(base.scalar_type());
-    const double total = std::accumulate(weights.begin(), weights.end(), 0.0);
-    divisor = at::scalar_tensor(std::abs(total) < kSmallWeightSum ? 1.0 : total, base.options());
-  }
-  if (method_flag(name(), specs, inputs, "normalize")) mixed = mixed / divisor;
-  const double lambda = method_parameter(name(), specs, inputs, "lambda");
-  if (lambda != 1.0) mixed = mixed * lambda;
-  return base + mixed;
+  // The fused passes run on the CPU over contiguous entries (in their tensor's shape, for DELLA's rows).
+  const at::Tensor base = working.to(at::kCPU).contiguous();
+  std::vector<at::Tensor> models;
+  for (const at::Tensor& model : working_models(inputs)) models.push_back(model.to(at::kCPU).contiguous());
+  const std::vector<ResolvedSparsification> sparsifications = resolve_sparsifications(inputs, specs, base, models);
+
+  at::Tensor merged = at::empty_like(base);
+  const std::int64_t n = base.numel();
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, base.scalar_type(), "task arithmetic merge", [&] {
+    std::vector<const scalar_t*> model_data;
+    for (const at::Tensor& model : models) model_data.push_back(model.data_ptr<scalar_t>());
+    at::parallel_for(0, (n + kMagnitudeBlock - 1) / kMagnitudeBlock, 1, [&](std::int64_t first, std::int64_t last) {
+      combine_blocks(combination, base.data_ptr<scalar_t>(), model_data, sparsifications,
+                     merged.data_ptr<scalar_t>(), n, first, last);
+    });
+  });
+  return merged.to(working.device());
 }
 
 }  // namespace ladle::merge

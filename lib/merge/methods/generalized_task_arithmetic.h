@@ -7,6 +7,12 @@
 //   with consensus:     Δ = Σ δᵢ·[sign δᵢ = s],    divisor = Σ wᵢ·[sign δᵢ = s] (0 → 1), s = sign(Σ δᵢ), 0 → +
 //   θ = θ₀ + λ·(normalize ? Δ / divisor : Δ)
 //
+// Execution: one pass per selection step over the inputs (sparsification.h resolves each τᵢ's cut, draws or rescale
+// factor) and one fused pass that, block by block of kMagnitudeBlock entries, forms τᵢ, τ̂ᵢ and δᵢ of every model
+// and the merged entries. No task vector, mask or index tensor is materialised (random masks take one byte per
+// entry), and every operation is rounded as the tensor expressions above are in ATen (working_arithmetic.h), so
+// the result is the same bit for bit as evaluating them tensor by tensor, for any thread count.
+//
 // | name              | sparsification           | consensus | normalize | rescale | paper                       |
 // | task_arithmetic   | none                     | no        | false     | false   | Ilharco et al. 2023         |
 // | ties              | magnitude (top density)  | sign sum  | true      | false   | Yadav et al. 2023           |
@@ -59,11 +65,17 @@ class GeneralizedTaskArithmeticMerge : public MergeMethod {
   at::Tensor merge(const MethodInputs& inputs) const override;
   // True for ties with global_trim: MethodInputs::global_magnitude_thresholds then replaces per-tensor trimming.
   bool needs_global_magnitude_thresholds(const std::map<std::string, double>& parameters) const override;
+  // True without sparsification (task_arithmetic) and for global_trim without rescale: nothing then depends on the
+  // tensor as a whole.
+  bool elementwise(const std::map<std::string, double>& parameters) const override;
 
  private:
   Rescale rescale_mode(const MethodInputs& inputs, const std::vector<ParameterSpec>& specs) const;
-  std::vector<at::Tensor> sparsified_task_vectors(const MethodInputs& inputs,
-                                                  const std::vector<ParameterSpec>& specs) const;
+  // Each model's sparsification of τᵢ = models[i] − base (flat, contiguous, CPU, working dtype), resolved.
+  std::vector<ResolvedSparsification> resolve_sparsifications(const MethodInputs& inputs,
+                                                              const std::vector<ParameterSpec>& specs,
+                                                              const at::Tensor& base,
+                                                              const std::vector<at::Tensor>& models) const;
 
   TaskArithmeticVariant variant_;
 };

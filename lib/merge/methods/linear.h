@@ -15,6 +15,7 @@ class LinearMerge : public MergeMethod {
   // Averages the base (when given) and the models. mergekit has no base in linear's math: a configured base is
   // one more input with its own weight (MethodInputs::base_parameters), and a base without a weight is an error.
   at::Tensor merge(const MethodInputs& inputs) const override;
+  bool elementwise(const std::map<std::string, double>& /*parameters*/) const override { return true; }
 };
 
 }  // namespace ladle::merge
