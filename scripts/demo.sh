@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# The main job on a fresh machine: set up, build, then run the most complete workflow ladle has so far
-# (until the Disperse-Then-Merge pipeline lands): write a Llama-shaped base and three fine-tunes as sharded
-# Hugging Face folders, average them into a uniform soup with a streaming pass, and inspect the result.
+# The main job on a fresh machine: set up and build (scripts/build.sh runs scripts/setup.sh), prepare the real
+# instruction data (scripts/prepare-data.sh), pretrain the small base model (scripts/pretrain-base.sh), then run
+# the Disperse-Then-Merge pipeline with its baselines (examples/dtm.yml) and print its report. Every step reuses
+# what an earlier run finished (the build, the data, the base model, each pipeline stage), so a second run is
+# quick; an interrupted one continues where it stopped.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build_dir=${LADLE_BUILD_DIR:-$repo/build}
 bash "$repo/scripts/build.sh"
-work="$repo/out/demo"
-mkdir -p "$work"
-"$build_dir/examples/synthetic_finetunes" "$work/models" 3
-rm -rf "$work/soup"
-"$build_dir/examples/uniform_soup" "$work/soup" "$work"/models/finetune-{1,2,3}
-"$build_dir/ladle" inspect "$work/soup" --summary
+bash "$repo/scripts/prepare-data.sh"
+bash "$repo/scripts/pretrain-base.sh"
+start=$(date +%s)
+"$build_dir/ladle" dtm --config "$repo/examples/dtm.yml" --jobs "${LADLE_DTM_JOBS:-$(nproc)}"
+echo "ladle dtm: $(( $(date +%s) - start )) s (embed to report); report and plots in $repo/out/dtm/report/"

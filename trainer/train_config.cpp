@@ -280,7 +280,19 @@ class ConfigParser {
             {"fisher", [&](const Node& n, const Key& k) { read_fisher(n, k, c.fisher); }},
             {"distributed", [&](const Node& n, const Key& k) { read_distributed(n, k, c.distributed); }},
             {"callbacks", [&](const Node& n, const Key& k) { read_callbacks(n, k, c.callbacks); }},
+            {"averaging", [&](const Node& n, const Key& k) { read_averaging(n, k, c.averaging); }},
         });
+  }
+
+  // Only the shape is checked here; the callbacks library checks the keys (AveragingSection says why).
+  void read_averaging(const YAML::Node& node, const std::string& key, AveragingSection& averaging) {
+    if (node.IsNull()) return;
+    if (!node.IsMap()) fail(key, "expected a mapping of averaging callbacks (ema, swa, ...), got " + scalar_text(node));
+    averaging.section = to_json_value(node);
+    const std::string location = where(key);
+    const bool from_override = location.rfind("--set ", 0) == 0;
+    averaging.base_dir = from_override ? std::filesystem::current_path() : base_dir_;
+    averaging.source = location.substr(0, location.size() - 2);  // without the ": " that where() ends with
   }
 
   void read_callbacks(const YAML::Node& node, const std::string& key, std::vector<CallbackSpec>& callbacks) {
@@ -672,6 +684,7 @@ nlohmann::json TrainConfig::to_json() const {
       {"fisher", {{"enabled", fisher.enabled}, {"examples", fisher.examples}}},
       {"distributed", {{"backend", distributed.backend}, {"timeout_seconds", distributed.timeout_seconds}}},
       {"callbacks", callback_list},
+      {"averaging", averaging.section},
   };
 }
 

@@ -17,6 +17,8 @@
 //   fisher:     {enabled: false, examples: 64}
 //   distributed: {backend: auto, timeout_seconds: 300}
 //   callbacks:  [{type: ema, decay: 0.999}, ...]       (types registered by callback libraries)
+//   averaging:  {ema: {decay: 0.999}, swa: {...}, lawa: {...}, soup: {...}, wise_ft: {...}}
+//               (kept as JSON here; callbacks/averaging_config.h reads and checks it)
 // The file is treated as hostile: an unknown key, a value of the wrong type or out of range, a missing file
 // are errors naming the file, the line and the key ("train.yml:7: optimizer.lr: expected a number, got
 // 'fast'"), or the --set argument that gave the value. Relative paths are resolved against the folder of the
@@ -172,6 +174,19 @@ struct DistributedConfig {
   double timeout_seconds = 300;  // for collectives and the rendezvous
 };
 
+// The `averaging:` section, kept as the JSON it was written as: the averaging callbacks live in callbacks/, a
+// library above the trainer, whose callbacks::AveragingConfig::from_json(section, source, base_dir) checks every
+// key and builds the callbacks (`ladle train` does; a program using the Trainer adds them with add_callback).
+struct AveragingSection {
+  nlohmann::json section = nullptr;  // the mapping as JSON (YAML scalars typed as JSON); null: no averaging
+  // Relative paths inside it (lawa.directory, wise_ft.shifted) resolve against this: the config file's folder,
+  // or the current directory when the whole section was given with --set (one folder for the whole section: only
+  // the callbacks library knows which of its keys are paths, so a path set with --set averaging.lawa.directory=...
+  // still resolves against the config file's folder; give it absolute to be sure).
+  std::filesystem::path base_dir;
+  std::string source = "averaging";  // "train.yml:70" or "--set averaging=...": how messages about it start
+};
+
 struct TrainConfig {
   std::filesystem::path output_dir = "out/train";  // checkpoints, metrics.jsonl, final/
   std::uint64_t seed = 0;                          // data order, dropout, LoRA init, evaluation subsets
@@ -199,6 +214,7 @@ struct TrainConfig {
   FisherConfig fisher;
   DistributedConfig distributed;
   std::vector<CallbackSpec> callbacks;  // callbacks to add, made by their registered factories
+  AveragingSection averaging;           // EMA, SWA, LAWA, soup and WiSE-FT callbacks (see AveragingSection)
 
   // Reads a YAML file, applies `overrides` ("key=value" with a dotted key, the value in YAML syntax:
   // "optimizer.lr=3e-4", "lora.target_modules=[q_proj, v_proj]"), then validate() and validate_sources(). Throws

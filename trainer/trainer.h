@@ -47,7 +47,8 @@ class Trainer {
  public:
   // Validates the config, joins the process group when torchrun's variables ask for one, and loads the model,
   // tokenizer and data it names (training a tokenizer first if configured). Both constructors add the
-  // built-in observers, then the config's `callbacks:` (callback_registry.h). Throws ladle::Error.
+  // built-in observers, then the config's `callbacks:` (callback_registry.h); the `averaging:` section is read by
+  // the callbacks library (TrainConfig's AveragingSection), whose callbacks the caller adds. Throws ladle::Error.
   explicit Trainer(TrainConfig config);
   // Trains a program's own model on its own data; the config's model, tokenizer and data keys are not used
   // (but batch sizes, optimizer, LoRA, evaluation, ... are). The model's trainable parameters must be fp32 (or

@@ -12,9 +12,10 @@
 # Usage: bench/clustering/run_benchmark.sh
 # Environment: BUILD_DIR (a configured and built ladle tree; default build), WORK (scratch; default
 # /var/tmp/ladle-clustering-bench), REPEAT (default 3), DATA (instruction JSONL; default data/instructions/train.jsonl,
-# else the tiny build's), MODEL (a Hugging Face folder with tokenizer.model; default a random Llama, hidden 256,
-# 4 layers, with a sentencepiece tokenizer trained here), LIMIT (records embedded; default 0 = all), OMP_NUM_THREADS
-# (threads of the all-cores runs; default every core).
+# else the tiny build's), MODEL (a Hugging Face folder with tokenizer.model; default the project's base model
+# data/base-model from scripts/pretrain-base.sh when it exists, else a random Llama, hidden 256, 4 layers, with a
+# sentencepiece tokenizer trained here), LIMIT (records embedded; default 0 = all), OMP_NUM_THREADS (threads of the
+# all-cores runs; default every core).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -35,10 +36,12 @@ cmake -S "$here" -B "$work/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PR
 cmake --build "$work/build" > "$work/build.log" || { cat "$work/build.log"; exit 1; }
 bench=$work/build/clustering_benchmark
 
+model=${MODEL:-}
+if [[ -z $model && -f $repo/data/base-model/model.safetensors ]]; then model=$repo/data/base-model; fi
 model_args=()
-if [[ -n ${MODEL:-} ]]; then
-  tokenizer=$MODEL/tokenizer.model
-  model_args=(--model "$MODEL")
+if [[ -n $model ]]; then
+  tokenizer=$model/tokenizer.model
+  model_args=(--model "$model")
 else
   tokenizer=$work/tokenizer.model
   corpus=$(dirname "$data")/../corpus/train.txt

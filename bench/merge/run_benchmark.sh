@@ -9,6 +9,7 @@
 # DTYPE (F32 or BF16; default F32), SHARD (--out-shard-size; default 512M), THREADS (--threads; default 0 = all
 # cores), REPEAT (runs per measurement, the median is reported; default 3), METHODS (default "linear ties"),
 # WORKING_DTYPE (the configs' `dtype:`, e.g. bfloat16; default none: the math runs in float32).
+# Prints the I/O time, then per method the medians, the ratios and the 1-minute load average before-after its runs.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -48,6 +49,8 @@ EOF
 
 now() { date +%s.%N; }
 median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+# The machine may be shared: the 1-minute load average goes with the figures (before-after each method's runs).
+load() { cut -d' ' -f1 /proc/loadavg; }
 
 # Sizes: every input byte, one model's bytes (= the output of these merges), the largest tensor, the shard budget.
 read -r input_bytes output_bytes largest_tensor shard_bytes < <(/usr/bin/python3 - "$models" "$shard" <<'EOF'
@@ -84,10 +87,12 @@ io_time=$(printf '%s\n' "${io_times[@]}" | median)
 gib() { echo "scale=2; $1 / 1073741824" | bc -l; }
 echo "inputs: 4 x $(gib $((input_bytes / 4))) GiB ($dtype), largest tensor $(gib "$largest_tensor") GiB," \
   "output $(gib "$output_bytes") GiB, working dtype ${working_dtype:-float32}, --out-shard-size $shard, --threads $threads"
-echo "I/O time (read inputs once + write output once, fsync): ${io_time} s (median of $repeat)"
+echo "I/O time (read inputs once + write output once, fsync): ${io_time} s (median of $repeat), load $(load)"
 bound=$((4 * largest_tensor + shard_bytes))
-printf '%-8s %10s %12s %14s %14s %12s\n' method "wall (s)" "wall / I/O" "peak RSS (GiB)" "bound (GiB)" "RSS / bound"
+printf '%-8s %10s %12s %14s %14s %12s %12s\n' method "wall (s)" "wall / I/O" "peak RSS (GiB)" "bound (GiB)" \
+  "RSS / bound" "load"
 for method in $methods; do
+  load_before=$(load)
   walls=()
   peaks=()
   for _ in $(seq "$repeat"); do
@@ -96,13 +101,13 @@ for method in $methods; do
     cat "$models"/m*/*.safetensors > /dev/null
     start=$(now)
     /usr/bin/time -v -o "$work/time-$method.txt" "$ladle" --quiet merge "$work/$method.yml" "$out" \
-      --out-shard-size "$shard" --threads "$threads"
+      --out-shard-size "$shard" --threads "$threads" > /dev/null  # its one-line summary
     walls+=("$(echo "$(now) - $start" | bc -l)")
     peaks+=("$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); printf "%.0f\n", $2 * 1024}' "$work/time-$method.txt")")
   done
   wall=$(printf '%s\n' "${walls[@]}" | median)
   peak=$(printf '%s\n' "${peaks[@]}" | median)
-  printf '%-8s %10.2f %12.2f %14.2f %14.2f %12.2f\n' "$method" "$wall" "$(echo "$wall / $io_time" | bc -l)" \
-    "$(gib "$peak")" "$(gib "$bound")" "$(echo "$peak / $bound" | bc -l)"
+  printf '%-8s %10.2f %12.2f %14.2f %14.2f %12.2f %12s\n' "$method" "$wall" "$(echo "$wall / $io_time" | bc -l)" \
+    "$(gib "$peak")" "$(gib "$bound")" "$(echo "$peak / $bound" | bc -l)" "$load_before-$(load)"
   rm -rf "$out"
 done

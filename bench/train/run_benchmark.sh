@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Training throughput: ladle's Trainer vs an idiomatic Python PyTorch loop (Debian python3-torch), the same Llama
 # architecture and initial weights, the same threads, batch shape, AdamW, gradient clipping and an EMA of the
-# weights updated every step (ladle: one ema_update_ pass over the flat parameters; Python:
+# weights updated every step (ladle: the EMA callback, one pass over the flat parameters; Python:
 # torch.optim.swa_utils.AveragedModel with an EMA avg_fn). Reports training tokens/s of both and their ratio
 # (target >= 1.15), the median over REPEAT alternating runs of each, measured in one invocation.
 # Usage: bench/train/run_benchmark.sh [--bf16] [train_bench size options: --hidden 256 --layers 4 ...]

@@ -1,13 +1,12 @@
 // ladle's side of the training-throughput benchmark (run_benchmark.sh runs it against python_loop.py): the
 // Trainer fine-tunes a fresh Llama from lib/model on fixed-length random token sequences with AdamW, gradient
-// clipping and an EMA of the weights updated after every optimizer step, and reports training tokens per second
-// over the measured steps. It first writes the model's initial weights as a Hugging Face folder, which the Python
+// clipping and the EMA callback (callbacks::EmaCallback) updated after every optimizer step, and reports training
+// tokens per second over the measured steps. It first writes the model's initial weights as a Hugging Face folder, which the Python
 // loop loads, so both sides train the same architecture from the same weights on batches of the same shape.
 //
 // Usage: train_bench --work DIR [--hidden H] [--layers L] [--intermediate I] [--heads N] [--vocab V] [--batch B]
 //                    [--seq S] [--warmup W] [--steps N] [--threads T] [--ema-decay D] [--bf16] [--system-malloc]
 // Prints one JSON line: {"side": "ladle", "tokens_per_second": ..., "seconds_per_step": ..., ...}.
-#include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
 #include <chrono>
@@ -17,12 +16,11 @@
 #include <random>
 #include <string>
 
+#include "callbacks/averaging_callbacks.h"
 #include "lib/log/log.h"
 #include "lib/model/causal_lm_factory.h"
 #include "lib/text/byte_tokenizer.h"
 #include "lib/util/progress_line.h"
-#include "lib/weights/flat_parameters.h"
-#include "lib/weights/tensor_ops.h"
 #include "trainer/model_folder.h"
 #include "trainer/trainer.h"
 
@@ -81,28 +79,6 @@ Settings parse(int argc, char** argv) {
   if (s.work.empty()) throw std::runtime_error("--work DIR is required");
   return s;
 }
-
-// The EMA of python_loop.py's AveragedModel: average ← d·average + (1 − d)·live after every optimizer step (the
-// first update copies), as one pass over the flat parameter buffer.
-class Ema : public trainer::Callback {
- public:
-  explicit Ema(double decay) : decay_(decay) {}
-  std::string name() const override { return "ema"; }
-  trainer::CallbackKind kind() const override { return trainer::CallbackKind::observes; }
-  void on_event(trainer::Event event, trainer::TrainState& state) override {
-    if (event != trainer::Event::after_optimizer_step) return;
-    const at::Tensor& live = state.flat_parameters().groups().front().values;
-    if (!average_.defined()) {
-      average_ = live.clone();
-    } else {
-      ema_update_(average_, live, decay_);
-    }
-  }
-
- private:
-  double decay_;
-  at::Tensor average_;
-};
 
 // Wall time from the start of the first measured step to the end of the last, and how it splits into forward +
 // backward (step_begin to after_backward) and the rest (clipping, optimizer, EMA, callbacks).
@@ -180,7 +156,14 @@ int main(int argc, char** argv) {
     config.evaluation.at_end = false;
     config.checkpoint.at_end = false;
     trainer::Trainer trainer(config, model, data);
-    trainer.add_callback(std::make_shared<Ema>(s.ema_decay));
+    // The EMA a user gets from `averaging: {ema: ...}`: the first update copies, then average ← d·average +
+    // (1 − d)·live after every optimizer step, as python_loop.py's AveragedModel; no model written at the end.
+    callbacks::EmaOptions ema;
+    ema.decay = s.ema_decay;
+    callbacks::AveragingCallbackOptions ema_callback;
+    ema_callback.evaluate = false;
+    ema_callback.save_model = false;
+    trainer.add_callback(std::make_shared<callbacks::EmaCallback>(ema, ema_callback));
     auto timer = std::make_shared<StepTimer>(s.warmup);
     trainer.add_callback(timer);
     const auto result = trainer.train();

@@ -27,17 +27,11 @@
 #include "lib/util/error.h"
 #include "lib/util/human_format.h"
 #include "lib/util/progress_line.h"
+#include "lib/util/splitmix64.h"
 #include "lib/weights/tensor_ops.h"
 
 namespace ladle::merge {
 namespace {
-
-std::uint64_t splitmix64(std::uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
 
 // Entries per slice when an element-wise method merges a large tensor slice by slice: enough that ATen's per-call
 // overhead is small, few enough that a slice's temporaries stay in the core's cache.
@@ -79,10 +73,11 @@ struct Schedule {
 };
 
 // Runs compute(i) for every i in [0, count) on `workers` threads and consume(i, result) on the calling thread in
-// index order. Task i starts only when it is among the `workers` oldest unconsumed tasks and, unless nothing else
-// is in flight, when the costs of the tasks in flight (started, not yet consumed) plus its own stay within the
-// budget; an exclusive task counts as the whole budget. The oldest unconsumed task is always running or done, so
-// this never deadlocks. The first failure stops the workers and is rethrown once they have finished.
+// index order. Task i starts only when nothing else is in flight or when the costs of the tasks in flight (started,
+// not yet consumed) plus its own stay within the budget; an exclusive task counts as the whole budget. So while
+// the calling thread is busy in consume() (writing a shard), the workers go on computing as far as the budget
+// allows. The oldest unconsumed task is always running or done, so this never deadlocks. The first failure stops
+// the workers and is rethrown once they have finished.
 void run_in_order(std::size_t count, int workers, const Schedule& schedule,
                   const std::function<at::Tensor(std::size_t)>& compute,
                   const std::function<void(std::size_t, at::Tensor)>& consume) {
@@ -94,10 +89,8 @@ void run_in_order(std::size_t count, int workers, const Schedule& schedule,
   std::map<std::size_t, at::Tensor> finished;
   std::exception_ptr failure;
   bool stop = false;
-  const auto window = static_cast<std::size_t>(workers);
   auto cost = [&](std::size_t task) { return schedule.exclusive[task] ? schedule.budget : schedule.costs[task]; };
   auto may_start = [&] {
-    if (next_task >= consumed + window) return false;
     return next_task == consumed || in_flight_cost + cost(next_task) <= schedule.budget;
   };
 
@@ -115,7 +108,10 @@ void run_in_order(std::size_t count, int workers, const Schedule& schedule,
       try {
         // A task's ATen thread count depends only on the task, never on `workers`: ATen splits reductions by
         // thread count, so this is what keeps results bit-identical for any --threads.
-        at::set_num_threads(schedule.exclusive[task] ? schedule.exclusive_threads : 1);
+        // Only when it changes: libtorch's set_num_threads also replaces its process-wide pthreadpool, whose new
+        // threads spin before they sleep (7% of a bf16 linear merge's samples when it was set for every tensor).
+        const int task_threads = schedule.exclusive[task] ? schedule.exclusive_threads : 1;
+        if (at::get_num_threads() != task_threads) at::set_num_threads(task_threads);
         at::Tensor result = compute(task);
         // The task's temporaries are freed by now; glibc keeps freed chunks below its (adaptive) mmap threshold
         // in its arenas, and without this the process holds on to their pages.
@@ -204,6 +200,8 @@ at::Tensor Executor::read(const PlannedInput& input, const PlannedTensor& tensor
 }
 
 at::Tensor Executor::prepare(const at::Tensor& stored, const PlannedTensor& tensor) const {
+  // A method that converts its inputs itself takes floating-point ones as stored; anything else is cast here.
+  if (plan_.method->converts_inputs() && at::isFloatingType(stored.scalar_type())) return stored.to(options_.device);
   return stored.to(at::TensorOptions().device(options_.device).dtype(tensor.working_dtype));
 }
 
@@ -289,9 +287,12 @@ std::uint64_t Executor::memory_cost(const PlannedTensor& tensor) const {
   const std::uint64_t working = numel * c10::elementSize(tensor.working_dtype);
   std::uint64_t cost = tensor.input_bytes + working;
   for (const auto& input : tensor.all_inputs()) {
-    if (io::to_scalar_type(models_[input.model].reader->entry(input.tensor).dtype) != tensor.working_dtype) {
-      cost += working;
-    }
+    const auto stored = io::to_scalar_type(models_[input.model].reader->entry(input.tensor).dtype);
+    if (stored == tensor.working_dtype) continue;
+    // A method that converts its inputs itself widens narrower floats block by block (no whole copy).
+    const bool widened_in_blocks = plan_.method->converts_inputs() && stored && at::isFloatingType(*stored) &&
+                                   c10::elementSize(*stored) < c10::elementSize(tensor.working_dtype);
+    if (!widened_in_blocks) cost += working;
   }
   if (tensor.out_dtype != tensor.working_dtype) cost += tensor.output_bytes;
   return cost;

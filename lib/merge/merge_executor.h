@@ -1,9 +1,10 @@
 // Streams a merge plan through its method into a checkpoint writer, out of core.
 //
 // For each output tensor, in plan order: the inputs it needs are taken as zero-copy views of the memory-mapped
-// checkpoints, cast to the working dtype (and moved to the device), merged, cast to the output dtype and handed
-// to the writer, which writes a shard whenever one fills; the input pages are then dropped from the process (the
-// page cache keeps them).
+// checkpoints, cast to the working dtype (unless the method converts them itself, block by block:
+// MergeMethod::converts_inputs) and moved to the device, merged, cast to the output dtype and handed to the writer,
+// which writes a shard whenever one fills; the input pages are then dropped from the process (the page cache keeps
+// them).
 //
 // A method that declares itself element-wise for the tensor's parameters (MergeMethod::elementwise: linear,
 // task_arithmetic, ...) gets the tensor in row slices of about 2^18 entries, cast and merged one slice at a time
@@ -11,9 +12,9 @@
 // the tensor, and stay in cache. The result is the same bit for bit as merging the whole tensor.
 //
 // Scheduling. `threads` workers compute tensors while the calling thread writes them in plan order. A worker
-// starts a tensor only while fewer than `threads` tensors are computed or waiting to be written, and only while
-// the bytes those tensors hold (inputs as mapped, working-dtype copies, result, output) stay within a memory
-// budget, by default what the largest tensor needs alone. A tensor that needs more than half the budget is
+// starts a tensor only while the bytes of the tensors computed or waiting to be written (inputs as mapped,
+// working-dtype copies, result, output) stay within a memory budget, by default what the largest tensor needs
+// alone; so the workers keep computing while a shard is written. A tensor that needs more than half the budget is
 // computed alone, with every ATen thread of the caller; all others run single-threaded, side by side. So peak
 // memory is about the largest tensor's working set plus one output shard, whatever the models' size, and since a
 // tensor's ATen thread count depends only on the tensor (never on `threads`), the output is bit-identical for

@@ -29,7 +29,9 @@ struct ParameterSpec {
 struct MethodInputs {
   std::string tensor_name;                             // e.g. "model.layers.3.mlp.up_proj.weight"
   std::optional<at::Tensor> base;                      // the base model's tensor, when the config has a base
-  std::vector<at::Tensor> models;                      // the other inputs' tensors, in config order, same shape
+  // The other inputs' tensors, in config order, same shape. Like `base`, in working_dtype, or in their stored dtype
+  // for a method whose converts_inputs() is true.
+  std::vector<at::Tensor> models;
   std::vector<std::string> model_names;                // labels of those inputs, for error messages
   std::vector<std::map<std::string, double>> model_parameters;  // per-model parameters, one map per input
   std::map<std::string, double> parameters;            // method-wide parameters
@@ -71,6 +73,10 @@ class MergeMethod {
   // position: the executor may then call merge() on row slices of a large tensor (dim 0) and assemble the result,
   // which must be the same bit for bit. Slices keep temporaries small (and in cache) whatever the tensor's size.
   virtual bool elementwise(const std::map<std::string, double>& /*parameters*/) const { return false; }
+  // True when merge() accepts its inputs in their stored floating dtype and converts them to working_dtype itself:
+  // the executor then passes the memory-mapped tensors as they are, instead of whole-tensor working-dtype copies
+  // (for 4 bf16 inputs merged in fp32, twice their size in memory).
+  virtual bool converts_inputs() const { return false; }
 };
 
 }  // namespace ladle::merge

@@ -4,16 +4,10 @@
 #include <random>
 #include <utility>
 
+#include "lib/util/splitmix64.h"
+
 namespace ladle::text {
 namespace {
-
-// Sebastiano Vigna's splitmix64 finaliser (the seeding generator recommended for xoshiro).
-std::uint64_t splitmix64(std::uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
 
 // Uniform in [0, bound): draws below 2^64 mod bound would make small values likelier, so they are redrawn.
 std::uint64_t uniform_below(std::mt19937_64& random, std::uint64_t bound) {

@@ -12,6 +12,7 @@
 
 #include "lib/io/checkpoint_reader.h"
 #include "lib/io/checkpoint_writer.h"
+#include "lib/merge/merge_method_registry.h"
 #include "tests/support/command_runner.h"
 #include "tests/support/random_checkpoints.h"
 
@@ -269,6 +270,44 @@ TEST_F(MergeCliTest, ThreadCountDoesNotChangeTheOutput) {
   const auto one = folder_files(dir_ / "one" / "merged");
   EXPECT_GT(one.size(), 3u);
   EXPECT_TRUE(one == folder_files(dir_ / "two" / "merged"));
+}
+
+// The executor merges tensors of more than 2^18 entries in row slices for element-wise methods (linear,
+// task_arithmetic); the result must be the method's merge of the whole tensor bit for bit, for any --threads.
+TEST_F(MergeCliTest, SlicedTensorsEqualTheWholeTensorMergeBitForBit) {
+  RandomLlamaOptions options;
+  options.vocab = 4099;  // embed_tokens and lm_head: 4099 x 80 = 327,920 entries, two slices of unequal rows
+  options.hidden = 80;
+  options.heads = 2;
+  options.layers = 1;
+  options.dtype = c10::kBFloat16;  // stored bf16, merged in fp32: slices are widened and rounded back
+  options.max_shard_bytes = std::uint64_t{1} << 20;
+  std::map<std::string, NamedTensors> models;
+  for (const std::string name : {"base", "a", "b"}) {
+    ++options.seed;
+    models[name] = model(name, options);
+  }
+  const std::string name = "model.embed_tokens.weight";
+  for (const std::string method : {"linear", "task_arithmetic"}) {
+    const std::string yaml = "merge_method: " + method + "\nbase_model: base\nmodels:\n" +
+                             "  - {model: base, parameters: {weight: 0.25}}\n"
+                             "  - {model: a, parameters: {weight: 0.7}}\n"
+                             "  - {model: b, parameters: {weight: -0.45}}\n";
+    MethodInputs inputs;
+    inputs.tensor_name = name;
+    inputs.base = models["base"].at(name).to(at::kFloat);
+    inputs.base_parameters = {{"weight", 0.25}};
+    inputs.models = {models["a"].at(name).to(at::kFloat), models["b"].at(name).to(at::kFloat)};
+    inputs.model_parameters = {{{"weight", 0.7}}, {{"weight", -0.45}}};
+    const at::Tensor expected = find_merge_method(method).merge(inputs).to(at::kBFloat16);
+    for (const std::string threads : {"1", "2"}) {
+      const std::string out = method + "-" + threads;
+      ASSERT_EQ(merge(yaml, {"--threads", threads}, out).exit_code, 0) << method;
+      const at::Tensor merged = output(name, out);
+      ASSERT_EQ(merged.scalar_type(), at::kBFloat16) << method;
+      EXPECT_TRUE(at::equal(merged, expected)) << method << " --threads " << threads;
+    }
+  }
 }
 
 TEST_F(MergeCliTest, SeedMakesRandomMethodsReproducible) {

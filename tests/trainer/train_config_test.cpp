@@ -117,6 +117,25 @@ TEST_F(TrainConfigTest, BadOverrideIsNamedByItsArgument) {
   EXPECT_TRUE(contains(error_message([&] { parse(yaml(), {"max_steps"}); }), "expected key=value"));
 }
 
+TEST_F(TrainConfigTest, AveragingSectionIsKeptAsJsonWithItsFolderAndLine) {
+  const auto config = parse(yaml("averaging:\n  ema: {decay: 0.999, every: 2}\n  lawa: {directory: ring}\n"),
+                            {"averaging.ema.decay=0.99"});
+  EXPECT_EQ(config.averaging.section.at("ema").at("decay"), 0.99);
+  EXPECT_EQ(config.averaging.section.at("ema").at("every"), 2);
+  EXPECT_EQ(config.averaging.section.at("lawa").at("directory"), "ring");
+  EXPECT_EQ(config.averaging.base_dir, std::filesystem::path(dir_));
+  EXPECT_EQ(config.averaging.source, "train.yml:7");
+  EXPECT_EQ(config.to_json().at("averaging"), config.averaging.section);
+}
+
+TEST_F(TrainConfigTest, AveragingSectionGivenWithSetResolvesAgainstTheCurrentDirectory) {
+  const auto config = parse(yaml(), {"averaging={lawa: {directory: ring}}"});
+  EXPECT_EQ(config.averaging.base_dir, std::filesystem::current_path());
+  EXPECT_EQ(config.averaging.source, "--set averaging={lawa: {directory: ring}}");
+  EXPECT_TRUE(contains(error_message([&] { parse(yaml("averaging: [ema]\n")); }),
+                       "train.yml:7: averaging: expected a mapping of averaging callbacks"));
+}
+
 TEST_F(TrainConfigTest, CommandLineReportsAMissingConfigFile) {
   const auto result = ladle::testing::run_ladle({"train", "--config", dir_ + "/absent.yml"});
   EXPECT_EQ(result.exit_code, 1);

@@ -1,5 +1,6 @@
 // `ladle train --config train.yml [--set key=value ...] [--resume DIR]`: trains a causal LM as the config says
-// (trainer/train_config.h lists the keys), data-parallel when started under torchrun's environment variables.
+// (trainer/train_config.h lists the keys), data-parallel when started under torchrun's environment variables, with
+// the averaging callbacks its `averaging:` section asks for (callbacks/averaging_config.h).
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <iomanip>
@@ -7,6 +8,7 @@
 #include <memory>
 #include <optional>
 
+#include "callbacks/averaging_config.h"
 #include "trainer/cli/commands.h"
 #include "trainer/distributed.h"
 #include "trainer/train_config.h"
@@ -56,7 +58,11 @@ void add_train_command(CLI::App& app) {
     if (const auto* threads = app.get_option_no_throw("--threads"); threads != nullptr && threads->count() > 0) {
       config.threads = threads->as<int>();
     }
+    // Checked before the Trainer loads the model and data, so a typo in the section fails at once.
+    const auto averaging = callbacks::AveragingConfig::from_json(config.averaging.section, config.averaging.source,
+                                                                 config.averaging.base_dir);
     trainer::Trainer trainer(config);
+    for (auto& callback : callbacks::make_averaging_callbacks(averaging)) trainer.add_callback(std::move(callback));
     const auto resume = options->resume.empty() ? std::nullopt : std::optional<std::filesystem::path>(options->resume);
     const auto result = trainer.train(resume);
     if (trainer.state().is_main_process()) print_result(result);

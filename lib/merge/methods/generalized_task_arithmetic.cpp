@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <type_traits>
 
 #include "lib/merge/methods/method_support.h"
 #include "lib/merge/methods/working_arithmetic.h"
@@ -36,10 +37,39 @@ LADLE_MERGE_KERNEL void subtract_block(const T* __restrict model, const T* __res
   for (std::int64_t j = 0; j < count; ++j) tau[j] = WorkingArithmetic<T>::subtract(model[j], base[j]);
 }
 
+// One input of the fused passes: a contiguous CPU tensor, stored in the working dtype or in a narrower floating
+// dtype that widens to it exactly (see fused_operand).
+struct Operand {
+  const void* data = nullptr;
+  at::ScalarType dtype = at::kFloat;
+};
+
+// out = in widened to the working dtype: exact (bf16 and fp16 to fp32 or fp64, fp32 to fp64), as Tensor::to is.
+template <typename S, typename T>
+LADLE_MERGE_KERNEL void widen_block(const S* __restrict in, T* __restrict out, std::int64_t count) {
+  using Narrow = std::conditional_t<sizeof(S) == 2, float, S>;  // 16-bit floats widen through fp32
+  for (std::int64_t j = 0; j < count; ++j) out[j] = static_cast<T>(static_cast<Narrow>(in[j]));
+}
+
+// The operand's entries [begin, begin + count) in the working dtype T: its own storage when it is stored in T,
+// else widened into `scratch` (room for kMagnitudeBlock entries), so no whole-tensor working copy is ever made.
 template <typename T>
-TaskVectorSource task_vector_source(const T* model, const T* base) {
+const T* working_entries(const Operand& operand, std::int64_t begin, std::int64_t count, T* scratch) {
+  if (operand.dtype == c10::CppTypeToScalarType<T>::value) return static_cast<const T*>(operand.data) + begin;
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, operand.dtype, "widen to the working dtype", [&] {
+    widen_block(static_cast<const scalar_t*>(operand.data) + begin, scratch, count);
+  });
+  return scratch;
+}
+
+template <typename T>
+TaskVectorSource task_vector_source(Operand model, Operand base) {
   return [model, base](std::int64_t begin, std::int64_t end, void* out) {
-    subtract_block(model + begin, base + begin, static_cast<T*>(out), end - begin);
+    T model_entries[kMagnitudeBlock];
+    T base_entries[kMagnitudeBlock];
+    const std::int64_t count = end - begin;
+    subtract_block(working_entries(model, begin, count, model_entries),
+                   working_entries(base, begin, count, base_entries), static_cast<T*>(out), count);
   };
 }
 
@@ -79,13 +109,15 @@ LADLE_MERGE_KERNEL void combine_block(const Combination& combination, const T* _
         const Wide value = Arithmetic::widen(delta[j]);
         const bool positive = Arithmetic::widen(total[j]) >= 0;
         const bool agree = (positive & (value > 0)) | (!positive & (value < 0));
-        mixed[j] = Arithmetic::add(mixed[j], agree ? delta[j] : zero);
+        mixed[j] = Arithmetic::add(mixed[j], Arithmetic::select(agree, delta[j], zero));
         // divisor.add_(agree, wᵢ): the product is exact, so fused or not it is one rounding of the sum.
         divisor[j] = Arithmetic::narrow(Arithmetic::widen(divisor[j]) + weight * (agree ? Wide{1} : Wide{0}));
       }
     }
     const T one = Arithmetic::scalar(1.0);
-    for (std::int64_t j = 0; j < count; ++j) divisor[j] = Arithmetic::widen(divisor[j]) == 0 ? one : divisor[j];
+    for (std::int64_t j = 0; j < count; ++j) {
+      divisor[j] = Arithmetic::select(Arithmetic::widen(divisor[j]) == 0, one, divisor[j]);
+    }
   } else {
     // Σ wᵢ·τ̂ᵢ accumulated as weighted_sum does: the first term scaled, the others added with a fused alpha.
     for (std::int64_t j = 0; j < count; ++j) sum[j] = Arithmetic::widen(deltas[j]);
@@ -120,25 +152,42 @@ LADLE_MERGE_KERNEL void combine_block(const Combination& combination, const T* _
 
 // The merged entries of blocks [first, last).
 template <typename T>
-void combine_blocks(const Combination& combination, const T* base, const std::vector<const T*>& models,
+void combine_blocks(const Combination& combination, const Operand& base, const std::vector<Operand>& models,
                     const std::vector<ResolvedSparsification>& sparsifications, T* out, std::int64_t n,
                     std::int64_t first, std::int64_t last) {
   std::vector<T> deltas(models.size() * kMagnitudeBlock);
+  std::vector<T> base_scratch(kMagnitudeBlock);
+  std::vector<T> model_scratch(kMagnitudeBlock);
   std::vector<T> mixed(kMagnitudeBlock);
   std::vector<T> divisor(kMagnitudeBlock);
   std::vector<typename WorkingArithmetic<T>::Wide> sum(kMagnitudeBlock);
   for (std::int64_t block = first; block < last; ++block) {
     const std::int64_t begin = block * kMagnitudeBlock;
     const std::int64_t count = std::min(n, begin + kMagnitudeBlock) - begin;
+    const T* base_entries = working_entries(base, begin, count, base_scratch.data());
     for (std::size_t i = 0; i < models.size(); ++i) {
       T* delta = deltas.data() + i * kMagnitudeBlock;
-      subtract_block(models[i] + begin, base + begin, delta, count);
+      subtract_block(working_entries(models[i], begin, count, model_scratch.data()), base_entries, delta, count);
       sparsifications[i].apply(block, delta, count);
     }
-    combine_block(combination, base + begin, deltas.data(), mixed.data(), divisor.data(), sum.data(), out + begin,
+    combine_block(combination, base_entries, deltas.data(), mixed.data(), divisor.data(), sum.data(), out + begin,
                   count);
   }
 }
+
+// An input as the fused passes read it: on the CPU, contiguous, and in its stored dtype when that widens exactly to
+// the working dtype (bf16 or fp16 to fp32, anything narrower to fp64), which the passes then do block by block;
+// otherwise (a narrowing conversion, which rounds) converted whole, as Tensor::to does.
+at::Tensor fused_operand(const at::Tensor& input, at::ScalarType working_dtype) {
+  const at::Tensor cpu = input.to(at::kCPU).contiguous();
+  const at::ScalarType stored = cpu.scalar_type();
+  const bool widens_exactly = (working_dtype == at::kFloat || working_dtype == at::kDouble) &&
+                              c10::elementSize(stored) < c10::elementSize(working_dtype);
+  if (stored == working_dtype || widens_exactly) return cpu;
+  return cpu.to(working_dtype);
+}
+
+Operand operand_of(const at::Tensor& input) { return {input.data_ptr(), input.scalar_type()}; }
 }  // namespace
 
 std::vector<TaskArithmeticVariant> task_arithmetic_variants() {
@@ -214,12 +263,12 @@ Rescale GeneralizedTaskArithmeticMerge::rescale_mode(const MethodInputs& inputs,
 std::vector<ResolvedSparsification> GeneralizedTaskArithmeticMerge::resolve_sparsifications(
     const MethodInputs& inputs, const std::vector<ParameterSpec>& specs, const at::Tensor& base,
     const std::vector<at::Tensor>& models) const {
-  const at::ScalarType dtype = base.scalar_type();
+  const at::ScalarType dtype = inputs.working_dtype;
   const std::int64_t n = base.numel();
   std::vector<TaskVectorSource> sources;
   for (const at::Tensor& model : models) {
     AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, dtype, "task vector source", [&] {
-      sources.push_back(task_vector_source(model.data_ptr<scalar_t>(), base.data_ptr<scalar_t>()));
+      sources.push_back(task_vector_source<scalar_t>(operand_of(model), operand_of(base)));
     });
   }
   std::vector<ResolvedSparsification> resolved;
@@ -269,8 +318,7 @@ std::vector<ResolvedSparsification> GeneralizedTaskArithmeticMerge::resolve_spar
 
 at::Tensor GeneralizedTaskArithmeticMerge::merge(const MethodInputs& inputs) const {
   check_inputs(name(), inputs, {0, 0}, /*base_required=*/true);
-  const at::Tensor working = working_base(inputs);
-  if (inputs.models.empty()) return working;
+  if (inputs.models.empty()) return working_base(inputs);
   const std::vector<ParameterSpec> specs = parameters();
   Combination combination;
   combination.weights = model_parameters(name(), specs, inputs, "weight");
@@ -279,22 +327,23 @@ at::Tensor GeneralizedTaskArithmeticMerge::merge(const MethodInputs& inputs) con
   combination.lambda = method_parameter(name(), specs, inputs, "lambda");
 
   // The fused passes run on the CPU over contiguous entries (in their tensor's shape, for DELLA's rows).
-  const at::Tensor base = working.to(at::kCPU).contiguous();
+  const at::ScalarType dtype = inputs.working_dtype;
+  const at::Tensor base = fused_operand(*inputs.base, dtype);
   std::vector<at::Tensor> models;
-  for (const at::Tensor& model : working_models(inputs)) models.push_back(model.to(at::kCPU).contiguous());
+  for (const at::Tensor& model : inputs.models) models.push_back(fused_operand(model, dtype));
   const std::vector<ResolvedSparsification> sparsifications = resolve_sparsifications(inputs, specs, base, models);
 
-  at::Tensor merged = at::empty_like(base);
+  at::Tensor merged = at::empty(base.sizes(), at::TensorOptions().dtype(dtype));
   const std::int64_t n = base.numel();
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, base.scalar_type(), "task arithmetic merge", [&] {
-    std::vector<const scalar_t*> model_data;
-    for (const at::Tensor& model : models) model_data.push_back(model.data_ptr<scalar_t>());
+  std::vector<Operand> model_operands;
+  for (const at::Tensor& model : models) model_operands.push_back(operand_of(model));
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, dtype, "task arithmetic merge", [&] {
     at::parallel_for(0, (n + kMagnitudeBlock - 1) / kMagnitudeBlock, 1, [&](std::int64_t first, std::int64_t last) {
-      combine_blocks(combination, base.data_ptr<scalar_t>(), model_data, sparsifications,
-                     merged.data_ptr<scalar_t>(), n, first, last);
+      combine_blocks(combination, operand_of(base), model_operands, sparsifications, merged.data_ptr<scalar_t>(), n,
+                     first, last);
     });
   });
-  return merged.to(working.device());
+  return merged.to(inputs.base->device());
 }
 
 }  // namespace ladle::merge

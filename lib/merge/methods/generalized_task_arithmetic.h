@@ -68,10 +68,13 @@ class GeneralizedTaskArithmeticMerge : public MergeMethod {
   // True without sparsification (task_arithmetic) and for global_trim without rescale: nothing then depends on the
   // tensor as a whole.
   bool elementwise(const std::map<std::string, double>& parameters) const override;
+  // True: the fused passes widen bf16/fp16 (and fp32 for an fp64 working dtype) inputs block by block.
+  bool converts_inputs() const override { return true; }
 
  private:
   Rescale rescale_mode(const MethodInputs& inputs, const std::vector<ParameterSpec>& specs) const;
-  // Each model's sparsification of τᵢ = models[i] − base (flat, contiguous, CPU, working dtype), resolved.
+  // Each model's sparsification of τᵢ = models[i] − base, resolved; base and models are contiguous CPU tensors in
+  // the working dtype or in a narrower dtype that widens to it exactly.
   std::vector<ResolvedSparsification> resolve_sparsifications(const MethodInputs& inputs,
                                                               const std::vector<ParameterSpec>& specs,
                                                               const at::Tensor& base,

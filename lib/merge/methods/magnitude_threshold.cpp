@@ -505,6 +505,18 @@ void TopMagnitudes::mark(std::int64_t block, const std::uint64_t* keys, std::int
   const std::int64_t first = lower_index_first_ ? 0 : ties_ - ties_kept_;
   const std::int64_t last = lower_index_first_ ? ties_kept_ : ties_;
   std::int64_t rank = ties_before_[static_cast<std::size_t>(block)];
+  // Only the block(s) where the kept ranks end split their ties: elsewhere all of a block's ties are kept or none
+  // are, and the vectorised comparison decides.
+  const auto next = static_cast<std::size_t>(block) + 1;
+  const std::int64_t rank_end = next < ties_before_.size() ? ties_before_[next] : ties_;
+  if (rank >= first && rank_end <= last) {
+    mark_at_least(keys, count, cut, selected);
+    return;
+  }
+  if (rank_end <= first || rank >= last) {
+    mark_at_least(keys, count, cut + 1, selected);
+    return;
+  }
   for (std::int64_t j = 0; j < count; ++j) {
     if (keys[j] == cut) {
       selected[j] = rank >= first && rank < last;

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "lib/util/error.h"
+#include "lib/util/splitmix64.h"
 #include "lib/weights/tensor_ops.h"
 
 namespace ladle::merge {
@@ -144,12 +145,9 @@ std::vector<at::Tensor> base_and_models(const MethodInputs& inputs) {
 }
 
 std::uint64_t model_seed(std::uint64_t seed, std::size_t model_index) {
-  // splitmix64's finaliser (Steele et al., "Fast splittable pseudorandom number generators", 2014) spreads
-  // consecutive model indices over unrelated seeds.
-  std::uint64_t z = seed + 0x9E3779B97F4A7C15ULL * (static_cast<std::uint64_t>(model_index) + 1);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
+  // One splitmix64 step from seed + index·increment: consecutive model indices get unrelated seeds (the bits are
+  // those of the generator's (index + 1)-th output from state `seed`).
+  return splitmix64(seed + 0x9E3779B97F4A7C15ull * static_cast<std::uint64_t>(model_index));
 }
 
 }  // namespace ladle::merge

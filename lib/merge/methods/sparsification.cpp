@@ -100,7 +100,7 @@ std::pair<std::int64_t, std::int64_t> outlier_cuts(std::int64_t n, double densit
 template <typename T>
 LADLE_MERGE_KERNEL void zero_dropped(T* __restrict values, const std::uint8_t* __restrict keep, std::int64_t count) {
   const T zero = WorkingArithmetic<T>::scalar(0.0);
-  for (std::int64_t j = 0; j < count; ++j) values[j] = keep[j] ? values[j] : zero;
+  for (std::int64_t j = 0; j < count; ++j) values[j] = WorkingArithmetic<T>::select(keep[j], values[j], zero);
 }
 
 // values[j] = values[j]·factor, as tensor * scalar.
@@ -393,14 +393,14 @@ void ResolvedSparsification::apply_typed(std::int64_t block, T* values, std::int
     case Scale::kDivideByScalar: {
       const T probability = Arithmetic::scalar(factor_);
       for (std::int64_t j = 0; j < count; ++j) {
-        values[j] = keep[j] ? Arithmetic::divide(values[j], probability) : zero;
+        values[j] = Arithmetic::select(keep[j], Arithmetic::divide(values[j], probability), zero);
       }
       return;
     }
     case Scale::kDivideByEntry: {
       const T* probability = probability_.data_ptr<T>() + block * kMagnitudeBlock;
       for (std::int64_t j = 0; j < count; ++j) {
-        values[j] = keep[j] ? Arithmetic::divide(values[j], probability[j]) : zero;
+        values[j] = Arithmetic::select(keep[j], Arithmetic::divide(values[j], probability[j]), zero);
       }
       return;
     }

@@ -6,15 +6,18 @@
 #include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <limits>
 #include <numeric>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "lib/merge/methods/generalized_task_arithmetic.h"
 #include "lib/merge/methods/magnitude_threshold.h"
 #include "lib/merge/methods/method_support.h"
 #include "lib/merge/methods/sparsification.h"
+#include "lib/merge/methods/working_arithmetic.h"
 #include "lib/weights/tensor_ops.h"
 
 namespace ladle::merge {
@@ -131,6 +134,22 @@ TEST(MagnitudeSelection, FirstKeyAtLeastSplitsKeysByTheirFp32Value) {
         EXPECT_EQ(keys[i] >= first, expected[i].item<bool>()) << c10::toString(dtype) << " " << threshold << " " << i;
       }
     }
+  }
+}
+
+// The fused loops' branch-free fp32 -> bf16 rounding against c10::BFloat16's constructor (what ATen rounds with),
+// over random bit patterns and the special values: ties to even, carries into the exponent, inf, NaN, subnormals.
+TEST(WorkingArithmetic, Bf16NarrowingRoundsAsC10) {
+  std::vector<std::uint32_t> patterns = {0x00000000u, 0x80000000u, 0x7F800000u, 0xFF800000u, 0x7FC00000u, 0xFFC00001u,
+                                         0x7F800001u, 0x00000001u, 0x00008000u, 0x00018000u, 0x3F808000u, 0x3F818000u,
+                                         0x7F7FFFFFu, 0x7F7F8000u, 0x3FFFFFFFu, 0x807FFFFFu};
+  const at::Tensor random = at::randint(0, std::int64_t{1} << 32, {1 << 20}, at::kLong);
+  const auto* draws = random.data_ptr<std::int64_t>();
+  for (std::int64_t i = 0; i < random.numel(); ++i) patterns.push_back(static_cast<std::uint32_t>(draws[i]));
+  for (const std::uint32_t pattern : patterns) {
+    float value;
+    std::memcpy(&value, &pattern, sizeof value);
+    ASSERT_EQ(WorkingArithmetic<c10::BFloat16>::narrow(value).x, c10::BFloat16(value).x) << std::hex << pattern;
   }
 }
 
@@ -342,6 +361,31 @@ TEST(FusedTaskArithmetic, EqualsTheWholeTensorExpressionsOnTinyTensors) {
                                        "0-d");
   expect_fused_merge_matches_reference(at::tensor({1.0f, 2.0f, 3.0f}),
                                        {at::tensor({1.5f, 2.0f, 2.0f}), at::tensor({0.0f, 2.5f, 3.0f})}, "3 entries");
+}
+
+// The executor hands this family its inputs as stored (converts_inputs); the fused passes widen them block by
+// block, which must give the bits of converting the whole tensors first (the reference converts with Tensor::to).
+TEST(FusedTaskArithmetic, InputsStoredInANarrowerDtypeEqualTheWholeTensorExpressions) {
+  at::manual_seed(34);
+  const at::Tensor base = at::randn({19, 611});
+  std::vector<at::Tensor> models;
+  for (int i = 0; i < 3; ++i) models.push_back(base + 0.01 * at::randn({19, 611}));
+  const std::vector<std::pair<at::ScalarType, at::ScalarType>> stored_and_working = {
+      {at::kBFloat16, at::kFloat}, {at::kHalf, at::kFloat}, {at::kFloat, at::kDouble}, {at::kBFloat16, at::kDouble},
+      {at::kFloat, at::kBFloat16}};  // the last one narrows: converted whole, as before
+  for (const auto& [stored, working] : stored_and_working) {
+    for (const MergeCase& merge_case : kMergeCases) {
+      const TaskArithmeticVariant variant = variant_named(merge_case.variant);
+      MethodInputs inputs = merge_inputs(base, models, stored, merge_case);
+      inputs.models.back() = inputs.models.back().to(working);  // inputs of mixed dtypes as well
+      inputs.working_dtype = working;
+      const at::Tensor expected = reference_merge(variant, inputs);
+      const at::Tensor merged = GeneralizedTaskArithmeticMerge(variant).merge(inputs);
+      ASSERT_EQ(merged.scalar_type(), working);
+      EXPECT_TRUE(at::equal(merged, expected) && at::equal(at::signbit(merged), at::signbit(expected)))
+          << merge_case.variant << " stored " << c10::toString(stored) << " working " << c10::toString(working);
+    }
+  }
 }
 
 TEST(FusedTaskArithmetic, DoesNotDependOnTheThreadCount) {

@@ -1,0 +1,471 @@
+#include "trainer/dtm/dtm_pipeline.h"
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "callbacks/heldout_evaluator.h"
+#include "callbacks/model_soup.h"
+#include "clustering/embedder.h"
+#include "clustering/kmeans.h"
+#include "clustering/npy.h"
+#include "clustering/partition.h"
+#include "clustering/partition_report.h"
+#include "lib/io/atomic_file.h"
+#include "lib/log/log.h"
+#include "lib/merge/input_models.h"
+#include "lib/merge/lora_merge.h"
+#include "lib/merge/merge_check.h"
+#include "lib/merge/merge_config.h"
+#include "lib/merge/merge_plan.h"
+#include "lib/merge/merged_model_writer.h"
+#include "lib/model/causal_lm.h"
+#include "lib/model/causal_lm_factory.h"
+#include "lib/text/instruction_record.h"
+#include "lib/text/seeded_permutation.h"
+#include "lib/util/error.h"
+#include "trainer/bf16_autocast.h"
+#include "trainer/dtm/child_processes.h"
+#include "trainer/dtm/dtm_report.h"
+#include "trainer/training_data.h"
+
+namespace ladle::trainer::dtm {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr DtmStage kStages[] = {DtmStage::embed, DtmStage::cluster,  DtmStage::train,
+                                DtmStage::merge, DtmStage::evaluate, DtmStage::report};
+
+// True when `output` exists and no input that exists was written after it: a stage's output is reused only while
+// what it was made from is unchanged (a retrained sub-model makes its merge, and the merge's evaluation, stale).
+bool up_to_date(const fs::path& output, const std::vector<fs::path>& inputs) {
+  std::error_code error;
+  if (!fs::exists(output, error)) return false;
+  const auto written = fs::last_write_time(output);
+  for (const auto& input : inputs) {
+    if (fs::exists(input, error) && fs::last_write_time(input) > written) return false;
+  }
+  return true;
+}
+
+// The file's lines, in order (a UTF-8 byte-order mark dropped), so records can be copied as they were written.
+std::vector<std::string> read_lines(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path.string() + ": cannot read");
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    lines.push_back(std::move(line));
+  }
+  if (!lines.empty() && lines.front().rfind("\xEF\xBB\xBF", 0) == 0) lines.front().erase(0, 3);
+  return lines;
+}
+
+// The file's contents, or "" when it does not exist.
+std::string text_of(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string joined_lines(const std::vector<std::string>& lines, const std::vector<std::size_t>& indices) {
+  std::string text;
+  for (const std::size_t i : indices) text += lines[i] + "\n";
+  return text;
+}
+
+// One partition's folder: the partition files, its report, and cluster-<k>.jsonl with each cluster's records
+// copied from `lines` (line i is record i).
+void write_split(const fs::path& directory, const clustering::Partition& partition,
+                 const std::vector<text::InstructionRecord>& records, const std::vector<std::string>& lines,
+                 const nlohmann::json& settings) {
+  fs::create_directories(directory);
+  std::vector<std::string> tasks;
+  for (const auto& record : records) tasks.push_back(record.task);
+  clustering::write_partition(directory, partition, tasks);
+  clustering::write_report(directory, clustering::partition_report(partition, records, settings));
+  std::vector<std::vector<std::size_t>> members(static_cast<std::size_t>(partition.k));
+  for (std::size_t i = 0; i < partition.assignments.size(); ++i) {
+    members[static_cast<std::size_t>(partition.assignments[i])].push_back(i);
+  }
+  for (std::int64_t c = 0; c < partition.k; ++c) {
+    io::write_file_atomically(directory / ("cluster-" + std::to_string(c) + ".jsonl"),
+                              joined_lines(lines, members[static_cast<std::size_t>(c)]));
+  }
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+struct EvaluatedModel {
+  std::string name;          // evaluate/<name>.json
+  std::string title;         // the report's column
+  fs::path path;             // the model folder
+  fs::path made_from;        // what makes it stale when newer (a run's dtm-run.json, a merge folder)
+  std::vector<DtmRun> runs;  // the runs behind it
+};
+
+}  // namespace
+
+const char* dtm_stage_name(DtmStage stage) {
+  switch (stage) {
+    case DtmStage::embed:
+      return "embed";
+    case DtmStage::cluster:
+      return "cluster";
+    case DtmStage::train:
+      return "train";
+    case DtmStage::merge:
+      return "merge";
+    case DtmStage::evaluate:
+      return "evaluate";
+    case DtmStage::report:
+      return "report";
+  }
+  return "unknown";
+}
+
+std::optional<DtmStage> parse_dtm_stage(const std::string& name) {
+  for (const DtmStage stage : kStages) {
+    if (name == dtm_stage_name(stage)) return stage;
+  }
+  return std::nullopt;
+}
+
+DtmPipeline::DtmPipeline(DtmConfig config, DtmPipelineOptions options)
+    : config_(std::move(config)), options_(std::move(options)), base_train_(config_.train_config()) {
+  if (config_.config_file.empty()) throw Error("ladle dtm: the config must be a file (child processes re-read it)");
+  if (options_.jobs < 1) throw Error("--jobs must be at least 1");
+  layout_.root = fs::absolute(config_.output_dir).lexically_normal();
+  if (config_.total_steps == 0 && base_train_.max_steps == 0) {
+    throw Error(config_.config_file.string() + ": total_steps: set it, or max_steps in the training config (" +
+                config_.train.label + ")");
+  }
+}
+
+std::string DtmPipeline::run() {
+  using StageFunction = void (DtmPipeline::*)();
+  const std::pair<DtmStage, StageFunction> stages[] = {
+      {DtmStage::embed, &DtmPipeline::embed}, {DtmStage::cluster, &DtmPipeline::cluster},
+      {DtmStage::train, &DtmPipeline::train}, {DtmStage::merge, &DtmPipeline::merge},
+      {DtmStage::evaluate, &DtmPipeline::evaluate}, {DtmStage::report, &DtmPipeline::report}};
+  const auto start = std::chrono::steady_clock::now();
+  report_text_.clear();
+  const bool only_training = !options_.only_runs.empty() || options_.only_cluster.has_value();
+  for (const auto& [stage, function] : stages) {
+    const auto stage_start = std::chrono::steady_clock::now();
+    (this->*function)();
+    LADLE_LOG(info) << "dtm: stage " << dtm_stage_name(stage) << " done in " << seconds_since(stage_start) << " s";
+    if (stage == options_.until || (only_training && stage == DtmStage::train)) break;
+  }
+  LADLE_LOG(info) << "dtm: finished in " << seconds_since(start) << " s; output in " << layout_.root.string();
+  return report_text_;
+}
+
+void DtmPipeline::embed() {
+  std::error_code error;
+  if (fs::exists(layout_.embed_dir(), error)) {
+    LADLE_LOG(info) << "dtm: embed: reusing " << layout_.embed_dir().string();
+    return;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const fs::path source = base_train_.data.train;
+  text::InstructionReadOptions read_options;
+  read_options.skip_bad_lines = base_train_.data.skip_bad_lines;
+  std::vector<text::InstructionRecord> all = text::read_instruction_jsonl(source, read_options).records;
+  const std::vector<std::string> lines = read_lines(source);
+
+  // The records kept: all, or a seeded subset in file order.
+  std::vector<std::size_t> kept(all.size());
+  for (std::size_t i = 0; i < all.size(); ++i) kept[i] = i;
+  if (config_.records > 0 && config_.records < all.size()) {
+    kept = text::seeded_permutation(all.size(), base_train_.seed);
+    kept.resize(config_.records);
+    std::sort(kept.begin(), kept.end());
+  }
+  std::vector<text::InstructionRecord> records;
+  std::vector<std::size_t> line_indices;
+  for (const std::size_t i : kept) {
+    records.push_back(all[i]);
+    line_indices.push_back(all[i].line - 1);
+  }
+  if (static_cast<std::int64_t>(records.size()) < config_.cluster.k) {
+    throw Error(config_.config_file.string() + ": cluster.k: " + std::to_string(config_.cluster.k) +
+                " clusters need at least as many records; " + source.string() + " gives " +
+                std::to_string(records.size()));
+  }
+
+  auto tokenizer = load_tokenizer(base_train_);
+  auto model = model::load_causal_lm(base_train_.model.path);
+  model->eval();
+  LADLE_LOG(info) << "dtm: embedding the " << clustering::embed_text_name(config_.embed.embedder.text) << " of "
+                  << records.size() << " records with " << base_train_.model.path.string();
+  clustering::FloatMatrix embeddings;
+  {
+    const Bf16Autocast autocast(config_.embed.bf16, model->device());
+    embeddings = clustering::Embedder(model, tokenizer, config_.embed.embedder).embed(records);
+  }
+  io::AtomicDirectory out(layout_.embed_dir(), /*overwrite=*/true);
+  io::write_file_atomically(out.path() / layout_.records_file().filename(), joined_lines(lines, line_indices));
+  clustering::write_npy(out.path() / layout_.embeddings_file().filename(), embeddings);
+  const nlohmann::json info = {{"source", source.string()},
+                               {"records", records.size()},
+                               {"model", base_train_.model.path.string()},
+                               {"text", clustering::embed_text_name(config_.embed.embedder.text)},
+                               {"pooling", clustering::pooling_name(config_.embed.embedder.pooling)},
+                               {"layer", config_.embed.embedder.layer},
+                               {"seconds", seconds_since(start)}};
+  io::write_file_atomically(out.path() / "embed.json", info.dump(2) + "\n");
+  out.commit();
+}
+
+void DtmPipeline::cluster() {
+  if (up_to_date(layout_.cluster_dir(), {layout_.embed_dir()})) {
+    LADLE_LOG(info) << "dtm: cluster: reusing " << layout_.cluster_dir().string();
+    return;
+  }
+  const clustering::FloatMatrix embeddings = clustering::read_npy(layout_.embeddings_file());
+  const auto records = text::read_instruction_jsonl(layout_.records_file()).records;
+  const auto lines = read_lines(layout_.records_file());
+  if (static_cast<std::size_t>(embeddings.rows) != records.size() || lines.size() != records.size()) {
+    throw Error(layout_.embed_dir().string() + ": embeddings.npy and train.jsonl differ in length; delete the folder");
+  }
+  const clustering::KMeansResult kmeans = clustering::kmeans_partition(embeddings, config_.cluster);
+  for (const std::int64_t empty : clustering::empty_clusters(kmeans.partition)) {
+    LADLE_LOG(warning) << "dtm: k-means cluster " << empty << " is empty: no sub-model is trained for it";
+  }
+  const nlohmann::json settings = {{"k", config_.cluster.k},
+                                   {"iterations", config_.cluster.iterations},
+                                   {"nredo", config_.cluster.nredo},
+                                   {"seed", config_.cluster.seed},
+                                   {"spherical", config_.cluster.spherical},
+                                   {"kmeans_seconds", kmeans.seconds}};
+  io::AtomicDirectory out(layout_.cluster_dir(), /*overwrite=*/true);
+  write_split(out.path() / "kmeans", kmeans.partition, records, lines, settings);
+  // The paper's control: the same number and sizes of clusters, drawn at random.
+  clustering::Partition random =
+      clustering::random_partition(kmeans.partition.sizes, static_cast<std::uint64_t>(config_.cluster.seed));
+  clustering::set_mean_centroids(random, embeddings);
+  write_split(out.path() / "random", random, records, lines, settings);
+  out.commit();
+  LADLE_LOG(info) << "dtm: k-means sizes " << nlohmann::json(kmeans.partition.sizes).dump() << ", inertia "
+                  << kmeans.partition.inertia << " (random split: " << random.inertia << ")";
+}
+
+std::vector<DtmRun> DtmPipeline::runs() const {
+  const clustering::Partition partition = clustering::read_partition(layout_.partition_dir("kmeans"));
+  const std::int64_t total = config_.total_steps > 0 ? config_.total_steps : base_train_.max_steps;
+  return plan_runs(config_, layout_, partition.sizes, total, base_train_.seed);
+}
+
+void DtmPipeline::train() {
+  const std::vector<DtmRun> all = runs();
+  // A run trained on a subset that has since been rewritten (the cluster stage ran again) starts over.
+  for (const auto& run : all) {
+    if (run_finished(layout_, run) && !up_to_date(layout_.run_done_file(run.name), {run.train_file})) {
+      LADLE_LOG(warning) << "dtm: " << run.name << " was trained on an older " << run.train_file.string()
+                         << "; training it again";
+      fs::remove_all(layout_.run_dir(run.name));
+    }
+  }
+  if (!options_.only_runs.empty() || options_.only_cluster) {
+    std::set<std::string> wanted(options_.only_runs.begin(), options_.only_runs.end());
+    std::string known;
+    std::size_t matched = 0;
+    for (const auto& run : all) {
+      known += (known.empty() ? "" : ", ") + run.name;
+      const bool in_cluster = options_.only_cluster && run.family != RunFamily::vanilla &&
+                              run.index == *options_.only_cluster;
+      if (wanted.erase(run.name) == 0 && !in_cluster) continue;
+      ++matched;
+      if (!train_run(config_, layout_, run, options_.run_overrides)) {
+        LADLE_LOG(info) << "dtm: " << run.name << " had finished already";
+      }
+    }
+    if (!wanted.empty()) throw Error("--only-run " + *wanted.begin() + ": no such run; the runs are " + known);
+    if (matched == 0) throw Error("--only-cluster: no run has that index; the runs are " + known);
+    return;
+  }
+  if (options_.no_train) return;  // the merge stage names the runs still missing
+  std::vector<ChildCommand> commands;
+  for (const auto& run : all) {
+    if (run_finished(layout_, run)) continue;
+    ChildCommand command{run.name, {options_.executable.string()}, layout_.run_log_file(run.name)};
+    command.argv.insert(command.argv.end(), options_.global_args.begin(), options_.global_args.end());
+    const std::vector<std::string> arguments = {"dtm", "--config", config_.config_file.string(), "--only-run",
+                                                run.name};
+    command.argv.insert(command.argv.end(), arguments.begin(), arguments.end());
+    commands.push_back(std::move(command));
+  }
+  LADLE_LOG(info) << "dtm: " << commands.size() << " of " << all.size() << " runs to train, " << options_.jobs
+                  << " at once";
+  run_child_processes(commands, options_.jobs);
+}
+
+void DtmPipeline::merge() {
+  const std::vector<DtmRun> all = runs();
+  std::string missing;
+  for (const auto& run : all) {
+    if (!run_finished(layout_, run)) missing += (missing.empty() ? "" : ", ") + run.name;
+  }
+  if (!missing.empty()) {
+    throw Error("merge: these runs have not finished: " + missing + " (train them with `ladle dtm --config " +
+                config_.config_file.string() + "`, or one by one with --only-run NAME)");
+  }
+  const bool lora = base_train_.lora.enabled;
+  auto family_runs = [&](RunFamily family) {
+    std::vector<const DtmRun*> members;
+    for (const auto& run : all) {
+      if (run.family == family) members.push_back(&run);
+    }
+    return members;
+  };
+  auto done_files = [&](const std::vector<const DtmRun*>& members) {
+    std::vector<fs::path> files;
+    for (const auto* run : members) files.push_back(layout_.run_done_file(run->name));
+    return files;
+  };
+
+  std::vector<RunFamily> splits = {RunFamily::kmeans};
+  if (config_.baselines.random_split) splits.push_back(RunFamily::random);
+  for (const RunFamily family : splits) {
+    const auto members = family_runs(family);
+    const fs::path out = layout_.merge_dir(run_family_name(family));
+    // LoRA sub-models are merged in ΔW space: the method runs on each adapter's (α/r)·B·A, never on A and B apart
+    // (the DTM authors' code averages A and B separately, and mean(B)·mean(A) is not the mean of the updates).
+    std::vector<fs::path> models;
+    for (const auto* run : members) {
+      const fs::path final_dir = layout_.run_dir(run->name) / "final";
+      models.push_back(lora ? final_dir / "adapter" : final_dir);
+    }
+    const std::string merge_text = config_.merge_yaml(models, base_train_.model.path);
+    // The merge is redone when a sub-model was retrained or the config's merge section changed.
+    const fs::path record = out / "dtm-merge.yml";
+    if (up_to_date(out, done_files(members)) && text_of(record) == merge_text) {
+      LADLE_LOG(info) << "dtm: merge: reusing " << out.string();
+      continue;
+    }
+    const fs::path yaml = layout_.root / "merge" / (std::string(run_family_name(family)) + ".yml");
+    fs::create_directories(yaml.parent_path());
+    io::write_file_atomically(yaml, merge_text);
+    const merge::MergeConfig merge_config = merge::load_merge_config(yaml);
+    LADLE_LOG(info) << "dtm: merging " << models.size() << " " << run_family_name(family) << " sub-models with "
+                    << config_.merge.merge_method << " into " << out.string();
+    if (lora) {
+      merge::LoraAdaptersMergeOptions lora_options;
+      lora_options.full_model = base_train_.model.path;
+      lora_options.overwrite = true;
+      merge::merge_lora_adapters(merge_config, out, lora_options);
+    } else {
+      const merge::InputModels inputs(merge_config);
+      const merge::MergeCheckReport check = merge::check_merge(merge_config, inputs);
+      if (check.has_errors()) throw Error("merge of " + yaml.string() + " cannot run:\n" + check.text());
+      merge::MergedModelWriteOptions write_options;
+      write_options.overwrite = true;
+      merge::write_merged_model(merge_config, merge::plan_merge(merge_config, inputs), inputs, out, write_options);
+    }
+    io::write_file_atomically(record, merge_text);
+  }
+
+  if (config_.baselines.uniform_soup) {
+    const auto members = family_runs(RunFamily::soup);
+    const fs::path out = layout_.merge_dir("soup");
+    if (up_to_date(out, done_files(members))) {
+      LADLE_LOG(info) << "dtm: merge: reusing " << out.string();
+      return;
+    }
+    std::vector<fs::path> finals;
+    for (const auto* run : members) finals.push_back(layout_.run_dir(run->name) / "final");
+    io::CheckpointWriteOptions write_options;
+    write_options.overwrite = true;
+    callbacks::uniform_soup(finals, out, write_options);
+  }
+}
+
+void DtmPipeline::evaluate() {
+  const std::vector<DtmRun> all = runs();
+  auto members = [&](RunFamily family) {
+    std::vector<DtmRun> found;
+    for (const auto& run : all) {
+      if (run.family == family) found.push_back(run);
+    }
+    return found;
+  };
+  std::vector<EvaluatedModel> models = {
+      {"base", "base", base_train_.model.path, base_train_.model.path, {}}};
+  if (config_.baselines.vanilla) {
+    models.push_back({"vanilla", "vanilla", layout_.run_dir("vanilla") / "final", layout_.run_done_file("vanilla"),
+                      members(RunFamily::vanilla)});
+  }
+  models.push_back({"dtm-kmeans", "DTM (k-means)", layout_.merge_dir("kmeans"), layout_.merge_dir("kmeans"),
+                    members(RunFamily::kmeans)});
+  if (config_.baselines.random_split) {
+    models.push_back({"dtm-random", "DTM (random)", layout_.merge_dir("random"), layout_.merge_dir("random"),
+                      members(RunFamily::random)});
+  }
+  if (config_.baselines.uniform_soup) {
+    models.push_back({"soup", "uniform soup", layout_.merge_dir("soup"), layout_.merge_dir("soup"),
+                      members(RunFamily::soup)});
+  }
+
+  std::unique_ptr<callbacks::HeldOutEvaluator> evaluator;  // read and tokenized once, when first needed
+  for (const auto& model : models) {
+    const fs::path file = layout_.evaluation_file(model.name);
+    if (up_to_date(file, {model.made_from})) continue;
+    if (!evaluator) {
+      evaluator = std::make_unique<callbacks::HeldOutEvaluator>(load_tokenizer(base_train_), config_.evaluation.sets,
+                                                                config_.evaluation.options);
+    }
+    const auto start = std::chrono::steady_clock::now();
+    auto lm = model::load_causal_lm(model.path);
+    LADLE_LOG(info) << "dtm: evaluating " << model.name << " (" << model.path.string() << ")";
+    const Metrics metrics = evaluator->evaluate(*lm);
+    nlohmann::json runs = nlohmann::json::array();
+    for (const auto& run : model.runs) runs.push_back(run.name);
+    const nlohmann::json json = {{"name", model.name},   {"title", model.title},
+                                 {"path", model.path.string()}, {"runs", runs},
+                                 {"seconds", seconds_since(start)}, {"metrics", metrics}};
+    fs::create_directories(file.parent_path());
+    io::write_file_atomically(file, json.dump(2) + "\n");
+  }
+}
+
+void DtmPipeline::report() {
+  std::vector<ModelScores> models;
+  for (const std::string name : {"base", "vanilla", "dtm-kmeans", "dtm-random", "soup"}) {
+    const fs::path file = layout_.evaluation_file(name);
+    std::error_code error;
+    if (!fs::exists(file, error)) continue;
+    std::ifstream in(file);
+    const nlohmann::json json = nlohmann::json::parse(in);
+    ModelScores scores{name, json.at("title").get<std::string>(), json.at("metrics").get<Metrics>(), {}};
+    for (const auto& run : json.at("runs")) {
+      scores.runs.push_back(layout_.run_dir(run.get<std::string>()) / "metrics.jsonl");
+    }
+    models.push_back(std::move(scores));
+  }
+  std::vector<std::string> sets;
+  for (const auto& set : config_.evaluation.sets) sets.push_back(set.label);
+
+  nlohmann::json steps = nlohmann::json::object();
+  for (const auto& run : runs()) steps[run.name] = run.steps;
+  const clustering::Partition partition = clustering::read_partition(layout_.partition_dir("kmeans"));
+  const nlohmann::json settings = {{"config", config_.config_file.string()},
+                                   {"base_model", base_train_.model.path.string()},
+                                   {"lora", base_train_.lora.enabled},
+                                   {"k", config_.cluster.k},
+                                   {"cluster_sizes", partition.sizes},
+                                   {"merge_method", config_.merge.merge_method},
+                                   {"steps", steps}};
+  io::AtomicDirectory out(layout_.report_dir(), /*overwrite=*/true);
+  report_text_ = write_dtm_report(models, sets, settings, out.path());
+  out.commit();
+}
+
+}  // namespace ladle::trainer::dtm
