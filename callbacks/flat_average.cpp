@@ -2,18 +2,12 @@
 
 #include <ATen/ATen.h>
 
-#include <sstream>
 
 #include "lib/util/error.h"
+#include "lib/util/shape_text.h"
 
 namespace ladle::callbacks {
 namespace {
-
-std::string shape_text(at::IntArrayRef shape) {
-  std::ostringstream out;
-  out << shape;
-  return out.str();
-}
 
 // The tensor under `name`, checked to have `shape`.
 const at::Tensor& required_tensor(const NamedTensors& tensors, const std::string& name, at::IntArrayRef shape,

@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <set>
+#include <utility>
 
 #include "lib/model/causal_lm_loss.h"
 #include "lib/model/generation.h"
@@ -59,9 +61,22 @@ std::map<std::string, std::vector<std::string>> task_candidates(const TrainingDa
   return candidates;
 }
 
+// Per task, the tokens of its longest reference reply plus the eos closing it (the chat template encodes a reply
+// on its own, stripped): the most an exactly matching reply can take.
+std::map<std::string, std::int64_t> longest_replies(const TrainingData& data) {
+  std::map<std::string, std::int64_t> longest;
+  for (const auto& record : data.valid_records) {
+    const std::string reply = text::strip_whitespace(record.messages.back().content);
+    auto& tokens = longest[record.task];
+    tokens = std::max(tokens, static_cast<std::int64_t>(data.tokenizer->encode(reply).size()) + 1);
+  }
+  return longest;
+}
+
 GenerationItem generation_item(const TrainingData& data, const text::InstructionRecord& record,
-                               const std::vector<std::string>* candidates) {
+                               const std::vector<std::string>* candidates, std::int64_t max_new_tokens) {
   GenerationItem item;
+  item.max_new_tokens = max_new_tokens;
   std::vector<text::ChatMessage> prompt(record.messages.begin(), record.messages.end() - 1);
   item.prompt = data.chat_template.encode_prompt(prompt, *data.tokenizer);
   item.reference = text::strip_whitespace(record.messages.back().content);
@@ -90,6 +105,7 @@ EvaluationSet make_evaluation_set(const TrainingData& data, const EvaluationConf
   for (std::size_t i = 0; i < set.loss_examples->size(); ++i) tasks.insert(set.loss_examples->task(i));
   if (!data.valid_records.empty() && config.generation_examples > 0) {
     const auto candidates = task_candidates(data, config);
+    const auto longest = longest_replies(data);
     const std::size_t count = std::min(config.generation_examples, set.loss_examples->size());
     const auto chosen = text::random_subset(set.loss_examples, count, seed + 1);
     for (std::size_t i = 0; i < chosen->size(); ++i) {
@@ -100,7 +116,9 @@ EvaluationSet make_evaluation_set(const TrainingData& data, const EvaluationConf
       }
       const auto& record = data.valid_records[source];
       const auto found = candidates.find(record.task);
-      set.generation.push_back(generation_item(data, record, found == candidates.end() ? nullptr : &found->second));
+      const std::int64_t cap = std::min(config.max_new_tokens, longest.at(record.task));
+      set.generation.push_back(
+          generation_item(data, record, found == candidates.end() ? nullptr : &found->second, cap));
       tasks.insert(record.task);
     }
   }
@@ -129,11 +147,18 @@ Metrics Evaluator::evaluate(model::CausalLm& model, ProcessGroup& group, const s
   };
   const auto mine = [&](std::size_t index) { return static_cast<int>(index % group.world_size()) == group.rank(); };
 
-  // Loss over this process's share of the held-out examples.
+  // Loss over this process's share of the held-out examples, shortest first so that a batch carries little padding.
   const auto& examples = *set_.loss_examples;
-  std::vector<text::TokenizedExample> batch;
-  const auto flush_loss = [&] {
-    if (batch.empty()) return;
+  std::vector<text::TokenizedExample> share;
+  for (std::size_t i = 0; i < examples.size(); ++i) {
+    if (mine(i)) share.push_back(examples.example(i));
+  }
+  std::stable_sort(share.begin(), share.end(),
+                   [](const auto& a, const auto& b) { return a.input_ids.size() < b.input_ids.size(); });
+  for (std::size_t start = 0; start < share.size(); start += config_.batch_size) {
+    const std::vector<text::TokenizedExample> batch(
+        share.begin() + static_cast<std::ptrdiff_t>(start),
+        share.begin() + static_cast<std::ptrdiff_t>(std::min(share.size(), start + config_.batch_size)));
     const auto losses = sequence_losses(model, text::collate(batch, pad_id_), bf16_);
     const auto loss_sum = losses.loss_sum.to(at::kDouble).cpu(), tokens = losses.token_count.cpu();
     for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -141,27 +166,24 @@ Metrics Evaluator::evaluate(model::CausalLm& model, ProcessGroup& group, const s
       add(batch[i].task, kTokens, static_cast<double>(tokens[static_cast<std::int64_t>(i)].item<std::int64_t>()));
       add(batch[i].task, kExamples, 1);
     }
-    batch.clear();
-  };
-  for (std::size_t i = 0; i < examples.size(); ++i) {
-    if (!mine(i)) continue;
-    batch.push_back(examples.example(i));
-    if (batch.size() == config_.batch_size) flush_loss();
   }
-  flush_loss();
 
-  // Greedy generation and candidate choice over this process's share of the generation items.
-  model::GenerationOptions generation;
-  generation.max_new_tokens = config_.max_new_tokens;
-  if (tokenizer_->eos_id()) generation.stop_token_ids = {*tokenizer_->eos_id()};
+  // Greedy generation over this process's share of the generation items, batched by cap and then prompt length:
+  // a batch ends when all its rows generated eos, or at its items' cap.
   std::vector<const GenerationItem*> items;
   for (std::size_t i = 0; i < set_.generation.size(); ++i) {
     if (mine(i)) items.push_back(&set_.generation[i]);
   }
+  std::stable_sort(items.begin(), items.end(), [](const GenerationItem* a, const GenerationItem* b) {
+    return std::make_pair(a->max_new_tokens, a->prompt.size()) < std::make_pair(b->max_new_tokens, b->prompt.size());
+  });
+  model::GenerationOptions generation;
+  if (tokenizer_->eos_id()) generation.stop_token_ids = {*tokenizer_->eos_id()};
   for (std::size_t start = 0; start < items.size(); start += config_.batch_size) {
     const std::size_t end = std::min(items.size(), start + config_.batch_size);
     std::vector<std::vector<std::int64_t>> prompts;
     for (std::size_t i = start; i < end; ++i) prompts.push_back(items[i]->prompt);
+    generation.max_new_tokens = items[end - 1]->max_new_tokens;  // the batch's largest: items are sorted by it
     std::vector<std::vector<std::int64_t>> replies;
     {
       Bf16Autocast autocast(bf16_, model.device());
@@ -173,12 +195,32 @@ Metrics Evaluator::evaluate(model::CausalLm& model, ProcessGroup& group, const s
       add(items[i]->task, kExactTotal, 1);
     }
   }
+
+  // Candidate choice: the candidates of consecutive items share a forward of up to batch_size rows (or one item's
+  // candidates, when it has more).
+  std::vector<const GenerationItem*> choosing;
   for (const GenerationItem* item : items) {
-    if (item->candidates.empty()) continue;
-    const auto losses = sequence_losses(model, text::collate(item->candidate_examples, pad_id_), bf16_);
-    const auto best = losses.loss_sum.argmin().item<std::int64_t>();
-    add(item->task, kChoiceCorrect, item->candidates[static_cast<std::size_t>(best)] == item->reference ? 1 : 0);
-    add(item->task, kChoiceTotal, 1);
+    if (!item->candidates.empty()) choosing.push_back(item);
+  }
+  for (std::size_t start = 0; start < choosing.size();) {
+    std::vector<text::TokenizedExample> rows;
+    std::size_t end = start;
+    while (end < choosing.size() &&
+           (rows.empty() || rows.size() + choosing[end]->candidate_examples.size() <= config_.batch_size)) {
+      rows.insert(rows.end(), choosing[end]->candidate_examples.begin(), choosing[end]->candidate_examples.end());
+      ++end;
+    }
+    const at::Tensor loss_sum = sequence_losses(model, text::collate(rows, pad_id_), bf16_).loss_sum.cpu();
+    std::int64_t row = 0;
+    for (std::size_t i = start; i < end; ++i) {
+      const auto count = static_cast<std::int64_t>(choosing[i]->candidates.size());
+      const auto best = loss_sum.narrow(0, row, count).argmin().item<std::int64_t>();
+      row += count;
+      add(choosing[i]->task, kChoiceCorrect,
+          choosing[i]->candidates[static_cast<std::size_t>(best)] == choosing[i]->reference ? 1 : 0);
+      add(choosing[i]->task, kChoiceTotal, 1);
+    }
+    start = end;
   }
   if (was_training) model.train();
 

@@ -12,6 +12,8 @@
 //                                        its tokens and eos given the prompt (one reply's loss under the chat
 //                                        template's mask)
 //   L/examples                           held-out examples the loss covers
+// Examples are batched in order of length (less padding); generation runs batches of items with similar caps
+// (GenerationItem::max_new_tokens) through the KV cache, and candidate replies of several items share a forward.
 // With several processes, each evaluates every world_size-th example and the sums are all-reduced, so every
 // process returns the same metrics.
 #pragma once
@@ -38,6 +40,9 @@ struct GenerationItem {
   std::string task;
   std::vector<std::string> candidates;                     // candidate replies (empty: no choice scoring)
   std::vector<text::TokenizedExample> candidate_examples;  // the conversation ending in each candidate
+  // Tokens generated at most: the config's max_new_tokens, capped at the longest reference reply of the task plus
+  // its eos (a longer reply cannot equal any reference of the task, so generating further only costs time).
+  std::int64_t max_new_tokens = 0;
 };
 
 struct EvaluationSet {

@@ -1,9 +1,11 @@
 #include "trainer/malloc_tuning.h"
 
+// <climits> comes first because it brings in the C library's <features.h>, which is what defines __GLIBC__: tested
+// before any system header, the macro is undefined and this file silently compiled to an empty function.
+#include <climits>
+
 #if defined(__GLIBC__)
 #include <malloc.h>
-
-#include <climits>
 #endif
 
 namespace ladle::trainer {

@@ -88,6 +88,10 @@ nlohmann::json Optimizer::state_json() const {
 void Optimizer::load_state(const NamedTensors& tensors, const nlohmann::json& json) {
   const std::string expected = optimizer_kind_name(config_.name);
   try {
+    if (json.contains("online_merging")) {
+      throw Error("optimizer state: the checkpoint merged updates online (online_merging), this run does not "
+                  "(resuming exactly needs the same)");
+    }
     if (json.at("name").get<std::string>() != expected) {
       throw Error("optimizer state: saved by " + json.at("name").get<std::string>() + ", this run uses " + expected);
     }

@@ -66,11 +66,12 @@ class Optimizer {
 
   // The optimizer's state for a checkpoint: per-parameter views of its buffers named "<buffer>.<parameter>"
   // ("exp_avg.model.norm.weight"), and {"name", "steps", "learning_rate", ...} as JSON.
-  NamedTensors state_tensors() const;
-  nlohmann::json state_json() const;
+  // Virtual so that a wrapper (online_merging_optimizer.h) can add to them.
+  virtual NamedTensors state_tensors() const;
+  virtual nlohmann::json state_json() const;
   // Restores exactly what the two above returned (bit for bit). Throws ladle::Error when the optimizer kind
   // differs or a tensor is missing, unexpected or mis-shaped.
-  void load_state(const NamedTensors& tensors, const nlohmann::json& json);
+  virtual void load_state(const NamedTensors& tensors, const nlohmann::json& json);
 
  protected:
   static constexpr std::int64_t kChunk = 1 << 15;

@@ -281,6 +281,24 @@ class ConfigParser {
             {"distributed", [&](const Node& n, const Key& k) { read_distributed(n, k, c.distributed); }},
             {"callbacks", [&](const Node& n, const Key& k) { read_callbacks(n, k, c.callbacks); }},
             {"averaging", [&](const Node& n, const Key& k) { read_averaging(n, k, c.averaging); }},
+            {"online_merging", [&](const Node& n, const Key& k) { read_online_merging(n, k, c.online_merging); }},
+        });
+  }
+
+  void read_online_merging(const YAML::Node& node, const std::string& prefix, OnlineMergingConfig& o) {
+    read_section(
+        node, prefix,
+        {
+            {"reference_model", [&](const Node& n, const Key& k) { o.reference_model = path(n, k); }},
+            {"base_model", [&](const Node& n, const Key& k) { o.base_model = path(n, k); }},
+            {"operator",
+             [&](const Node& n, const Key& k) {
+               o.op = choice<std::string>(n, k, {{"ondare", "ondare"}, {"onties", "onties"}});
+             }},
+            {"density", [&](const Node& n, const Key& k) { o.density = number(n, k); }},
+            {"update_weight", [&](const Node& n, const Key& k) { o.update_weight = number(n, k); }},
+            {"reference_weight", [&](const Node& n, const Key& k) { o.reference_weight = number(n, k); }},
+            {"seed", [&](const Node& n, const Key& k) { o.seed = count(n, k); }},
         });
   }
 
@@ -565,6 +583,22 @@ void TrainConfig::validate() const {
   require(distributed.backend == "auto" || distributed.backend == "gloo" || distributed.backend == "nccl",
           "distributed.backend", "expected one of auto, gloo, nccl, got '" + distributed.backend + "'");
   require(distributed.timeout_seconds > 0, "distributed.timeout_seconds", "must be positive");
+
+  if (online_merging.enabled()) {
+    require(online_merging.op == "ondare" || online_merging.op == "onties", "online_merging.operator",
+            "expected one of ondare, onties, got '" + online_merging.op + "'");
+    require(online_merging.density > 0 && online_merging.density <= 1, "online_merging.density",
+            "must be in (0, 1] (the fraction of entries kept), got " + number_text(online_merging.density));
+    require(online_merging.reference_weight >= 0, "online_merging.reference_weight",
+            "must not be negative, got " + number_text(online_merging.reference_weight));
+    require(online_merging.update_weight >= 0, "online_merging.update_weight",
+            "must not be negative, got " + number_text(online_merging.update_weight));
+    require(!lora.enabled, "online_merging.reference_model",
+            "online merging merges full-weight updates; it cannot be combined with lora.enabled");
+  } else {
+    require(online_merging.base_model.empty(), "online_merging.base_model",
+            "is set but online_merging.reference_model is not (online merging is off without a reference)");
+  }
 }
 
 void TrainConfig::validate_sources() const {
@@ -605,6 +639,14 @@ void TrainConfig::validate_sources() const {
           "selects instruction tasks; plain text has none");
 
   require(!fisher.enabled || !data.valid.empty(), "fisher.enabled", "needs held-out data (data.valid)");
+
+  for (const auto& [key, folder] : {std::pair<const char*, const std::filesystem::path&>{
+                                        "online_merging.reference_model", online_merging.reference_model},
+                                    {"online_merging.base_model", online_merging.base_model}}) {
+    std::error_code error;
+    require(folder.empty() || std::filesystem::is_directory(folder, error), key,
+            "'" + folder.string() + "' is not a folder (a Hugging Face model folder)");
+  }
 }
 
 nlohmann::json TrainConfig::to_json() const {
@@ -685,6 +727,14 @@ nlohmann::json TrainConfig::to_json() const {
       {"distributed", {{"backend", distributed.backend}, {"timeout_seconds", distributed.timeout_seconds}}},
       {"callbacks", callback_list},
       {"averaging", averaging.section},
+      {"online_merging",
+       {{"reference_model", online_merging.reference_model.string()},
+        {"base_model", online_merging.base_model.string()},
+        {"operator", online_merging.op},
+        {"density", online_merging.density},
+        {"update_weight", online_merging.update_weight},
+        {"reference_weight", online_merging.reference_weight},
+        {"seed", online_merging.seed}}},
   };
 }
 

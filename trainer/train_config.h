@@ -19,6 +19,8 @@
 //   callbacks:  [{type: ema, decay: 0.999}, ...]       (types registered by callback libraries)
 //   averaging:  {ema: {decay: 0.999}, swa: {...}, lawa: {...}, soup: {...}, wise_ft: {...}}
 //               (kept as JSON here; callbacks/averaging_config.h reads and checks it)
+//   online_merging: {reference_model: ref/, base_model: base/, operator: ondare, density: 0.5,
+//                    reference_weight: 0.01, update_weight: 1, seed: 0}
 // The file is treated as hostile: an unknown key, a value of the wrong type or out of range, a missing file
 // are errors naming the file, the line and the key ("train.yml:7: optimizer.lr: expected a number, got
 // 'fast'"), or the --set argument that gave the value. Relative paths are resolved against the folder of the
@@ -187,6 +189,22 @@ struct AveragingSection {
   std::string source = "averaging";  // "train.yml:70" or "--set averaging=...": how messages about it start
 };
 
+// The `online_merging:` section: every optimizer update Δ is merged with the reference task vector
+// τ_ref = θ_ref − θ_base by a sparse merge before it is applied (Lu et al. 2024; the formulation and its choices
+// are in lib/merge/online_merge.h, the plug-in in trainer/online_merging_optimizer.h). Off unless reference_model
+// is set. Not for LoRA runs (τ_ref is over the full weights).
+struct OnlineMergingConfig {
+  std::filesystem::path reference_model;  // Hugging Face folder of the reference fine-tune θ_ref (empty: off)
+  std::filesystem::path base_model;       // Hugging Face folder of θ_base (empty: the run's initial weights)
+  std::string op = "ondare";              // YAML key `operator`: ondare (drop and rescale) or onties (trim, elect)
+  double density = 1.0;                   // fraction of entries each operand keeps, in (0, 1]
+  double update_weight = 1.0;             // weight of the optimizer's update Δ
+  double reference_weight = 0.0;          // weight of τ_ref at each step (≥ 0; after T steps ≈ T·w of τ_ref)
+  std::uint64_t seed = 0;                 // OnDARE's masks, drawn afresh per step and tensor from it
+
+  bool enabled() const { return !reference_model.empty(); }
+};
+
 struct TrainConfig {
   std::filesystem::path output_dir = "out/train";  // checkpoints, metrics.jsonl, final/
   std::uint64_t seed = 0;                          // data order, dropout, LoRA init, evaluation subsets
@@ -215,6 +233,7 @@ struct TrainConfig {
   DistributedConfig distributed;
   std::vector<CallbackSpec> callbacks;  // callbacks to add, made by their registered factories
   AveragingSection averaging;           // EMA, SWA, LAWA, soup and WiSE-FT callbacks (see AveragingSection)
+  OnlineMergingConfig online_merging;   // merge each update with a reference task vector (off by default)
 
   // Reads a YAML file, applies `overrides` ("key=value" with a dotted key, the value in YAML syntax:
   // "optimizer.lr=3e-4", "lora.target_modules=[q_proj, v_proj]"), then validate() and validate_sources(). Throws

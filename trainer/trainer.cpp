@@ -32,6 +32,7 @@
 #include "trainer/lr_schedule.h"
 #include "trainer/malloc_tuning.h"
 #include "trainer/model_folder.h"
+#include "trainer/online_merging_optimizer.h"
 #include "trainer/optimizer.h"
 
 namespace ladle::trainer {
@@ -154,7 +155,8 @@ void Trainer::Impl::setup() {
   parameters = std::make_unique<FlatParameters>(trainable);
   // Every process starts from rank 0's weights, as DistributedDataParallel does.
   group->broadcast(const_cast<at::Tensor&>(parameters->groups().front().values));
-  optimizer = make_optimizer(config.optimizer, *parameters, decay_numel);
+  optimizer = with_online_merging(make_optimizer(config.optimizer, *parameters, decay_numel), *parameters,
+                                  config.online_merging);
 
   text::DataLoaderOptions loader_options;
   loader_options.batch_size = config.batch_size * static_cast<std::size_t>(group->world_size());

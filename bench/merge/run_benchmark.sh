@@ -2,14 +2,18 @@
 # Merge benchmark: `ladle merge` of 4 synthetic Llama-shaped inputs of about 1 GiB each (page cache warm), with
 # linear and ties, against two yardsticks measured in the same run on the same file system:
 #   wall / I/O time: I/O time = reading every input once (cat > /dev/null) + writing the output's bytes once
-#                    (cat | dd conv=fsync, since ladle's writer fsyncs its shards). Target <= 1.3.
+#                    with fsync (ladle's writer fsyncs its shards), measured two ways: through the page cache
+#                    (cat | dd conv=fsync, the issue's yardstick) and with direct I/O as ladle writes its shards
+#                    (cat | dd oflag=direct conv=fsync). Target <= 1.3.
 #   peak RSS / bound: bound = 4 x the largest tensor + the output shard size (/usr/bin/time -v). Target <= 1.5.
 # Usage: bench/merge/run_benchmark.sh
 # Environment: LADLE (the ladle binary; default build/ladle), WORK (scratch folder; default /var/tmp/ladle-merge-bench),
 # DTYPE (F32 or BF16; default F32), SHARD (--out-shard-size; default 512M), THREADS (--threads; default 0 = all
 # cores), REPEAT (runs per measurement, the median is reported; default 3), METHODS (default "linear ties"),
 # WORKING_DTYPE (the configs' `dtype:`, e.g. bfloat16; default none: the math runs in float32).
-# Prints the I/O time, then per method the medians, the ratios and the 1-minute load average before-after its runs.
+# Runs REPEAT interleaved rounds (both yardsticks, then each method) and prints the medians: the I/O times with the
+# 1-minute load average before-after all rounds, then per method the wall time, its ratios to the buffered and the
+# direct I/O time, ladle's CPU time (user + system) and the peak RSS against the bound.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -74,40 +78,54 @@ EOF
 
 cat "$models"/m*/*.safetensors > /dev/null  # warm the page cache
 
-io_times=()
-for _ in $(seq "$repeat"); do
+# The yardstick: read every input once, write one model's bytes once with fsync (extra dd flags: "$@").
+io_once() {
+  local start
   start=$(now)
   cat "$models"/m[123]/*.safetensors > /dev/null
-  cat "$models"/m0/*.safetensors | dd of="$work/io-copy" bs=16M iflag=fullblock conv=fsync status=none
-  io_times+=("$(echo "$(now) - $start" | bc -l)")
+  cat "$models"/m0/*.safetensors | dd of="$work/io-copy" bs=16M iflag=fullblock conv=fsync status=none "$@"
+  echo "$(now) - $start" | bc -l
   rm -f "$work/io-copy"
-done
-io_time=$(printf '%s\n' "${io_times[@]}" | median)
-
-gib() { echo "scale=2; $1 / 1073741824" | bc -l; }
-echo "inputs: 4 x $(gib $((input_bytes / 4))) GiB ($dtype), largest tensor $(gib "$largest_tensor") GiB," \
-  "output $(gib "$output_bytes") GiB, working dtype ${working_dtype:-float32}, --out-shard-size $shard, --threads $threads"
-echo "I/O time (read inputs once + write output once, fsync): ${io_time} s (median of $repeat), load $(load)"
-bound=$((4 * largest_tensor + shard_bytes))
-printf '%-8s %10s %12s %14s %14s %12s %12s\n' method "wall (s)" "wall / I/O" "peak RSS (GiB)" "bound (GiB)" \
-  "RSS / bound" "load"
-for method in $methods; do
-  load_before=$(load)
-  walls=()
-  peaks=()
-  for _ in $(seq "$repeat"); do
+}
+# Interleaved rounds (yardsticks, then each method), so that a shared machine's changing load hits all alike.
+declare -A walls peaks cpus
+io_times=()
+io_direct_times=()
+load_before=$(load)
+for _ in $(seq "$repeat"); do
+  io_times+=("$(io_once)")
+  io_direct_times+=("$(io_once oflag=direct)")
+  for method in $methods; do
     out="$work/out-$method"
     rm -rf "$out"
     cat "$models"/m*/*.safetensors > /dev/null
     start=$(now)
     /usr/bin/time -v -o "$work/time-$method.txt" "$ladle" --quiet merge "$work/$method.yml" "$out" \
       --out-shard-size "$shard" --threads "$threads" > /dev/null  # its one-line summary
-    walls+=("$(echo "$(now) - $start" | bc -l)")
-    peaks+=("$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); printf "%.0f\n", $2 * 1024}' "$work/time-$method.txt")")
+    walls[$method]+="$(echo "$(now) - $start" | bc -l) "
+    peaks[$method]+="$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); printf "%.0f", $2 * 1024}' \
+      "$work/time-$method.txt") "
+    cpus[$method]+="$(awk -F: '/(User|System) time/ {total += $2} END {print total}' "$work/time-$method.txt") "
+    rm -rf "$out"
   done
-  wall=$(printf '%s\n' "${walls[@]}" | median)
-  peak=$(printf '%s\n' "${peaks[@]}" | median)
-  printf '%-8s %10.2f %12.2f %14.2f %14.2f %12.2f %12s\n' "$method" "$wall" "$(echo "$wall / $io_time" | bc -l)" \
-    "$(gib "$peak")" "$(gib "$bound")" "$(echo "$peak / $bound" | bc -l)" "$load_before-$(load)"
-  rm -rf "$out"
+done
+load_after=$(load)
+io_time=$(printf '%s\n' "${io_times[@]}" | median)
+io_direct_time=$(printf '%s\n' "${io_direct_times[@]}" | median)
+
+gib() { echo "scale=2; $1 / 1073741824" | bc -l; }
+echo "inputs: 4 x $(gib $((input_bytes / 4))) GiB ($dtype), largest tensor $(gib "$largest_tensor") GiB," \
+  "output $(gib "$output_bytes") GiB, working dtype ${working_dtype:-float32}, --out-shard-size $shard, --threads $threads"
+echo "I/O time (read inputs once + write output once, fsync): ${io_time} s buffered, ${io_direct_time} s direct" \
+  "(medians of $repeat); load $load_before-$load_after"
+bound=$((4 * largest_tensor + shard_bytes))
+printf '%-8s %9s %11s %14s %8s %15s %12s %12s\n' method "wall (s)" "wall / I/O" "wall / I/O dir" "CPU (s)" \
+  "peak RSS (GiB)" "bound (GiB)" "RSS / bound"
+for method in $methods; do
+  wall=$(printf '%s\n' ${walls[$method]} | median)
+  peak=$(printf '%s\n' ${peaks[$method]} | median)
+  cpu=$(printf '%s\n' ${cpus[$method]} | median)
+  printf '%-8s %9.2f %11.2f %14.2f %8.2f %15.2f %12.2f %12.2f\n' "$method" "$wall" \
+    "$(echo "$wall / $io_time" | bc -l)" "$(echo "$wall / $io_direct_time" | bc -l)" "$cpu" "$(gib "$peak")" \
+    "$(gib "$bound")" "$(echo "$peak / $bound" | bc -l)"
 done

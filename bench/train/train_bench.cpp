@@ -19,6 +19,7 @@
 #include "callbacks/averaging_callbacks.h"
 #include "lib/log/log.h"
 #include "lib/model/causal_lm_factory.h"
+#include "lib/model/dense.h"
 #include "lib/text/byte_tokenizer.h"
 #include "lib/util/progress_line.h"
 #include "trainer/model_folder.h"
@@ -175,6 +176,7 @@ int main(int argc, char** argv) {
                                 {"forward_backward_seconds_per_step",
                                  timer->forward_backward_seconds() / static_cast<double>(s.steps)},
                                 {"retain_freed_memory", s.retain_freed_memory},
+                                {"fp32_gemm", model::onednn_sgemm_available() ? "onednn" : "aten"},
                                 {"final_loss", result.metrics.at("train/loss")},
                                 {"threads", at::get_num_threads()},
                                 {"bf16", s.bf16}}

@@ -3,12 +3,14 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <system_error>
 #include <utility>
 
+#include "lib/io/aligned_block_writer.h"
 #include "lib/log/log.h"
 #include "lib/util/error.h"
 
@@ -48,9 +50,14 @@ fs::path partial_path_for(const fs::path& target) {
   return clean.parent_path() / (clean.filename().string() + ".partial-" + std::to_string(::getpid()));
 }
 
-AtomicFile::AtomicFile(fs::path target)
+AtomicFile::AtomicFile(fs::path target, FileWriteMode mode)
     : target_(without_trailing_separator(std::move(target))), partial_(partial_path_for(target_)) {
-  fd_ = ::open(partial_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  constexpr int kFlags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC;
+  if (mode == FileWriteMode::kDirect) {
+    fd_ = ::open(partial_.c_str(), kFlags | O_DIRECT, 0644);
+    if (fd_ >= 0) direct_ = std::make_unique<AlignedBlockWriter>(fd_, partial_.string());
+  }
+  if (fd_ < 0 && (mode == FileWriteMode::kBuffered || errno == EINVAL)) fd_ = ::open(partial_.c_str(), kFlags, 0644);
   if (fd_ < 0) {
     throw Error(target_.string() + ": cannot create the temporary file " + partial_.filename().string() + ": " +
                 std::strerror(errno));
@@ -61,6 +68,8 @@ AtomicFile::AtomicFile(AtomicFile&& other) noexcept
     : target_(std::move(other.target_)),
       partial_(std::move(other.partial_)),
       fd_(std::exchange(other.fd_, -1)),
+      direct_(std::move(other.direct_)),
+      end_(other.end_),
       committed_(std::exchange(other.committed_, true)) {}
 
 AtomicFile::~AtomicFile() {
@@ -68,16 +77,24 @@ AtomicFile::~AtomicFile() {
   if (!committed_) ::unlink(partial_.c_str());
 }
 
-void AtomicFile::write(const void* data, std::size_t size) {
+void AtomicFile::write(const void* data, std::size_t size) { write_at(end_, data, size); }
+
+void AtomicFile::write_at(std::uint64_t offset, const void* data, std::size_t size) {
   if (fd_ < 0) throw Error(partial_.string() + ": write after close");
+  end_ = std::max(end_, offset + size);
+  if (direct_) {
+    direct_->write_at(offset, data, size);
+    return;
+  }
   const auto* bytes = static_cast<const char*>(data);
   while (size > 0) {
-    const ssize_t written = ::write(fd_, bytes, size);
+    const ssize_t written = ::pwrite(fd_, bytes, size, static_cast<off_t>(offset));
     if (written < 0) {
       if (errno == EINTR) continue;
       throw system_error(partial_, "write");
     }
     bytes += written;
+    offset += static_cast<std::uint64_t>(written);
     size -= static_cast<std::size_t>(written);
   }
 }
@@ -85,6 +102,14 @@ void AtomicFile::write(const void* data, std::size_t size) {
 void AtomicFile::close() {
   if (fd_ < 0) return;
   const int fd = std::exchange(fd_, -1);
+  if (direct_) {
+    try {
+      std::exchange(direct_, nullptr)->finish();
+    } catch (...) {
+      ::close(fd);
+      throw;
+    }
+  }
   if (::fsync(fd) != 0) {
     const Error error = system_error(partial_, "flush to disk");
     ::close(fd);

@@ -5,7 +5,9 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 
 namespace ladle::io {
@@ -17,11 +19,21 @@ std::filesystem::path partial_path_for(const std::filesystem::path& target);
 // Throws ladle::Error naming the path on failure, after removing the partial file.
 void write_file_atomically(const std::filesystem::path& path, const std::string& contents);
 
+class AlignedBlockWriter;
+
+// How an AtomicFile's bytes reach the disk.
+enum class FileWriteMode {
+  kBuffered,  // through the page cache (write(2)), as most files are
+  // With O_DIRECT, bypassing the page cache (lib/io/aligned_block_writer.h says why), for large files that are
+  // written once; on a file system that refuses O_DIRECT (it fails the open with EINVAL), buffered.
+  kDirect,
+};
+
 // A file written piece by piece under the partial name, published by commit(); the destructor removes it if
 // it was never committed.
 class AtomicFile {
  public:
-  explicit AtomicFile(std::filesystem::path target);
+  explicit AtomicFile(std::filesystem::path target, FileWriteMode mode = FileWriteMode::kBuffered);
   ~AtomicFile();
   AtomicFile(const AtomicFile&) = delete;
   AtomicFile& operator=(const AtomicFile&) = delete;
@@ -31,7 +43,10 @@ class AtomicFile {
   const std::filesystem::path& target() const { return target_; }
   const std::filesystem::path& partial_path() const { return partial_; }
 
+  // Appends after the furthest byte written so far.
   void write(const void* data, std::size_t size);
+  // Writes at a byte offset, in any order (each byte at most once in kDirect mode); a gap reads as zeros.
+  void write_at(std::uint64_t offset, const void* data, std::size_t size);
   // Flushes to disk (fsync) and closes; the file stays under its partial name. Called by commit().
   void close();
   // close() then rename onto target().
@@ -43,6 +58,8 @@ class AtomicFile {
   std::filesystem::path target_;
   std::filesystem::path partial_;
   int fd_ = -1;
+  std::unique_ptr<AlignedBlockWriter> direct_;  // set when the file was opened with O_DIRECT
+  std::uint64_t end_ = 0;                       // end of the furthest byte written
   bool committed_ = false;
 };
 

@@ -60,6 +60,11 @@ void CheckpointWriter::copy_file(const fs::path& source, const std::string& name
   }
 }
 
+void CheckpointWriter::declare_tensors(const std::vector<TensorDeclaration>& tensors) {
+  check_not_finished("declare_tensors()");
+  shards_->declare_tensors(tensors);
+}
+
 void CheckpointWriter::add(const std::string& name, const at::Tensor& tensor) {
   check_not_finished("add()");
   shards_->add(name, tensor);

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -19,6 +20,7 @@ namespace ladle::io {
 
 class AtomicDirectory;
 class ShardedSafetensorsWriter;
+struct TensorDeclaration;
 
 struct CheckpointWriteOptions {
   std::uint64_t max_shard_bytes = 5ull << 30;  // tensor bytes per shard file (Hugging Face's default, 5 GiB)
@@ -41,6 +43,8 @@ class CheckpointWriter {
   void set_config(const nlohmann::json& config);
   // Copies a file (tokenizer.json, generation_config.json, ...) into the folder under a plain file name.
   void copy_file(const std::filesystem::path& source, const std::string& name_in_folder);
+  // See ShardedSafetensorsWriter::declare_tensors: every tensor's bytes are then written as soon as it is added.
+  void declare_tensors(const std::vector<TensorDeclaration>& tensors);
   // See ShardedSafetensorsWriter::add.
   void add(const std::string& name, const at::Tensor& tensor);
   // Writes the last shard and the index, then publishes the folder. Returns `directory`.

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cstdio>
 #include <limits>
+#include <sstream>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -24,13 +25,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct PlannedTensor {
-  const std::string* name;
-  const at::Tensor* tensor;
-  Dtype dtype;
-  std::uint64_t nbytes;
-};
-
 // The dtype a tensor is stored as; throws naming it when it cannot be stored at all.
 Dtype storable_dtype(const std::string& name, const at::Tensor& tensor, const std::string& file_label) {
   const std::string where = file_label + ": tensor " + quote_for_message(name);
@@ -44,29 +38,39 @@ Dtype storable_dtype(const std::string& name, const at::Tensor& tensor, const st
   }
 }
 
-std::vector<PlannedTensor> plan_layout(const NamedTensors& tensors, const std::string& file_label) {
-  std::vector<PlannedTensor> plan;
-  plan.reserve(tensors.size());
+std::vector<TensorDeclaration> declarations_of(const NamedTensors& tensors, const std::string& file_label) {
+  std::vector<TensorDeclaration> declarations;
+  declarations.reserve(tensors.size());
   for (const auto& [name, tensor] : tensors) {
-    const Dtype dtype = storable_dtype(name, tensor, file_label);
-    plan.push_back({&name, &tensor, dtype, static_cast<std::uint64_t>(tensor.numel()) * dtype_size(dtype)});
+    declarations.push_back({name, storable_dtype(name, tensor, file_label), tensor.sizes().vec()});
   }
-  std::stable_sort(plan.begin(), plan.end(), [](const PlannedTensor& a, const PlannedTensor& b) {
-    return dtype_size(a.dtype) > dtype_size(b.dtype);
-  });
-  return plan;
+  return declarations;
 }
 
-std::string header_json(const std::vector<PlannedTensor>& plan, const std::map<std::string, std::string>& metadata,
-                        const std::string& file_label) {
+// Where one file's bytes go: its header (the 8-byte size included) and the file offset of each tensor's bytes.
+struct FileLayout {
+  std::string header;
+  std::vector<std::uint64_t> offsets;  // in the order the tensors were given
+};
+
+// Tensors are ordered within the file by element size, largest first (stable, so otherwise in the order given).
+FileLayout lay_out_file(const std::vector<TensorDeclaration>& tensors,
+                        const std::map<std::string, std::string>& metadata, const std::string& file_label) {
+  std::vector<std::size_t> order(tensors.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return dtype_size(tensors[a].dtype) > dtype_size(tensors[b].dtype);
+  });
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
+  std::vector<std::uint64_t> data_offsets(tensors.size());
   std::uint64_t offset = 0;
-  for (const auto& planned : plan) {
-    header[*planned.name] = {{"dtype", dtype_name(planned.dtype)},
-                             {"shape", planned.tensor->sizes().vec()},
-                             {"data_offsets", {offset, offset + planned.nbytes}}};
-    offset += planned.nbytes;
+  for (const std::size_t i : order) {
+    data_offsets[i] = offset;
+    header[tensors[i].name] = {{"dtype", dtype_name(tensors[i].dtype)},
+                               {"shape", tensors[i].shape},
+                               {"data_offsets", {offset, offset + tensors[i].nbytes()}}};
+    offset += tensors[i].nbytes();
   }
   std::string text;
   try {
@@ -76,24 +80,30 @@ std::string header_json(const std::vector<PlannedTensor>& plan, const std::map<s
   }
   // The reference writer pads with spaces so that the data section starts 8-byte aligned.
   text.append((8 - text.size() % 8) % 8, ' ');
-  return text;
+  FileLayout layout;
+  layout.header.resize(8);
+  for (int i = 0; i < 8; ++i) layout.header[i] = static_cast<char>(text.size() >> (8 * i));
+  layout.header += text;
+  for (const std::uint64_t data_offset : data_offsets) layout.offsets.push_back(layout.header.size() + data_offset);
+  return layout;
 }
 
+// Writes a tensor's bytes at `offset`, converted to a contiguous CPU tensor first (one tensor at a time, so at most
+// one converted copy exists).
+void write_tensor_at(AtomicFile& file, std::uint64_t offset, const at::Tensor& tensor) {
+  if (tensor.nbytes() == 0) return;
+  const at::Tensor cpu = tensor.to(at::kCPU).resolve_conj().resolve_neg().contiguous();
+  file.write_at(offset, cpu.data_ptr(), cpu.nbytes());
+}
+
+// Writes a whole file's header and tensors; the caller closes or commits it.
 void write_safetensors_to(AtomicFile& file, const NamedTensors& tensors,
                           const std::map<std::string, std::string>& metadata) {
   const std::string label = file.target().string();
-  const auto plan = plan_layout(tensors, label);
-  const std::string header = header_json(plan, metadata, label);
-  std::uint8_t size_bytes[8];
-  for (int i = 0; i < 8; ++i) size_bytes[i] = static_cast<std::uint8_t>(header.size() >> (8 * i));
-  file.write(size_bytes, sizeof size_bytes);
-  file.write(header.data(), header.size());
-  for (const auto& planned : plan) {
-    if (planned.nbytes == 0) continue;
-    // One tensor at a time, so at most one converted copy exists.
-    const at::Tensor cpu = planned.tensor->to(at::kCPU).resolve_conj().resolve_neg().contiguous();
-    file.write(cpu.data_ptr(), planned.nbytes);
-  }
+  const FileLayout layout = lay_out_file(declarations_of(tensors, label), metadata, label);
+  file.write(layout.header.data(), layout.header.size());
+  std::size_t i = 0;
+  for (const auto& entry : tensors) write_tensor_at(file, layout.offsets[i++], entry.second);
 }
 
 std::string shard_file_name(const std::string& prefix, std::size_t index, std::size_t count) {
@@ -123,9 +133,15 @@ bool is_checkpoint_file_name(const std::string& name, const std::string& prefix)
 
 void write_safetensors(const fs::path& path, const NamedTensors& tensors,
                        const std::map<std::string, std::string>& metadata) {
-  AtomicFile file(path);
+  AtomicFile file(path, FileWriteMode::kDirect);
   write_safetensors_to(file, tensors, metadata);
   file.commit();
+}
+
+std::uint64_t TensorDeclaration::nbytes() const {
+  std::uint64_t count = dtype_size(dtype);
+  for (const std::int64_t size : shape) count *= static_cast<std::uint64_t>(size);
+  return count;
 }
 
 ShardedSafetensorsWriter::ShardedSafetensorsWriter(fs::path directory, std::uint64_t max_shard_bytes,
@@ -148,12 +164,51 @@ ShardedSafetensorsWriter::ShardedSafetensorsWriter(fs::path directory, std::uint
   if (error) throw Error(directory_.string() + ": cannot list folder: " + error.message());
 }
 
+void ShardedSafetensorsWriter::declare_tensors(const std::vector<TensorDeclaration>& tensors) {
+  if (finished_ || !names_.empty() || declared_mode_) {
+    throw Error(directory_.string() + ": declare_tensors() must come once, before any tensor is added");
+  }
+  // Shards are cut where add() would cut them when the tensors come in this order.
+  std::vector<std::vector<TensorDeclaration>> shards;
+  std::uint64_t shard_bytes = 0;
+  for (const auto& tensor : tensors) {
+    const std::string where = directory_.string() + ": tensor " + quote_for_message(tensor.name);
+    if (tensor.name == "__metadata__") throw Error(where + ": the name is reserved for the file's metadata");
+    if (!declared_.emplace(tensor.name, Declared{}).second) throw Error(where + " is declared twice");
+    if (shards.empty() || (!shards.back().empty() && shard_bytes + tensor.nbytes() > max_shard_bytes_)) {
+      shards.emplace_back();
+      shard_bytes = 0;
+    }
+    shards.back().push_back(tensor);
+    shard_bytes += tensor.nbytes();
+    total_bytes_ += tensor.nbytes();
+  }
+  declared_mode_ = true;
+  for (const auto& shard_tensors : shards) {
+    AtomicFile shard = open_shard();
+    const FileLayout layout = lay_out_file(shard_tensors, metadata_, shard.target().string());
+    shard.write(layout.header.data(), layout.header.size());
+    std::vector<std::string> names;
+    for (std::size_t i = 0; i < shard_tensors.size(); ++i) {
+      declared_.at(shard_tensors[i].name) = {shard_tensors[i], shards_.size(), layout.offsets[i]};
+      names.push_back(shard_tensors[i].name);
+    }
+    shards_.push_back(std::move(shard));
+    shard_tensors_.push_back(std::move(names));
+    tensors_to_add_.push_back(shard_tensors.size());
+  }
+}
+
 void ShardedSafetensorsWriter::add(const std::string& name, const at::Tensor& tensor) {
   if (finished_) throw Error(directory_.string() + ": tensor " + quote_for_message(name) + " added after finish()");
   if (names_.count(name) != 0) {
     throw Error(directory_.string() + ": tensor " + quote_for_message(name) + " was already added");
   }
-  storable_dtype(name, tensor, directory_.string());  // fail now rather than when the shard is written
+  const Dtype dtype = storable_dtype(name, tensor, directory_.string());  // fail now rather than at the shard
+  if (declared_mode_) {
+    add_declared(name, dtype, tensor);
+    return;
+  }
   names_.insert(name);
   const auto nbytes = static_cast<std::uint64_t>(tensor.nbytes());
   if (!current_.empty() && current_bytes_ + nbytes > max_shard_bytes_) write_current_shard();
@@ -161,9 +216,30 @@ void ShardedSafetensorsWriter::add(const std::string& name, const at::Tensor& te
   current_bytes_ += nbytes;
 }
 
-void ShardedSafetensorsWriter::write_current_shard() {
+void ShardedSafetensorsWriter::add_declared(const std::string& name, Dtype dtype, const at::Tensor& tensor) {
+  const std::string where = directory_.string() + ": tensor " + quote_for_message(name);
+  const auto found = declared_.find(name);
+  if (found == declared_.end()) throw Error(where + " was not declared (declare_tensors)");
+  const Declared& declared = found->second;
+  if (dtype != declared.tensor.dtype || tensor.sizes() != at::IntArrayRef(declared.tensor.shape)) {
+    std::ostringstream message;
+    message << where << " is " << dtype_name(dtype) << " " << tensor.sizes() << " but was declared "
+            << dtype_name(declared.tensor.dtype) << " " << at::IntArrayRef(declared.tensor.shape);
+    throw Error(message.str());
+  }
+  names_.insert(name);
+  write_tensor_at(shards_[declared.shard], declared.offset, tensor);
+  // The shard is complete: flush it to disk now, as write_current_shard does.
+  if (--tensors_to_add_[declared.shard] == 0) shards_[declared.shard].close();
+}
+
+AtomicFile ShardedSafetensorsWriter::open_shard() const {
   const std::string temporary_name = prefix_ + "-shard-" + std::to_string(shards_.size() + 1) + ".safetensors";
-  AtomicFile shard(directory_ / temporary_name);
+  return AtomicFile(directory_ / temporary_name, FileWriteMode::kDirect);
+}
+
+void ShardedSafetensorsWriter::write_current_shard() {
+  AtomicFile shard = open_shard();
   write_safetensors_to(shard, current_, metadata_);
   shard.close();
   shards_.push_back(std::move(shard));
@@ -176,6 +252,14 @@ void ShardedSafetensorsWriter::write_current_shard() {
 std::vector<fs::path> ShardedSafetensorsWriter::finish() {
   if (finished_) throw Error(directory_.string() + ": finish() was already called");
   finished_ = true;
+  for (std::size_t shard = 0; shard < tensors_to_add_.size(); ++shard) {
+    if (tensors_to_add_[shard] == 0) continue;
+    for (const auto& name : shard_tensors_[shard]) {
+      if (names_.count(name) == 0) {
+        throw Error(directory_.string() + ": tensor " + quote_for_message(name) + " was declared but never added");
+      }
+    }
+  }
   if (!current_.empty() || shards_.empty()) write_current_shard();
 
   std::vector<fs::path> paths;

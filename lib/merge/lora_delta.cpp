@@ -6,6 +6,7 @@
 
 #include "lib/model/error_text.h"
 #include "lib/util/error.h"
+#include "lib/util/shape_text.h"
 
 namespace ladle::merge {
 namespace {
@@ -32,7 +33,7 @@ std::vector<LoraModule> lora_modules(const model::LoraAdapter& adapter, const st
       throw Error(label + ": tensor '" + name + "' is not floating-point");
     }
     if (tensor.dim() != 2) {
-      throw Error(label + ": tensor '" + name + "' has shape " + model::shape_string(tensor.sizes()) +
+      throw Error(label + ": tensor '" + name + "' has shape " + shape_text(tensor.sizes()) +
                   ", expected a matrix");
     }
     LoraModule& entry = modules[module];
@@ -50,8 +51,8 @@ std::vector<LoraModule> lora_modules(const model::LoraAdapter& adapter, const st
     }
     const std::int64_t r = adapter.options.r;
     if (entry.a.size(0) != r || entry.b.size(1) != r) {
-      throw Error(label + ": module '" + module + "': lora_A " + model::shape_string(entry.a.sizes()) + " and lora_B " +
-                  model::shape_string(entry.b.sizes()) +
+      throw Error(label + ": module '" + module + "': lora_A " + shape_text(entry.a.sizes()) + " and lora_B " +
+                  shape_text(entry.b.sizes()) +
                   " are not [r, in] and [out, r] with the config's r = " + std::to_string(r));
     }
   }

@@ -12,6 +12,7 @@
 #include "lib/merge/tensor_names.h"
 #include "lib/model/error_text.h"
 #include "lib/util/error.h"
+#include "lib/util/shape_text.h"
 
 namespace ladle::merge {
 namespace {
@@ -154,8 +155,8 @@ void LoraDeltaMerger::check_agreement() const {
       const LoraModule& a = find_module(first, name);
       const LoraModule& b = find_module(other, name);
       if (a.delta_shape() != b.delta_shape()) {
-        throw Error("module '" + name + "': ΔW = B·A is " + model::shape_string(b.delta_shape()) + " in " +
-                    other.label + " but " + model::shape_string(a.delta_shape()) + " in " + first.label +
+        throw Error("module '" + name + "': ΔW = B·A is " + shape_text(b.delta_shape()) + " in " +
+                    other.label + " but " + shape_text(a.delta_shape()) + " in " + first.label +
                     "; the adapters must adapt the same base model");
       }
     }

@@ -11,8 +11,8 @@
 #include "lib/io/torch_dtype.h"
 #include "lib/merge/merge_config.h"
 #include "lib/merge/merged_model_writer.h"
-#include "lib/model/error_text.h"
 #include "lib/util/error.h"
+#include "lib/util/shape_text.h"
 #include "lib/weights/tensor_ops.h"
 
 namespace ladle::merge {
@@ -32,8 +32,8 @@ void check_updates(const io::CheckpointReader& base, const std::vector<WeightUpd
     }
     const io::TensorEntry& entry = base.entry(update.weight);
     if (entry.shape != update.shape) {
-      throw Error(base.path().string() + ": '" + update.weight + "' has shape " + model::shape_string(entry.shape) +
-                  " but the adapter's update is " + model::shape_string(update.shape) +
+      throw Error(base.path().string() + ": '" + update.weight + "' has shape " + shape_text(entry.shape) +
+                  " but the adapter's update is " + shape_text(update.shape) +
                   "; is it the model the adapter was trained on?");
     }
     const auto dtype = io::to_scalar_type(entry.dtype);

@@ -11,6 +11,7 @@
 #include "lib/merge/tensor_names.h"
 #include "lib/util/error.h"
 #include "lib/util/human_format.h"
+#include "lib/util/shape_text.h"
 
 namespace ladle::merge {
 namespace {
@@ -23,14 +24,6 @@ std::string name_list(const std::vector<std::string>& names, std::size_t shown =
   for (std::size_t i = 0; i < names.size() && i < shown; ++i) text += (i ? ", " : "") + names[i];
   if (names.size() > shown) text += " and " + std::to_string(names.size() - shown) + " more";
   return text;
-}
-
-std::string shape_text(const std::vector<std::int64_t>& shape) {
-  std::ostringstream text;
-  text << "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) text << (i ? ", " : "") << shape[i];
-  text << "]";
-  return text.str();
 }
 
 const char* severity_heading(CheckSeverity severity) {

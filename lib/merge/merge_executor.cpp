@@ -15,10 +15,10 @@
 #include <map>
 #include <mutex>
 #include <optional>
-#include <sstream>
 #include <thread>
 
 #include "lib/io/checkpoint_writer.h"
+#include "lib/io/safetensors_writer.h"
 #include "lib/io/torch_dtype.h"
 #include "lib/log/log.h"
 #include "lib/merge/huge_page_allocator.h"
@@ -27,6 +27,7 @@
 #include "lib/util/error.h"
 #include "lib/util/human_format.h"
 #include "lib/util/progress_line.h"
+#include "lib/util/shape_text.h"
 #include "lib/util/splitmix64.h"
 #include "lib/weights/tensor_ops.h"
 
@@ -41,12 +42,6 @@ std::int64_t entries(const std::vector<std::int64_t>& shape) {
   std::int64_t count = 1;
   for (const std::int64_t size : shape) count *= size;
   return count;
-}
-
-std::string shape_text(at::IntArrayRef shape) {
-  std::ostringstream text;
-  text << shape;
-  return text.str();
 }
 
 // Drops a tensor's pages from this process's view of its memory-mapped file once the tensor has been used. The
@@ -169,7 +164,8 @@ class Executor {
   Executor(const MergePlan& plan, const InputModels& models, const MergeExecutionOptions& options)
       : plan_(plan), models_(models), options_(options) {}
 
-  MergeExecutionStats run(io::CheckpointWriter& writer);
+  // Computes every tensor and hands each to `consume` on the calling thread, in plan order.
+  MergeExecutionStats run(const std::function<void(const std::string&, at::Tensor)>& consume);
 
  private:
   at::Tensor read(const PlannedInput& input, const PlannedTensor& tensor, Rows rows = {}) const;
@@ -369,7 +365,7 @@ void Executor::find_thresholds(int threads) {
   }
 }
 
-MergeExecutionStats Executor::run(io::CheckpointWriter& writer) {
+MergeExecutionStats Executor::run(const std::function<void(const std::string&, at::Tensor)>& consume) {
   const auto start = std::chrono::steady_clock::now();
   const int caller_threads = at::get_num_threads();
   const int threads = options_.threads > 0 ? options_.threads : caller_threads;
@@ -390,7 +386,7 @@ MergeExecutionStats Executor::run(io::CheckpointWriter& writer) {
         plan_.tensors.size(), threads, merge_schedule, [&](std::size_t task) { return compute(plan_.tensors[task]); },
         [&](std::size_t task, at::Tensor tensor) {
           const PlannedTensor& planned = plan_.tensors[task];
-          writer.add(planned.name, tensor);
+          consume(planned.name, std::move(tensor));
           stats.bytes_read += planned.input_bytes;
           stats.bytes_written += planned.output_bytes;
           ++stats.tensors;
@@ -436,7 +432,23 @@ c10::Device parse_merge_device(const std::string& text) {
 
 MergeExecutionStats execute_merge(const MergePlan& plan, const InputModels& models, io::CheckpointWriter& writer,
                                   const MergeExecutionOptions& options) {
-  return Executor(plan, models, options).run(writer);
+  // Every output's name, dtype and shape is known now: the writer writes the shards' headers up front and then
+  // each tensor as soon as it is consumed, so finished tensors are freed (and their memory reused) at once.
+  std::vector<io::TensorDeclaration> declarations;
+  for (const auto& tensor : plan.tensors) {
+    declarations.push_back({tensor.name, io::from_scalar_type(tensor.out_dtype), tensor.shape});
+  }
+  writer.declare_tensors(declarations);
+  return Executor(plan, models, options).run([&](const std::string& name, at::Tensor tensor) { writer.add(name, tensor); });
+}
+
+NamedTensors merge_into_tensors(const MergePlan& plan, const InputModels& models, MergeExecutionStats* stats,
+                                const MergeExecutionOptions& options) {
+  NamedTensors merged;
+  const MergeExecutionStats run_stats = Executor(plan, models, options).run(
+      [&](const std::string& name, at::Tensor tensor) { merged.insert(name, std::move(tensor)); });
+  if (stats) *stats = run_stats;
+  return merged;
 }
 
 }  // namespace ladle::merge

@@ -3,7 +3,8 @@
 // For each output tensor, in plan order: the inputs it needs are taken as zero-copy views of the memory-mapped
 // checkpoints, cast to the working dtype (unless the method converts them itself, block by block:
 // MergeMethod::converts_inputs) and moved to the device, merged, cast to the output dtype and handed to the writer,
-// which writes a shard whenever one fills; the input pages are then dropped from the process (the page cache keeps
+// which writes it straight into its shard (every output is declared to the writer before the first is computed, so
+// the shards' headers are known up front); the input pages are then dropped from the process (the page cache keeps
 // them).
 //
 // A method that declares itself element-wise for the tensor's parameters (MergeMethod::elementwise: linear,
@@ -14,9 +15,9 @@
 // Scheduling. `threads` workers compute tensors while the calling thread writes them in plan order. A worker
 // starts a tensor only while the bytes of the tensors computed or waiting to be written (inputs as mapped,
 // working-dtype copies, result, output) stay within a memory budget, by default what the largest tensor needs
-// alone; so the workers keep computing while a shard is written. A tensor that needs more than half the budget is
+// alone; so the workers keep computing while a tensor is written. A tensor that needs more than half the budget is
 // computed alone, with every ATen thread of the caller; all others run single-threaded, side by side. So peak
-// memory is about the largest tensor's working set plus one output shard, whatever the models' size, and since a
+// memory is about the largest tensor's working set, whatever the models' size or the shard size, and since a
 // tensor's ATen thread count depends only on the tensor (never on `threads`), the output is bit-identical for
 // any thread count. Large temporaries come from a HugePageCpuAllocator (lib/merge/huge_page_allocator.h) while the
 // merge runs, which keeps up to one budget of freed blocks for reuse.
@@ -32,6 +33,7 @@
 
 #include "lib/merge/input_models.h"
 #include "lib/merge/merge_plan.h"
+#include "lib/weights/named_tensors.h"
 
 namespace ladle::io {
 class CheckpointWriter;
@@ -67,5 +69,11 @@ c10::Device parse_merge_device(const std::string& text);
 // naming the tensor when a method fails; the caller's writer then discards its partial output.
 MergeExecutionStats execute_merge(const MergePlan& plan, const InputModels& models, io::CheckpointWriter& writer,
                                   const MergeExecutionOptions& options = {});
+
+// The same computation, the merged tensors kept in memory (output names, plan order, out_dtype, on the CPU) instead of
+// written: for searches that merge the same inputs many times (`ladle evolve`). Bit-identical to what
+// execute_merge writes. `stats` (optional) receives the run's figures.
+NamedTensors merge_into_tensors(const MergePlan& plan, const InputModels& models, MergeExecutionStats* stats = nullptr,
+                                const MergeExecutionOptions& options = {});
 
 }  // namespace ladle::merge

@@ -12,6 +12,7 @@
 #include "lib/merge/tensor_names.h"
 #include "lib/util/error.h"
 #include "lib/util/human_format.h"
+#include "lib/util/shape_text.h"
 
 namespace ladle::merge {
 namespace {
@@ -20,14 +21,6 @@ namespace fs = std::filesystem;
 
 // mergekit options that change how it stores intermediate masks, never the result; accepted with a warning.
 const std::set<std::string> kIgnoredParameters = {"int8_mask"};
-
-std::string shape_text(const std::vector<std::int64_t>& shape) {
-  std::ostringstream text;
-  text << "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) text << (i ? ", " : "") << shape[i];
-  text << "]";
-  return text.str();
-}
 
 bool is_floating(io::Dtype dtype) {
   return dtype == io::Dtype::F16 || dtype == io::Dtype::BF16 || dtype == io::Dtype::F32 || dtype == io::Dtype::F64;

@@ -6,8 +6,8 @@
 #include <limits>
 #include <string>
 
-#include "lib/model/error_text.h"
 #include "lib/util/error.h"
+#include "lib/util/shape_text.h"
 
 namespace ladle::model {
 namespace {
@@ -15,7 +15,7 @@ namespace {
 at::Tensor checked_input_ids(const at::Tensor& input_ids, std::int64_t vocab_size) {
   if (!input_ids.defined() || input_ids.dim() != 2 || input_ids.size(0) == 0 || input_ids.size(1) == 0) {
     throw Error("input_ids: expected a non-empty [batch, seq] tensor, got " +
-                (input_ids.defined() ? "shape " + shape_string(input_ids.sizes()) : std::string("none")));
+                (input_ids.defined() ? "shape " + shape_text(input_ids.sizes()) : std::string("none")));
   }
   if (!at::isIntegralType(input_ids.scalar_type(), /*includeBool=*/false)) {
     throw Error(std::string("input_ids: expected integer token ids, got dtype ") +
@@ -33,8 +33,8 @@ at::Tensor checked_input_ids(const at::Tensor& input_ids, std::int64_t vocab_siz
 at::Tensor checked_mask(const at::Tensor& mask, const at::Tensor& ids) {
   if (!mask.defined()) return at::ones_like(ids);
   if (mask.sizes() != ids.sizes()) {
-    throw Error("attention_mask: shape " + shape_string(mask.sizes()) + " does not match input_ids " +
-                shape_string(ids.sizes()));
+    throw Error("attention_mask: shape " + shape_text(mask.sizes()) + " does not match input_ids " +
+                shape_text(ids.sizes()));
   }
   if (!at::isIntegralType(mask.scalar_type(), /*includeBool=*/true)) {
     throw Error(std::string("attention_mask: expected bool or integer values, got dtype ") +

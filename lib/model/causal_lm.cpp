@@ -7,6 +7,7 @@
 #include "lib/model/layers.h"
 #include "lib/model/projection.h"
 #include "lib/util/error.h"
+#include "lib/util/shape_text.h"
 
 namespace ladle::model {
 namespace {
@@ -42,8 +43,8 @@ void CausalLm::load_hf_state_dict(const NamedTensors& checkpoint_tensors, const 
     if (!tensor.defined() || !at::isFloatingType(tensor.scalar_type())) {
       mismatched.push_back("'" + name + "' is not a floating-point tensor");
     } else if (tensor.sizes() != parameter.sizes()) {
-      mismatched.push_back("'" + name + "' has shape " + shape_string(tensor.sizes()) + ", expected " +
-                           shape_string(parameter.sizes()));
+      mismatched.push_back("'" + name + "' has shape " + shape_text(tensor.sizes()) + ", expected " +
+                           shape_text(parameter.sizes()));
     }
   }
   bool tied_head_present = false;

@@ -4,8 +4,8 @@
 
 #include <string>
 
-#include "lib/model/error_text.h"
 #include "lib/util/error.h"
+#include "lib/util/shape_text.h"
 
 namespace ladle::model {
 namespace {
@@ -15,11 +15,11 @@ std::pair<at::Tensor, at::Tensor> shifted(const at::Tensor& logits, const at::Te
                                           const at::Tensor& attention_mask) {
   if (!logits.defined() || logits.dim() != 3 || logits.size(1) < 1) {
     throw Error("causal LM loss: logits must be [batch, seq, vocab], got " +
-                (logits.defined() ? shape_string(logits.sizes()) : std::string("none")));
+                (logits.defined() ? shape_text(logits.sizes()) : std::string("none")));
   }
   if (!labels.defined() || labels.dim() != 2 || labels.size(0) != logits.size(0) || labels.size(1) != logits.size(1)) {
-    throw Error("causal LM loss: labels must be [batch, seq] = " + shape_string(logits.sizes().slice(0, 2)) + ", got " +
-                (labels.defined() ? shape_string(labels.sizes()) : std::string("none")));
+    throw Error("causal LM loss: labels must be [batch, seq] = " + shape_text(logits.sizes().slice(0, 2)) + ", got " +
+                (labels.defined() ? shape_text(labels.sizes()) : std::string("none")));
   }
   if (!at::isIntegralType(labels.scalar_type(), /*includeBool=*/false)) {
     throw Error(std::string("causal LM loss: labels must be integers, got dtype ") +
@@ -29,8 +29,8 @@ std::pair<at::Tensor, at::Tensor> shifted(const at::Tensor& logits, const at::Te
   at::Tensor targets = labels.narrow(1, 1, seq - 1).to(logits.device(), at::kLong);
   if (attention_mask.defined()) {
     if (attention_mask.sizes() != labels.sizes()) {
-      throw Error("causal LM loss: attention_mask must be [batch, seq] = " + shape_string(labels.sizes()) + ", got " +
-                  shape_string(attention_mask.sizes()));
+      throw Error("causal LM loss: attention_mask must be [batch, seq] = " + shape_text(labels.sizes()) + ", got " +
+                  shape_text(attention_mask.sizes()));
     }
     const at::Tensor predicted_from_padding = attention_mask.narrow(1, 0, seq - 1).to(logits.device()) == 0;
     targets = targets.masked_fill(predicted_from_padding, ignore_index);

@@ -2,12 +2,6 @@
 
 namespace ladle::model {
 
-std::string shape_string(c10::ArrayRef<std::int64_t> shape) {
-  std::string text = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) text += (i == 0 ? "" : ", ") + std::to_string(shape[i]);
-  return text + "]";
-}
-
 std::string name_list(const std::vector<std::string>& names) {
   constexpr std::size_t kShown = 8;
   std::string text;

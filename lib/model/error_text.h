@@ -1,17 +1,11 @@
-// Small text helpers shared by the model files: shapes and name lists for error messages, suffix tests for
+// Small text helpers shared by the model files: name lists for error messages, suffix tests for
 // Hugging Face module names.
 #pragma once
 
-#include <c10/util/ArrayRef.h>
-
-#include <cstdint>
 #include <string>
 #include <vector>
 
 namespace ladle::model {
-
-// "[2, 5, 64]"
-std::string shape_string(c10::ArrayRef<std::int64_t> shape);
 
 // "'a', 'b', 'c' and 4 more": the first eight names, enough to act on without flooding a message.
 std::string name_list(const std::vector<std::string>& names);

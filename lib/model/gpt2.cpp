@@ -8,6 +8,7 @@
 #include "lib/model/attention.h"
 #include "lib/model/error_text.h"
 #include "lib/model/layers.h"
+#include "lib/model/dense.h"
 #include "lib/model/projection.h"
 #include "lib/util/error.h"
 
@@ -143,7 +144,7 @@ Gpt2LmHeadModel::Gpt2LmHeadModel(const CausalLmConfig& config) : CausalLm(config
 CausalLmOutput Gpt2LmHeadModel::forward(const at::Tensor& input_ids, const ForwardOptions& options) {
   CausalLmOutput output;
   const at::Tensor h = transformer_->forward(input_ids, options, output.hidden_states);
-  output.logits = (lm_head_ ? lm_head_->forward(h) : at::linear(h, transformer_->embedding_weight())).to(at::kFloat);
+  output.logits = (lm_head_ ? lm_head_->forward(h) : dense(h, transformer_->embedding_weight())).to(at::kFloat);
   return output;
 }
 

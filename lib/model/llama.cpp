@@ -7,6 +7,7 @@
 #include "lib/model/attention.h"
 #include "lib/model/error_text.h"
 #include "lib/model/layers.h"
+#include "lib/model/dense.h"
 #include "lib/model/projection.h"
 #include "lib/util/error.h"
 
@@ -151,7 +152,7 @@ CausalLmOutput LlamaForCausalLM::forward(const at::Tensor& input_ids, const Forw
   CausalLmOutput output;
   const at::Tensor h = model_->forward(input_ids, options, output.hidden_states);
   // Logits in fp32 whatever the compute dtype, as LlamaForCausalLM returns them.
-  output.logits = (lm_head_ ? lm_head_->forward(h) : at::linear(h, model_->embedding_weight())).to(at::kFloat);
+  output.logits = (lm_head_ ? lm_head_->forward(h) : dense(h, model_->embedding_weight())).to(at::kFloat);
   return output;
 }
 

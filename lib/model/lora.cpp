@@ -18,6 +18,7 @@
 #include "lib/model/json_file.h"
 #include "lib/model/projection.h"
 #include "lib/util/error.h"
+#include "lib/util/shape_text.h"
 
 namespace ladle::model {
 namespace {
@@ -224,8 +225,8 @@ void load_lora_adapter(CausalLm& model, const LoraAdapter& adapter) {
       if (!adapter.tensors.contains(name)) {
         missing.push_back(name);
       } else if (adapter.tensors.at(name).sizes() != parameter.sizes()) {
-        mismatched.push_back("'" + name + "' has shape " + shape_string(adapter.tensors.at(name).sizes()) +
-                             ", expected " + shape_string(parameter.sizes()));
+        mismatched.push_back("'" + name + "' has shape " + shape_text(adapter.tensors.at(name).sizes()) +
+                             ", expected " + shape_text(parameter.sizes()));
       } else if (!at::isFloatingType(adapter.tensors.at(name).scalar_type())) {
         mismatched.push_back("'" + name + "' is not a floating-point tensor");
       }
@@ -314,14 +315,14 @@ NamedTensors merge_lora_into_base(const NamedTensors& base, const LoraAdapter& a
     const at::Tensor& b = adapter.tensors.at(b_name);
     const at::Tensor& weight = base.at(weight_name);
     if (a.dim() != 2 || b.dim() != 2 || b.size(1) != a.size(0) || weight.dim() != 2) {
-      throw Error("LoRA adapter: '" + name + "' " + shape_string(a.sizes()) + " and '" + b_name + "' " +
-                  shape_string(b.sizes()) + " are not [r, in] and [out, r]");
+      throw Error("LoRA adapter: '" + name + "' " + shape_text(a.sizes()) + " and '" + b_name + "' " +
+                  shape_text(b.sizes()) + " are not [r, in] and [out, r]");
     }
     const std::vector<std::int64_t> expected = adapter.fan_in_fan_out ? std::vector<std::int64_t>{a.size(1), b.size(0)}
                                                                       : std::vector<std::int64_t>{b.size(0), a.size(1)};
     if (weight.sizes() != at::IntArrayRef(expected)) {
-      throw Error("LoRA adapter: '" + weight_name + "' has shape " + shape_string(weight.sizes()) +
-                  ", but the adapter " + "expects " + shape_string(expected) +
+      throw Error("LoRA adapter: '" + weight_name + "' has shape " + shape_text(weight.sizes()) +
+                  ", but the adapter " + "expects " + shape_text(expected) +
                   (adapter.fan_in_fan_out ? " (fan_in_fan_out)" : ""));
     }
     at::Tensor delta = at::matmul(b.to(weight.device(), at::kFloat), a.to(weight.device(), at::kFloat)) * scaling;

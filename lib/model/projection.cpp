@@ -5,6 +5,7 @@
 #include <cmath>
 #include <string>
 
+#include "lib/model/dense.h"
 #include "lib/util/error.h"
 
 namespace ladle::model {
@@ -18,11 +19,12 @@ Projection::Projection(std::int64_t in_features, std::int64_t out_features, bool
 }
 
 at::Tensor Projection::forward(const at::Tensor& x) {
-  // Conv1D computes x·W + b; torch::linear with Wᵀ is the same product (and W contiguous stays on the fast path).
-  at::Tensor y = at::linear(x, layout_ == WeightLayout::out_in ? weight_ : weight_.t(), bias_);
+  // Conv1D computes x·W + b: linear with Wᵀ is the same product, and lib/model/dense reads the transposed view
+  // without a copy.
+  at::Tensor y = dense(x, layout_ == WeightLayout::out_in ? weight_ : weight_.t(), bias_);
   if (!has_lora()) return y;
   const at::Tensor dropped = lora_dropout_ > 0 ? at::dropout(x, lora_dropout_, is_training()) : x;
-  return y + at::linear(at::linear(dropped, lora_a_), lora_b_) * lora_scaling_;
+  return y + dense(dense(dropped, lora_a_), lora_b_) * lora_scaling_;
 }
 
 void Projection::reset_parameters(double std, at::Generator& generator) {

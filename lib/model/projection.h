@@ -18,7 +18,7 @@ enum class WeightLayout {
 // "lora_A.weight" [r, in] and "lora_B.weight" [out, r] (submodules lora_A and lora_B, PEFT's names without the
 // adapter name), and then
 //   y = base(x) + scaling·(dropout(x)·Aᵀ)·Bᵀ        (Hu et al., "LoRA", ICLR 2022, eq. 3; PEFT's lora.Linear)
-// with scaling = alpha / r. The forward uses torch::linear (BUILD-NOTES 7).
+// with scaling = alpha / r. The forward uses lib/model/dense.h (oneDNN for fp32 on the CPU, else torch::linear).
 class Projection : public torch::nn::Module {
  public:
   // Parameters are created uninitialised (fp32, CPU); see reset_parameters.

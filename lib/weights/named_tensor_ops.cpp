@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "lib/util/error.h"
+#include "lib/util/shape_text.h"
 #include "lib/weights/tensor_ops.h"
 
 namespace ladle {
@@ -17,12 +18,6 @@ std::string quoted_list(const std::vector<std::string>& items) {
   std::ostringstream out;
   for (std::size_t i = 0; i < items.size() && i < kListedNames; ++i) out << (i ? ", " : "") << items[i];
   if (items.size() > kListedNames) out << " and " << items.size() - kListedNames << " more";
-  return out.str();
-}
-
-std::string shape_of(const at::Tensor& tensor) {
-  std::ostringstream out;
-  out << tensor.sizes();
   return out.str();
 }
 
@@ -84,8 +79,8 @@ void require_same_layout(const NamedTensors& a, const NamedTensors& b, const std
     if (!b.contains(name)) {
       missing_from_b.push_back("'" + name + "'");
     } else if (!tensor.sizes().equals(b.at(name).sizes())) {
-      shape_mismatches.push_back("'" + name + "' " + shape_of(tensor) + " in " + label_a + " vs " +
-                                 shape_of(b.at(name)) + " in " + label_b);
+      shape_mismatches.push_back("'" + name + "' " + shape_text(tensor.sizes()) + " in " + label_a + " vs " +
+                                 shape_text(b.at(name).sizes()) + " in " + label_b);
     }
   }
   for (const auto& entry : b) {

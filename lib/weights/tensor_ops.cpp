@@ -5,10 +5,10 @@
 
 #include <algorithm>
 #include <cstring>
-#include <sstream>
 #include <string>
 
 #include "lib/util/error.h"
+#include "lib/util/shape_text.h"
 
 // The library is compiled for baseline x86-64 (SSE2). GCC function multi-versioning compiles the streaming kernels
 // for AVX-512 and AVX2 as well and picks the best one when the library is loaded. Contraction into fused
@@ -26,12 +26,6 @@ namespace {
 // Elements per at::parallel_for chunk: large enough that a thread's share is a long streaming run.
 constexpr std::int64_t kGrainSize = std::int64_t{1} << 16;
 
-std::string shape_of(const at::Tensor& tensor) {
-  std::ostringstream out;
-  out << tensor.sizes();
-  return out.str();
-}
-
 void require_defined(const at::Tensor& tensor, const std::string& op, const std::string& role) {
   if (!tensor.defined()) throw Error(op + ": " + role + " is undefined");
 }
@@ -39,7 +33,7 @@ void require_defined(const at::Tensor& tensor, const std::string& op, const std:
 void require_same_shape(const at::Tensor& tensor, const at::Tensor& reference, const std::string& op,
                         const std::string& role, const std::string& reference_role) {
   if (!tensor.sizes().equals(reference.sizes())) {
-    throw Error(op + ": " + role + " has shape " + shape_of(tensor) + ", expected " + shape_of(reference) +
+    throw Error(op + ": " + role + " has shape " + shape_text(tensor.sizes()) + ", expected " + shape_text(reference.sizes()) +
                 " (the shape of " + reference_role + ")");
   }
 }
@@ -241,7 +235,7 @@ double cosine_similarity(const at::Tensor& a, const at::Tensor& b) {
   require_defined(a, "cosine_similarity", "input 0");
   require_defined(b, "cosine_similarity", "input 1");
   if (a.numel() != b.numel()) {
-    throw Error("cosine_similarity: the inputs have shapes " + shape_of(a) + " and " + shape_of(b) +
+    throw Error("cosine_similarity: the inputs have shapes " + shape_text(a.sizes()) + " and " + shape_text(b.sizes()) +
                 ", expected the same number of elements");
   }
   require_same_device(b, a, "cosine_similarity", "input 1", "input 0");

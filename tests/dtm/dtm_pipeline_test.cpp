@@ -1,7 +1,8 @@
 // `ladle dtm` end to end on a tiny Llama over the byte tokenizer and 24 tiny records, K = 2: the merged model is
 // the mean of the sub-models (computed here from the sub-models' own tensors), LoRA sub-models merge as the mean
 // of their ΔW = (α/r)·B·A, a second run reuses every stage, an interrupted run resumes from its checkpoint to the
-// same weights, the merge names the runs it waits for, and bad configs are rejected naming the key.
+// same weights, an edited config redoes the stages it reaches (and only those), the merge names the runs it waits
+// for, and bad configs are rejected naming the key.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
@@ -167,6 +168,61 @@ TEST(DtmPipeline, RerunSkipsFinishedStages) {
   EXPECT_TRUE(contains(second.err, "0 of 3 runs to train")) << second.err;
 }
 
+// The output parts whose modification times tell which stages a rerun redid.
+std::map<std::string, fs::file_time_type> stage_times(const DtmFixture& fixture) {
+  std::map<std::string, fs::file_time_type> times;
+  for (const std::string part : {"embed", "cluster", "runs/kmeans-0/dtm-run.json", "merge/kmeans/dtm-fingerprint",
+                                 "evaluate/base.json", "evaluate/dtm-kmeans.json"}) {
+    times[part] = fs::last_write_time(fixture.out(part));
+  }
+  return times;
+}
+
+TEST(DtmPipeline, EditedTrainSectionRetrainsTheRunsAndReusesEmbedAndCluster) {
+  const DtmFixture fixture("dtm-edit-train", kNoBaselines);
+  ASSERT_EQ(fixture.dtm().exit_code, 0);
+  const auto before = stage_times(fixture);
+  const auto first_weights = weights_of(fixture.out("merge/kmeans"));
+  std::ofstream(fixture.dir / "dtm.yml", std::ios::app) << "train_overrides: {optimizer.lr: 0.05}\n";
+  const auto second = fixture.dtm();
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  const auto after = stage_times(fixture);
+  for (const std::string kept : {"embed", "cluster", "evaluate/base.json"}) {
+    EXPECT_EQ(after.at(kept), before.at(kept)) << kept << " does not depend on the train section";
+  }
+  for (const std::string redone : {"runs/kmeans-0/dtm-run.json", "merge/kmeans/dtm-fingerprint",
+                                   "evaluate/dtm-kmeans.json"}) {
+    EXPECT_NE(after.at(redone), before.at(redone)) << redone << " was reused after the learning rate changed";
+  }
+  EXPECT_TRUE(contains(second.err, "2 of 2 runs to train")) << second.err;
+  EXPECT_FALSE(at::equal(weights_of(fixture.out("merge/kmeans")).at("model.layers.0.mlp.up_proj.weight"),
+                         first_weights.at("model.layers.0.mlp.up_proj.weight")));
+}
+
+TEST(DtmPipeline, EditedRecordsOrClusterSeedRedoTheirStageAndEverythingDownstream) {
+  const DtmFixture fixture("dtm-edit-data", kNoBaselines);
+  ASSERT_EQ(fixture.dtm().exit_code, 0);
+  const auto first = stage_times(fixture);
+  std::ofstream(fixture.dir / "dtm.yml", std::ios::app) << "records: 20\n";
+  ASSERT_EQ(fixture.dtm().exit_code, 0);
+  const auto second = stage_times(fixture);
+  for (const auto& [part, time] : first) {
+    if (part == "evaluate/base.json") continue;  // the base model's evaluation does not depend on the records
+    EXPECT_NE(second.at(part), time) << part << " was reused after records changed";
+  }
+  EXPECT_EQ(line_count(fixture.out("embed/train.jsonl")), 20u);
+
+  std::string text = read_text(fixture.dir / "dtm.yml");
+  text.replace(text.find("cluster: {k: 2, iterations: 5}"), 30, "cluster: {k: 2, iterations: 5, seed: 7}");
+  std::ofstream(fixture.dir / "dtm.yml") << text;
+  ASSERT_EQ(fixture.dtm().exit_code, 0);
+  const auto third = stage_times(fixture);
+  EXPECT_EQ(third.at("embed"), second.at("embed"));
+  for (const std::string redone : {"cluster", "runs/kmeans-0/dtm-run.json", "evaluate/dtm-kmeans.json"}) {
+    EXPECT_NE(third.at(redone), second.at(redone)) << redone << " was reused after cluster.seed changed";
+  }
+}
+
 TEST(DtmPipeline, InterruptedRunResumesFromItsCheckpointToTheSameWeights) {
   const DtmFixture fixture("dtm-resume", kNoBaselines);
   ASSERT_EQ(fixture.dtm().exit_code, 0);
@@ -229,6 +285,34 @@ TEST(DtmPipeline, LoraSubModelsMergeAsTheMeanOfTheirUpdates) {
     adapted += is_adapted;
   }
   EXPECT_EQ(adapted, 4u) << "q_proj and v_proj of 2 layers";
+}
+
+// Data-parallel inside a sub-model run: two processes with torchrun's variables train one run together (after
+// the clusters were made once, without torchrun), and rank 0 alone records it.
+TEST(DtmPipeline, OnlyRunTrainsDataParallelUnderTorchrunVariables) {
+  const DtmFixture fixture("dtm-ddp", kNoBaselines);
+  const std::string port = std::to_string(ladle::testing::free_tcp_port());
+  const auto ranks = [&](const std::string& dtm_options) {
+    std::string script;
+    for (const std::string rank : {"0", "1"}) {
+      script += "MASTER_ADDR=127.0.0.1 MASTER_PORT=" + port + " WORLD_SIZE=2 RANK=" + rank + " LOCAL_RANK=" + rank +
+                " '" LADLE_CLI_PATH "' --threads 1 dtm --config '" + (fixture.dir / "dtm.yml").string() + "' " +
+                dtm_options + " > '" + (fixture.dir / ("rank" + rank + ".log")).string() + "' 2>&1 & r" + rank +
+                "=$!; ";
+    }
+    return ladle::testing::run_command("/bin/sh", {"-c", script + "wait $r0; a=$?; wait $r1; exit $((a + $?))"});
+  };
+  EXPECT_NE(ranks("--until cluster").exit_code, 0) << "every rank would embed and cluster at once";
+  EXPECT_TRUE(contains(read_text(fixture.dir / "rank0.log"), "--until cluster` once first, without torchrun"));
+  ASSERT_EQ(fixture.dtm({"--until", "cluster"}).exit_code, 0);
+  const auto result = ranks("--only-run kmeans-0");
+  ASSERT_EQ(result.exit_code, 0) << read_text(fixture.dir / "rank0.log") << read_text(fixture.dir / "rank1.log");
+  EXPECT_TRUE(fs::exists(fixture.out("runs/kmeans-0/final/model.safetensors")));
+  EXPECT_FALSE(fs::exists(fixture.out("runs/kmeans-1")));
+  for (const std::string rank : {"0", "1"}) {
+    EXPECT_TRUE(contains(read_text(fixture.dir / ("rank" + rank + ".log")), " x 1 x 2 examples")) << "rank " << rank;
+  }
+  EXPECT_EQ(fixture.run_record("kmeans-0")["name"], "kmeans-0");
 }
 
 // A dtm.yml in the fixture's folder with `text` as its body, parsed in this process.

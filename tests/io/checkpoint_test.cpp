@@ -1,22 +1,28 @@
 // Sharded checkpoints: ShardedSafetensorsWriter, CheckpointWriter (atomic folders) and CheckpointReader
-// (single files, Hugging Face folders, hostile indexes), plus the atomic file helpers they are built on.
+// (single files, Hugging Face folders, hostile indexes), plus the atomic file helpers and the direct writes they are
+// built on.
 #include <gtest/gtest.h>
 
 #include <ATen/ATen.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "lib/io/aligned_block_writer.h"
 #include "lib/io/atomic_file.h"
 #include "lib/io/checkpoint_reader.h"
 #include "lib/io/checkpoint_writer.h"
 #include "lib/io/safetensors_writer.h"
+#include "lib/io/torch_dtype.h"
 #include "lib/util/error.h"
 #include "tests/support/command_runner.h"
 
@@ -168,6 +174,123 @@ TEST(CheckpointSharded, RefusesAFolderAlreadyHoldingACheckpoint) {
 TEST(CheckpointSharded, ZeroBudgetIsAnError) {
   ScratchDir dir;
   EXPECT_CONTAINS(error_of([&] { ShardedSafetensorsWriter(dir.path, 0); }), "must be positive");
+}
+
+// ---- ShardedSafetensorsWriter with declared tensors ----
+
+// Mixed dtypes (so files order tensors by element size) and a budget that cuts three shards.
+NamedTensors mixed_tensors() {
+  NamedTensors tensors;
+  tensors.insert("a.bf16", at::arange(0, 24, at::kFloat).to(at::kBFloat16));  // 48 bytes
+  tensors.insert("b.f32", at::arange(100, 112, at::kFloat));                 // 48 bytes
+  tensors.insert("c.i64", at::arange(7, at::kLong));                         // 56 bytes
+  tensors.insert("d.f64", at::linspace(-1, 1, 9, at::kDouble));              // 72 bytes
+  tensors.insert("e.scalar", at::scalar_tensor(3.5, at::kFloat));            // 4 bytes, 0-d
+  tensors.insert("f.empty", at::zeros({0, 4}, at::kHalf));                   // no bytes
+  tensors.insert("g.u8", at::arange(5, at::kByte));                          // 5 bytes
+  return tensors;
+}
+
+std::vector<TensorDeclaration> declarations_of(const NamedTensors& tensors) {
+  std::vector<TensorDeclaration> declarations;
+  for (const auto& [name, tensor] : tensors) {
+    declarations.push_back({name, from_scalar_type(tensor.scalar_type()), tensor.sizes().vec()});
+  }
+  return declarations;
+}
+
+TEST(CheckpointShardedDeclared, WritesTheSameFilesAsAddingTheTensorsInDeclarationOrder) {
+  ScratchDir added_dir;
+  ScratchDir declared_dir;
+  const NamedTensors tensors = mixed_tensors();
+  ShardedSafetensorsWriter added(added_dir.path, 100);
+  for (const auto& [name, tensor] : tensors) added.add(name, tensor);
+  const auto added_shards = added.finish();
+
+  ShardedSafetensorsWriter declared(declared_dir.path, 100);
+  declared.declare_tensors(declarations_of(tensors));
+  std::vector<std::string> names = tensors.names();
+  std::reverse(names.begin(), names.end());  // values may come in any order
+  for (const auto& name : names) declared.add(name, tensors.at(name));
+  const auto declared_shards = declared.finish();
+
+  ASSERT_EQ(added_shards.size(), 3u);
+  ASSERT_EQ(declared_shards.size(), added_shards.size());
+  EXPECT_EQ(listing(declared_dir.path), listing(added_dir.path));
+  for (const auto& name : listing(added_dir.path)) {
+    EXPECT_EQ(read_text(declared_dir.path / name), read_text(added_dir.path / name)) << name;
+  }
+  const CheckpointReader reader(declared_dir.path);
+  for (const auto& [name, tensor] : tensors) EXPECT_TRUE(at::equal(reader.tensor(name), tensor)) << name;
+}
+
+TEST(CheckpointShardedDeclared, TensorIsWrittenWhenAddedAndNotKept) {
+  ScratchDir dir;
+  ShardedSafetensorsWriter writer(dir.path, 1 << 20);
+  writer.declare_tensors({{"w", Dtype::F32, {4}}});
+  at::Tensor values = at::arange(4, at::kFloat);
+  writer.add("w", values);
+  values.fill_(-1);  // after add(): must not reach the file
+  writer.finish();
+  expect_bit_exact(CheckpointReader(dir.path).load_all(), [] {
+    NamedTensors expected;
+    expected.insert("w", at::arange(4, at::kFloat));
+    return expected;
+  }());
+}
+
+TEST(CheckpointShardedDeclared, NoDeclaredTensorsGivesAnEmptyCheckpoint) {
+  ScratchDir dir;
+  ShardedSafetensorsWriter writer(dir.path, 1 << 20);
+  writer.declare_tensors({});
+  EXPECT_EQ(writer.finish(), std::vector<fs::path>{dir.path / "model.safetensors"});
+  EXPECT_EQ(CheckpointReader(dir.path).names().size(), 0u);
+}
+
+TEST(CheckpointShardedDeclared, UndeclaredNameIsAnError) {
+  ScratchDir dir;
+  ShardedSafetensorsWriter writer(dir.path, 1 << 20);
+  writer.declare_tensors({{"w", Dtype::F32, {2}}});
+  EXPECT_CONTAINS(error_of([&] { writer.add("v", at::ones({2})); }), "tensor 'v' was not declared");
+}
+
+TEST(CheckpointShardedDeclared, DtypeOrShapeOtherThanDeclaredIsAnError) {
+  ScratchDir dir;
+  ShardedSafetensorsWriter writer(dir.path, 1 << 20);
+  writer.declare_tensors({{"w", Dtype::F32, {2, 3}}});
+  EXPECT_CONTAINS(error_of([&] { writer.add("w", at::ones({2, 3}, at::kDouble)); }),
+                  "tensor 'w' is F64 [2, 3] but was declared F32 [2, 3]");
+  EXPECT_CONTAINS(error_of([&] { writer.add("w", at::ones({3, 2})); }),
+                  "tensor 'w' is F32 [3, 2] but was declared F32 [2, 3]");
+}
+
+TEST(CheckpointShardedDeclared, DeclaredTensorNeverAddedFailsFinishAndLeavesNoFiles) {
+  ScratchDir dir;
+  {
+    ShardedSafetensorsWriter writer(dir.path, 1 << 20);
+    writer.declare_tensors({{"w", Dtype::F32, {2}}, {"v", Dtype::F32, {2}}});
+    writer.add("w", at::ones({2}));
+    EXPECT_CONTAINS(error_of([&] { writer.finish(); }), "tensor 'v' was declared but never added");
+  }
+  EXPECT_EQ(listing(dir.path), std::vector<std::string>{});
+}
+
+TEST(CheckpointShardedDeclared, DeclaringTwiceOrAfterAddIsAnError) {
+  ScratchDir dir;
+  ShardedSafetensorsWriter declared_twice(dir.path / "a", 1 << 20);
+  declared_twice.declare_tensors({{"w", Dtype::F32, {2}}});
+  EXPECT_CONTAINS(error_of([&] { declared_twice.declare_tensors({}); }), "must come once, before any tensor");
+  ShardedSafetensorsWriter declared_late(dir.path / "b", 1 << 20);
+  declared_late.add("w", at::ones({2}));
+  EXPECT_CONTAINS(error_of([&] { declared_late.declare_tensors({{"v", Dtype::F32, {2}}}); }),
+                  "must come once, before any tensor");
+}
+
+TEST(CheckpointShardedDeclared, NameDeclaredTwiceIsAnError) {
+  ScratchDir dir;
+  ShardedSafetensorsWriter writer(dir.path, 1 << 20);
+  EXPECT_CONTAINS(error_of([&] { writer.declare_tensors({{"w", Dtype::F32, {2}}, {"w", Dtype::F32, {2}}}); }),
+                  "tensor 'w' is declared twice");
 }
 
 // ---- CheckpointWriter ----
@@ -471,6 +594,80 @@ TEST(AtomicFile, DirectoryRefusesAnExistingTargetWithoutOverwrite) {
   ScratchDir dir;
   fs::create_directories(dir.path / "out");
   EXPECT_CONTAINS(error_of([&] { AtomicDirectory folder(dir.path / "out"); }), "already exists");
+}
+
+// ---- AlignedBlockWriter (direct writes of byte ranges in any order) ----
+
+// Bytes that differ from block to block and within a block: (i * 7 + i / 4096) mod 251.
+std::string pattern(std::size_t size) {
+  std::string bytes(size, '\0');
+  for (std::size_t i = 0; i < size; ++i) bytes[i] = static_cast<char>((i * 7 + i / 4096) % 251);
+  return bytes;
+}
+
+// Opens `path` for direct writing; -1 where the file system refuses O_DIRECT (the tests then skip).
+int open_direct(const fs::path& path) {
+  return ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0644);
+}
+
+TEST(AlignedBlockWriter, RangesWrittenInAnyOrderGiveTheWholeFile) {
+  ScratchDir dir;
+  const fs::path path = dir.path / "f";
+  const int fd = open_direct(path);
+  if (fd < 0) GTEST_SKIP() << "no O_DIRECT on " << dir.path;
+  // Ranges smaller than a block, straddling block edges, spanning whole blocks and more than one write chunk,
+  // and ending mid-block at the end of the file; given out of order.
+  const std::size_t size = kDirectWriteChunkBytes + 5 * kDirectIoAlignment + 123;
+  const std::size_t long_end = kDirectWriteChunkBytes + 4 * kDirectIoAlignment - 100;
+  const std::string expected = pattern(size);
+  const std::vector<std::pair<std::size_t, std::size_t>> ranges = {
+      {5000, long_end},             // mid-block to mid-block, over more than a chunk
+      {0, 10},                      // inside the first block
+      {long_end + 2000, size},      // over a block's edge, ending mid-block at the end of the file
+      {10, 5000},                   // over the first block's edge
+      {long_end, long_end + 2000},  // inside one block
+  };
+  {
+    AlignedBlockWriter writer(fd, path.string());
+    for (const auto& [begin, end] : ranges) writer.write_at(begin, expected.data() + begin, end - begin);
+    writer.finish();
+  }
+  ::close(fd);
+  EXPECT_EQ(fs::file_size(path), size);
+  EXPECT_TRUE(read_text(path) == expected);
+}
+
+TEST(AlignedBlockWriter, BytesNeverWrittenReadAsZeros) {
+  ScratchDir dir;
+  const fs::path path = dir.path / "f";
+  const int fd = open_direct(path);
+  if (fd < 0) GTEST_SKIP() << "no O_DIRECT on " << dir.path;
+  {
+    AlignedBlockWriter writer(fd, path.string());
+    writer.write_at(3, "abc", 3);
+    writer.write_at(9000, "xyz", 3);
+    writer.finish();
+  }
+  ::close(fd);
+  std::string expected(9003, '\0');
+  expected.replace(3, 3, "abc");
+  expected.replace(9000, 3, "xyz");
+  EXPECT_TRUE(read_text(path) == expected);
+}
+
+TEST(AtomicFile, DirectModeWritesTheSameBytesAsBufferedMode) {
+  ScratchDir dir;
+  const std::string bytes = pattern(3 * kDirectIoAlignment + 17);
+  for (const FileWriteMode mode : {FileWriteMode::kBuffered, FileWriteMode::kDirect}) {
+    const fs::path target = dir.path / (mode == FileWriteMode::kDirect ? "direct" : "buffered");
+    AtomicFile file(target, mode);
+    file.write(bytes.data(), 100);                               // appended
+    file.write_at(200, bytes.data() + 200, bytes.size() - 200);  // at an offset, before the gap is filled
+    file.write_at(100, bytes.data() + 100, 100);
+    file.commit();
+    EXPECT_TRUE(read_text(target) == bytes) << target;
+    EXPECT_FALSE(fs::exists(file.partial_path())) << target;
+  }
 }
 
 }  // namespace

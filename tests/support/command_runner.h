@@ -18,6 +18,8 @@ CommandResult run_command(const std::string& program, const std::vector<std::str
 CommandResult run_ladle(const std::vector<std::string>& args);
 // The Python with PyTorch used for reference values ($LADLE_PYTHON, else /usr/bin/python3).
 std::string python_program();
+// A TCP port on the loopback interface that was free a moment ago (for a test's MASTER_PORT).
+int free_tcp_port();
 // A fresh empty directory under the system's temporary directory, removed by the caller (or left for debugging).
 std::string make_temp_dir(const std::string& label);
 

@@ -1,10 +1,7 @@
 // Data-parallel training: two `ladle train` processes joined over loopback with Gloo, each with half of the same
 // global batch, end with the weights of one process training on the whole batch.
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,19 +20,6 @@ extern char** environ;
 
 namespace ladle::trainer {
 namespace {
-
-// A TCP port that was free a moment ago.
-int free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  socklen_t length = sizeof address;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return ntohs(address.sin_port);
-}
 
 // Starts `ladle args...` with extra environment variables, its output going to `log`.
 pid_t spawn_ladle(const std::vector<std::string>& args, const std::vector<std::string>& extra_environment,
@@ -95,7 +79,7 @@ TEST(DistributedDataParallel, TwoProcessesWithHalfBatchesGiveTheWeightsOfOneProc
   const pid_t single = spawn_ladle(with(train, dir + "/one", "4"), {}, dir + "/one.log");
   ASSERT_EQ(wait_for(single), 0) << read_file(dir + "/one.log");
 
-  const std::string port = std::to_string(free_port());
+  const std::string port = std::to_string(ladle::testing::free_tcp_port());
   std::vector<pid_t> ranks;
   for (int rank = 0; rank < 2; ++rank) {
     ranks.push_back(spawn_ladle(with(train, dir + "/two", "2"),

@@ -16,5 +16,6 @@ void add_train_command(CLI::App& app);
 void add_soup_command(CLI::App& app);
 void add_wise_ft_command(CLI::App& app);
 void add_dtm_command(CLI::App& app);
+void add_evolve_command(CLI::App& app);
 
 }  // namespace ladle::cli

@@ -1,7 +1,7 @@
 // `ladle dtm --config dtm.yml`: the Disperse-Then-Merge pipeline (trainer/dtm/dtm_pipeline.h) with its baselines
-// and report; `--jobs N` trains N runs at once as child processes, `--only-run NAME` / `--only-cluster k` train
-// single runs (one scheduler job each), `--until STAGE` stops early, `--no-train` only merges, evaluates and
-// reports runs trained elsewhere.
+// and report; `--jobs N` trains (and evaluates) N runs (models) at once as child processes, `--only-run NAME` /
+// `--only-cluster k` train single runs (one scheduler job each), `--only-evaluate NAME` evaluates one model,
+// `--until STAGE` stops early, `--no-train` only merges, evaluates and reports runs trained elsewhere.
 #include <CLI/CLI.hpp>
 
 #include <filesystem>
@@ -23,6 +23,7 @@ struct DtmOptions {
   int jobs = 1;
   std::vector<std::string> only_runs;
   std::optional<std::int64_t> only_cluster;
+  std::vector<std::string> only_models;
   std::string until = "report";
   bool no_train = false;
 };
@@ -34,6 +35,7 @@ void run_dtm(const DtmOptions& options, const CLI::App& app) {
   pipeline.jobs = options.jobs;
   pipeline.only_runs = options.only_runs;
   pipeline.only_cluster = options.only_cluster;
+  pipeline.only_models = options.only_models;
   pipeline.no_train = options.no_train;
   const auto until = parse_dtm_stage(options.until);
   if (!until) throw Error("--until must be embed, cluster, train, merge, evaluate or report, got '" + options.until + "'");
@@ -66,7 +68,7 @@ void add_dtm_command(CLI::App& app) {
       "dtm", "Disperse-Then-Merge: cluster the instruction data, fine-tune a sub-model per cluster, merge them, "
              "evaluate against the baselines and write a report (examples/dtm.yml)");
   command->add_option("--config", options->config, "The DTM config (YAML; see examples/dtm.yml)")->required();
-  command->add_option("--jobs", options->jobs, "Runs trained at once, each a child process")->capture_default_str();
+  command->add_option("--jobs", options->jobs, "Runs trained (and models evaluated) at once, each a child process")->capture_default_str();
   command
       ->add_option("--only-run", options->only_runs,
                    "Train only this run (kmeans-K, random-K, vanilla, soup-K) in this process, then stop (repeatable)")
@@ -75,6 +77,12 @@ void add_dtm_command(CLI::App& app) {
   command->add_option("--only-cluster", options->only_cluster,
                       "Train only the runs with this index (kmeans-K, random-K, soup-K), then stop: one job of a "
                       "scheduler's job array");
+  command
+      ->add_option("--only-evaluate", options->only_models,
+                   "Evaluate only this model (base, vanilla, dtm-kmeans, dtm-random, soup) in this process, then "
+                   "stop (repeatable; the merge stage must be done)")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   command->add_option("--until", options->until, "Last stage: embed, cluster, train, merge, evaluate or report")
       ->capture_default_str();
   command->add_flag("--no-train", options->no_train,

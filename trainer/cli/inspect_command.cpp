@@ -6,11 +6,11 @@
 #include <iomanip>
 #include <iostream>
 #include <map>
-#include <sstream>
 
 #include "lib/io/checkpoint_reader.h"
 #include "lib/io/dtype.h"
 #include "lib/util/human_format.h"
+#include "lib/util/shape_text.h"
 #include "trainer/cli/commands.h"
 
 namespace ladle::cli {
@@ -21,14 +21,6 @@ struct InspectOptions {
   bool json = false;
   bool summary = false;
 };
-
-std::string shape_text(const std::vector<std::int64_t>& shape) {
-  std::ostringstream text;
-  text << "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) text << (i ? ", " : "") << shape[i];
-  text << "]";
-  return text.str();
-}
 
 std::map<std::string, std::uint64_t> parameters_per_dtype(const io::CheckpointReader& reader) {
   std::map<std::string, std::uint64_t> counts;

@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
   ladle::cli::add_soup_command(app);
   ladle::cli::add_wise_ft_command(app);
   ladle::cli::add_dtm_command(app);
+  ladle::cli::add_evolve_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

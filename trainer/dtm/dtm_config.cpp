@@ -12,6 +12,7 @@
 #include "lib/merge/merge_method.h"
 #include "lib/merge/merge_method_registry.h"
 #include "lib/util/error.h"
+#include "lib/util/yaml_fields.h"
 
 namespace ladle::trainer::dtm {
 namespace {
@@ -19,15 +20,6 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr std::uintmax_t kMaxConfigBytes = 1 << 20;
-
-int line_of(const YAML::Node& node) { return node.Mark().is_null() ? 0 : node.Mark().line + 1; }
-
-std::string shown(const YAML::Node& node) {
-  if (node.IsScalar()) return "'" + node.Scalar() + "'";
-  if (node.IsSequence()) return "a list";
-  if (node.IsMap()) return "a mapping";
-  return "nothing";
-}
 
 // A mapping as one line of YAML flow style, to be echoed into the merge engine's config.
 std::string flow_yaml(const YAML::Node& node) {
@@ -37,19 +29,13 @@ std::string flow_yaml(const YAML::Node& node) {
 }
 
 // Reads one mapping key by key against a schema; every message starts "<label>:<line>: <dotted key>: ".
-class DtmParser {
+class DtmParser : YamlFields {
  public:
-  DtmParser(std::string label, fs::path base_dir) : label_(std::move(label)), base_dir_(std::move(base_dir)) {}
+  DtmParser(std::string label, fs::path base_dir) : YamlFields(std::move(label), std::move(base_dir)) {}
 
   DtmConfig parse(const std::string& text) {
-    YAML::Node root;
-    try {
-      root = YAML::Load(text);
-    } catch (const YAML::Exception& error) {
-      throw Error(label_ + (error.mark.is_null() ? "" : ":" + std::to_string(error.mark.line + 1)) +
-                  ": not valid YAML: " + error.msg);
-    }
-    if (!root.IsMap()) throw Error(label_ + ": expected a mapping of keys (output_dir, train, cluster, ...)");
+    const YAML::Node root = load_yaml(text, label());
+    if (!root.IsMap()) throw Error(label() + ": expected a mapping of keys (output_dir, train, cluster, ...)");
     text_ = text;
     root_ = root;
     DtmConfig c;
@@ -83,64 +69,12 @@ class DtmParser {
     try {
       c.train_config();
     } catch (const Error& error) {
-      throw Error(error.what() + std::string(" (the training config of ") + label_ + ")");
+      throw Error(error.what() + std::string(" (the training config of ") + label() + ")");
     }
     return c;
   }
 
  private:
-  using Reader = std::function<void(const YAML::Node&, const std::string&)>;
-
-  [[noreturn]] void fail(const YAML::Node& node, const std::string& key, const std::string& message) const {
-    const int line = line_of(node);
-    throw Error(label_ + (line > 0 ? ":" + std::to_string(line) : "") + ": " + key + ": " + message);
-  }
-
-  void section(const YAML::Node& node, const std::string& prefix,
-               const std::vector<std::pair<const char*, Reader>>& fields) {
-    if (!node.IsMap()) fail(node, prefix, "expected a mapping of keys, got " + shown(node));
-    for (const auto& item : node) {
-      const std::string name = item.first.as<std::string>();
-      const std::string key = prefix.empty() ? name : prefix + "." + name;
-      const auto field = std::find_if(fields.begin(), fields.end(), [&](const auto& f) { return name == f.first; });
-      if (field == fields.end()) {
-        std::string known;
-        for (const auto& f : fields) known += (known.empty() ? "" : ", ") + std::string(f.first);
-        fail(item.first, key, "unknown key; known keys: " + known);
-      }
-      field->second(item.second, key);
-    }
-  }
-
-  std::int64_t integer(const YAML::Node& node, const std::string& key, std::int64_t min) const {
-    long long value = 0;
-    if (!node.IsScalar() || !YAML::convert<long long>::decode(node, value) || value < min) {
-      fail(node, key, "expected a whole number >= " + std::to_string(min) + ", got " + shown(node));
-    }
-    return value;
-  }
-  bool boolean(const YAML::Node& node, const std::string& key) const {
-    bool value = false;
-    if (!node.IsScalar() || !YAML::convert<bool>::decode(node, value)) {
-      fail(node, key, "expected true or false, got " + shown(node));
-    }
-    return value;
-  }
-  std::string string(const YAML::Node& node, const std::string& key) const {
-    if (!node.IsScalar() || node.Scalar().empty()) fail(node, key, "expected a non-empty string, got " + shown(node));
-    return node.Scalar();
-  }
-  fs::path path(const YAML::Node& node, const std::string& key) const {
-    const fs::path value(string(node, key));
-    return (value.is_relative() ? base_dir_ / value : value).lexically_normal();
-  }
-  fs::path existing_file(const YAML::Node& node, const std::string& key) const {
-    const fs::path value = path(node, key);
-    std::error_code error;
-    if (!fs::is_regular_file(value, error)) fail(node, key, "'" + value.string() + "' does not exist");
-    return value;
-  }
-
   // The inline mapping of a top-level key exactly as the file has it, with blank lines and spaces in place of
   // everything before it, so that the training config's parser names the file's own lines and columns.
   std::string section_text(const YAML::Node& value, const std::string& key) const {
@@ -165,18 +99,18 @@ class DtmParser {
   }
 
   std::string mapping(const YAML::Node& node, const std::string& key) const {
-    if (!node.IsMap()) fail(node, key, "expected a mapping of parameters, got " + shown(node));
+    if (!node.IsMap()) fail(node, key, "expected a mapping of parameters, got " + yaml_shown(node));
     return flow_yaml(node);
   }
 
   void read_train(const YAML::Node& node, const std::string& key, DtmTrainSource& train) {
     if (node.IsMap()) {
       train.text = section_text(node, key);
-      train.label = label_;
-      train.base_dir = base_dir_;
+      train.label = label();
+      train.base_dir = base_dir();
       return;
     }
-    if (!node.IsScalar()) fail(node, key, "expected a train YAML's path or a mapping, got " + shown(node));
+    if (!node.IsScalar()) fail(node, key, "expected a train YAML's path or a mapping, got " + yaml_shown(node));
     const fs::path file = existing_file(node, key);
     if (fs::file_size(file) > kMaxConfigBytes) fail(node, key, "'" + file.string() + "' is too large for a config");
     std::ifstream in(file, std::ios::binary);
@@ -188,7 +122,7 @@ class DtmParser {
   }
 
   void read_overrides(const YAML::Node& node, const std::string& key, DtmTrainSource& train) {
-    if (!node.IsMap()) fail(node, key, "expected a mapping of dotted keys to values, got " + shown(node));
+    if (!node.IsMap()) fail(node, key, "expected a mapping of dotted keys to values, got " + yaml_shown(node));
     for (const auto& item : node) train.overrides.push_back(item.first.as<std::string>() + "=" + flow_yaml(item.second));
   }
 
@@ -199,13 +133,13 @@ class DtmParser {
                 {"text",
                  [&](const YAML::Node& n, const std::string& k) {
                    const auto text = clustering::parse_embed_text(string(n, k));
-                   if (!text) fail(n, k, "expected instruction, response or both, got " + shown(n));
+                   if (!text) fail(n, k, "expected instruction, response or both, got " + yaml_shown(n));
                    o.text = *text;
                  }},
                 {"pooling",
                  [&](const YAML::Node& n, const std::string& k) {
                    const auto pooling = clustering::parse_pooling(string(n, k));
-                   if (!pooling) fail(n, k, "expected mean or last, got " + shown(n));
+                   if (!pooling) fail(n, k, "expected mean or last, got " + yaml_shown(n));
                    o.pooling = *pooling;
                  }},
                 {"layer", [&](const YAML::Node& n, const std::string& k) { o.layer = integer(n, k, -1000000); }},
@@ -247,7 +181,7 @@ class DtmParser {
     const YAML::Node where = merge_node_.IsDefined() ? merge_node_ : root;
     try {
       merge::find_merge_method(c.merge.merge_method);
-      merge::parse_merge_config(c.merge_yaml({"sub-model-0", "sub-model-1"}, "base"), "merge", base_dir_);
+      merge::parse_merge_config(c.merge_yaml({"sub-model-0", "sub-model-1"}, "base"), "merge", base_dir());
     } catch (const Error& error) {
       fail(where, "merge", error.what());
     }
@@ -290,8 +224,6 @@ class DtmParser {
             });
   }
 
-  std::string label_;
-  fs::path base_dir_;
   std::string text_;  // the whole file
   YAML::Node root_;
   YAML::Node merge_node_;
@@ -300,13 +232,7 @@ class DtmParser {
 }  // namespace
 
 DtmConfig DtmConfig::from_yaml_file(const std::filesystem::path& path) {
-  std::error_code error;
-  if (!fs::is_regular_file(path, error)) throw Error(path.string() + ": no such config file");
-  if (fs::file_size(path, error) > kMaxConfigBytes) throw Error(path.string() + ": too large for a DTM config");
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  DtmConfig config = from_yaml(text.str(), path.string(), fs::absolute(path).parent_path());
+  DtmConfig config = from_yaml(read_config_text(path, kMaxConfigBytes), path.string(), fs::absolute(path).parent_path());
   config.config_file = fs::absolute(path).lexically_normal();
   return config;
 }

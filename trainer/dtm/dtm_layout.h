@@ -9,7 +9,10 @@
 //                     a child process's output
 //   merge/<family>/   merged models (kmeans, random: the merge engine over the sub-models; soup: uniform soup),
 //                     with the mergekit config given to the engine beside them (<family>.yml)
-//   evaluate/<model>.json   held-out metrics of base, vanilla, dtm-kmeans, dtm-random, soup
+//   evaluate/<model>.json   held-out metrics of base, vanilla, dtm-kmeans, dtm-random, soup (evaluate/<model>.log:
+//                     a child process's output)
+// embed/, cluster/ and each merge folder hold dtm-fingerprint, each run's folder too (and its dtm-run.json and
+// every evaluation file a "fingerprint"): what the output was made from (dtm_fingerprints.h).
 //   report/           report.md, report.json, the plots
 #pragma once
 

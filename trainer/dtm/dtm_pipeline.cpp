@@ -28,7 +28,9 @@
 #include "lib/text/seeded_permutation.h"
 #include "lib/util/error.h"
 #include "trainer/bf16_autocast.h"
+#include "trainer/distributed.h"
 #include "trainer/dtm/child_processes.h"
+#include "trainer/dtm/dtm_fingerprints.h"
 #include "trainer/dtm/dtm_report.h"
 #include "trainer/training_data.h"
 
@@ -65,14 +67,6 @@ std::vector<std::string> read_lines(const fs::path& path) {
   return lines;
 }
 
-// The file's contents, or "" when it does not exist.
-std::string text_of(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 std::string joined_lines(const std::vector<std::string>& lines, const std::vector<std::size_t>& indices) {
   std::string text;
   for (const std::size_t i : indices) text += lines[i] + "\n";
@@ -99,19 +93,39 @@ void write_split(const fs::path& directory, const clustering::Partition& partiti
   }
 }
 
+// Under torchrun every process of a data-parallel run executes the pipeline up to its --only-run: a stage before
+// training that is not done would be computed and written by every process at once, so it must be done first.
+void require_single_process(const char* stage, const fs::path& config_file) {
+  const int world_size = DistributedEnvironment::from_environment().world_size;
+  if (world_size > 1) {
+    throw Error("dtm: the " + std::string(stage) + " stage is not done, and this is one of " +
+                std::to_string(world_size) + " data-parallel processes (WORLD_SIZE); run `ladle dtm --config " +
+                config_file.string() + " --until cluster` once first, without torchrun");
+  }
+}
+
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-struct EvaluatedModel {
+// The fingerprint an evaluation file records, or "" when it is missing or unreadable.
+std::string evaluation_fingerprint(const fs::path& file) {
+  std::ifstream in(file);
+  if (!in) return "";
+  const nlohmann::json json = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  return json.is_object() ? json.value("fingerprint", std::string()) : "";
+}
+
+}  // namespace
+
+struct DtmPipeline::EvaluatedModel {
   std::string name;          // evaluate/<name>.json
   std::string title;         // the report's column
   fs::path path;             // the model folder
   fs::path made_from;        // what makes it stale when newer (a run's dtm-run.json, a merge folder)
   std::vector<DtmRun> runs;  // the runs behind it
+  std::string fingerprint;   // of its evaluation (DtmFingerprints::evaluation)
 };
-
-}  // namespace
 
 const char* dtm_stage_name(DtmStage stage) {
   switch (stage) {
@@ -138,8 +152,13 @@ std::optional<DtmStage> parse_dtm_stage(const std::string& name) {
   return std::nullopt;
 }
 
+DtmPipeline::~DtmPipeline() = default;
+
 DtmPipeline::DtmPipeline(DtmConfig config, DtmPipelineOptions options)
-    : config_(std::move(config)), options_(std::move(options)), base_train_(config_.train_config()) {
+    : config_(std::move(config)),
+      options_(std::move(options)),
+      base_train_(config_.train_config()),
+      fingerprints_(std::make_unique<DtmFingerprints>(config_, layout_, base_train_)) {
   if (config_.config_file.empty()) throw Error("ladle dtm: the config must be a file (child processes re-read it)");
   if (options_.jobs < 1) throw Error("--jobs must be at least 1");
   layout_.root = fs::absolute(config_.output_dir).lexically_normal();
@@ -157,6 +176,11 @@ std::string DtmPipeline::run() {
       {DtmStage::evaluate, &DtmPipeline::evaluate}, {DtmStage::report, &DtmPipeline::report}};
   const auto start = std::chrono::steady_clock::now();
   report_text_.clear();
+  if (!options_.only_models.empty()) {
+    evaluate();
+    LADLE_LOG(info) << "dtm: evaluated in " << seconds_since(start) << " s";
+    return report_text_;
+  }
   const bool only_training = !options_.only_runs.empty() || options_.only_cluster.has_value();
   for (const auto& [stage, function] : stages) {
     const auto stage_start = std::chrono::steady_clock::now();
@@ -169,11 +193,12 @@ std::string DtmPipeline::run() {
 }
 
 void DtmPipeline::embed() {
-  std::error_code error;
-  if (fs::exists(layout_.embed_dir(), error)) {
+  const std::string fingerprint = fingerprints_->embed();
+  if (recorded_fingerprint(layout_.embed_dir()) == fingerprint) {
     LADLE_LOG(info) << "dtm: embed: reusing " << layout_.embed_dir().string();
     return;
   }
+  require_single_process("embed", config_.config_file);
   const auto start = std::chrono::steady_clock::now();
   const fs::path source = base_train_.data.train;
   text::InstructionReadOptions read_options;
@@ -222,14 +247,18 @@ void DtmPipeline::embed() {
                                {"layer", config_.embed.embedder.layer},
                                {"seconds", seconds_since(start)}};
   io::write_file_atomically(out.path() / "embed.json", info.dump(2) + "\n");
+  record_fingerprint(out.path(), fingerprint);
   out.commit();
 }
 
 void DtmPipeline::cluster() {
-  if (up_to_date(layout_.cluster_dir(), {layout_.embed_dir()})) {
+  const std::string fingerprint = fingerprints_->cluster();
+  if (up_to_date(layout_.cluster_dir(), {layout_.embed_dir()}) &&
+      recorded_fingerprint(layout_.cluster_dir()) == fingerprint) {
     LADLE_LOG(info) << "dtm: cluster: reusing " << layout_.cluster_dir().string();
     return;
   }
+  require_single_process("cluster", config_.config_file);
   const clustering::FloatMatrix embeddings = clustering::read_npy(layout_.embeddings_file());
   const auto records = text::read_instruction_jsonl(layout_.records_file()).records;
   const auto lines = read_lines(layout_.records_file());
@@ -253,6 +282,7 @@ void DtmPipeline::cluster() {
       clustering::random_partition(kmeans.partition.sizes, static_cast<std::uint64_t>(config_.cluster.seed));
   clustering::set_mean_centroids(random, embeddings);
   write_split(out.path() / "random", random, records, lines, settings);
+  record_fingerprint(out.path(), fingerprint);
   out.commit();
   LADLE_LOG(info) << "dtm: k-means sizes " << nlohmann::json(kmeans.partition.sizes).dump() << ", inertia "
                   << kmeans.partition.inertia << " (random split: " << random.inertia << ")";
@@ -261,7 +291,9 @@ void DtmPipeline::cluster() {
 std::vector<DtmRun> DtmPipeline::runs() const {
   const clustering::Partition partition = clustering::read_partition(layout_.partition_dir("kmeans"));
   const std::int64_t total = config_.total_steps > 0 ? config_.total_steps : base_train_.max_steps;
-  return plan_runs(config_, layout_, partition.sizes, total, base_train_.seed);
+  std::vector<DtmRun> planned = plan_runs(config_, layout_, partition.sizes, total, base_train_.seed);
+  for (auto& run : planned) run.fingerprint = fingerprints_->run(run);
+  return planned;
 }
 
 void DtmPipeline::train() {
@@ -295,13 +327,9 @@ void DtmPipeline::train() {
   if (options_.no_train) return;  // the merge stage names the runs still missing
   std::vector<ChildCommand> commands;
   for (const auto& run : all) {
-    if (run_finished(layout_, run)) continue;
-    ChildCommand command{run.name, {options_.executable.string()}, layout_.run_log_file(run.name)};
-    command.argv.insert(command.argv.end(), options_.global_args.begin(), options_.global_args.end());
-    const std::vector<std::string> arguments = {"dtm", "--config", config_.config_file.string(), "--only-run",
-                                                run.name};
-    command.argv.insert(command.argv.end(), arguments.begin(), arguments.end());
-    commands.push_back(std::move(command));
+    if (!run_finished(layout_, run)) {
+      commands.push_back(child_command(run.name, {"--only-run", run.name}, layout_.run_log_file(run.name)));
+    }
   }
   LADLE_LOG(info) << "dtm: " << commands.size() << " of " << all.size() << " runs to train, " << options_.jobs
                   << " at once";
@@ -326,6 +354,11 @@ void DtmPipeline::merge() {
     }
     return members;
   };
+  auto member_runs = [](const std::vector<const DtmRun*>& members) {
+    std::vector<DtmRun> runs;
+    for (const auto* run : members) runs.push_back(*run);
+    return runs;
+  };
   auto done_files = [&](const std::vector<const DtmRun*>& members) {
     std::vector<fs::path> files;
     for (const auto* run : members) files.push_back(layout_.run_done_file(run->name));
@@ -346,11 +379,12 @@ void DtmPipeline::merge() {
     }
     const std::string merge_text = config_.merge_yaml(models, base_train_.model.path);
     // The merge is redone when a sub-model was retrained or the config's merge section changed.
-    const fs::path record = out / "dtm-merge.yml";
-    if (up_to_date(out, done_files(members)) && text_of(record) == merge_text) {
+    const std::string fingerprint = fingerprints_->merge(member_runs(members), merge_text);
+    if (up_to_date(out, done_files(members)) && recorded_fingerprint(out) == fingerprint) {
       LADLE_LOG(info) << "dtm: merge: reusing " << out.string();
       continue;
     }
+    fs::remove(out / "dtm-fingerprint");
     const fs::path yaml = layout_.root / "merge" / (std::string(run_family_name(family)) + ".yml");
     fs::create_directories(yaml.parent_path());
     io::write_file_atomically(yaml, merge_text);
@@ -370,25 +404,28 @@ void DtmPipeline::merge() {
       write_options.overwrite = true;
       merge::write_merged_model(merge_config, merge::plan_merge(merge_config, inputs), inputs, out, write_options);
     }
-    io::write_file_atomically(record, merge_text);
+    record_fingerprint(out, fingerprint);
   }
 
   if (config_.baselines.uniform_soup) {
     const auto members = family_runs(RunFamily::soup);
     const fs::path out = layout_.merge_dir("soup");
-    if (up_to_date(out, done_files(members))) {
+    const std::string fingerprint = fingerprints_->merge(member_runs(members), "");
+    if (up_to_date(out, done_files(members)) && recorded_fingerprint(out) == fingerprint) {
       LADLE_LOG(info) << "dtm: merge: reusing " << out.string();
       return;
     }
+    fs::remove(out / "dtm-fingerprint");
     std::vector<fs::path> finals;
     for (const auto* run : members) finals.push_back(layout_.run_dir(run->name) / "final");
     io::CheckpointWriteOptions write_options;
     write_options.overwrite = true;
     callbacks::uniform_soup(finals, out, write_options);
+    record_fingerprint(out, fingerprint);
   }
 }
 
-void DtmPipeline::evaluate() {
+std::vector<DtmPipeline::EvaluatedModel> DtmPipeline::evaluated_models() const {
   const std::vector<DtmRun> all = runs();
   auto members = [&](RunFamily family) {
     std::vector<DtmRun> found;
@@ -398,53 +435,99 @@ void DtmPipeline::evaluate() {
     return found;
   };
   std::vector<EvaluatedModel> models = {
-      {"base", "base", base_train_.model.path, base_train_.model.path, {}}};
+      {"base", "base", base_train_.model.path, base_train_.model.path, {}, fingerprints_->base_model()}};
   if (config_.baselines.vanilla) {
+    const auto vanilla = members(RunFamily::vanilla);
     models.push_back({"vanilla", "vanilla", layout_.run_dir("vanilla") / "final", layout_.run_done_file("vanilla"),
-                      members(RunFamily::vanilla)});
+                      vanilla, vanilla.front().fingerprint});
   }
-  models.push_back({"dtm-kmeans", "DTM (k-means)", layout_.merge_dir("kmeans"), layout_.merge_dir("kmeans"),
-                    members(RunFamily::kmeans)});
-  if (config_.baselines.random_split) {
-    models.push_back({"dtm-random", "DTM (random)", layout_.merge_dir("random"), layout_.merge_dir("random"),
-                      members(RunFamily::random)});
-  }
-  if (config_.baselines.uniform_soup) {
-    models.push_back({"soup", "uniform soup", layout_.merge_dir("soup"), layout_.merge_dir("soup"),
-                      members(RunFamily::soup)});
-  }
+  // A merge's fingerprint as merge() recorded it (a missing merge folder records none, and is evaluated never).
+  auto merged = [&](const std::string& name, const std::string& title, RunFamily family) {
+    const fs::path folder = layout_.merge_dir(run_family_name(family));
+    models.push_back({name, title, folder, folder, members(family), recorded_fingerprint(folder)});
+  };
+  merged("dtm-kmeans", "DTM (k-means)", RunFamily::kmeans);
+  if (config_.baselines.random_split) merged("dtm-random", "DTM (random)", RunFamily::random);
+  if (config_.baselines.uniform_soup) merged("soup", "uniform soup", RunFamily::soup);
+  for (auto& model : models) model.fingerprint = fingerprints_->evaluation(model.fingerprint);
+  return models;
+}
 
-  std::unique_ptr<callbacks::HeldOutEvaluator> evaluator;  // read and tokenized once, when first needed
+void DtmPipeline::evaluate() {
+  std::vector<EvaluatedModel> models = evaluated_models();
+  if (!options_.only_models.empty()) {
+    std::string known;
+    for (const auto& model : models) known += (known.empty() ? "" : ", ") + model.name;
+    for (const auto& name : options_.only_models) {
+      const auto found = std::find_if(models.begin(), models.end(), [&](const auto& m) { return m.name == name; });
+      if (found == models.end()) throw Error("--only-evaluate " + name + ": no such model; the models are " + known);
+    }
+    models.erase(std::remove_if(models.begin(), models.end(),
+                                [&](const EvaluatedModel& model) {
+                                  return std::find(options_.only_models.begin(), options_.only_models.end(),
+                                                   model.name) == options_.only_models.end();
+                                }),
+                 models.end());
+  }
+  std::vector<const EvaluatedModel*> stale;
   for (const auto& model : models) {
     const fs::path file = layout_.evaluation_file(model.name);
-    if (up_to_date(file, {model.made_from})) continue;
+    if (!up_to_date(file, {model.made_from}) || evaluation_fingerprint(file) != model.fingerprint) {
+      stale.push_back(&model);
+    }
+  }
+  // Each model's evaluation is independent: with --jobs, child processes evaluate them side by side (one thread
+  // each on 2 cores is faster than two threads per model for a small model, and never waits on a busy core).
+  if (options_.only_models.empty() && options_.jobs > 1 && stale.size() > 1) {
+    std::vector<ChildCommand> commands;
+    for (const EvaluatedModel* model : stale) {
+      commands.push_back(child_command(model->name, {"--only-evaluate", model->name},
+                                       layout_.root / "evaluate" / (model->name + ".log")));
+    }
+    LADLE_LOG(info) << "dtm: " << commands.size() << " models to evaluate, " << options_.jobs << " at once";
+    run_child_processes(commands, options_.jobs);
+    return;
+  }
+  std::unique_ptr<callbacks::HeldOutEvaluator> evaluator;  // read and tokenized once, when first needed
+  for (const EvaluatedModel* model : stale) {
     if (!evaluator) {
       evaluator = std::make_unique<callbacks::HeldOutEvaluator>(load_tokenizer(base_train_), config_.evaluation.sets,
                                                                 config_.evaluation.options);
     }
     const auto start = std::chrono::steady_clock::now();
-    auto lm = model::load_causal_lm(model.path);
-    LADLE_LOG(info) << "dtm: evaluating " << model.name << " (" << model.path.string() << ")";
+    auto lm = model::load_causal_lm(model->path);
+    LADLE_LOG(info) << "dtm: evaluating " << model->name << " (" << model->path.string() << ")";
     const Metrics metrics = evaluator->evaluate(*lm);
     nlohmann::json runs = nlohmann::json::array();
-    for (const auto& run : model.runs) runs.push_back(run.name);
-    const nlohmann::json json = {{"name", model.name},   {"title", model.title},
-                                 {"path", model.path.string()}, {"runs", runs},
-                                 {"seconds", seconds_since(start)}, {"metrics", metrics}};
+    for (const auto& run : model->runs) runs.push_back(run.name);
+    const nlohmann::json json = {{"name", model->name},        {"title", model->title},
+                                 {"path", model->path.string()}, {"runs", runs},
+                                 {"fingerprint", model->fingerprint}, {"seconds", seconds_since(start)},
+                                 {"metrics", metrics}};
+    const fs::path file = layout_.evaluation_file(model->name);
     fs::create_directories(file.parent_path());
     io::write_file_atomically(file, json.dump(2) + "\n");
   }
 }
 
+ChildCommand DtmPipeline::child_command(const std::string& label, const std::vector<std::string>& arguments,
+                                        const fs::path& log) const {
+  ChildCommand command{label, {options_.executable.string()}, log};
+  command.argv.insert(command.argv.end(), options_.global_args.begin(), options_.global_args.end());
+  command.argv.insert(command.argv.end(), {"dtm", "--config", config_.config_file.string()});
+  command.argv.insert(command.argv.end(), arguments.begin(), arguments.end());
+  return command;
+}
+
 void DtmPipeline::report() {
   std::vector<ModelScores> models;
-  for (const std::string name : {"base", "vanilla", "dtm-kmeans", "dtm-random", "soup"}) {
-    const fs::path file = layout_.evaluation_file(name);
-    std::error_code error;
-    if (!fs::exists(file, error)) continue;
+  for (const auto& model : evaluated_models()) {
+    // Only evaluations of the current config (an evaluation left from other settings is not reported).
+    const fs::path file = layout_.evaluation_file(model.name);
+    if (evaluation_fingerprint(file) != model.fingerprint) continue;
     std::ifstream in(file);
     const nlohmann::json json = nlohmann::json::parse(in);
-    ModelScores scores{name, json.at("title").get<std::string>(), json.at("metrics").get<Metrics>(), {}};
+    ModelScores scores{model.name, json.at("title").get<std::string>(), json.at("metrics").get<Metrics>(), {}};
     for (const auto& run : json.at("runs")) {
       scores.runs.push_back(layout_.run_dir(run.get<std::string>()) / "metrics.jsonl");
     }

@@ -1,26 +1,32 @@
 // DtmPipeline: Disperse-Then-Merge (Fu et al., ACL Findings 2024) end to end, as stages that each leave their
-// output on disk (dtm_layout.h) and are skipped when it is there and newer than their inputs:
+// output on disk (dtm_layout.h) and are skipped when it is there, newer than their inputs and made under the same
+// settings (dtm_fingerprints.h: editing dtm.yml redoes what the edit reaches and everything downstream):
 //   embed     the training records' embeddings with the base model (clustering/embedder.h)
 //   cluster   faiss k-means into K clusters, and a random split with the same sizes; one JSONL per cluster
 //   train     the runs of dtm_runs.h (sub-models and baselines), in child processes, `jobs` at once; an
 //             unfinished run resumes from its latest checkpoint
 //   merge     the sub-models of each split with the merge engine (a plain average by default; LoRA sub-models in
 //             ΔW space, lib/merge/lora_merge.h), and the soup runs' uniform soup
-//   evaluate  base, vanilla, both DTM merges and the soup on the held-out sets
+//   evaluate  base, vanilla, both DTM merges and the soup on the held-out sets, `jobs` models at once in child
+//             processes
 //   report    report.md with the tables, the loss-decrease diagnostic and plots (dtm_report.h)
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "trainer/dtm/child_processes.h"
 #include "trainer/dtm/dtm_config.h"
 #include "trainer/dtm/dtm_layout.h"
 #include "trainer/dtm/dtm_runs.h"
 
 namespace ladle::trainer::dtm {
+
+class DtmFingerprints;
 
 enum class DtmStage { embed, cluster, train, merge, evaluate, report };
 
@@ -34,6 +40,9 @@ struct DtmPipelineOptions {
   // runs (`--only-run NAME`, `--only-cluster k`).
   std::vector<std::string> only_runs;
   std::optional<std::int64_t> only_cluster;  // every run with this index: kmeans-k, random-k, soup-k
+  // Evaluate only these models (base, vanilla, dtm-kmeans, dtm-random, soup) in this process, then stop: how
+  // `jobs` spreads the evaluation over child processes (`--only-evaluate NAME`). Needs the merge stage done.
+  std::vector<std::string> only_models;
   DtmStage until = DtmStage::report;         // the last stage to run
   // Do not train: the merge stage fails, naming the runs, unless every run has finished (a scheduler's last job,
   // after the jobs that trained them).
@@ -50,6 +59,7 @@ class DtmPipeline {
  public:
   // The config must come from a file (children re-read it). Throws ladle::Error for invalid options.
   DtmPipeline(DtmConfig config, DtmPipelineOptions options);
+  ~DtmPipeline();
 
   const DtmLayout& layout() const { return layout_; }
 
@@ -67,10 +77,18 @@ class DtmPipeline {
   void evaluate();
   void report();  // sets report_text_
 
+  struct EvaluatedModel;
+  // The models the config evaluates, in the report's order.
+  std::vector<EvaluatedModel> evaluated_models() const;
+  // `<executable> <global_args> dtm --config FILE <arguments>`, its output appended to `log`.
+  ChildCommand child_command(const std::string& label, const std::vector<std::string>& arguments,
+                             const std::filesystem::path& log) const;
+
   DtmConfig config_;
   DtmPipelineOptions options_;
   DtmLayout layout_;
   TrainConfig base_train_;  // the base training config (the runs' settings before their own overrides)
+  std::unique_ptr<DtmFingerprints> fingerprints_;  // of every stage, for the config above
   std::string report_text_;
 };
 

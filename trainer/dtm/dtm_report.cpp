@@ -228,6 +228,43 @@ std::string loss_decrease_table(const std::vector<ModelScores>& models, const st
   return table.str();
 }
 
+std::string compute_table(const std::vector<ModelScores>& models) {
+  struct Cost {
+    std::string title;
+    std::size_t runs = 0;
+    std::int64_t steps = 0;
+    double seconds = 0, cpu_seconds = 0;
+  };
+  std::vector<Cost> costs;
+  std::optional<double> vanilla_cpu;
+  for (const auto& model : models) {
+    Cost cost{model.title};
+    for (const auto& metrics : model.runs) {
+      std::ifstream in(metrics.parent_path() / "dtm-run.json");
+      const nlohmann::json run = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+      if (!run.is_object() || !run.contains("train_cpu_seconds")) continue;
+      ++cost.runs;
+      cost.steps += run.at("steps").get<std::int64_t>();
+      cost.seconds += run.at("train_seconds").get<double>();
+      cost.cpu_seconds += run.at("train_cpu_seconds").get<double>();
+    }
+    if (cost.runs == 0) continue;
+    if (model.name == "vanilla") vanilla_cpu = cost.cpu_seconds;
+    costs.push_back(cost);
+  }
+  if (costs.empty()) return "";
+  std::ostringstream table;
+  table << "| model | runs | optimizer steps | trainer wall s | trainer CPU s | CPU vs vanilla |\n"
+        << "|---|---|---|---|---|---|\n";
+  for (const auto& cost : costs) {
+    table << "| " << cost.title << " | " << cost.runs << " | " << cost.steps << " | " << fixed(cost.seconds, 1) << " | "
+          << fixed(cost.cpu_seconds, 1) << " | "
+          << (vanilla_cpu && *vanilla_cpu > 0 ? fixed(cost.cpu_seconds / *vanilla_cpu, 2) + "x" : std::string("–"))
+          << " |\n";
+  }
+  return table.str();
+}
+
 std::string write_dtm_report(const std::vector<ModelScores>& models, const std::vector<std::string>& sets,
                              const nlohmann::json& settings, const std::filesystem::path& directory) {
   std::ostringstream md;
@@ -246,6 +283,13 @@ std::string write_dtm_report(const std::vector<ModelScores>& models, const std::
             "loss (a large ratio) means the run learned what is peculiar to its training data.\n\n"
          << diagnostic << "\n";
     }
+  }
+  const std::string compute = compute_table(models);
+  if (!compute.empty()) {
+    md << "## Compute\n\n"
+       << "Each model's trainer runs (child processes, measured by each around its training; runs trained side by "
+          "side share the cores, so wall times overlap).\n\n"
+       << compute << "\n";
   }
   md << "Plots: task-loss.png (per-task loss), training-curves.png (every run's loss over its steps); settings and "
         "every metric: report.json.\n";

@@ -42,6 +42,11 @@ double training_loss_decrease(const std::filesystem::path& metrics_jsonl);
 // loss on `set` from the base model's, and their ratio, as a Markdown table.
 std::string loss_decrease_table(const std::vector<ModelScores>& models, const std::string& set);
 
+// Trainer compute per fine-tuned model, from its runs' dtm-run.json (beside each metrics.jsonl): runs, optimizer
+// steps, wall and CPU seconds summed over the runs, and the CPU time relative to vanilla's (the target for
+// DTM's sub-models together: at most 1.05x). Empty when no run recorded its times.
+std::string compute_table(const std::vector<ModelScores>& models);
+
 // Writes report.md (returned), report.json (every model's metrics) and, when gnuplot is installed,
 // task-loss.png (per-task loss on the first set, a bar per model) and training-curves.png (training and
 // evaluation loss of every run over its steps) into `directory`, each file atomically.

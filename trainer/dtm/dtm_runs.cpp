@@ -4,12 +4,15 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cmath>
 #include <cstring>
+#include <fstream>
 #include <numeric>
 #include <optional>
 
@@ -17,6 +20,7 @@
 #include "lib/log/log.h"
 #include "lib/util/error.h"
 #include "trainer/checkpoint.h"
+#include "trainer/dtm/dtm_fingerprints.h"
 #include "trainer/trainer.h"
 
 namespace ladle::trainer::dtm {
@@ -45,6 +49,16 @@ class RunLock {
  private:
   int fd_ = -1;
 };
+
+// User and system CPU time of this process and all its threads so far.
+double process_cpu_seconds() {
+  rusage usage{};
+  ::getrusage(RUSAGE_SELF, &usage);
+  const auto seconds = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + 1e-6 * static_cast<double>(t.tv_usec);
+  };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
 
 }  // namespace
 
@@ -83,18 +97,20 @@ std::vector<DtmRun> plan_runs(const DtmConfig& config, const DtmLayout& layout, 
     for (std::int64_t c = 0; c < k; ++c) {
       if (steps[c] == 0) continue;  // an empty cluster has nothing to train on
       const std::string method = run_family_name(family);
-      runs.push_back({method + "-" + std::to_string(c), family, c, layout.subset_file(method, c), steps[c], seed});
+      runs.push_back({method + "-" + std::to_string(c), family, c, layout.subset_file(method, c), steps[c], seed, {}});
     }
   };
   add_sub_models(RunFamily::kmeans);
   if (config.baselines.random_split) add_sub_models(RunFamily::random);
-  if (config.baselines.vanilla) runs.push_back({"vanilla", RunFamily::vanilla, 0, layout.records_file(), sum, seed});
+  if (config.baselines.vanilla) {
+    runs.push_back({"vanilla", RunFamily::vanilla, 0, layout.records_file(), sum, seed, {}});
+  }
   if (config.baselines.uniform_soup) {
     for (std::int64_t i = 0; i < k; ++i) {
       // Seeds seed, seed+1, ...: member 0 sees the data in vanilla's order, the others in their own.
       const std::int64_t member_steps = std::max<std::int64_t>(1, (sum + k - 1 - i) / k);  // Σ members = sum
       runs.push_back({"soup-" + std::to_string(i), RunFamily::soup, i, layout.records_file(), member_steps,
-                      seed + static_cast<std::uint64_t>(i)});
+                      seed + static_cast<std::uint64_t>(i), {}});
     }
   }
   return runs;
@@ -113,8 +129,10 @@ TrainConfig run_train_config(const DtmConfig& config, const DtmLayout& layout, c
 }
 
 bool run_finished(const DtmLayout& layout, const DtmRun& run) {
-  std::error_code error;
-  return fs::exists(layout.run_done_file(run.name), error);
+  std::ifstream in(layout.run_done_file(run.name));
+  if (!in) return false;
+  const nlohmann::json done = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  return done.is_object() && done.value("fingerprint", std::string()) == run.fingerprint;
 }
 
 bool train_run(const DtmConfig& config, const DtmLayout& layout, const DtmRun& run,
@@ -126,6 +144,16 @@ bool train_run(const DtmConfig& config, const DtmLayout& layout, const DtmRun& r
   if (rank == nullptr || std::string(rank) == "0") lock.emplace(layout.run_lock_file(run.name));
   if (run_finished(layout, run)) return false;
   const fs::path dir = layout.run_dir(run.name);
+  if (lock && recorded_fingerprint(dir) != run.fingerprint) {
+    // Trained (or started) under other settings: nothing of it may be reused (the first process of a torchrun
+    // clears it).
+    std::error_code error;
+    if (fs::exists(dir, error)) {
+      LADLE_LOG(info) << "run " << run.name << ": its settings changed; training afresh";
+    }
+    fs::remove_all(dir);
+    record_fingerprint(dir, run.fingerprint);
+  }
   const bool resume = !complete_checkpoints(checkpoints_dir(dir)).empty();
   std::vector<std::string> overrides = extra;
   // A fresh start replaces what an interrupted attempt left without a checkpoint (metrics.jsonl, a final/
@@ -134,13 +162,21 @@ bool train_run(const DtmConfig& config, const DtmLayout& layout, const DtmRun& r
   TrainConfig train_config = run_train_config(config, layout, run, overrides);
   LADLE_LOG(info) << "run " << run.name << ": " << run.steps << " steps on " << run.train_file.string()
                   << (resume ? " (resuming from its latest checkpoint)" : "");
+  const auto wall_start = std::chrono::steady_clock::now();
+  const double cpu_start = process_cpu_seconds();
   Trainer trainer(std::move(train_config));
   const TrainResult result = trainer.train(resume ? std::optional<fs::path>(dir) : std::nullopt);
   if (!trainer.state().is_main_process()) return true;
+  // This process's cost of the run (of its last attempt, when resumed): the report's compute comparison.
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  const double cpu_seconds = process_cpu_seconds() - cpu_start;
   nlohmann::json done = {{"name", run.name},          {"family", run_family_name(run.family)},
                          {"index", run.index},        {"train_file", run.train_file.string()},
+                         {"fingerprint", run.fingerprint},
                          {"steps", result.steps},     {"seed", run.seed},
-                         {"final", result.final_model_dir.string()}, {"metrics", result.metrics}};
+                         {"train_seconds", seconds},  {"train_cpu_seconds", cpu_seconds},
+                         {"resumed", resume},         {"final", result.final_model_dir.string()},
+                         {"metrics", result.metrics}};
   io::write_file_atomically(layout.run_done_file(run.name), done.dump(2) + "\n");
   return true;
 }

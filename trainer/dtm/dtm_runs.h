@@ -35,6 +35,9 @@ struct DtmRun {
   std::filesystem::path train_file;  // the instruction JSONL it trains on
   std::int64_t steps = 0;            // optimizer steps
   std::uint64_t seed = 0;            // the run's seed (data order, LoRA init, evaluation subsets)
+  // What its result depends on (DtmFingerprints::run); set by the pipeline. A run trained under another
+  // fingerprint is stale: it counts as unfinished and trains afresh.
+  std::string fingerprint;
 };
 
 // Steps per cluster: max(1, round(total · sizes[k] / Σ sizes)); an empty cluster gets none (and no run).
@@ -50,11 +53,12 @@ std::vector<DtmRun> plan_runs(const DtmConfig& config, const DtmLayout& layout, 
 TrainConfig run_train_config(const DtmConfig& config, const DtmLayout& layout, const DtmRun& run,
                              const std::vector<std::string>& extra = {});
 
-// Whether the run finished (its dtm-run.json exists).
+// Whether the run finished under its current fingerprint (its dtm-run.json exists and records run.fingerprint).
 bool run_finished(const DtmLayout& layout, const DtmRun& run);
 
 // Trains the run in this process unless it finished: resumes from its latest complete checkpoint when there is one
-// (exact resume, trainer.h), else starts afresh (replacing an interrupted run's leftovers). Holds the run's lock
+// and the run's folder records the same fingerprint (exact resume, trainer.h), else starts afresh (replacing an
+// interrupted or stale run's leftovers). Holds the run's lock
 // file while it trains, so a run started elsewhere (another `--only-run` job) is waited for, never trained twice
 // at once. Writes dtm-run.json last. Returns true when it trained, false when the run had finished already.
 bool train_run(const DtmConfig& config, const DtmLayout& layout, const DtmRun& run,

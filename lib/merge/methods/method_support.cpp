@@ -3,20 +3,14 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
-#include <sstream>
 
 #include "lib/util/error.h"
+#include "lib/util/shape_text.h"
 #include "lib/util/splitmix64.h"
 #include "lib/weights/tensor_ops.h"
 
 namespace ladle::merge {
 namespace {
-
-std::string shape_of(const at::Tensor& tensor) {
-  std::ostringstream out;
-  out << tensor.sizes();
-  return out.str();
-}
 
 const ParameterSpec* find_spec(const std::vector<ParameterSpec>& specs, const std::string& name) {
   const auto found =
@@ -32,7 +26,7 @@ void check_tensor(const std::string& method, const MethodInputs& inputs, const a
                              ", expected a floating-point dtype");
   }
   if (!tensor.sizes().equals(reference.sizes())) {
-    fail(method, inputs, role + " has shape " + shape_of(tensor) + ", expected " + shape_of(reference) +
+    fail(method, inputs, role + " has shape " + shape_text(tensor.sizes()) + ", expected " + shape_text(reference.sizes()) +
                              " (the shape of " + reference_role + ")");
   }
 }

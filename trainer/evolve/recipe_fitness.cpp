@@ -1,0 +1,53 @@
+#include "trainer/evolve/recipe_fitness.h"
+
+#include "callbacks/heldout_evaluator.h"
+#include "lib/model/causal_lm.h"
+#include "lib/model/causal_lm_factory.h"
+#include "lib/util/error.h"
+
+namespace ladle::trainer::evolve {
+namespace {
+
+constexpr const char* kLabel = "fitness";
+
+}  // namespace
+
+RecipeFitness::RecipeFitness(const FitnessConfig& config, const std::filesystem::path& model_folder)
+    : config_(config), model_(model::load_causal_lm(model_folder)) {
+  callbacks::HeldOutEvaluationOptions options;
+  options.max_examples = config.max_examples;
+  options.generation_examples = config.generation_examples;
+  options.batch_size = config.batch_size;
+  options.bf16 = config.bf16;
+  options.seed = config.seed;
+  evaluator_ = std::make_unique<callbacks::HeldOutEvaluator>(
+      callbacks::load_heldout_tokenizer(model_folder, config.tokenizer),
+      std::vector<callbacks::HeldOutSet>{{kLabel, config.data}}, options);
+}
+
+RecipeFitness::~RecipeFitness() = default;
+
+FitnessScore RecipeFitness::score(const NamedTensors& weights) const {
+  model_->load_hf_state_dict(weights, "evolve candidate");
+  const Metrics metrics = evaluator_->evaluate(*model_);
+  const std::string prefix = std::string(kLabel) + "/" + config_.metric + "/";
+  FitnessScore score;
+  double weighted = 0, total_weight = 0;
+  for (const auto& [name, value] : metrics) {
+    if (name.rfind(prefix, 0) != 0) continue;
+    const std::string task = name.substr(prefix.size());
+    const auto listed = config_.task_weights.find(task);
+    const double weight = listed == config_.task_weights.end() ? config_.default_task_weight : listed->second;
+    score.per_task[task] = value;
+    weighted += weight * value;
+    total_weight += weight;
+  }
+  if (total_weight <= 0) {
+    throw Error("evolve fitness: no task of " + config_.data.string() + " has a weight > 0 and a " + config_.metric +
+                " value (are the records labelled with `task`?)");
+  }
+  score.value = (config_.metric == "loss" ? 1.0 : -1.0) * weighted / total_weight;
+  return score;
+}
+
+}  // namespace ladle::trainer::evolve

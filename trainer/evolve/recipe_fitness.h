@@ -1,0 +1,45 @@
+// RecipeFitness: the score of merged weights on held-out task data, for `ladle evolve`. The weights are loaded into
+// one causal LM (built once from the base model's config.json) and evaluated by the trainer's held-out evaluator
+// (callbacks/heldout_evaluator.h) on the fitness set; the per-task values of the chosen metric are combined as a
+// weighted mean, sum_t w_t m_t / sum_t w_t over the tasks present. Lower is better: accuracies enter negated.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "lib/weights/named_tensors.h"
+#include "trainer/evolve/evolve_config.h"
+
+namespace ladle::model {
+class CausalLm;
+}  // namespace ladle::model
+
+namespace ladle::callbacks {
+class HeldOutEvaluator;
+}  // namespace ladle::callbacks
+
+namespace ladle::trainer::evolve {
+
+struct FitnessScore {
+  double value = 0;                       // the combined fitness (minimised)
+  std::map<std::string, double> per_task;  // the metric per task, as the evaluator reports it (not negated)
+};
+
+class RecipeFitness {
+ public:
+  // Tokenizes the fitness data once and builds the model from `model_folder`'s config.json.
+  RecipeFitness(const FitnessConfig& config, const std::filesystem::path& model_folder);
+  ~RecipeFitness();
+  RecipeFitness(const RecipeFitness&) = delete;
+  RecipeFitness& operator=(const RecipeFitness&) = delete;
+
+  FitnessScore score(const NamedTensors& weights) const;
+
+ private:
+  FitnessConfig config_;
+  std::shared_ptr<model::CausalLm> model_;
+  std::unique_ptr<callbacks::HeldOutEvaluator> evaluator_;
+};
+
+}  // namespace ladle::trainer::evolve
