@@ -1,5 +1,6 @@
 #include "lib/io/aligned_block_writer.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +17,15 @@ namespace ladle::io {
 namespace {
 
 constexpr std::uint64_t kBlock = kDirectIoAlignment;
+
+// Some file systems accept O_DIRECT when the file is opened and refuse the first write (EINVAL, e.g. when their
+// logical block is larger than our alignment). Clearing the flag sends the same aligned bytes through the page
+// cache instead. False when the descriptor was not in direct mode, so the error is real.
+bool leave_direct_io(int fd) {
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || (flags & O_DIRECT) == 0) return false;
+  return ::fcntl(fd, F_SETFL, flags & ~O_DIRECT) == 0;
+}
 
 char* allocate_aligned(std::size_t bytes) {
   void* memory = std::aligned_alloc(kDirectIoAlignment, bytes);
@@ -36,7 +46,7 @@ void AlignedBlockWriter::write_aligned(std::uint64_t offset, const char* aligned
   while (size > 0) {
     const ssize_t written = ::pwrite(fd_, aligned_data, size, static_cast<off_t>(offset));
     if (written < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR || (errno == EINVAL && leave_direct_io(fd_))) continue;
       throw Error(label_ + ": cannot write: " + std::strerror(errno));
     }
     // A short direct write ends on a block boundary; the rest follows from there.
