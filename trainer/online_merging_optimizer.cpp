@@ -39,28 +39,51 @@ void read_flat(const FlatParameterGroup& group, const std::filesystem::path& fol
 }  // namespace
 
 OnlineMergingOptimizer::OnlineMergingOptimizer(std::unique_ptr<Optimizer> inner, FlatParameters& parameters,
-                                               at::Tensor reference_task_vector, merge::OnlineMergeOptions options,
+                                               const at::Tensor& reference_task_vector,
+                                               merge::OnlineMergeOptions options, std::int64_t merge_every,
                                                std::uint64_t seed)
     : Optimizer(checked(inner).config(), parameters, inner->decay_numel()),
       inner_(std::move(inner)),
-      reference_(std::move(reference_task_vector)),
       options_(options),
+      merge_every_(merge_every),
       seed_(seed) {
   merge::validate(options_);
-  if (!reference_.defined() || reference_.dim() != 1 || reference_.numel() != values_.numel() ||
-      reference_.scalar_type() != values_.scalar_type()) {
+  if (merge_every_ < 1) throw Error("online merging: merge_every must be ≥ 1, got " + std::to_string(merge_every_));
+  const at::Tensor& tau = reference_task_vector;
+  if (!tau.defined() || tau.dim() != 1 || tau.numel() != values_.numel() || tau.scalar_type() != values_.scalar_type()) {
     throw Error("online merging: the reference task vector must be a flat " +
                 std::string(c10::toString(values_.scalar_type())) + " tensor of " + std::to_string(values_.numel()) +
                 " elements (the trainable parameters)");
   }
+  reference_norm_ = tau.norm().item<double>();
+  reference_ = at::empty_like(tau);
+  const std::vector<FlatParameterSlot>& slots = parameters_.groups().front().slots;
+  for (std::size_t k = 0; k < slots.size(); ++k) {
+    const FlatParameterSlot& slot = slots[k];
+    reference_.narrow(0, slot.offset, slot.numel)
+        .copy_(merge::sparsify_reference(tau.narrow(0, slot.offset, slot.numel).view(slot.shape), options_,
+                                         step_seed(0, k))
+                   .reshape({-1}));
+  }
   update_ = at::empty_like(values_);
-  reference_norm_ = reference_.norm().item<double>();
+  if (merge_every_ > 1) accumulated_ = new_buffer();
   learning_rate_ = inner_->learning_rate();
   steps_ = inner_->steps();
 }
 
 std::uint64_t OnlineMergingOptimizer::step_seed(std::int64_t step, std::size_t slot) const {
   return splitmix64(splitmix64(seed_ ^ splitmix64(static_cast<std::uint64_t>(step))) + slot);
+}
+
+std::vector<std::pair<std::string, at::Tensor>> OnlineMergingOptimizer::buffers() const {
+  if (!accumulated_.defined()) return {};
+  return {{"online_merging_accumulated_update", accumulated_}};
+}
+
+NamedTensors OnlineMergingOptimizer::state_tensors() const {
+  NamedTensors tensors = inner_->state_tensors();
+  for (auto& [name, tensor] : Optimizer::state_tensors()) tensors.insert(name, tensor);
+  return tensors;
 }
 
 void OnlineMergingOptimizer::step() {
@@ -70,14 +93,22 @@ void OnlineMergingOptimizer::step() {
   inner_->step();
   steps_ = inner_->steps();
   at::sub_out(update_, values_, update_);  // Δ = θ_after − θ_before
+  if (merge_every_ == 1) return apply_merge();
+  accumulated_.add_(update_);
+  if (steps_ % merge_every_ != 0) return;
+  update_.copy_(accumulated_);  // D: the updates of the last merge_every steps
+  accumulated_.zero_();
+  apply_merge();
+}
+
+void OnlineMergingOptimizer::apply_merge() {
   const std::vector<FlatParameterSlot>& slots = parameters_.groups().front().slots;
   for (std::size_t k = 0; k < slots.size(); ++k) {
     const FlatParameterSlot& slot = slots[k];
     const at::Tensor update = update_.narrow(0, slot.offset, slot.numel).view(slot.shape);
     const at::Tensor reference = reference_.narrow(0, slot.offset, slot.numel).view(slot.shape);
-    at::Tensor correction = merge::merge_update(update, reference, options_, step_seed(steps_, k));
-    // θ_after + (M − Δ): exactly θ_after when M = Δ (see the header).
-    correction.sub_(update);
+    // θ + (M − D): exactly θ when M = D (see the header). M may be `update` itself.
+    const at::Tensor correction = merge::merge_update(update, reference, options_, step_seed(steps_, k)) - update;
     values_.narrow(0, slot.offset, slot.numel).add_(correction.view({-1}));
   }
 }
@@ -85,8 +116,11 @@ void OnlineMergingOptimizer::step() {
 nlohmann::json OnlineMergingOptimizer::merge_json() const {
   return {{"operator", merge::online_merge_operator_name(options_.op)},
           {"density", options_.density},
-          {"update_weight", options_.update_weight},
           {"reference_weight", options_.reference_weight},
+          {"rescale", options_.rescale},
+          {"clip", options_.clip},
+          {"sign_election", merge::online_sign_election_name(options_.election)},
+          {"merge_every", merge_every_},
           {"seed", seed_},
           {"reference_norm", reference_norm_}};
 }
@@ -117,9 +151,16 @@ void OnlineMergingOptimizer::load_state(const NamedTensors& tensors, const nlohm
     throw Error("optimizer state: the checkpoint merged online with " + saved.dump() + ", this run with " +
                 expected.dump() + " (resuming exactly needs the same)");
   }
+  // The accumulated update is ours; every other tensor is the inner optimizer's.
+  NamedTensors inner_tensors;
+  const NamedTensors own = Optimizer::state_tensors();
+  for (const auto& [name, tensor] : tensors) {
+    if (!own.contains(name)) inner_tensors.insert(name, tensor);
+  }
+  copy_saved_tensors(tensors, own);
   nlohmann::json inner_json = json;
   inner_json.erase("online_merging");
-  inner_->load_state(tensors, inner_json);
+  inner_->load_state(inner_tensors, inner_json);
   steps_ = inner_->steps();
   learning_rate_ = inner_->learning_rate();
 }
@@ -142,14 +183,16 @@ std::unique_ptr<Optimizer> with_online_merging(std::unique_ptr<Optimizer> optimi
   merge::OnlineMergeOptions options;
   options.op = merge::online_merge_operator_from_name(config.op);
   options.density = config.density;
-  options.update_weight = config.update_weight;
   options.reference_weight = config.reference_weight;
-  at::Tensor reference = reference_task_vector(parameters, config.reference_model, config.base_model);
+  options.rescale = config.rescale;
+  options.clip = config.clip;
+  options.election = merge::online_sign_election_from_name(config.sign_election);
+  const at::Tensor reference = reference_task_vector(parameters, config.reference_model, config.base_model);
   LADLE_LOG(info) << "online merging: " << config.op << ", density " << config.density << ", reference weight "
-                  << config.reference_weight << ", update weight " << config.update_weight << ", |tau_ref| "
+                  << config.reference_weight << ", merge every " << config.merge_every << " step(s), |tau_ref| "
                   << reference.norm().item<double>() << " (" << config.reference_model.string() << ")";
-  return std::make_unique<OnlineMergingOptimizer>(std::move(optimizer), parameters, std::move(reference), options,
-                                                  config.seed);
+  return std::make_unique<OnlineMergingOptimizer>(std::move(optimizer), parameters, reference, options,
+                                                  config.merge_every, config.seed);
 }
 
 }  // namespace ladle::trainer

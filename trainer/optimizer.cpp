@@ -56,6 +56,17 @@ Optimizer::Optimizer(const OptimizerConfig& config, FlatParameters& parameters, 
 
 at::Tensor Optimizer::new_buffer() const { return at::zeros_like(values_); }
 
+void Optimizer::copy_saved_tensors(const NamedTensors& saved, const NamedTensors& targets) {
+  for (const auto& [name, target] : targets) {
+    if (!saved.contains(name)) throw Error("optimizer state: missing tensor '" + name + "'");
+    const at::Tensor& source = saved.at(name);
+    if (source.sizes() != target.sizes() || source.scalar_type() != target.scalar_type()) {
+      throw Error("optimizer state: tensor '" + name + "' has the wrong shape or dtype");
+    }
+    target.copy_(source);
+  }
+}
+
 void Optimizer::for_each_chunk(const std::function<void(std::int64_t, std::int64_t)>& update) const {
   const std::int64_t numel = values_.numel();
   at::parallel_for(0, numel, kChunk, [&](std::int64_t begin, std::int64_t end) {
@@ -106,14 +117,7 @@ void Optimizer::load_state(const NamedTensors& tensors, const nlohmann::json& js
     for (const auto& [name, tensor] : tensors) {
       if (!expected_tensors.contains(name)) throw Error("optimizer state: unexpected tensor '" + name + "'");
     }
-    for (auto& [name, target] : expected_tensors) {
-      if (!tensors.contains(name)) throw Error("optimizer state: missing tensor '" + name + "'");
-      const at::Tensor& source = tensors.at(name);
-      if (source.sizes() != target.sizes() || source.scalar_type() != target.scalar_type()) {
-        throw Error("optimizer state: tensor '" + name + "' has the wrong shape or dtype");
-      }
-      target.copy_(source);
-    }
+    copy_saved_tensors(tensors, expected_tensors);
     steps_ = json.at("steps").get<std::int64_t>();
     learning_rate_ = json.at("learning_rate").get<double>();
     load_extra_state(json.at("extra"));

@@ -78,6 +78,9 @@ class Optimizer {
 
   // A zeroed state buffer with the layout of the parameter buffer.
   at::Tensor new_buffer() const;
+  // Copies every tensor of `targets` from the tensor of the same name in `saved`. Throws ladle::Error naming one
+  // that is missing or has another shape or dtype.
+  static void copy_saved_tensors(const NamedTensors& saved, const NamedTensors& targets);
   // Calls update(start, length) for consecutive chunks of the flat buffers, chunks spread over threads, with
   // autograd off.
   void for_each_chunk(const std::function<void(std::int64_t, std::int64_t)>& update) const;

@@ -296,8 +296,14 @@ class ConfigParser {
                o.op = choice<std::string>(n, k, {{"ondare", "ondare"}, {"onties", "onties"}});
              }},
             {"density", [&](const Node& n, const Key& k) { o.density = number(n, k); }},
-            {"update_weight", [&](const Node& n, const Key& k) { o.update_weight = number(n, k); }},
             {"reference_weight", [&](const Node& n, const Key& k) { o.reference_weight = number(n, k); }},
+            {"rescale", [&](const Node& n, const Key& k) { o.rescale = boolean(n, k); }},
+            {"clip", [&](const Node& n, const Key& k) { o.clip = number(n, k); }},
+            {"sign_election",
+             [&](const Node& n, const Key& k) {
+               o.sign_election = choice<std::string>(n, k, {{"sum", "sum"}, {"weighted", "weighted"}});
+             }},
+            {"merge_every", [&](const Node& n, const Key& k) { o.merge_every = integer(n, k); }},
             {"seed", [&](const Node& n, const Key& k) { o.seed = count(n, k); }},
         });
   }
@@ -589,10 +595,13 @@ void TrainConfig::validate() const {
             "expected one of ondare, onties, got '" + online_merging.op + "'");
     require(online_merging.density > 0 && online_merging.density <= 1, "online_merging.density",
             "must be in (0, 1] (the fraction of entries kept), got " + number_text(online_merging.density));
-    require(online_merging.reference_weight >= 0, "online_merging.reference_weight",
-            "must not be negative, got " + number_text(online_merging.reference_weight));
-    require(online_merging.update_weight >= 0, "online_merging.update_weight",
-            "must not be negative, got " + number_text(online_merging.update_weight));
+    require(online_merging.reference_weight >= 0 && online_merging.reference_weight <= 1,
+            "online_merging.reference_weight",
+            "must be in [0, 1] (the update is weighted 1 minus it), got " + number_text(online_merging.reference_weight));
+    require(std::isfinite(online_merging.clip) && online_merging.clip >= 0, "online_merging.clip",
+            "must be a finite number ≥ 0 (0: no clamping), got " + number_text(online_merging.clip));
+    require(online_merging.merge_every >= 1, "online_merging.merge_every",
+            "must be ≥ 1 (1: merge at every step), got " + std::to_string(online_merging.merge_every));
     require(!lora.enabled, "online_merging.reference_model",
             "online merging merges full-weight updates; it cannot be combined with lora.enabled");
   } else {
@@ -732,8 +741,11 @@ nlohmann::json TrainConfig::to_json() const {
         {"base_model", online_merging.base_model.string()},
         {"operator", online_merging.op},
         {"density", online_merging.density},
-        {"update_weight", online_merging.update_weight},
         {"reference_weight", online_merging.reference_weight},
+        {"rescale", online_merging.rescale},
+        {"clip", online_merging.clip},
+        {"sign_election", online_merging.sign_election},
+        {"merge_every", online_merging.merge_every},
         {"seed", online_merging.seed}}},
   };
 }

@@ -20,7 +20,8 @@
 //   averaging:  {ema: {decay: 0.999}, swa: {...}, lawa: {...}, soup: {...}, wise_ft: {...}}
 //               (kept as JSON here; callbacks/averaging_config.h reads and checks it)
 //   online_merging: {reference_model: ref/, base_model: base/, operator: ondare, density: 0.5,
-//                    reference_weight: 0.01, update_weight: 1, seed: 0}
+//                    reference_weight: 0.0001, rescale: false, clip: 1, sign_election: sum, merge_every: 1,
+//                    seed: 0}
 // The file is treated as hostile: an unknown key, a value of the wrong type or out of range, a missing file
 // are errors naming the file, the line and the key ("train.yml:7: optimizer.lr: expected a number, got
 // 'fast'"), or the --set argument that gave the value. Relative paths are resolved against the folder of the
@@ -197,10 +198,13 @@ struct OnlineMergingConfig {
   std::filesystem::path reference_model;  // Hugging Face folder of the reference fine-tune θ_ref (empty: off)
   std::filesystem::path base_model;       // Hugging Face folder of θ_base (empty: the run's initial weights)
   std::string op = "ondare";              // YAML key `operator`: ondare (drop and rescale) or onties (trim, elect)
-  double density = 1.0;                   // fraction of entries each operand keeps, in (0, 1]
-  double update_weight = 1.0;             // weight of the optimizer's update Δ
-  double reference_weight = 0.0;          // weight of τ_ref at each step (≥ 0; after T steps ≈ T·w of τ_ref)
-  std::uint64_t seed = 0;                 // OnDARE's masks, drawn afresh per step and tensor from it
+  double density = 1.0;                   // fraction of entries kept of τ_ref (once) and of each update, in (0, 1]
+  double reference_weight = 0.0;          // α ∈ [0, 1]: α·τ̂ added at each merge, the update weighted 1 − α
+  bool rescale = false;                   // sparsified operands scaled to their L1 norm (instead of 1/density)
+  double clip = 1.0;                      // OnDARE: τ̂ clamped to ±clip (0: no clamping)
+  std::string sign_election = "sum";      // OnTIES: sum (sign of τ̂ + D̂, the authors') or weighted
+  std::int64_t merge_every = 1;           // merge the summed update every k steps (the authors' online_step)
+  std::uint64_t seed = 0;                 // the masks of OnDARE, drawn per step and tensor from it
 
   bool enabled() const { return !reference_model.empty(); }
 };

@@ -1,5 +1,5 @@
 // `ladle evolve` on tiny Llama folders over the byte tokenizer: the genome's recipe, the in-memory merge against
-// `ladle merge` of the written recipe, resume after a stop, and config errors.
+// `ladle merge` of the written recipe, resume after a stop, scoring on several workers, and config errors.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
@@ -33,13 +33,14 @@ std::string read(const fs::path& path) {
   return text.str();
 }
 
-// Every line of candidates.jsonl without its timing.
+// Every line of candidates.jsonl without its timings.
 std::vector<nlohmann::json> candidates(const fs::path& path) {
   std::vector<nlohmann::json> lines;
   std::istringstream in(read(path));
   for (std::string line; std::getline(in, line);) {
     auto entry = nlohmann::json::parse(line);
     entry.erase("seconds");
+    entry.erase("merge_seconds");
     lines.push_back(entry);
   }
   return lines;
@@ -58,8 +59,10 @@ class EvolveTest : public ::testing::Test {
 
   std::string path(const std::string& name) const { return dir_ + "/" + name; }
 
-  // A ties search over m1 and m2 onto m0: weight and density per model, as a 2-point layer gradient.
-  std::string config_text(const std::string& output, const std::string& extra = "") const {
+  // A ties search over m1 and m2 onto m0: weight and density per model, as a 2-point layer gradient. `fitness`:
+  // more keys of the fitness mapping.
+  std::string config_text(const std::string& output, const std::string& extra = "",
+                          const std::string& fitness = "") const {
     return "output_dir: " + output + "\n" +
            "merge:\n"
            "  merge_method: ties\n"
@@ -73,12 +76,11 @@ class EvolveTest : public ::testing::Test {
            "  weight: {min: 0, max: 1, initial: 0.5}\n"
            "  density: {min: 0.1, max: 1, initial: 0.5}\n"
            "  layer_groups: 2\n"
-           "fitness: {data: fitness.jsonl, tokenizer: byte, batch_size: 8}\n"
-           "search: {seed: 3, max_evaluations: 20, population: 4}\n" +
-           extra;
+           "fitness: {data: fitness.jsonl, tokenizer: byte, batch_size: 8" + fitness + "}\n" +
+           "search: {seed: 3, max_evaluations: 20, population: 4}\n" + extra;
   }
-  EvolveConfig config(const std::string& output, const std::string& extra = "") const {
-    return EvolveConfig::from_yaml(config_text(output, extra), "evolve.yml", dir_);
+  EvolveConfig config(const std::string& output, const std::string& extra = "", const std::string& fitness = "") const {
+    return EvolveConfig::from_yaml(config_text(output, extra, fitness), "evolve.yml", dir_);
   }
   void expect_rejected(const std::string& text, const std::string& message) const {
     try {
@@ -158,6 +160,36 @@ TEST_F(EvolveTest, ResumedAfterAStopReachesTheUninterruptedResult) {
   trainer::testing::expect_bitwise_equal(a, b);
 }
 
+TEST_F(EvolveTest, TwoWorkersScoreEveryCandidateAsOneWorkerDoes) {
+  EvolveRunOptions options;
+  options.write_model = false;
+  options.progress = [](const std::string&) {};
+  // bf16 takes oneDNN's matmul, which allocates through ATen's raw allocator: scorings must not overlap a merge.
+  const EvolveOutcome one = run_evolve(config(path("one"), "", ", workers: 1, bf16: true"), options);
+  const EvolveOutcome two = run_evolve(config(path("two"), "", ", workers: 2, bf16: true"), options);
+  ASSERT_TRUE(one.finished);
+  ASSERT_TRUE(two.finished);
+  // The lines in candidate order with the same fitness, bit for bit, so CMA-ES took the same steps.
+  EXPECT_EQ(candidates(path("two/candidates.jsonl")), candidates(path("one/candidates.jsonl")));
+  EXPECT_EQ(candidates(path("one/candidates.jsonl")).size(), 20u);
+  EXPECT_EQ(two.best_fitness, one.best_fitness);
+  EXPECT_EQ(two.best_point, one.best_point);
+  EXPECT_EQ(read(path("two/result.json")), read(path("one/result.json")));
+}
+
+TEST_F(EvolveTest, ACandidateThatCannotBeScoredStopsTheRunWithItsError) {
+  EvolveRunOptions options;
+  options.progress = [](const std::string&) {};
+  // No task keeps a weight, so every candidate's score throws, on both workers.
+  try {
+    run_evolve(config(path("out"), "", ", workers: 2, default_task_weight: 0"), options);
+    ADD_FAILURE() << "the run succeeded";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("has a weight > 0"), std::string::npos) << error.what();
+  }
+  EXPECT_FALSE(fs::exists(path("out/state.json")));
+}
+
 TEST_F(EvolveTest, StateOfAnotherConfigIsNotResumed) {
   EvolveRunOptions options;
   options.stop_after_generations = 1;
@@ -169,6 +201,7 @@ TEST_F(EvolveTest, StateOfAnotherConfigIsNotResumed) {
 TEST_F(EvolveTest, RejectsBadConfigsNamingTheKeyAndLine) {
   expect_rejected(config_text("out", "serach: {seed: 1}\n"), "evolve.yml:16: serach: unknown key");
   expect_rejected(config_text("out", "merge_seed: -1\n"), "merge_seed: expected a whole number >= 0");
+  expect_rejected(config_text("out", "", ", workers: -1"), "fitness.workers: expected a whole number >= 0");
   std::string text = config_text("out");
   expect_rejected(std::string(text).replace(text.find("min: 0.1"), 8, "min: 2"), "genome.density: min must be below max");
   expect_rejected(std::string(text).replace(text.find("merge_method: ties"), 18, "merge_method: linear"),

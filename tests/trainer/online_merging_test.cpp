@@ -46,28 +46,53 @@ OptimizerConfig optimizer_config(OptimizerKind kind) {
   return config;
 }
 
-merge::OnlineMergeOptions merge_options(merge::OnlineMergeOperator op, double density, double update_weight,
-                                        double reference_weight) {
+merge::OnlineMergeOptions merge_options(merge::OnlineMergeOperator op, double density, double reference_weight,
+                                        merge::OnlineSignElection election = merge::OnlineSignElection::sum) {
   merge::OnlineMergeOptions options;
   options.op = op;
   options.density = density;
-  options.update_weight = update_weight;
   options.reference_weight = reference_weight;
+  options.election = election;
+  options.clip = 0;
   return options;
 }
 
-// θ_T − θ_0 after `steps` steps of online merging around a `kind` optimizer, with seeded gradients.
-at::Tensor movement(OptimizerKind kind, const merge::OnlineMergeOptions& options, const at::Tensor& reference,
-                    std::int64_t steps) {
+// The parameters after each of `steps` steps of online merging around a `kind` optimizer, with seeded gradients
+// (θ_0 first).
+std::vector<at::Tensor> trajectory(OptimizerKind kind, const merge::OnlineMergeOptions& options,
+                                   const at::Tensor& reference, std::int64_t steps, std::int64_t merge_every = 1) {
+  at::manual_seed(1);
   Fixture fixture;
-  const at::Tensor start = fixture.values().clone();
+  std::vector<at::Tensor> values = {fixture.values().clone()};
   OnlineMergingOptimizer online(make_optimizer(optimizer_config(kind), fixture.parameters, 30), fixture.parameters,
-                                reference, options, 5);
+                                reference, options, merge_every, 5);
   for (std::int64_t step = 0; step < steps; ++step) {
     fixture.set_gradients(step);
     online.step();
+    values.push_back(fixture.values().clone());
   }
-  return fixture.values() - start;
+  return values;
+}
+
+// The same without online merging.
+std::vector<at::Tensor> plain_trajectory(OptimizerKind kind, std::int64_t steps) {
+  at::manual_seed(1);
+  Fixture fixture;
+  std::vector<at::Tensor> values = {fixture.values().clone()};
+  const auto optimizer = make_optimizer(optimizer_config(kind), fixture.parameters, 30);
+  for (std::int64_t step = 0; step < steps; ++step) {
+    fixture.set_gradients(step);
+    optimizer->step();
+    values.push_back(fixture.values().clone());
+  }
+  return values;
+}
+
+// θ_T − θ_0.
+at::Tensor movement(OptimizerKind kind, const merge::OnlineMergeOptions& options, const at::Tensor& reference,
+                    std::int64_t steps) {
+  const auto values = trajectory(kind, options, reference, steps);
+  return values.back() - values.front();
 }
 
 double cosine(const at::Tensor& a, const at::Tensor& b) {
@@ -75,56 +100,61 @@ double cosine(const at::Tensor& a, const at::Tensor& b) {
          (a.to(at::kDouble).norm().item<double>() * b.to(at::kDouble).norm().item<double>());
 }
 
+// Nothing merged (OnDARE at density 1, or OnTIES electing over the weighted operands, with α = 0) is the plain
+// optimizer, whether merging every step or every third.
 TEST(OnlineMergingOptimizer, DensityOneWithoutReferenceIsThePlainOptimizerBitForBit) {
+  const at::Tensor reference = at::randn({35});
   for (const OptimizerKind kind : {OptimizerKind::adamw, OptimizerKind::sgd}) {
-    for (const auto op : {merge::OnlineMergeOperator::ondare, merge::OnlineMergeOperator::onties}) {
-      at::manual_seed(1);
-      Fixture plain;
-      at::manual_seed(1);
-      Fixture merged;
-      const auto plain_optimizer = make_optimizer(optimizer_config(kind), plain.parameters, 30);
-      OnlineMergingOptimizer online(make_optimizer(optimizer_config(kind), merged.parameters, 30), merged.parameters,
-                                    at::randn({35}), merge_options(op, 1.0, 1.0, 0.0), 5);
-      for (std::int64_t step = 0; step < 6; ++step) {
-        plain.set_gradients(step);
-        merged.set_gradients(step);
-        plain_optimizer->step();
-        online.step();
+    const auto plain = plain_trajectory(kind, 6);
+    for (const auto& options : {merge_options(merge::OnlineMergeOperator::ondare, 1.0, 0.0),
+                                merge_options(merge::OnlineMergeOperator::onties, 1.0, 0.0,
+                                              merge::OnlineSignElection::weighted)}) {
+      for (const std::int64_t merge_every : {1, 3}) {
+        const auto merged = trajectory(kind, options, reference, 6, merge_every);
+        EXPECT_TRUE(at::equal(plain.back(), merged.back()))
+            << optimizer_kind_name(kind) << " " << merge::online_merge_operator_name(options.op) << " every "
+            << merge_every;
       }
-      EXPECT_TRUE(at::equal(plain.values(), merged.values()))
-          << optimizer_kind_name(kind) << " " << merge::online_merge_operator_name(op);
-      EXPECT_EQ(online.steps(), 6);
     }
   }
 }
 
-// With update weight 0 only w_r·τ_ref is applied at each step: after T steps θ_T − θ_0 = T·w_r·τ_ref (density 1).
+// With the reference alone (α = 1) each step applies τ̂ instead of the update: after T steps θ_T − θ_0 = T·τ_ref at
+// density 1 (OnTIES electing over the weighted operands, where only τ̂ has weight).
 TEST(OnlineMergingOptimizer, ReferenceWeightAloneMovesAlongTheReferenceTaskVector) {
-  for (const auto op : {merge::OnlineMergeOperator::ondare, merge::OnlineMergeOperator::onties}) {
-    const at::Tensor reference = at::randn({35});
-    const at::Tensor moved = movement(OptimizerKind::adamw, merge_options(op, 1.0, 0.0, 0.01), reference, 20);
+  const at::Tensor reference = at::randn({35}) * 0.01;
+  for (const auto& options :
+       {merge_options(merge::OnlineMergeOperator::ondare, 1.0, 1.0),
+        merge_options(merge::OnlineMergeOperator::onties, 1.0, 1.0, merge::OnlineSignElection::weighted)}) {
+    const at::Tensor moved = movement(OptimizerKind::adamw, options, reference, 20);
     EXPECT_GT(cosine(moved, reference), 1 - 1e-6);
-    // Each step rounds θ + 0.01·τ once: 20 roundings of |θ| ~ 1 stay below 1e-5.
-    EXPECT_TRUE(at::allclose(moved, reference * 0.2, 1e-5, 1e-5)) << merge::online_merge_operator_name(op);
+    // Each step rounds θ + τ once: 20 roundings of |θ| ~ 1 stay below 1e-5.
+    EXPECT_TRUE(at::allclose(moved, reference * 20, 1e-5, 1e-5)) << merge::online_merge_operator_name(options.op);
   }
 }
 
-// OnDARE at density p: each step adds w_r·τ⊙m/p with a fresh mask, so after T steps E[θ_T − θ_0] = T·w_r·τ and
-// cos(θ_T − θ_0, τ) ≈ 1/√(1 + (1 − p)/(T·p)) (≈ 0.995 for T = 100, p = 0.5).
-TEST(OnlineMergingOptimizer, OnDareWithTheReferenceAloneFollowsItInExpectation) {
-  const at::Tensor reference = at::randn({35});
+// OnDARE sparsifies τ_ref once, before training (as the authors' init_ref_param_diff does): with α = 1 every step
+// adds the same τ̂ = DARE_p(τ), so after T steps each entry has moved by 0 or T·τ/p, and by T·clip at most.
+TEST(OnlineMergingOptimizer, OnDareSparsifiesTheReferenceOnce) {
+  const at::Tensor reference = at::full({35}, 0.01f);
   const at::Tensor moved =
-      movement(OptimizerKind::sgd, merge_options(merge::OnlineMergeOperator::ondare, 0.5, 0.0, 0.01), reference, 100);
-  EXPECT_GT(cosine(moved, reference), 0.98);
-  const double projection = (moved * reference).sum().item<double>() / reference.norm().pow(2).item<double>();
-  EXPECT_NEAR(projection, 1.0, 0.1);  // T·w_r = 1
+      movement(OptimizerKind::sgd, merge_options(merge::OnlineMergeOperator::ondare, 0.5, 1.0), reference, 10);
+  const at::Tensor kept = moved.abs() > 0.1;  // 10·0.02 = 0.2 where kept, 0 where dropped
+  EXPECT_TRUE(at::allclose(at::where(kept, moved, 0.0f), kept.to(at::kFloat) * 0.2, 1e-5, 1e-5));
+  EXPECT_TRUE(at::allclose(at::where(kept, 0.0f, moved), at::zeros_like(moved), 0, 1e-6));
+  EXPECT_GT(kept.sum().item<std::int64_t>(), 5);
+  EXPECT_LT(kept.sum().item<std::int64_t>(), 30);
+  merge::OnlineMergeOptions clipped = merge_options(merge::OnlineMergeOperator::ondare, 0.5, 1.0);
+  clipped.clip = 0.015;
+  EXPECT_LE(movement(OptimizerKind::sgd, clipped, reference, 10).abs().max().item<float>(), 0.15f + 1e-5f);
 }
 
-// OnTIES at density p with the reference alone adds w_r·trim_p(τ) per tensor at every step.
+// OnTIES at density p with the reference alone adds α·trim_p(τ) per tensor at every step.
 TEST(OnlineMergingOptimizer, OnTiesWithTheReferenceAloneAddsTheTrimmedReference) {
   const at::Tensor reference = at::randn({35});
-  const at::Tensor moved =
-      movement(OptimizerKind::adamw, merge_options(merge::OnlineMergeOperator::onties, 0.4, 0.0, 0.5), reference, 4);
+  const at::Tensor moved = movement(
+      OptimizerKind::adamw,
+      merge_options(merge::OnlineMergeOperator::onties, 0.4, 1.0, merge::OnlineSignElection::weighted), reference, 4);
   // Per tensor: weight (30 entries) keeps its 12 largest |τ|, bias (5) its 2 largest.
   at::Tensor trimmed = at::zeros_like(reference);
   for (const auto& [offset, numel, kept] : {std::tuple<int, int, int>{0, 30, 12}, {30, 5, 2}}) {
@@ -132,7 +162,22 @@ TEST(OnlineMergingOptimizer, OnTiesWithTheReferenceAloneAddsTheTrimmedReference)
     const at::Tensor top = std::get<1>(part.abs().topk(kept));
     trimmed.narrow(0, offset, numel).index_copy_(0, top, part.index_select(0, top));
   }
-  EXPECT_TRUE(at::allclose(moved, trimmed * 2.0, 1e-5, 1e-6));
+  EXPECT_TRUE(at::allclose(moved, trimmed * 4.0, 1e-5, 1e-5));
+}
+
+// merge_every = 3 with the authors' OnTIES at α = 0 and a dominant τ_ref: steps 1 and 2 are the plain optimizer's,
+// and step 3 replaces the three updates' sum D by D where its sign agrees with τ_ref's and 0 elsewhere.
+TEST(OnlineMergingOptimizer, MergeEveryKMergesTheSumOfTheLastKUpdates) {
+  const at::Tensor reference = at::randn({35}) * 100;
+  const auto plain = plain_trajectory(OptimizerKind::adamw, 3);
+  const auto merged = trajectory(OptimizerKind::adamw, merge_options(merge::OnlineMergeOperator::onties, 1.0, 0.0),
+                                 reference, 3, 3);
+  EXPECT_TRUE(at::equal(merged[1], plain[1]));
+  EXPECT_TRUE(at::equal(merged[2], plain[2]));
+  const at::Tensor sum = plain[3] - plain[0];
+  const at::Tensor expected = plain[0] + at::where(sum.sign() == reference.sign(), sum, 0.0f);
+  EXPECT_TRUE(at::allclose(merged[3], expected, 0, 1e-6));
+  EXPECT_FALSE(at::allclose(merged[3], plain[3], 0, 1e-6));  // some entries disagree with τ_ref's signs
 }
 
 TEST(OnlineMergingOptimizer, ReferenceTaskVectorIsTheReferenceMinusTheBase) {
@@ -189,13 +234,18 @@ class OnlineMergingTrainingTest : public ::testing::Test {
   std::string dir_;
 };
 
+// With merge_every 3 the split at step 4 falls between merges: the accumulated update is checkpointed.
 TEST_F(OnlineMergingTrainingTest, ResumingGivesBitIdenticalWeights) {
-  for (const std::string op : {"ondare", "onties"}) {
-    const auto straight = run(config(dir_ + "/straight-" + op, op), -1, false);
-    run(config(dir_ + "/split-" + op, op), 4, false);
-    const auto resumed = run(config(dir_ + "/split-" + op, op), -1, true);
+  for (const auto& [op, merge_every] : {std::pair<std::string, int>{"ondare", 1}, {"onties", 1}, {"onties", 3}}) {
+    const std::string name = op + std::to_string(merge_every);
+    TrainConfig c = config(dir_ + "/straight-" + name, op);
+    c.online_merging.merge_every = merge_every;
+    const auto straight = run(c, -1, false);
+    c.output_dir = dir_ + "/split-" + name;
+    run(c, 4, false);
+    const auto resumed = run(c, -1, true);
     testing::expect_bitwise_equal(straight, resumed);
-    TrainConfig plain = config(dir_ + "/plain-" + op, op);
+    TrainConfig plain = config(dir_ + "/plain-" + name, op);
     plain.online_merging = {};
     const auto unmerged = run(plain, -1, false);
     EXPECT_FALSE(at::equal(unmerged.at("model.norm.weight"), straight.at("model.norm.weight"))) << op;
@@ -240,15 +290,19 @@ class OnlineMergingConfigTest : public ::testing::Test {
 
 TEST_F(OnlineMergingConfigTest, ValuesLandInTheirFields) {
   const TrainConfig config = parse(
-      "  reference_model: reference\n  operator: onties\n  density: 0.3\n  reference_weight: 0.01\n  seed: 4\n",
-      {"online_merging.update_weight=0.5"});
+      "  reference_model: reference\n  operator: onties\n  density: 0.3\n  reference_weight: 0.01\n  seed: 4\n"
+      "  rescale: true\n  clip: 0.5\n  merge_every: 4\n",
+      {"online_merging.sign_election=weighted"});
   EXPECT_TRUE(config.online_merging.enabled());
   EXPECT_EQ(config.online_merging.reference_model, std::filesystem::path(dir_) / "reference");
   EXPECT_TRUE(config.online_merging.base_model.empty());
   EXPECT_EQ(config.online_merging.op, "onties");
   EXPECT_DOUBLE_EQ(config.online_merging.density, 0.3);
   EXPECT_DOUBLE_EQ(config.online_merging.reference_weight, 0.01);
-  EXPECT_DOUBLE_EQ(config.online_merging.update_weight, 0.5);
+  EXPECT_TRUE(config.online_merging.rescale);
+  EXPECT_DOUBLE_EQ(config.online_merging.clip, 0.5);
+  EXPECT_EQ(config.online_merging.sign_election, "weighted");
+  EXPECT_EQ(config.online_merging.merge_every, 4);
   EXPECT_EQ(config.online_merging.seed, 4u);
   EXPECT_EQ(config.to_json().at("online_merging").at("operator"), "onties");
 }
@@ -256,8 +310,15 @@ TEST_F(OnlineMergingConfigTest, ValuesLandInTheirFields) {
 TEST_F(OnlineMergingConfigTest, BadValuesAreRejectedWithTheirKeyAndLine) {
   const auto density = error_message([&] { parse("  reference_model: reference\n  density: 0\n"); });
   EXPECT_TRUE(contains(density, "train.yml:7: online_merging.density: must be in (0, 1]")) << density;
-  const auto weight = error_message([&] { parse("  reference_model: reference\n  reference_weight: -0.1\n"); });
-  EXPECT_TRUE(contains(weight, "online_merging.reference_weight: must not be negative")) << weight;
+  const auto weight = error_message([&] { parse("  reference_model: reference\n  reference_weight: 1.5\n"); });
+  EXPECT_TRUE(contains(weight, "online_merging.reference_weight: must be in [0, 1]")) << weight;
+  const auto every = error_message([&] { parse("  reference_model: reference\n  merge_every: 0\n"); });
+  EXPECT_TRUE(contains(every, "online_merging.merge_every: must be ≥ 1")) << every;
+  const auto clip = error_message([&] { parse("  reference_model: reference\n  clip: -1\n"); });
+  EXPECT_TRUE(contains(clip, "online_merging.clip: must be a finite number ≥ 0")) << clip;
+  const auto election = error_message([&] { parse("  reference_model: reference\n  sign_election: mean\n"); });
+  EXPECT_TRUE(contains(election, "online_merging.sign_election: expected one of sum, weighted, got 'mean'"))
+      << election;
   const auto op = error_message([&] { parse("  reference_model: reference\n  operator: dare\n"); });
   EXPECT_TRUE(contains(op, "online_merging.operator: expected one of ondare, onties, got 'dare'")) << op;
   const auto unknown = error_message([&] { parse("  reference_model: reference\n  densty: 0.5\n"); });

@@ -189,6 +189,8 @@ class EvolveParser {
              [&](const YAML::Node& n, const std::string& k) {
                f.seed = static_cast<std::uint64_t>(fields_.integer(n, k, 0));
              }},
+            {"workers",
+             [&](const YAML::Node& n, const std::string& k) { f.workers = fields_.integer(n, k, 0); }},
         });
     if (f.metric != "loss" && f.generation_examples == 0) {
       fields_.fail(node, prefix + ".generation_examples", "must be > 0 for the metric " + f.metric);

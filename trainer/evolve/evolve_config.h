@@ -23,6 +23,8 @@
 //     batch_size: 16
 //     bf16: false                     # bf16 autocast for the forward passes
 //     seed: 0                         # picks the subsets
+//     workers: 0                      # candidates scored at once, each on one ATen thread (results do not depend
+//                                     #   on it); 0: as many as ATen threads, population and memory allow
 //   search:                           # CMA-ES (lib/search/cma_es.h) over the genes scaled to [0, 1]
 //     seed: 0
 //     sigma: 0.25                     # initial step size, in units of each gene's [min, max] width
@@ -74,6 +76,7 @@ struct FitnessConfig {
   std::size_t batch_size = 16;
   bool bf16 = false;
   std::uint64_t seed = 0;
+  std::int64_t workers = 0;                       // candidates scored at once (0: auto, scoring_workers.h)
 };
 
 struct EvolveConfig {

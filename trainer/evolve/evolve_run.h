@@ -1,14 +1,17 @@
 // The `ladle evolve` loop: CMA-ES (lib/search/cma_es.h) over a MergeGenome, each candidate merged in memory by the
 // merge engine (merge::merge_into_tensors: the input models opened and memory-mapped once for the whole run) and
-// scored by RecipeFitness, so a candidate costs one merge pass plus one evaluation.
+// scored by RecipeFitness, so a candidate costs one merge pass plus one evaluation. The candidates of a generation
+// go fitness.workers at a time: merged one after another, then scored side by side by workers that each have their
+// own RecipeFitness; merges and scorings all run on one ATen thread (single_threaded_workers.h), so fitness values,
+// and with them the whole search, do not depend on the worker count.
 //
 // Files in output_dir:
 //   state.json        after every generation, written atomically: the config's text, the CMA-ES state and the best
 //                     candidate so far. A run started again with the same config resumes from it (a run killed
 //                     mid-generation redoes that generation) and, everything being seeded and the merge and the
 //                     evaluation deterministic, ends with the result an uninterrupted run gets.
-//   candidates.jsonl  one line per candidate: generation, index, genes, the per-model parameter values, fitness and
-//                     the metric per task, seconds
+//   candidates.jsonl  one line per candidate, in candidate order: generation, index, genes, the per-model parameter
+//                     values, fitness and the metric per task, seconds (merge and evaluation) and merge_seconds
 //   recipe.yml        at the end: the best candidate's recipe, a mergekit config (`ladle merge recipe.yml OUT`)
 //   result.json       at the end: best fitness, per-task values, genes, evaluations, generations, why it stopped
 //   model/            at the end: the best recipe merged, as a Hugging Face folder (merge::write_merged_model)

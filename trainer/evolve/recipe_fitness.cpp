@@ -50,4 +50,18 @@ FitnessScore RecipeFitness::score(const NamedTensors& weights) const {
   return score;
 }
 
+std::uint64_t RecipeFitness::memory_bytes() const {
+  std::uint64_t bytes = 0;
+  for (const auto& tensor : model_->parameters()) bytes += tensor.nbytes();
+  for (const auto& tensor : model_->buffers()) bytes += tensor.nbytes();
+  // A no-grad forward frees each layer's activations once the next layer has them, so its peak is the logits and
+  // their log-softmax, one layer's attention scores and probabilities, its MLP intermediates (gate, up, product)
+  // and a few residual-stream tensors, all fp32 (bf16 autocast keeps the loss in fp32 and is not counted lower).
+  const model::CausalLmConfig& c = model_->config();
+  const auto tokens = static_cast<double>(config_.batch_size) * static_cast<double>(c.max_position_embeddings);
+  const double floats_per_token = 2.0 * c.vocab_size + 2.0 * c.num_attention_heads * c.max_position_embeddings +
+                                  3.0 * c.intermediate_size + 4.0 * c.hidden_size;
+  return bytes + static_cast<std::uint64_t>(tokens * floats_per_token * sizeof(float));
+}
+
 }  // namespace ladle::trainer::evolve

@@ -4,6 +4,7 @@
 // weighted mean, sum_t w_t m_t / sum_t w_t over the tasks present. Lower is better: accuracies enter negated.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -35,6 +36,10 @@ class RecipeFitness {
   RecipeFitness& operator=(const RecipeFitness&) = delete;
 
   FitnessScore score(const NamedTensors& weights) const;
+
+  // An estimate of the peak bytes score() holds beside the merged weights: the model's parameters and buffers and
+  // one batch's forward at the model's longest sequence (an upper bound: the data's examples are shorter).
+  std::uint64_t memory_bytes() const;
 
  private:
   FitnessConfig config_;
