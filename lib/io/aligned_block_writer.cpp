@@ -10,6 +10,7 @@
 #include <new>
 #include <utility>
 
+#include "lib/io/positioned_write.h"
 #include "lib/util/error.h"
 
 namespace ladle::io {
@@ -43,17 +44,10 @@ AlignedBlockWriter::AlignedBlockWriter(int fd, std::string label) : fd_(fd), lab
 AlignedBlockWriter::~AlignedBlockWriter() = default;
 
 void AlignedBlockWriter::write_aligned(std::uint64_t offset, const char* aligned_data, std::size_t size) {
-  while (size > 0) {
-    const ssize_t written = ::pwrite(fd_, aligned_data, size, static_cast<off_t>(offset));
-    if (written < 0) {
-      if (errno == EINTR || (errno == EINVAL && leave_direct_io(fd_))) continue;
-      throw Error(label_ + ": cannot write: " + std::strerror(errno));
-    }
-    // A short direct write ends on a block boundary; the rest follows from there.
-    aligned_data += written;
-    offset += static_cast<std::uint64_t>(written);
-    size -= static_cast<std::size_t>(written);
-  }
+  // A short direct write ends on a block boundary; write_fully_at goes on from there.
+  const int error = write_fully_at(fd_, aligned_data, size, offset,
+                                   [this](int failure) { return failure == EINVAL && leave_direct_io(fd_); });
+  if (error != 0) throw Error(label_ + ": cannot write: " + std::strerror(error));
 }
 
 void AlignedBlockWriter::add_to_block(std::uint64_t offset, const char* data, std::size_t size) {

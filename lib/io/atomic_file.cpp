@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "lib/io/aligned_block_writer.h"
+#include "lib/io/positioned_write.h"
 #include "lib/log/log.h"
 #include "lib/util/error.h"
 
@@ -86,16 +87,9 @@ void AtomicFile::write_at(std::uint64_t offset, const void* data, std::size_t si
     direct_->write_at(offset, data, size);
     return;
   }
-  const auto* bytes = static_cast<const char*>(data);
-  while (size > 0) {
-    const ssize_t written = ::pwrite(fd_, bytes, size, static_cast<off_t>(offset));
-    if (written < 0) {
-      if (errno == EINTR) continue;
-      throw system_error(partial_, "write");
-    }
-    bytes += written;
-    offset += static_cast<std::uint64_t>(written);
-    size -= static_cast<std::size_t>(written);
+  if (const int error = write_fully_at(fd_, data, size, offset)) {
+    errno = error;
+    throw system_error(partial_, "write");
   }
 }
 
