@@ -17,6 +17,7 @@
 #include "lib/model/causal_lm_factory.h"
 #include "lib/model/lora.h"
 #include "tests/support/command_runner.h"
+#include "tests/support/random_checkpoints.h"
 #include "tests/support/test_helpers.h"
 #include "tests/trainer/tiny_run.h"
 #include "trainer/dtm/dtm_config.h"
@@ -24,19 +25,14 @@
 namespace ladle::trainer::dtm {
 namespace {
 
+using ladle::testing::read_text_file;
+
 namespace fs = std::filesystem;
 using ladle::testing::contains;
 using ladle::testing::run_ladle;
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 std::size_t line_count(const fs::path& path) {
-  const std::string text = read_text(path);
+  const std::string text = read_text_file(path);
   return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
 }
 
@@ -86,7 +82,7 @@ struct DtmFixture {
   }
 
   nlohmann::json run_record(const std::string& run) const {
-    return nlohmann::json::parse(read_text(out("runs/" + run + "/dtm-run.json")));
+    return nlohmann::json::parse(read_text_file(out("runs/" + run + "/dtm-run.json")));
   }
 };
 
@@ -144,13 +140,13 @@ TEST_F(DtmPipelineTest, BaselinesGetTheSameComputeAndTheReportTabulatesEveryMode
   EXPECT_EQ(steps("soup-0") + steps("soup-1"), dtm_total);
   EXPECT_NE(fixture_->run_record("soup-0")["seed"], fixture_->run_record("soup-1")["seed"]);
 
-  const std::string report = read_text(fixture_->out("report/report.md"));
+  const std::string report = read_text_file(fixture_->out("report/report.md"));
   for (const char* part : {"| base |", "| vanilla |", "| DTM (k-means) |", "| DTM (random) |", "| uniform soup |",
                            "| add |", "| echo |", "mean over tasks", "ratio"}) {
     EXPECT_TRUE(contains(report, part)) << part << " missing from\n" << report;
   }
   EXPECT_TRUE(contains(first_.out, "| DTM (k-means) |")) << "the table is printed at the end";
-  const auto evaluation = nlohmann::json::parse(read_text(fixture_->out("evaluate/dtm-kmeans.json")));
+  const auto evaluation = nlohmann::json::parse(read_text_file(fixture_->out("evaluate/dtm-kmeans.json")));
   EXPECT_TRUE(evaluation["metrics"].contains("valid/loss/add"));
 }
 
@@ -212,7 +208,7 @@ TEST(DtmPipeline, EditedRecordsOrClusterSeedRedoTheirStageAndEverythingDownstrea
   }
   EXPECT_EQ(line_count(fixture.out("embed/train.jsonl")), 20u);
 
-  std::string text = read_text(fixture.dir / "dtm.yml");
+  std::string text = read_text_file(fixture.dir / "dtm.yml");
   text.replace(text.find("cluster: {k: 2, iterations: 5}"), 30, "cluster: {k: 2, iterations: 5, seed: 7}");
   std::ofstream(fixture.dir / "dtm.yml") << text;
   ASSERT_EQ(fixture.dtm().exit_code, 0);
@@ -238,7 +234,7 @@ TEST(DtmPipeline, InterruptedRunResumesFromItsCheckpointToTheSameWeights) {
   }
   const auto result = fixture.dtm();
   ASSERT_EQ(result.exit_code, 0) << result.err;
-  EXPECT_TRUE(contains(read_text(fixture.out("runs/kmeans-1.log")), "at step 2"));
+  EXPECT_TRUE(contains(read_text_file(fixture.out("runs/kmeans-1.log")), "at step 2"));
   EXPECT_EQ(fs::last_write_time(fixture.out("runs/kmeans-0/dtm-run.json")), kept) << "kmeans-0 was trained again";
   // Exact resume: the merge of the resumed sub-model is the merge of the uninterrupted one, bit for bit.
   testing::expect_bitwise_equal(weights_of(fixture.out("merge/kmeans")), merged);
@@ -303,14 +299,14 @@ TEST(DtmPipeline, OnlyRunTrainsDataParallelUnderTorchrunVariables) {
     return ladle::testing::run_command("/bin/sh", {"-c", script + "wait $r0; a=$?; wait $r1; exit $((a + $?))"});
   };
   EXPECT_NE(ranks("--until cluster").exit_code, 0) << "every rank would embed and cluster at once";
-  EXPECT_TRUE(contains(read_text(fixture.dir / "rank0.log"), "--until cluster` once first, without torchrun"));
+  EXPECT_TRUE(contains(read_text_file(fixture.dir / "rank0.log"), "--until cluster` once first, without torchrun"));
   ASSERT_EQ(fixture.dtm({"--until", "cluster"}).exit_code, 0);
   const auto result = ranks("--only-run kmeans-0");
-  ASSERT_EQ(result.exit_code, 0) << read_text(fixture.dir / "rank0.log") << read_text(fixture.dir / "rank1.log");
+  ASSERT_EQ(result.exit_code, 0) << read_text_file(fixture.dir / "rank0.log") << read_text_file(fixture.dir / "rank1.log");
   EXPECT_TRUE(fs::exists(fixture.out("runs/kmeans-0/final/model.safetensors")));
   EXPECT_FALSE(fs::exists(fixture.out("runs/kmeans-1")));
   for (const std::string rank : {"0", "1"}) {
-    EXPECT_TRUE(contains(read_text(fixture.dir / ("rank" + rank + ".log")), " x 1 x 2 examples")) << "rank " << rank;
+    EXPECT_TRUE(contains(read_text_file(fixture.dir / ("rank" + rank + ".log")), " x 1 x 2 examples")) << "rank " << rank;
   }
   EXPECT_EQ(fixture.run_record("kmeans-0")["name"], "kmeans-0");
 }

@@ -24,19 +24,13 @@ namespace ladle::trainer::evolve {
 namespace {
 
 namespace fs = std::filesystem;
+using ladle::testing::read_text_file;
 using ladle::testing::run_ladle;
-
-std::string read(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // Every line of candidates.jsonl without its timings.
 std::vector<nlohmann::json> candidates(const fs::path& path) {
   std::vector<nlohmann::json> lines;
-  std::istringstream in(read(path));
+  std::istringstream in(read_text_file(path));
   for (std::string line; std::getline(in, line);) {
     auto entry = nlohmann::json::parse(line);
     entry.erase("seconds");
@@ -152,8 +146,8 @@ TEST_F(EvolveTest, ResumedAfterAStopReachesTheUninterruptedResult) {
   const auto second = run_ladle({"--quiet", "evolve", "--config", path("evolve.yml")});
   ASSERT_EQ(second.exit_code, 0) << second.err;
 
-  EXPECT_EQ(read(path("parts/recipe.yml")), whole.best_recipe);
-  EXPECT_EQ(read(path("parts/recipe.yml")), read(path("whole/recipe.yml")));
+  EXPECT_EQ(read_text_file(path("parts/recipe.yml")), whole.best_recipe);
+  EXPECT_EQ(read_text_file(path("parts/recipe.yml")), read_text_file(path("whole/recipe.yml")));
   EXPECT_EQ(candidates(path("parts/candidates.jsonl")), candidates(path("whole/candidates.jsonl")));
   const NamedTensors a = io::CheckpointReader(path("parts/model")).load_all();
   const NamedTensors b = io::CheckpointReader(path("whole/model")).load_all();
@@ -174,7 +168,7 @@ TEST_F(EvolveTest, TwoWorkersScoreEveryCandidateAsOneWorkerDoes) {
   EXPECT_EQ(candidates(path("one/candidates.jsonl")).size(), 20u);
   EXPECT_EQ(two.best_fitness, one.best_fitness);
   EXPECT_EQ(two.best_point, one.best_point);
-  EXPECT_EQ(read(path("two/result.json")), read(path("one/result.json")));
+  EXPECT_EQ(read_text_file(path("two/result.json")), read_text_file(path("one/result.json")));
 }
 
 TEST_F(EvolveTest, ACandidateThatCannotBeScoredStopsTheRunWithItsError) {

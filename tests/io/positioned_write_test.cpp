@@ -15,16 +15,12 @@
 #include <string>
 
 #include "tests/support/command_runner.h"
+#include "tests/support/random_checkpoints.h"
 
 namespace ladle::io {
 namespace {
 
-std::string file_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using ladle::testing::read_text_file;
 
 class PositionedWriteTest : public ::testing::Test {
  protected:
@@ -40,7 +36,7 @@ TEST_F(PositionedWriteTest, WritesTheBytesAtTheirOffset) {
   EXPECT_EQ(write_fully_at(fd, "world", 5, 6), 0);
   EXPECT_EQ(write_fully_at(fd, "hello ", 6, 0), 0);
   ::close(fd);
-  EXPECT_EQ(file_text(path), "hello world");
+  EXPECT_EQ(read_text_file(path), "hello world");
 }
 
 TEST_F(PositionedWriteTest, AFailedWriteReturnsItsErrnoAfterOfferingARetry) {
@@ -77,7 +73,7 @@ TEST_F(PositionedWriteTest, ARetryThatFixesTheCauseCompletesTheWrite) {
   EXPECT_EQ(result, 0);
   EXPECT_EQ(offered, 1);
   ::close(fd);
-  EXPECT_EQ(file_text(path), "..abc.");
+  EXPECT_EQ(read_text_file(path), "..abc.");
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 #include "lib/io/checkpoint_writer.h"
@@ -88,6 +89,13 @@ fs::path write_text_file(const fs::path& path, const std::string& text) {
   out.close();
   if (!out) throw std::runtime_error("cannot write " + path.string());
   return path;
+}
+
+std::string read_text_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 }  // namespace ladle::testing

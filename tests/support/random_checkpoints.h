@@ -47,5 +47,7 @@ NamedTensors write_random_llama(const std::filesystem::path& directory, const Ra
 
 // Writes a text file (a merge config, a tokenizer file) and returns its path.
 std::filesystem::path write_text_file(const std::filesystem::path& path, const std::string& text);
+// A file's whole contents, byte for byte ("" when it cannot be opened).
+std::string read_text_file(const std::filesystem::path& path);
 
 }  // namespace ladle::testing

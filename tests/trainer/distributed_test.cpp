@@ -21,6 +21,8 @@ extern char** environ;
 namespace ladle::trainer {
 namespace {
 
+using ladle::testing::read_text_file;
+
 // Starts `ladle args...` with extra environment variables, its output going to `log`.
 pid_t spawn_ladle(const std::vector<std::string>& args, const std::vector<std::string>& extra_environment,
                   const std::string& log) {
@@ -50,13 +52,6 @@ int wait_for(pid_t child) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 TEST(DistributedDataParallel, TwoProcessesWithHalfBatchesGiveTheWeightsOfOneProcess) {
   const std::string dir = ladle::testing::make_temp_dir("ddp");
   testing::write_jsonl(dir + "/train.jsonl", testing::tiny_records(16));
@@ -77,7 +72,7 @@ TEST(DistributedDataParallel, TwoProcessesWithHalfBatchesGiveTheWeightsOfOneProc
   };
 
   const pid_t single = spawn_ladle(with(train, dir + "/one", "4"), {}, dir + "/one.log");
-  ASSERT_EQ(wait_for(single), 0) << read_file(dir + "/one.log");
+  ASSERT_EQ(wait_for(single), 0) << read_text_file(dir + "/one.log");
 
   const std::string port = std::to_string(ladle::testing::free_tcp_port());
   std::vector<pid_t> ranks;
@@ -89,7 +84,7 @@ TEST(DistributedDataParallel, TwoProcessesWithHalfBatchesGiveTheWeightsOfOneProc
   }
   for (int rank = 0; rank < 2; ++rank) {
     const std::string log = dir + "/rank" + std::to_string(rank) + ".log";
-    ASSERT_EQ(wait_for(ranks[static_cast<std::size_t>(rank)]), 0) << read_file(log);
+    ASSERT_EQ(wait_for(ranks[static_cast<std::size_t>(rank)]), 0) << read_text_file(log);
   }
 
   const NamedTensors one = io::CheckpointReader(dir + "/one/final").load_all();

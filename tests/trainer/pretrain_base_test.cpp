@@ -16,22 +16,18 @@
 #include "lib/model/causal_lm_factory.h"
 #include "lib/text/sentencepiece_tokenizer.h"
 #include "tests/support/command_runner.h"
+#include "tests/support/random_checkpoints.h"
 #include "tests/support/test_helpers.h"
 
 namespace ladle {
 namespace {
 
+using ladle::testing::read_text_file;
+
 using testing::contains;
 namespace fs = std::filesystem;
 
 constexpr std::int64_t kVocabSize = 600;  // what sentencepiece can fit to ~35 KB of text
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 class PretrainBaseScriptTest : public ::testing::Test {
  protected:
@@ -79,7 +75,7 @@ TEST_F(PretrainBaseScriptTest, WritesALlamaFolderWithTheTokenizerItTrainedOnTheC
   EXPECT_EQ(model->config().architecture, "LlamaForCausalLM");
   EXPECT_EQ(model->config().vocab_size, kVocabSize);
   // The tokenizer shipped in the folder is the one trained on DATA/corpus and kept in DATA for other runs.
-  EXPECT_EQ(read_file(out() / "tokenizer.model"), read_file(data() / "tokenizer.model"));
+  EXPECT_EQ(read_text_file(out() / "tokenizer.model"), read_text_file(data() / "tokenizer.model"));
   EXPECT_EQ(text::SentencePieceTokenizer(out() / "tokenizer.model").vocab_size(), kVocabSize);
 
   const auto inspect = testing::run_command(LADLE_CLI_PATH, {"inspect", out().string(), "--summary", "--json"});
