@@ -11,7 +11,7 @@
 #include "lib/model/causal_lm.h"
 #include "lib/util/error.h"
 #include "trainer/checkpoint.h"
-#include "trainer/model_folder.h"
+#include "lib/model/causal_lm_folder.h"
 #include "trainer/train_state.h"
 
 namespace ladle::callbacks {
@@ -41,7 +41,7 @@ bool lower_is_better(const std::string& metric) {
 }
 
 bool skip_for_lora(const trainer::TrainState& state, const std::string& name) {
-  if (!trainer::has_lora_adapters(state.model())) return false;
+  if (!model::has_lora_adapters(state.model())) return false;
   LADLE_LOG(warning) << name << ": the run trains LoRA adapters; " << name
                      << " combines full weights, so it does nothing (merge the adapters and use the CLI instead)";
   return true;
@@ -121,15 +121,15 @@ void WiseFtCallback::on_event(trainer::Event event, trainer::TrainState& state) 
   if (base_.empty()) throw Error("wise_ft: the starting weights are missing (the checkpoint held none)");
   model::CausalLm& model = state.model();
   const NamedTensors live = live_weights(model);
-  std::unique_ptr<HeldOutEvaluator> shifted;
+  std::unique_ptr<trainer::HeldOutEvaluator> shifted;
   if (!options_.shifted.empty()) {
     // The trainer owns the tokenizer and outlives this call: a non-owning pointer.
     std::shared_ptr<const text::Tokenizer> tokenizer(&state.tokenizer(), [](const text::Tokenizer*) {});
-    shifted = std::make_unique<HeldOutEvaluator>(tokenizer, std::vector<HeldOutSet>{{"ood", options_.shifted}},
+    shifted = std::make_unique<trainer::HeldOutEvaluator>(tokenizer, std::vector<trainer::HeldOutSet>{{"ood", options_.shifted}},
                                                  options_.shifted_evaluation);
   }
   sweep_ = wise_ft_sweep(base_, live, options_.alphas, [&](const NamedTensors& weights) {
-    Metrics metrics;
+    trainer::Metrics metrics;
     for (const auto& [name, value] : state.evaluate_with(weights, "wise_ft")) {
       metrics["id" + name.substr(name.find('/'))] = value;
     }

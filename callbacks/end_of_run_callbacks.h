@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "callbacks/heldout_evaluator.h"
+#include "trainer/heldout_evaluator.h"
 #include "callbacks/wise_ft.h"
 #include "lib/weights/named_tensors.h"
 #include "trainer/callback.h"
@@ -44,7 +44,7 @@ struct WiseFtCallbackOptions {
   std::vector<double> alphas = default_wise_ft_alphas();  // the grid of interpolation weights
   std::filesystem::path shifted;          // a shifted held-out instruction JSONL ("ood/..."); empty: none
   std::string select_metric = "id/loss";  // chooses the alpha written (losses: lowest; accuracies: highest)
-  HeldOutEvaluationOptions shifted_evaluation;  // how the shifted set is evaluated
+  trainer::HeldOutEvaluationOptions shifted_evaluation;  // how the shifted set is evaluated
 };
 
 // name "wise_ft". The base is the model the run started from, kept from train_begin (one copy of the weights in

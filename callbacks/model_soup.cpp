@@ -8,7 +8,7 @@
 #include <numeric>
 #include <sstream>
 
-#include "callbacks/model_folder.h"
+#include "lib/io/model_folder.h"
 #include "lib/io/checkpoint_reader.h"
 #include "lib/log/log.h"
 #include "lib/util/error.h"
@@ -138,7 +138,7 @@ std::filesystem::path uniform_soup(const std::vector<std::filesystem::path>& can
       }
     }
   }
-  auto writer = open_model_folder(output, candidates.front(), options);
+  auto writer = io::open_model_folder(output, candidates.front(), options);
   const std::vector<double> weights(readers.size(), 1.0);
   ProgressOptions progress_options;
   progress_options.item_name = "tensors";

@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include "callbacks/model_folder.h"
+#include "lib/io/model_folder.h"
 #include "lib/io/checkpoint_reader.h"
 #include "lib/merge/merge_method_registry.h"
 #include "lib/util/error.h"
@@ -81,7 +81,7 @@ std::filesystem::path model_stock_merge(const std::filesystem::path& base,
   }
   const merge::MergeMethod& method = merge::find_merge_method("model_stock");
   const TensorSource source = [&](std::size_t model, const std::string& name) { return readers[model]->tensor(name); };
-  auto writer = open_model_folder(output, base, write_options);
+  auto writer = io::open_model_folder(output, base, write_options);
   for (const auto& name : readers[0]->names()) {
     writer->add(name, merge_tensor(method, name, finetunes.size(), source, options));
   }

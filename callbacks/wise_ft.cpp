@@ -8,7 +8,7 @@
 #include <set>
 #include <sstream>
 
-#include "callbacks/gnuplot.h"
+#include "lib/util/gnuplot.h"
 #include "lib/io/atomic_file.h"
 #include "lib/log/log.h"
 #include "lib/util/error.h"

@@ -6,17 +6,16 @@
 #include <cstddef>
 #include <filesystem>
 #include <functional>
-#include <map>
 #include <string>
 #include <vector>
 
 #include "lib/weights/named_tensors.h"
+#include "trainer/metrics.h"
 
 namespace ladle::callbacks {
 
-// Named evaluation results of one model, e.g. {"id_loss": 1.9, "ood_loss": 2.4}.
-using Metrics = std::map<std::string, double>;
-using EvaluateFn = std::function<Metrics(const NamedTensors& weights)>;
+// Named evaluation results of one model, e.g. {"id/loss": 1.9, "ood/loss": 2.4}.
+using EvaluateFn = std::function<trainer::Metrics(const NamedTensors& weights)>;
 
 // 0, 0.1, ..., 1 (computed as i/10, so 0 and 1 are exact).
 std::vector<double> default_wise_ft_alphas();
@@ -28,7 +27,7 @@ NamedTensors wise_ft_weights(const NamedTensors& base, const NamedTensors& finet
 
 struct WiseFtPoint {
   double alpha = 0.0;
-  Metrics metrics;
+  trainer::Metrics metrics;
 };
 
 struct WiseFtSweep {

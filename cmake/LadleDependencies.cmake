@@ -1,4 +1,4 @@
-# Finds ladle's dependencies, in the order BUILD-NOTES section 5 requires.
+# Finds ladle's dependencies, in the order docs/building.md §5 requires.
 # Also used by the installed ladleConfig.cmake (with find_dependency), so keep it free of build-only logic.
 include(CMakeFindDependencyMacro)
 find_package(Torch REQUIRED)

@@ -3,14 +3,14 @@
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
-install(TARGETS ladle_lib EXPORT ladleTargets
+install(TARGETS ladle_core ladle_trainer ladle_clustering ladle_callbacks ladle_pipelines ladle_lib
+  EXPORT ladleTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(TARGETS ladle_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(TARGETS ladle_sentencepiece LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/ladle)
-foreach(dir lib trainer clustering callbacks)
-  install(DIRECTORY ${PROJECT_SOURCE_DIR}/${dir} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/ladle
-    FILES_MATCHING PATTERN "*.h" PATTERN "cli" EXCLUDE)
+foreach(dir lib trainer clustering callbacks pipelines)
+  install(DIRECTORY ${PROJECT_SOURCE_DIR}/${dir} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/ladle FILES_MATCHING PATTERN "*.h")
 endforeach()
 
 set(LADLE_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/ladle)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs every Debian package ladle needs to build, test and run its experiments, and makes libtorch and faiss
-# use OpenBLAS instead of Debian's reference BLAS (23-30x slower here, see ../shared/BUILD-NOTES.md section 2).
+# use OpenBLAS instead of Debian's reference BLAS (23-30x slower here, see docs/building.md §2).
 # Idempotent and non-interactive; run as root or with sudo.
 set -euo pipefail
 

@@ -1,4 +1,4 @@
-// A scope in which forward passes run under bf16 autocast (BUILD-NOTES section 3: oneDNN's AVX512_BF16 path),
+// A scope in which forward passes run under bf16 autocast (docs/building.md §3: oneDNN's AVX512_BF16 path),
 // as Python's `with torch.autocast("cpu", dtype=torch.bfloat16)` sets it up: parameters stay fp32 (the master
 // weights the optimizer updates) and eligible ops (matmul, linear, ...) cast their inputs to bf16. Leaving the
 // outermost scope clears autocast's cache of casted weights, so the next forward sees the updated weights.

@@ -31,7 +31,7 @@
 #include "trainer/fisher.h"
 #include "trainer/lr_schedule.h"
 #include "trainer/malloc_tuning.h"
-#include "trainer/model_folder.h"
+#include "lib/model/causal_lm_folder.h"
 #include "trainer/online_merging_optimizer.h"
 #include "trainer/optimizer.h"
 
@@ -117,10 +117,10 @@ class Trainer::Impl final : public TrainerServices {
   }
   void save_model(const std::filesystem::path& directory) override {
     if (group->is_main()) {
-      ModelFolderOptions options;
+      model::CausalLmFolderOptions options;
       options.tokenizer_file = data.tokenizer_file;
       options.merge_lora = config.lora.save_merged;
-      write_model_folder(*model, directory, options);
+      model::write_causal_lm_folder(*model, directory, options);
     }
     group->barrier();
   }
@@ -133,7 +133,7 @@ void Trainer::Impl::setup() {
   pad_id = data.tokenizer->pad_id().value_or(data.tokenizer->eos_id().value_or(0));
   // Dropout draws from the default CPU generator; each process gets its own stream.
   at::manual_seed(config.seed + static_cast<std::uint64_t>(group->rank()));
-  if (config.lora.enabled && !has_lora_adapters(*model)) {
+  if (config.lora.enabled && !model::has_lora_adapters(*model)) {
     model::LoraOptions lora;
     lora.r = config.lora.r;
     lora.alpha = config.lora.alpha;
@@ -343,14 +343,14 @@ void Trainer::Impl::write_checkpoint() {
   group->all_reduce_sum(generators);
   if (group->is_main()) {
     io::AtomicDirectory folder(path, /*overwrite=*/true);
-    const bool lora = has_lora_adapters(*model);
+    const bool lora = model::has_lora_adapters(*model);
     if (lora) {
       model::save_lora_adapter(model::lora_adapter(*model), folder.path() / "adapter");
     } else {
-      ModelFolderOptions options;
+      model::CausalLmFolderOptions options;
       options.tokenizer_file = data.tokenizer_file;
       options.overwrite = false;
-      write_model_folder(*model, folder.path() / "model", options);
+      model::write_causal_lm_folder(*model, folder.path() / "model", options);
     }
     io::write_safetensors(folder.path() / "optimizer.safetensors", optimizer->state_tensors());
     NamedTensors rng;
@@ -417,7 +417,7 @@ void Trainer::Impl::restore_weights(const std::filesystem::path& path, bool lora
 void Trainer::Impl::restore_checkpoint(const std::filesystem::path& path) {
   const auto state_file = path / kTrainerStateFile;
   const nlohmann::json saved = io::parse_json_strict(read_text(state_file), state_file.string(), 64);
-  const bool lora = has_lora_adapters(*model);
+  const bool lora = model::has_lora_adapters(*model);
   try {
     if (saved.at("format") != "ladle-trainer-checkpoint" || saved.at("version") != kCheckpointVersion) {
       throw Error(state_file.string() + ": not a version " + std::to_string(kCheckpointVersion) +

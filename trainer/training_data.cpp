@@ -4,7 +4,7 @@
 
 #include "lib/log/log.h"
 #include "lib/model/causal_lm_factory.h"
-#include "lib/model/json_file.h"
+#include "lib/io/json_file.h"
 #include "lib/text/byte_tokenizer.h"
 #include "lib/text/corpus_tokens.h"
 #include "lib/text/instruction_dataset.h"
@@ -135,7 +135,7 @@ std::shared_ptr<model::CausalLm> load_model(const TrainConfig& config, const tex
     LADLE_LOG(info) << "model: " << config.model.path.string() << " (" << model->config().architecture << ")";
   } else {
     nlohmann::json json =
-        config.model.config_file.empty() ? config.model.config : model::read_json_file(config.model.config_file);
+        config.model.config_file.empty() ? config.model.config : io::read_json_file(config.model.config_file);
     const std::string source = config.model.config_file.empty() ? "model.config" : config.model.config_file.string();
     if (!json.is_object()) throw Error(source + ": expected an object of config.json fields");
     if (!json.contains("architectures") && !json.contains("model_type")) json["model_type"] = "llama";

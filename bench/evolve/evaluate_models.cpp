@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "callbacks/heldout_evaluator.h"
+#include "trainer/heldout_evaluator.h"
 #include "lib/model/causal_lm_factory.h"
 
 int main(int argc, char** argv) {
@@ -27,12 +27,12 @@ int main(int argc, char** argv) {
     models.emplace_back(arg.substr(0, equals), arg.substr(equals + 1));
   }
   try {
-    ladle::callbacks::HeldOutEvaluationOptions options;
+    ladle::trainer::HeldOutEvaluationOptions options;
     options.max_examples = std::stoul(argv[2]);
     options.batch_size = 32;
     options.bf16 = true;
-    const ladle::callbacks::HeldOutEvaluator evaluator(
-        ladle::callbacks::load_heldout_tokenizer(models.front().second, ""), {{"test", argv[1]}}, options);
+    const ladle::trainer::HeldOutEvaluator evaluator(
+        ladle::trainer::load_heldout_tokenizer(models.front().second, ""), {{"test", argv[1]}}, options);
     for (const auto& [label, folder] : models) {
       const auto model = ladle::model::load_causal_lm(folder);
       const auto metrics = evaluator.evaluate(*model);

@@ -22,7 +22,7 @@
 #include "lib/model/dense.h"
 #include "lib/text/byte_tokenizer.h"
 #include "lib/util/progress_line.h"
-#include "trainer/model_folder.h"
+#include "lib/model/causal_lm_folder.h"
 #include "trainer/trainer.h"
 
 namespace {
@@ -127,7 +127,7 @@ int main(int argc, char** argv) {
                                   {"max_position_embeddings", std::max<std::int64_t>(512, s.seq)},
                                   {"rms_norm_eps", 1e-5}};
     auto model = model::create_causal_lm(model::CausalLmConfig::from_json(config_json), /*seed=*/0);
-    trainer::write_model_folder(*model, s.work / "model");
+    model::write_causal_lm_folder(*model, s.work / "model");
 
     // Fixed-length random sequences: every position is a target, so both sides compute the same loss shape.
     std::mt19937_64 random(0);

@@ -11,6 +11,7 @@
 #include "lib/io/torch_dtype.h"
 #include "lib/merge/merge_config.h"
 #include "lib/merge/merged_model_writer.h"
+#include "lib/io/model_folder.h"
 #include "lib/util/error.h"
 #include "lib/util/shape_text.h"
 #include "lib/weights/tensor_ops.h"
@@ -46,7 +47,7 @@ void check_updates(const io::CheckpointReader& base, const std::vector<WeightUpd
 void copy_tokenizer(const fs::path& base, io::CheckpointWriter& writer) {
   std::error_code error;
   if (!fs::is_directory(base, error)) return;
-  for (const auto& name : tokenizer_file_names()) {
+  for (const auto& name : io::tokenizer_file_names()) {
     if (fs::is_regular_file(base / name, error)) writer.copy_file(base / name, name);
   }
 }

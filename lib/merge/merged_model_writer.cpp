@@ -7,6 +7,7 @@
 #include <system_error>
 
 #include "lib/io/checkpoint_writer.h"
+#include "lib/io/model_folder.h"
 #include "lib/log/log.h"
 #include "lib/util/build_info.h"
 #include "lib/util/error.h"
@@ -45,7 +46,7 @@ void copy_tokenizer(const MergePlan& plan, io::CheckpointWriter& writer) {
   if (!plan.tokenizer_folder) return;
   std::size_t copied = 0;
   bool has_vocabulary = false;
-  for (const auto& name : tokenizer_file_names()) {
+  for (const auto& name : io::tokenizer_file_names()) {
     std::error_code error;
     const fs::path source = *plan.tokenizer_folder / name;
     if (!fs::is_regular_file(source, error)) continue;
@@ -74,14 +75,6 @@ std::string parameter_values(const std::map<std::string, double>& parameters) {
 }
 
 }  // namespace
-
-const std::vector<std::string>& tokenizer_file_names() {
-  static const std::vector<std::string> names = {
-      "tokenizer.model", "tokenizer.json",      "tokenizer_config.json",  "special_tokens_map.json",
-      "added_tokens.json", "vocab.json",        "merges.txt",             "generation_config.json",
-      "chat_template.jinja", "chat_template.json"};
-  return names;
-}
 
 std::string merged_model_card(const MergeConfig& config, const MergePlan& plan, const InputModels& models,
                               const std::string& model_name) {

@@ -22,9 +22,6 @@ struct MergedModelWriteOptions {
   MergeExecutionOptions execution;             // threads, device, seed
 };
 
-// The files copied from the tokenizer source when present (mergekit's _copy_tokenizer list, plus vocab.json).
-const std::vector<std::string>& tokenizer_file_names();
-
 // The README.md model card: method, models and their roles, parameters, the config, the ladle version.
 std::string merged_model_card(const MergeConfig& config, const MergePlan& plan, const InputModels& models,
                               const std::string& model_name);

@@ -8,7 +8,7 @@
 #include "lib/io/torch_dtype.h"
 #include "lib/log/log.h"
 #include "lib/model/gpt2.h"
-#include "lib/model/json_file.h"
+#include "lib/io/json_file.h"
 #include "lib/model/llama.h"
 #include "lib/model/projection.h"
 #include "lib/util/error.h"
@@ -29,7 +29,7 @@ nlohmann::json read_config_beside(const fs::path& weights_file) {
   if (!fs::is_regular_file(path, error)) {
     throw Error(weights_file.string() + ": no config.json beside it says which model the weights belong to");
   }
-  return read_json_file(path);
+  return io::read_json_file(path);
 }
 
 }  // namespace

@@ -15,7 +15,7 @@
 #include "lib/log/log.h"
 #include "lib/model/causal_lm.h"
 #include "lib/model/error_text.h"
-#include "lib/model/json_file.h"
+#include "lib/io/json_file.h"
 #include "lib/model/projection.h"
 #include "lib/util/error.h"
 #include "lib/util/shape_text.h"
@@ -292,7 +292,7 @@ LoraAdapter read_lora_adapter(const fs::path& directory) {
                      : ""));
   }
   LoraAdapter adapter;
-  parse_adapter_config(read_json_file(config_path, kMaxConfigDepth), config_path.string(), adapter);
+  parse_adapter_config(io::read_json_file(config_path, kMaxConfigDepth), config_path.string(), adapter);
   const io::SafetensorsReader reader(weights_path);
   for (const auto& entry : reader.entries()) adapter.tensors.insert(entry.name, reader.tensor(entry.name));
   return adapter;

@@ -3,8 +3,8 @@
 // Why a module: Debian's libsentencepiece.so.0 exports a bundled protobuf-lite 3.14 while libtorch_cpu.so uses
 // the system protobuf 3.21; linked into one process the two clash (a crash before main, or a protobuf version
 // abort). Only the module links sentencepiece, and ladle loads it with dlmopen(LM_ID_NEWLM) into a link-map
-// namespace of its own, with its own copies of its dependencies. (BUILD-NOTES suggests dlopen with
-// RTLD_DEEPBIND; that crashes as soon as sentencepiece writes to std::cerr from a program that references
+// namespace of its own, with its own copies of its dependencies. (docs/building.md §1. dlopen with
+// RTLD_DEEPBIND is not enough: it crashes as soon as sentencepiece writes to std::cerr from a program that references
 // std::cout/std::cerr itself, because the program's copy-relocated stream objects are the initialised ones.)
 // Only C types cross this boundary, and buffers are freed by the module that allocated them.
 #pragma once

@@ -11,7 +11,7 @@ namespace ladle {
 namespace {
 
 // The BLAS shared object actually mapped into this process (Debian's alternatives decide which one
-// libblas.so.3 is; the reference BLAS is ~25x slower than OpenBLAS, see BUILD-NOTES section 2).
+// libblas.so.3 is; the reference BLAS is ~25x slower than OpenBLAS, see docs/building.md §2).
 std::string loaded_blas() {
   std::ifstream maps("/proc/self/maps");
   std::string line;

@@ -1,5 +1,5 @@
 // How many threads ladle's tensor work uses. libtorch defaults to one intra-op thread on this kind of machine
-// (BUILD-NOTES section 4), so every entry point calls configure_threads once.
+// (docs/building.md §4), so every entry point calls configure_threads once.
 #pragma once
 
 namespace ladle {

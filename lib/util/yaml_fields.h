@@ -1,6 +1,6 @@
 // Reading a YAML config key by key against a schema, with messages that name the file, the line and the dotted key
 // ("evolve.yml:7: search.sigma: expected a number > 0, got 'wide'"); unknown keys are errors that list the known
-// ones. The reading style of trainer/dtm/dtm_config.cpp, as a reusable piece for other config files.
+// ones. The reading style of pipelines/dtm/dtm_config.cpp, as a reusable piece for other config files.
 #pragma once
 
 #include <yaml-cpp/yaml.h>

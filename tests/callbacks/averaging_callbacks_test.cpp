@@ -13,7 +13,7 @@
 #include "lib/weights/flat_parameters.h"
 #include "tests/support/command_runner.h"
 #include "tests/support/test_helpers.h"
-#include "tests/trainer/tiny_run.h"
+#include "tests/support/tiny_run.h"
 #include "trainer/optimizer.h"
 #include "trainer/trainer.h"
 

@@ -64,7 +64,7 @@ TEST(WiseFt, SweepEvaluatesEveryAlphaAndPicksTheBestByTheChosenMetric) {
   finetuned.insert("w", floats({10}));
   const WiseFtSweep sweep = wise_ft_sweep(base, finetuned, default_wise_ft_alphas(), [](const NamedTensors& w) {
     const double value = w.at("w").item<double>();
-    return Metrics{{"id_loss", (value - 8) * (value - 8)}, {"ood_loss", (value - 4) * (value - 4)}};
+    return trainer::Metrics{{"id_loss", (value - 8) * (value - 8)}, {"ood_loss", (value - 4) * (value - 4)}};
   });
   ASSERT_EQ(sweep.points.size(), 11u);
   EXPECT_EQ(sweep.points[5].alpha, 0.5);

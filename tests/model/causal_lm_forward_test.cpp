@@ -158,7 +158,7 @@ TEST(LlamaForward, Bf16ParametersGiveFp32LogitsCloseToFp32Model) {
   EXPECT_LT((bf16 - fp32).abs().max().item<double>(), 0.05 * fp32.abs().max().item<double>());
 }
 
-// BUILD-NOTES 3: training runs under CPU autocast to bf16 with fp32 master weights.
+// docs/building.md §3: training runs under CPU autocast to bf16 with fp32 master weights.
 void expect_bf16_autocast_close_to_fp32(CausalLm& model) {
   const at::Tensor fp32 = run(model, row(kTokens)).logits;
   at::autocast::set_cpu_enabled(true);

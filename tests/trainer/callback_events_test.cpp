@@ -4,7 +4,7 @@
 #include <filesystem>
 
 #include "tests/support/command_runner.h"
-#include "tests/trainer/tiny_run.h"
+#include "tests/support/tiny_run.h"
 #include "trainer/trainer.h"
 
 namespace ladle::trainer {

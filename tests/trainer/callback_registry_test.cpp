@@ -7,7 +7,7 @@
 
 #include "tests/support/command_runner.h"
 #include "tests/support/test_helpers.h"
-#include "tests/trainer/tiny_run.h"
+#include "tests/support/tiny_run.h"
 #include "trainer/trainer.h"
 
 namespace ladle::trainer {

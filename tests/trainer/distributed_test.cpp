@@ -13,7 +13,7 @@
 #include "tests/support/command_runner.h"
 #include "tests/support/random_checkpoints.h"
 #include "tests/support/test_helpers.h"
-#include "tests/trainer/tiny_run.h"
+#include "tests/support/tiny_run.h"
 #include "trainer/distributed.h"
 
 extern char** environ;

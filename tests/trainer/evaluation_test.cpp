@@ -7,7 +7,7 @@
 #include <cmath>
 
 #include "lib/text/instruction_dataset.h"
-#include "tests/trainer/tiny_run.h"
+#include "tests/support/tiny_run.h"
 #include "trainer/distributed.h"
 #include "trainer/evaluator.h"
 

@@ -6,7 +6,7 @@
 #include "lib/model/causal_lm_loss.h"
 #include "lib/text/batch.h"
 #include "lib/weights/flat_parameters.h"
-#include "tests/trainer/tiny_run.h"
+#include "tests/support/tiny_run.h"
 #include "trainer/distributed.h"
 
 namespace ladle::trainer {

@@ -8,7 +8,7 @@
 #include "lib/text/batch.h"
 #include "lib/weights/flat_parameters.h"
 #include "tests/support/command_runner.h"
-#include "tests/trainer/tiny_run.h"
+#include "tests/support/tiny_run.h"
 #include "trainer/trainer.h"
 
 namespace ladle::trainer {

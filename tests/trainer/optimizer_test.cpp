@@ -8,7 +8,7 @@
 
 #include "lib/model/causal_lm_factory.h"
 #include "lib/weights/flat_parameters.h"
-#include "tests/trainer/tiny_run.h"
+#include "tests/support/tiny_run.h"
 
 namespace ladle::trainer {
 namespace {

@@ -6,7 +6,7 @@
 
 #include "lib/text/instruction_dataset.h"
 #include "tests/support/command_runner.h"
-#include "tests/trainer/tiny_run.h"
+#include "tests/support/tiny_run.h"
 #include "trainer/trainer.h"
 
 namespace ladle::trainer {

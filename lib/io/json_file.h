@@ -1,0 +1,14 @@
+// Reading the small JSON files that accompany weights (config.json, adapter_config.json), treated as hostile.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+namespace ladle::io {
+
+// Parses the file with io::parse_json_strict (no duplicate keys, at most `max_depth` levels). Throws
+// ladle::Error naming the path when it cannot be read, exceeds 10 MB or is not valid JSON.
+nlohmann::json read_json_file(const std::filesystem::path& path, std::size_t max_depth = 32);
+
+}  // namespace ladle::io

@@ -1,0 +1,100 @@
+// DtmConfig: a Disperse-Then-Merge experiment (Fu et al., "Disperse-Then-Merge: Pushing the Limits of
+// Instruction Tuning via Alignment Tax Reduction", Findings of ACL 2024) as one YAML file, `ladle dtm --config`:
+//
+//   output_dir: ../out/dtm            # every stage writes under it (embed/, cluster/, runs/, merge/, ...)
+//   train: ../examples/train-tiny.yml # the base training config: a train YAML's path, or the mapping inline
+//   train_overrides: {evaluation.every_steps: 20}   # dotted keys applied to it, as `ladle train --set`
+//   total_steps: 0                    # optimizer steps of the K sub-models together (0: the train config's max_steps)
+//   records: 0                        # a seeded random subset of the training records (0: all of data.train)
+//   embed:    {text: response, pooling: mean, layer: -1, batch_size: 32, max_length: 256, bf16: true}
+//   cluster:  {k: 4, iterations: 20, nredo: 1, seed: 1234, spherical: false, max_points_per_centroid: 0}
+//   merge:    {merge_method: linear, parameters: {}, model_parameters: {}, dtype: float32}
+//   evaluation: {valid: valid.jsonl, test: test.jsonl, shifted: shifted.jsonl, max_examples: 256,
+//                generation_examples: 64, batch_size: 16, bf16: true, seed: 0}
+//   baselines: {vanilla: true, random_split: true, uniform_soup: true}
+//
+// The base model is the train config's model.path (a Hugging Face folder); every run fine-tunes it. Relative
+// paths resolve against the folder of the file that holds them (an inline `train:` mapping: dtm.yml's folder).
+// Unknown keys and values of the wrong type or range are errors naming the file, the line and the key
+// ("dtm.yml:7: cluster.k: expected a whole number >= 1, got 'many'"), as train_config.h's parser reports them.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "trainer/heldout_evaluator.h"
+#include "clustering/embedder.h"
+#include "clustering/kmeans.h"
+#include "trainer/train_config.h"
+
+namespace ladle::dtm {
+
+// Where the base training config comes from; every run's TrainConfig is it plus overrides.
+struct DtmTrainSource {
+  std::string text;                    // the train YAML (a file's contents, or the inline mapping re-emitted)
+  std::string label;                   // names it in messages: "examples/train-tiny.yml" or "dtm.yml:3: train"
+  std::filesystem::path base_dir;      // relative paths in `text` resolve against it
+  std::vector<std::string> overrides;  // "key=value" from train_overrides, applied before each run's own
+};
+
+struct DtmEmbedConfig {
+  // Which text, pooling, layer, batch and length (clustering/embedder.h). The defaults follow the DTM authors,
+  // who embed each instance's response.
+  clustering::EmbedderOptions embedder;
+  bool bf16 = true;  // embed under bf16 autocast (fast on CPUs with AVX512_BF16; docs/building.md §3)
+};
+
+// The merge of the sub-models, as the mergekit keys of a config over them (lib/merge/merge_config.h). A plain
+// average (linear, equal weights) is what the paper's ablation found best.
+struct DtmMergeConfig {
+  std::string merge_method = "linear";  // any registered merge method
+  // mergekit `parameters:` (method-wide) and every sub-model's `parameters:`, as YAML flow mappings echoed into the
+  // engine's config as written ("{lambda: 1}"); empty: none (linear's sub-models get weight 1).
+  std::string parameters;
+  std::string model_parameters;
+  std::string dtype;  // working dtype (empty: the engine's float32)
+};
+
+struct DtmEvaluationConfig {
+  // The held-out sets, labelled "valid", "test" and "shifted" (any may be absent; at least one is given).
+  std::vector<trainer::HeldOutSet> sets;
+  // Examples, generation (exact match) and choice scoring per set, batch, bf16, seed (heldout_evaluator.h).
+  trainer::HeldOutEvaluationOptions options{256, 64, 16, true, 0};
+};
+
+// The comparisons the paper makes, each from the same base, data and compute.
+struct DtmBaselineConfig {
+  bool vanilla = true;       // one run on all the records for total_steps steps
+  bool random_split = true;  // DTM over a random split with the k-means cluster sizes
+  bool uniform_soup = true;  // the uniform soup of K all-records runs with different seeds, total_steps together
+};
+
+struct DtmConfig {
+  std::filesystem::path config_file;                  // the dtm.yml read (empty when built from text)
+  std::filesystem::path output_dir = "out/dtm";      // every stage's output
+  DtmTrainSource train;                               // the base training config
+  std::int64_t total_steps = 0;                       // steps of the sub-models together; 0: train's max_steps
+  std::size_t records = 0;                            // a seeded subset of the training records (0: all)
+  DtmEmbedConfig embed;
+  clustering::KMeansOptions cluster;                  // K and faiss's knobs; the random split uses its seed too
+  DtmMergeConfig merge;
+  DtmEvaluationConfig evaluation;
+  DtmBaselineConfig baselines;
+
+  // Reads and validates a dtm.yml (and the train config it names, so a bad key there fails before any work).
+  // Throws ladle::Error as the header describes.
+  static DtmConfig from_yaml_file(const std::filesystem::path& path);
+  // The same from text; `label` names it in messages and relative paths resolve against `base_dir`.
+  static DtmConfig from_yaml(const std::string& text, const std::string& label, const std::filesystem::path& base_dir);
+
+  // The base training config with train_overrides, then `run_overrides` ("key=value", absolute paths).
+  trainer::TrainConfig train_config(const std::vector<std::string>& run_overrides = {}) const;
+
+  // The mergekit YAML that merges `models` (sub-model folders, or LoRA adapter folders) onto `base` (given to the
+  // methods that require a base model).
+  std::string merge_yaml(const std::vector<std::filesystem::path>& models, const std::filesystem::path& base) const;
+};
+
+}  // namespace ladle::dtm

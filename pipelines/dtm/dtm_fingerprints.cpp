@@ -1,0 +1,121 @@
+#include "pipelines/dtm/dtm_fingerprints.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "lib/io/atomic_file.h"
+#include "lib/text/token_cache.h"
+
+namespace ladle::dtm {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A model folder's files by name, size and modification time: a re-pretrained base model changes them, and
+// hashing gigabytes of weights on every run would not be worth it.
+nlohmann::json folder_identity(const fs::path& folder) {
+  std::vector<nlohmann::json> files;
+  std::error_code error;
+  for (const auto& entry : fs::recursive_directory_iterator(folder, error)) {
+    if (!entry.is_regular_file()) continue;
+    files.push_back({fs::relative(entry.path(), folder).string(), entry.file_size(),
+                     entry.last_write_time().time_since_epoch().count()});
+  }
+  std::sort(files.begin(), files.end());
+  return {{"path", folder.string()}, {"files", files}};
+}
+
+std::string content_hash(const fs::path& file) { return fingerprint_of(text::file_content_hash(file)); }
+
+}  // namespace
+
+std::string fingerprint_of(const nlohmann::json& inputs) {
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(text::fnv1a_64(inputs.dump())));
+  return hex;
+}
+
+DtmFingerprints::DtmFingerprints(const DtmConfig& config, const DtmLayout& layout, const trainer::TrainConfig& base_train)
+    : config_(config), layout_(layout), base_train_(base_train) {}
+
+std::string DtmFingerprints::base_model() const { return fingerprint_of(folder_identity(base_train_.model.path)); }
+
+std::string DtmFingerprints::embed() const {
+  if (!embed_) {
+    const auto& embedder = config_.embed.embedder;
+    embed_ = fingerprint_of({{"stage", "embed"},
+                             {"train", base_train_.data.train.string()},
+                             {"train_bytes", content_hash(base_train_.data.train)},
+                             {"records", config_.records},
+                             {"seed", base_train_.seed},
+                             {"skip_bad_lines", base_train_.data.skip_bad_lines},
+                             {"model", base_model()},
+                             {"tokenizer", base_train_.to_json().at("tokenizer")},
+                             {"text", static_cast<int>(embedder.text)},
+                             {"pooling", static_cast<int>(embedder.pooling)},
+                             {"layer", embedder.layer},
+                             {"max_length", embedder.max_length},
+                             {"add_bos", embedder.add_bos},
+                             {"bf16", config_.embed.bf16}});
+  }
+  return *embed_;
+}
+
+std::string DtmFingerprints::cluster() const {
+  const auto& c = config_.cluster;
+  return fingerprint_of({{"stage", "cluster"},
+                         {"embed", embed()},
+                         {"k", c.k},
+                         {"iterations", c.iterations},
+                         {"nredo", c.nredo},
+                         {"seed", c.seed},
+                         {"spherical", c.spherical},
+                         {"max_points_per_centroid", c.max_points_per_centroid}});
+}
+
+std::string DtmFingerprints::run(const DtmRun& run) const {
+  nlohmann::json train = run_train_config(config_, layout_, run).to_json();
+  train.erase("threads");
+  train.erase("overwrite_output_dir");
+  const bool sub_model = run.family == RunFamily::kmeans || run.family == RunFamily::random;
+  return fingerprint_of({{"stage", "run"}, {"data", sub_model ? cluster() : embed()}, {"train", train}});
+}
+
+std::string DtmFingerprints::merge(const std::vector<DtmRun>& members, const std::string& merge_text) const {
+  std::vector<std::string> runs;
+  for (const auto& member : members) runs.push_back(member.fingerprint);
+  return fingerprint_of({{"stage", "merge"}, {"runs", runs}, {"config", merge_text}});
+}
+
+std::string DtmFingerprints::evaluation(const std::string& model) const {
+  const auto& o = config_.evaluation.options;
+  nlohmann::json sets = nlohmann::json::array();
+  for (const auto& set : config_.evaluation.sets) {
+    sets.push_back({set.label, set.path.string(), content_hash(set.path)});
+  }
+  return fingerprint_of({{"stage", "evaluation"},
+                         {"model", model},
+                         {"sets", sets},
+                         {"tokenizer", base_train_.to_json().at("tokenizer")},
+                         {"max_examples", o.max_examples},
+                         {"generation_examples", o.generation_examples},
+                         {"batch_size", o.batch_size},
+                         {"bf16", o.bf16},
+                         {"seed", o.seed}});
+}
+
+std::string recorded_fingerprint(const fs::path& folder) {
+  std::ifstream in(folder / "dtm-fingerprint");
+  std::string fingerprint;
+  in >> fingerprint;
+  return fingerprint;
+}
+
+void record_fingerprint(const fs::path& folder, const std::string& fingerprint) {
+  fs::create_directories(folder);
+  io::write_file_atomically(folder / "dtm-fingerprint", fingerprint + "\n");
+}
+
+}  // namespace ladle::dtm

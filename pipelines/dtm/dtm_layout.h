@@ -1,0 +1,47 @@
+// DtmLayout: where each stage of a DTM pipeline keeps its output under the config's output_dir. Every folder and
+// file below appears only when complete (written under a temporary name and renamed), so its existence is what
+// "the stage is done" means:
+//   embed/            train.jsonl (the records clustered and trained on), embeddings.npy, embed.json
+//   cluster/kmeans/   the k-means partition (clustering/partition.h files), its report, cluster-<k>.jsonl subsets
+//   cluster/random/   the random split with the same sizes, likewise
+//   runs/<name>/      one trainer run each (trainer output_dir: metrics.jsonl, checkpoints/, final/) and
+//                     dtm-run.json once it finished; runs/<name>.lock is held while it trains, runs/<name>.log is
+//                     a child process's output
+//   merge/<family>/   merged models (kmeans, random: the merge engine over the sub-models; soup: uniform soup),
+//                     with the mergekit config given to the engine beside them (<family>.yml)
+//   evaluate/<model>.json   held-out metrics of base, vanilla, dtm-kmeans, dtm-random, soup (evaluate/<model>.log:
+//                     a child process's output)
+// embed/, cluster/ and each merge folder hold dtm-fingerprint, each run's folder too (and its dtm-run.json and
+// every evaluation file a "fingerprint"): what the output was made from (dtm_fingerprints.h).
+//   report/           report.md, report.json, the plots
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+namespace ladle::dtm {
+
+struct DtmLayout {
+  std::filesystem::path root;  // the config's output_dir, absolute
+
+  std::filesystem::path embed_dir() const { return root / "embed"; }
+  std::filesystem::path records_file() const { return embed_dir() / "train.jsonl"; }
+  std::filesystem::path embeddings_file() const { return embed_dir() / "embeddings.npy"; }
+  std::filesystem::path cluster_dir() const { return root / "cluster"; }
+  // "kmeans" or "random": one partition's folder.
+  std::filesystem::path partition_dir(const std::string& method) const { return cluster_dir() / method; }
+  std::filesystem::path subset_file(const std::string& method, std::int64_t cluster) const {
+    return partition_dir(method) / ("cluster-" + std::to_string(cluster) + ".jsonl");
+  }
+  std::filesystem::path run_dir(const std::string& run) const { return root / "runs" / run; }
+  std::filesystem::path run_done_file(const std::string& run) const { return run_dir(run) / "dtm-run.json"; }
+  std::filesystem::path run_lock_file(const std::string& run) const { return root / "runs" / (run + ".lock"); }
+  std::filesystem::path run_log_file(const std::string& run) const { return root / "runs" / (run + ".log"); }
+  std::filesystem::path merge_dir(const std::string& family) const { return root / "merge" / family; }
+  std::filesystem::path evaluation_file(const std::string& model) const {
+    return root / "evaluate" / (model + ".json");
+  }
+  std::filesystem::path report_dir() const { return root / "report"; }
+};
+
+}  // namespace ladle::dtm

@@ -1,0 +1,554 @@
+#include "pipelines/dtm/dtm_pipeline.h"
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "trainer/heldout_evaluator.h"
+#include "callbacks/model_soup.h"
+#include "clustering/embedder.h"
+#include "clustering/kmeans.h"
+#include "clustering/npy.h"
+#include "clustering/partition.h"
+#include "clustering/partition_report.h"
+#include "lib/io/atomic_file.h"
+#include "lib/log/log.h"
+#include "lib/merge/input_models.h"
+#include "lib/merge/lora_merge.h"
+#include "lib/merge/merge_check.h"
+#include "lib/merge/merge_config.h"
+#include "lib/merge/merge_plan.h"
+#include "lib/merge/merged_model_writer.h"
+#include "lib/model/causal_lm.h"
+#include "lib/model/causal_lm_factory.h"
+#include "lib/text/instruction_record.h"
+#include "lib/text/seeded_permutation.h"
+#include "lib/util/error.h"
+#include "trainer/bf16_autocast.h"
+#include "trainer/distributed.h"
+#include "pipelines/dtm/child_processes.h"
+#include "pipelines/dtm/dtm_fingerprints.h"
+#include "pipelines/dtm/dtm_report.h"
+#include "trainer/training_data.h"
+
+namespace ladle::dtm {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr DtmStage kStages[] = {DtmStage::embed, DtmStage::cluster,  DtmStage::train,
+                                DtmStage::merge, DtmStage::evaluate, DtmStage::report};
+
+// True when `output` exists and no input that exists was written after it: a stage's output is reused only while
+// what it was made from is unchanged (a retrained sub-model makes its merge, and the merge's evaluation, stale).
+bool up_to_date(const fs::path& output, const std::vector<fs::path>& inputs) {
+  std::error_code error;
+  if (!fs::exists(output, error)) return false;
+  const auto written = fs::last_write_time(output);
+  for (const auto& input : inputs) {
+    if (fs::exists(input, error) && fs::last_write_time(input) > written) return false;
+  }
+  return true;
+}
+
+// The file's lines, in order (a UTF-8 byte-order mark dropped), so records can be copied as they were written.
+std::vector<std::string> read_lines(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path.string() + ": cannot read");
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    lines.push_back(std::move(line));
+  }
+  if (!lines.empty() && lines.front().rfind("\xEF\xBB\xBF", 0) == 0) lines.front().erase(0, 3);
+  return lines;
+}
+
+std::string joined_lines(const std::vector<std::string>& lines, const std::vector<std::size_t>& indices) {
+  std::string text;
+  for (const std::size_t i : indices) text += lines[i] + "\n";
+  return text;
+}
+
+// One partition's folder: the partition files, its report, and cluster-<k>.jsonl with each cluster's records
+// copied from `lines` (line i is record i).
+void write_split(const fs::path& directory, const clustering::Partition& partition,
+                 const std::vector<text::InstructionRecord>& records, const std::vector<std::string>& lines,
+                 const nlohmann::json& settings) {
+  fs::create_directories(directory);
+  std::vector<std::string> tasks;
+  for (const auto& record : records) tasks.push_back(record.task);
+  clustering::write_partition(directory, partition, tasks);
+  clustering::write_report(directory, clustering::partition_report(partition, records, settings));
+  std::vector<std::vector<std::size_t>> members(static_cast<std::size_t>(partition.k));
+  for (std::size_t i = 0; i < partition.assignments.size(); ++i) {
+    members[static_cast<std::size_t>(partition.assignments[i])].push_back(i);
+  }
+  for (std::int64_t c = 0; c < partition.k; ++c) {
+    io::write_file_atomically(directory / ("cluster-" + std::to_string(c) + ".jsonl"),
+                              joined_lines(lines, members[static_cast<std::size_t>(c)]));
+  }
+}
+
+// Under torchrun every process of a data-parallel run executes the pipeline up to its --only-run: a stage before
+// training that is not done would be computed and written by every process at once, so it must be done first.
+void require_single_process(const char* stage, const fs::path& config_file) {
+  const int world_size = trainer::DistributedEnvironment::from_environment().world_size;
+  if (world_size > 1) {
+    throw Error("dtm: the " + std::string(stage) + " stage is not done, and this is one of " +
+                std::to_string(world_size) + " data-parallel processes (WORLD_SIZE); run `ladle dtm --config " +
+                config_file.string() + " --until cluster` once first, without torchrun");
+  }
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// The fingerprint an evaluation file records, or "" when it is missing or unreadable.
+std::string evaluation_fingerprint(const fs::path& file) {
+  std::ifstream in(file);
+  if (!in) return "";
+  const nlohmann::json json = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  return json.is_object() ? json.value("fingerprint", std::string()) : "";
+}
+
+}  // namespace
+
+struct DtmPipeline::EvaluatedModel {
+  std::string name;          // evaluate/<name>.json
+  std::string title;         // the report's column
+  fs::path path;             // the model folder
+  fs::path made_from;        // what makes it stale when newer (a run's dtm-run.json, a merge folder)
+  std::vector<DtmRun> runs;  // the runs behind it
+  std::string fingerprint;   // of its evaluation (DtmFingerprints::evaluation)
+};
+
+const char* dtm_stage_name(DtmStage stage) {
+  switch (stage) {
+    case DtmStage::embed:
+      return "embed";
+    case DtmStage::cluster:
+      return "cluster";
+    case DtmStage::train:
+      return "train";
+    case DtmStage::merge:
+      return "merge";
+    case DtmStage::evaluate:
+      return "evaluate";
+    case DtmStage::report:
+      return "report";
+  }
+  return "unknown";
+}
+
+std::optional<DtmStage> parse_dtm_stage(const std::string& name) {
+  for (const DtmStage stage : kStages) {
+    if (name == dtm_stage_name(stage)) return stage;
+  }
+  return std::nullopt;
+}
+
+DtmPipeline::~DtmPipeline() = default;
+
+DtmPipeline::DtmPipeline(DtmConfig config, DtmPipelineOptions options)
+    : config_(std::move(config)),
+      options_(std::move(options)),
+      base_train_(config_.train_config()),
+      fingerprints_(std::make_unique<DtmFingerprints>(config_, layout_, base_train_)) {
+  if (config_.config_file.empty()) throw Error("ladle dtm: the config must be a file (child processes re-read it)");
+  if (options_.jobs < 1) throw Error("--jobs must be at least 1");
+  layout_.root = fs::absolute(config_.output_dir).lexically_normal();
+  if (config_.total_steps == 0 && base_train_.max_steps == 0) {
+    throw Error(config_.config_file.string() + ": total_steps: set it, or max_steps in the training config (" +
+                config_.train.label + ")");
+  }
+}
+
+std::string DtmPipeline::run() {
+  using StageFunction = void (DtmPipeline::*)();
+  const std::pair<DtmStage, StageFunction> stages[] = {
+      {DtmStage::embed, &DtmPipeline::embed}, {DtmStage::cluster, &DtmPipeline::cluster},
+      {DtmStage::train, &DtmPipeline::train}, {DtmStage::merge, &DtmPipeline::merge},
+      {DtmStage::evaluate, &DtmPipeline::evaluate}, {DtmStage::report, &DtmPipeline::report}};
+  const auto start = std::chrono::steady_clock::now();
+  report_text_.clear();
+  if (!options_.only_models.empty()) {
+    evaluate();
+    LADLE_LOG(info) << "dtm: evaluated in " << seconds_since(start) << " s";
+    return report_text_;
+  }
+  const bool only_training = !options_.only_runs.empty() || options_.only_cluster.has_value();
+  for (const auto& [stage, function] : stages) {
+    const auto stage_start = std::chrono::steady_clock::now();
+    (this->*function)();
+    LADLE_LOG(info) << "dtm: stage " << dtm_stage_name(stage) << " done in " << seconds_since(stage_start) << " s";
+    if (stage == options_.until || (only_training && stage == DtmStage::train)) break;
+  }
+  LADLE_LOG(info) << "dtm: finished in " << seconds_since(start) << " s; output in " << layout_.root.string();
+  return report_text_;
+}
+
+void DtmPipeline::embed() {
+  const std::string fingerprint = fingerprints_->embed();
+  if (recorded_fingerprint(layout_.embed_dir()) == fingerprint) {
+    LADLE_LOG(info) << "dtm: embed: reusing " << layout_.embed_dir().string();
+    return;
+  }
+  require_single_process("embed", config_.config_file);
+  const auto start = std::chrono::steady_clock::now();
+  const fs::path source = base_train_.data.train;
+  text::InstructionReadOptions read_options;
+  read_options.skip_bad_lines = base_train_.data.skip_bad_lines;
+  std::vector<text::InstructionRecord> all = text::read_instruction_jsonl(source, read_options).records;
+  const std::vector<std::string> lines = read_lines(source);
+
+  // The records kept: all, or a seeded subset in file order.
+  std::vector<std::size_t> kept(all.size());
+  for (std::size_t i = 0; i < all.size(); ++i) kept[i] = i;
+  if (config_.records > 0 && config_.records < all.size()) {
+    kept = text::seeded_permutation(all.size(), base_train_.seed);
+    kept.resize(config_.records);
+    std::sort(kept.begin(), kept.end());
+  }
+  std::vector<text::InstructionRecord> records;
+  std::vector<std::size_t> line_indices;
+  for (const std::size_t i : kept) {
+    records.push_back(all[i]);
+    line_indices.push_back(all[i].line - 1);
+  }
+  if (static_cast<std::int64_t>(records.size()) < config_.cluster.k) {
+    throw Error(config_.config_file.string() + ": cluster.k: " + std::to_string(config_.cluster.k) +
+                " clusters need at least as many records; " + source.string() + " gives " +
+                std::to_string(records.size()));
+  }
+
+  auto tokenizer = trainer::load_tokenizer(base_train_);
+  auto model = model::load_causal_lm(base_train_.model.path);
+  model->eval();
+  LADLE_LOG(info) << "dtm: embedding the " << clustering::embed_text_name(config_.embed.embedder.text) << " of "
+                  << records.size() << " records with " << base_train_.model.path.string();
+  clustering::FloatMatrix embeddings;
+  {
+    const trainer::Bf16Autocast autocast(config_.embed.bf16, model->device());
+    embeddings = clustering::Embedder(model, tokenizer, config_.embed.embedder).embed(records);
+  }
+  io::AtomicDirectory out(layout_.embed_dir(), /*overwrite=*/true);
+  io::write_file_atomically(out.path() / layout_.records_file().filename(), joined_lines(lines, line_indices));
+  clustering::write_npy(out.path() / layout_.embeddings_file().filename(), embeddings);
+  const nlohmann::json info = {{"source", source.string()},
+                               {"records", records.size()},
+                               {"model", base_train_.model.path.string()},
+                               {"text", clustering::embed_text_name(config_.embed.embedder.text)},
+                               {"pooling", clustering::pooling_name(config_.embed.embedder.pooling)},
+                               {"layer", config_.embed.embedder.layer},
+                               {"seconds", seconds_since(start)}};
+  io::write_file_atomically(out.path() / "embed.json", info.dump(2) + "\n");
+  record_fingerprint(out.path(), fingerprint);
+  out.commit();
+}
+
+void DtmPipeline::cluster() {
+  const std::string fingerprint = fingerprints_->cluster();
+  if (up_to_date(layout_.cluster_dir(), {layout_.embed_dir()}) &&
+      recorded_fingerprint(layout_.cluster_dir()) == fingerprint) {
+    LADLE_LOG(info) << "dtm: cluster: reusing " << layout_.cluster_dir().string();
+    return;
+  }
+  require_single_process("cluster", config_.config_file);
+  const clustering::FloatMatrix embeddings = clustering::read_npy(layout_.embeddings_file());
+  const auto records = text::read_instruction_jsonl(layout_.records_file()).records;
+  const auto lines = read_lines(layout_.records_file());
+  if (static_cast<std::size_t>(embeddings.rows) != records.size() || lines.size() != records.size()) {
+    throw Error(layout_.embed_dir().string() + ": embeddings.npy and train.jsonl differ in length; delete the folder");
+  }
+  const clustering::KMeansResult kmeans = clustering::kmeans_partition(embeddings, config_.cluster);
+  for (const std::int64_t empty : clustering::empty_clusters(kmeans.partition)) {
+    LADLE_LOG(warning) << "dtm: k-means cluster " << empty << " is empty: no sub-model is trained for it";
+  }
+  const nlohmann::json settings = {{"k", config_.cluster.k},
+                                   {"iterations", config_.cluster.iterations},
+                                   {"nredo", config_.cluster.nredo},
+                                   {"seed", config_.cluster.seed},
+                                   {"spherical", config_.cluster.spherical},
+                                   {"kmeans_seconds", kmeans.seconds}};
+  io::AtomicDirectory out(layout_.cluster_dir(), /*overwrite=*/true);
+  write_split(out.path() / "kmeans", kmeans.partition, records, lines, settings);
+  // The paper's control: the same number and sizes of clusters, drawn at random.
+  clustering::Partition random =
+      clustering::random_partition(kmeans.partition.sizes, static_cast<std::uint64_t>(config_.cluster.seed));
+  clustering::set_mean_centroids(random, embeddings);
+  write_split(out.path() / "random", random, records, lines, settings);
+  record_fingerprint(out.path(), fingerprint);
+  out.commit();
+  LADLE_LOG(info) << "dtm: k-means sizes " << nlohmann::json(kmeans.partition.sizes).dump() << ", inertia "
+                  << kmeans.partition.inertia << " (random split: " << random.inertia << ")";
+}
+
+std::vector<DtmRun> DtmPipeline::runs() const {
+  const clustering::Partition partition = clustering::read_partition(layout_.partition_dir("kmeans"));
+  const std::int64_t total = config_.total_steps > 0 ? config_.total_steps : base_train_.max_steps;
+  std::vector<DtmRun> planned = plan_runs(config_, layout_, partition.sizes, total, base_train_.seed);
+  for (auto& run : planned) run.fingerprint = fingerprints_->run(run);
+  return planned;
+}
+
+void DtmPipeline::train() {
+  const std::vector<DtmRun> all = runs();
+  // A run trained on a subset that has since been rewritten (the cluster stage ran again) starts over.
+  for (const auto& run : all) {
+    if (run_finished(layout_, run) && !up_to_date(layout_.run_done_file(run.name), {run.train_file})) {
+      LADLE_LOG(warning) << "dtm: " << run.name << " was trained on an older " << run.train_file.string()
+                         << "; training it again";
+      fs::remove_all(layout_.run_dir(run.name));
+    }
+  }
+  if (!options_.only_runs.empty() || options_.only_cluster) {
+    std::set<std::string> wanted(options_.only_runs.begin(), options_.only_runs.end());
+    std::string known;
+    std::size_t matched = 0;
+    for (const auto& run : all) {
+      known += (known.empty() ? "" : ", ") + run.name;
+      const bool in_cluster = options_.only_cluster && run.family != RunFamily::vanilla &&
+                              run.index == *options_.only_cluster;
+      if (wanted.erase(run.name) == 0 && !in_cluster) continue;
+      ++matched;
+      if (!train_run(config_, layout_, run, options_.run_overrides)) {
+        LADLE_LOG(info) << "dtm: " << run.name << " had finished already";
+      }
+    }
+    if (!wanted.empty()) throw Error("--only-run " + *wanted.begin() + ": no such run; the runs are " + known);
+    if (matched == 0) throw Error("--only-cluster: no run has that index; the runs are " + known);
+    return;
+  }
+  if (options_.no_train) return;  // the merge stage names the runs still missing
+  std::vector<ChildCommand> commands;
+  for (const auto& run : all) {
+    if (!run_finished(layout_, run)) {
+      commands.push_back(child_command(run.name, {"--only-run", run.name}, layout_.run_log_file(run.name)));
+    }
+  }
+  LADLE_LOG(info) << "dtm: " << commands.size() << " of " << all.size() << " runs to train, " << options_.jobs
+                  << " at once";
+  run_child_processes(commands, options_.jobs);
+}
+
+void DtmPipeline::merge() {
+  const std::vector<DtmRun> all = runs();
+  std::string missing;
+  for (const auto& run : all) {
+    if (!run_finished(layout_, run)) missing += (missing.empty() ? "" : ", ") + run.name;
+  }
+  if (!missing.empty()) {
+    throw Error("merge: these runs have not finished: " + missing + " (train them with `ladle dtm --config " +
+                config_.config_file.string() + "`, or one by one with --only-run NAME)");
+  }
+  const bool lora = base_train_.lora.enabled;
+  auto family_runs = [&](RunFamily family) {
+    std::vector<const DtmRun*> members;
+    for (const auto& run : all) {
+      if (run.family == family) members.push_back(&run);
+    }
+    return members;
+  };
+  auto member_runs = [](const std::vector<const DtmRun*>& members) {
+    std::vector<DtmRun> runs;
+    for (const auto* run : members) runs.push_back(*run);
+    return runs;
+  };
+  auto done_files = [&](const std::vector<const DtmRun*>& members) {
+    std::vector<fs::path> files;
+    for (const auto* run : members) files.push_back(layout_.run_done_file(run->name));
+    return files;
+  };
+
+  std::vector<RunFamily> splits = {RunFamily::kmeans};
+  if (config_.baselines.random_split) splits.push_back(RunFamily::random);
+  for (const RunFamily family : splits) {
+    const auto members = family_runs(family);
+    const fs::path out = layout_.merge_dir(run_family_name(family));
+    // LoRA sub-models are merged in ΔW space: the method runs on each adapter's (α/r)·B·A, never on A and B apart
+    // (the DTM authors' code averages A and B separately, and mean(B)·mean(A) is not the mean of the updates).
+    std::vector<fs::path> models;
+    for (const auto* run : members) {
+      const fs::path final_dir = layout_.run_dir(run->name) / "final";
+      models.push_back(lora ? final_dir / "adapter" : final_dir);
+    }
+    const std::string merge_text = config_.merge_yaml(models, base_train_.model.path);
+    // The merge is redone when a sub-model was retrained or the config's merge section changed.
+    const std::string fingerprint = fingerprints_->merge(member_runs(members), merge_text);
+    if (up_to_date(out, done_files(members)) && recorded_fingerprint(out) == fingerprint) {
+      LADLE_LOG(info) << "dtm: merge: reusing " << out.string();
+      continue;
+    }
+    fs::remove(out / "dtm-fingerprint");
+    const fs::path yaml = layout_.root / "merge" / (std::string(run_family_name(family)) + ".yml");
+    fs::create_directories(yaml.parent_path());
+    io::write_file_atomically(yaml, merge_text);
+    const merge::MergeConfig merge_config = merge::load_merge_config(yaml);
+    LADLE_LOG(info) << "dtm: merging " << models.size() << " " << run_family_name(family) << " sub-models with "
+                    << config_.merge.merge_method << " into " << out.string();
+    if (lora) {
+      merge::LoraAdaptersMergeOptions lora_options;
+      lora_options.full_model = base_train_.model.path;
+      lora_options.overwrite = true;
+      merge::merge_lora_adapters(merge_config, out, lora_options);
+    } else {
+      const merge::InputModels inputs(merge_config);
+      const merge::MergeCheckReport check = merge::check_merge(merge_config, inputs);
+      if (check.has_errors()) throw Error("merge of " + yaml.string() + " cannot run:\n" + check.text());
+      merge::MergedModelWriteOptions write_options;
+      write_options.overwrite = true;
+      merge::write_merged_model(merge_config, merge::plan_merge(merge_config, inputs), inputs, out, write_options);
+    }
+    record_fingerprint(out, fingerprint);
+  }
+
+  if (config_.baselines.uniform_soup) {
+    const auto members = family_runs(RunFamily::soup);
+    const fs::path out = layout_.merge_dir("soup");
+    const std::string fingerprint = fingerprints_->merge(member_runs(members), "");
+    if (up_to_date(out, done_files(members)) && recorded_fingerprint(out) == fingerprint) {
+      LADLE_LOG(info) << "dtm: merge: reusing " << out.string();
+      return;
+    }
+    fs::remove(out / "dtm-fingerprint");
+    std::vector<fs::path> finals;
+    for (const auto* run : members) finals.push_back(layout_.run_dir(run->name) / "final");
+    io::CheckpointWriteOptions write_options;
+    write_options.overwrite = true;
+    callbacks::uniform_soup(finals, out, write_options);
+    record_fingerprint(out, fingerprint);
+  }
+}
+
+std::vector<DtmPipeline::EvaluatedModel> DtmPipeline::evaluated_models() const {
+  const std::vector<DtmRun> all = runs();
+  auto members = [&](RunFamily family) {
+    std::vector<DtmRun> found;
+    for (const auto& run : all) {
+      if (run.family == family) found.push_back(run);
+    }
+    return found;
+  };
+  std::vector<EvaluatedModel> models = {
+      {"base", "base", base_train_.model.path, base_train_.model.path, {}, fingerprints_->base_model()}};
+  if (config_.baselines.vanilla) {
+    const auto vanilla = members(RunFamily::vanilla);
+    models.push_back({"vanilla", "vanilla", layout_.run_dir("vanilla") / "final", layout_.run_done_file("vanilla"),
+                      vanilla, vanilla.front().fingerprint});
+  }
+  // A merge's fingerprint as merge() recorded it (a missing merge folder records none, and is evaluated never).
+  auto merged = [&](const std::string& name, const std::string& title, RunFamily family) {
+    const fs::path folder = layout_.merge_dir(run_family_name(family));
+    models.push_back({name, title, folder, folder, members(family), recorded_fingerprint(folder)});
+  };
+  merged("dtm-kmeans", "DTM (k-means)", RunFamily::kmeans);
+  if (config_.baselines.random_split) merged("dtm-random", "DTM (random)", RunFamily::random);
+  if (config_.baselines.uniform_soup) merged("soup", "uniform soup", RunFamily::soup);
+  for (auto& model : models) model.fingerprint = fingerprints_->evaluation(model.fingerprint);
+  return models;
+}
+
+void DtmPipeline::evaluate() {
+  std::vector<EvaluatedModel> models = evaluated_models();
+  if (!options_.only_models.empty()) {
+    std::string known;
+    for (const auto& model : models) known += (known.empty() ? "" : ", ") + model.name;
+    for (const auto& name : options_.only_models) {
+      const auto found = std::find_if(models.begin(), models.end(), [&](const auto& m) { return m.name == name; });
+      if (found == models.end()) throw Error("--only-evaluate " + name + ": no such model; the models are " + known);
+    }
+    models.erase(std::remove_if(models.begin(), models.end(),
+                                [&](const EvaluatedModel& model) {
+                                  return std::find(options_.only_models.begin(), options_.only_models.end(),
+                                                   model.name) == options_.only_models.end();
+                                }),
+                 models.end());
+  }
+  std::vector<const EvaluatedModel*> stale;
+  for (const auto& model : models) {
+    const fs::path file = layout_.evaluation_file(model.name);
+    if (!up_to_date(file, {model.made_from}) || evaluation_fingerprint(file) != model.fingerprint) {
+      stale.push_back(&model);
+    }
+  }
+  // Each model's evaluation is independent: with --jobs, child processes evaluate them side by side (one thread
+  // each on 2 cores is faster than two threads per model for a small model, and never waits on a busy core).
+  if (options_.only_models.empty() && options_.jobs > 1 && stale.size() > 1) {
+    std::vector<ChildCommand> commands;
+    for (const EvaluatedModel* model : stale) {
+      commands.push_back(child_command(model->name, {"--only-evaluate", model->name},
+                                       layout_.root / "evaluate" / (model->name + ".log")));
+    }
+    LADLE_LOG(info) << "dtm: " << commands.size() << " models to evaluate, " << options_.jobs << " at once";
+    run_child_processes(commands, options_.jobs);
+    return;
+  }
+  std::unique_ptr<trainer::HeldOutEvaluator> evaluator;  // read and tokenized once, when first needed
+  for (const EvaluatedModel* model : stale) {
+    if (!evaluator) {
+      evaluator = std::make_unique<trainer::HeldOutEvaluator>(trainer::load_tokenizer(base_train_), config_.evaluation.sets,
+                                                                config_.evaluation.options);
+    }
+    const auto start = std::chrono::steady_clock::now();
+    auto lm = model::load_causal_lm(model->path);
+    LADLE_LOG(info) << "dtm: evaluating " << model->name << " (" << model->path.string() << ")";
+    const trainer::Metrics metrics = evaluator->evaluate(*lm);
+    nlohmann::json runs = nlohmann::json::array();
+    for (const auto& run : model->runs) runs.push_back(run.name);
+    const nlohmann::json json = {{"name", model->name},        {"title", model->title},
+                                 {"path", model->path.string()}, {"runs", runs},
+                                 {"fingerprint", model->fingerprint}, {"seconds", seconds_since(start)},
+                                 {"metrics", metrics}};
+    const fs::path file = layout_.evaluation_file(model->name);
+    fs::create_directories(file.parent_path());
+    io::write_file_atomically(file, json.dump(2) + "\n");
+  }
+}
+
+ChildCommand DtmPipeline::child_command(const std::string& label, const std::vector<std::string>& arguments,
+                                        const fs::path& log) const {
+  ChildCommand command{label, {options_.executable.string()}, log};
+  command.argv.insert(command.argv.end(), options_.global_args.begin(), options_.global_args.end());
+  command.argv.insert(command.argv.end(), {"dtm", "--config", config_.config_file.string()});
+  command.argv.insert(command.argv.end(), arguments.begin(), arguments.end());
+  return command;
+}
+
+void DtmPipeline::report() {
+  std::vector<ModelScores> models;
+  for (const auto& model : evaluated_models()) {
+    // Only evaluations of the current config (an evaluation left from other settings is not reported).
+    const fs::path file = layout_.evaluation_file(model.name);
+    if (evaluation_fingerprint(file) != model.fingerprint) continue;
+    std::ifstream in(file);
+    const nlohmann::json json = nlohmann::json::parse(in);
+    ModelScores scores{model.name, json.at("title").get<std::string>(), json.at("metrics").get<trainer::Metrics>(), {}};
+    for (const auto& run : json.at("runs")) {
+      scores.runs.push_back(layout_.run_dir(run.get<std::string>()) / "metrics.jsonl");
+    }
+    models.push_back(std::move(scores));
+  }
+  std::vector<std::string> sets;
+  for (const auto& set : config_.evaluation.sets) sets.push_back(set.label);
+
+  nlohmann::json steps = nlohmann::json::object();
+  for (const auto& run : runs()) steps[run.name] = run.steps;
+  const clustering::Partition partition = clustering::read_partition(layout_.partition_dir("kmeans"));
+  const nlohmann::json settings = {{"config", config_.config_file.string()},
+                                   {"base_model", base_train_.model.path.string()},
+                                   {"lora", base_train_.lora.enabled},
+                                   {"k", config_.cluster.k},
+                                   {"cluster_sizes", partition.sizes},
+                                   {"merge_method", config_.merge.merge_method},
+                                   {"steps", steps}};
+  io::AtomicDirectory out(layout_.report_dir(), /*overwrite=*/true);
+  report_text_ = write_dtm_report(models, sets, settings, out.path());
+  out.commit();
+}
+
+}  // namespace ladle::dtm

@@ -1,0 +1,310 @@
+#include "pipelines/dtm/dtm_report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <iomanip>
+#include <numeric>
+#include <optional>
+#include <set>
+#include <sstream>
+
+#include "lib/util/gnuplot.h"
+#include "lib/io/atomic_file.h"
+#include "lib/util/error.h"
+
+namespace ladle::dtm {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::optional<double> metric(const trainer::Metrics& metrics, const std::string& name) {
+  const auto found = metrics.find(name);
+  return found == metrics.end() ? std::nullopt : std::optional<double>(found->second);
+}
+
+std::string fixed(double value, int digits) {
+  std::ostringstream text;
+  text << std::fixed << std::setprecision(digits) << value;
+  return text.str();
+}
+
+std::string percent(std::optional<double> value) { return value ? fixed(100.0 * *value, 1) + "%" : "–"; }
+
+// Tasks with a loss on the set in any model, sorted.
+std::vector<std::string> tasks_of(const std::vector<ModelScores>& models, const std::string& set) {
+  const std::string prefix = set + "/loss/";
+  std::set<std::string> tasks;
+  for (const auto& model : models) {
+    for (const auto& [name, value] : model.metrics) {
+      if (name.rfind(prefix, 0) == 0) tasks.insert(name.substr(prefix.size()));
+    }
+  }
+  return {tasks.begin(), tasks.end()};
+}
+
+std::vector<const ModelScores*> models_with(const std::vector<ModelScores>& models, const std::string& set) {
+  std::vector<const ModelScores*> present;
+  for (const auto& model : models) {
+    if (model.metrics.count(set + "/loss") != 0) present.push_back(&model);
+  }
+  return present;
+}
+
+// The train/loss values of a metrics.jsonl, in step order.
+std::vector<std::pair<std::int64_t, double>> series(const fs::path& path, const std::string& kind,
+                                                    const std::string& name) {
+  std::ifstream in(path);
+  if (!in) throw Error(path.string() + ": cannot read the run's metrics");
+  std::vector<std::pair<std::int64_t, double>> values;
+  std::size_t line_number = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++line_number;
+    if (line.empty()) continue;
+    nlohmann::json json;
+    try {
+      json = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::exception& error) {
+      throw Error(path.string() + ":" + std::to_string(line_number) + ": not JSON: " + error.what());
+    }
+    if (json.value("kind", "") != kind || !json.contains(name) || !json.contains("step")) continue;
+    values.emplace_back(json["step"].get<std::int64_t>(), json[name].get<double>());
+  }
+  return values;
+}
+
+double mean_of(std::vector<std::pair<std::int64_t, double>>::const_iterator begin,
+               std::vector<std::pair<std::int64_t, double>>::const_iterator end) {
+  double sum = 0;
+  for (auto it = begin; it != end; ++it) sum += it->second;
+  return sum / static_cast<double>(end - begin);
+}
+
+std::string number(double value) {
+  std::ostringstream text;
+  text << std::setprecision(9) << value;
+  return text.str();
+}
+
+// task-loss.png: per-task loss on `set`, one bar per model.
+void write_task_loss_plot(const std::vector<ModelScores>& models, const std::string& set, const fs::path& directory) {
+  const auto present = models_with(models, set);
+  const auto tasks = tasks_of(models, set);
+  if (present.empty() || tasks.empty()) return;
+  std::ostringstream data;
+  data << "# task";
+  for (const auto* model : present) data << "\t" << model->name;
+  data << "\n";
+  for (const auto& task : tasks) {
+    data << task;
+    for (const auto* model : present) {
+      const auto loss = metric(model->metrics, set + "/loss/" + task);
+      data << "\t" << (loss ? number(*loss) : "NaN");
+    }
+    data << "\n";
+  }
+  io::write_file_atomically(directory / "task-loss.tsv", data.str());
+  std::ostringstream script;
+  script << "set terminal pngcairo size 1100,550 noenhanced font 'sans,10'\n"
+         << "set output " << gnuplot_quoted((directory / "task-loss.png").string()) << "\n"
+         << "set title " << gnuplot_quoted("held-out response loss per task (" + set + ")") << "\n"
+         << "set ylabel 'loss'\nset grid ytics\nset key outside right\nset datafile separator '\\t'\n"
+         << "set style data histograms\nset style histogram clustered gap 1\nset style fill solid 0.8 border -1\n"
+         << "set xtics rotate by -30\n"
+         << "plot ";
+  for (std::size_t i = 0; i < present.size(); ++i) {
+    script << (i ? ", \\\n     " : "") << gnuplot_quoted((directory / "task-loss.tsv").string())
+           << " using " << i + 2 << (i == 0 ? ":xtic(1)" : "") << " title "
+           << gnuplot_quoted(present[i]->title);
+  }
+  script << "\n";
+  io::write_file_atomically(directory / "task-loss.gp", script.str());
+  run_gnuplot(directory / "task-loss.gp");
+}
+
+// training-curves.png: train/loss (lines) and eval/loss (points) of every run against its step.
+void write_training_curves_plot(const std::vector<ModelScores>& models, const fs::path& directory) {
+  std::ostringstream data;
+  std::vector<std::string> plots;
+  std::size_t block = 0;
+  for (const auto& model : models) {
+    for (const auto& run : model.runs) {
+      const std::string run_name = run.parent_path().filename().string();
+      for (const auto& [kind, name] : {std::pair{"train", "train/loss"}, std::pair{"eval", "eval/loss"}}) {
+        const auto values = series(run, kind, name);
+        if (values.empty()) continue;
+        data << "# " << run_name << " " << name << "\n";
+        for (const auto& [step, value] : values) data << step << "\t" << number(value) << "\n";
+        data << "\n\n";
+        plots.push_back("'' index " + std::to_string(block++) + " using 1:2 with " +
+                        (std::string(kind) == "train" ? "lines" : "linespoints pointtype 7") + " title " +
+                        gnuplot_quoted(run_name + " " + name));
+      }
+    }
+  }
+  if (plots.empty()) return;
+  io::write_file_atomically(directory / "training-curves.tsv", data.str());
+  std::ostringstream script;
+  script << "set terminal pngcairo size 1100,600 noenhanced font 'sans,10'\n"
+         << "set output " << gnuplot_quoted((directory / "training-curves.png").string()) << "\n"
+         << "set title 'training loss (own data) and held-out loss of every run'\n"
+         << "set xlabel 'optimizer step'\nset ylabel 'loss'\nset grid\nset key outside right\n"
+         << "plot " << gnuplot_quoted((directory / "training-curves.tsv").string()) << " index 0 using 1:2 "
+         << plots.front().substr(plots.front().find("with"));
+  for (std::size_t i = 1; i < plots.size(); ++i) script << ", \\\n     " << plots[i];
+  script << "\n";
+  io::write_file_atomically(directory / "training-curves.gp", script.str());
+  run_gnuplot(directory / "training-curves.gp");
+}
+
+}  // namespace
+
+std::optional<double> task_accuracy(const trainer::Metrics& metrics, const std::string& set, const std::string& task) {
+  if (auto choice = metric(metrics, set + "/choice_accuracy/" + task)) return choice;
+  return metric(metrics, set + "/exact_match/" + task);
+}
+
+std::string results_table(const std::vector<ModelScores>& models, const std::string& set) {
+  const auto present = models_with(models, set);
+  const auto tasks = tasks_of(models, set);
+  std::ostringstream table;
+  table << "| task (" << set << ": loss / accuracy) |";
+  for (const auto* model : present) table << " " << model->title << " |";
+  table << "\n|---|";
+  for (std::size_t i = 0; i < present.size(); ++i) table << "---|";
+  table << "\n";
+  for (const auto& task : tasks) {
+    table << "| " << task << " |";
+    for (const auto* model : present) {
+      const auto loss = metric(model->metrics, set + "/loss/" + task);
+      table << " " << (loss ? fixed(*loss, 3) : "–") << " / " << percent(task_accuracy(model->metrics, set, task))
+            << " |";
+    }
+    table << "\n";
+  }
+  table << "| **mean over tasks** |";
+  for (const auto* model : present) {
+    double loss_sum = 0, accuracy_sum = 0;
+    std::size_t losses = 0, accuracies = 0;
+    for (const auto& task : tasks) {
+      if (const auto loss = metric(model->metrics, set + "/loss/" + task)) loss_sum += *loss, ++losses;
+      if (const auto accuracy = task_accuracy(model->metrics, set, task)) accuracy_sum += *accuracy, ++accuracies;
+    }
+    table << " **" << (losses ? fixed(loss_sum / static_cast<double>(losses), 3) : "–") << " / "
+          << percent(accuracies ? std::optional<double>(accuracy_sum / static_cast<double>(accuracies)) : std::nullopt)
+          << "** |";
+  }
+  table << "\n| every token (loss) |";
+  for (const auto* model : present) table << " " << fixed(model->metrics.at(set + "/loss"), 3) << " |";
+  table << "\n";
+  return table.str();
+}
+
+double training_loss_decrease(const std::filesystem::path& metrics_jsonl) {
+  const auto values = series(metrics_jsonl, "train", "train/loss");
+  if (values.size() < 2) {
+    throw Error(metrics_jsonl.string() + ": needs at least two train/loss lines (lower log_every_steps)");
+  }
+  const auto window = static_cast<std::ptrdiff_t>(std::min<std::size_t>(3, values.size() / 2));
+  return mean_of(values.begin(), values.begin() + window) - mean_of(values.end() - window, values.end());
+}
+
+std::string loss_decrease_table(const std::vector<ModelScores>& models, const std::string& set) {
+  const auto base = std::find_if(models.begin(), models.end(), [](const auto& m) { return m.runs.empty(); });
+  if (base == models.end() || base->metrics.count(set + "/loss") == 0) return "";
+  const double base_loss = base->metrics.at(set + "/loss");
+  std::ostringstream table;
+  table << "| model | training-loss decrease (its runs, own data) | " << set
+        << "-loss decrease (from base) | ratio |\n|---|---|---|---|\n";
+  for (const auto& model : models) {
+    if (model.runs.empty() || model.metrics.count(set + "/loss") == 0) continue;
+    double train = 0;
+    for (const auto& run : model.runs) train += training_loss_decrease(run);
+    train /= static_cast<double>(model.runs.size());
+    const double valid = base_loss - model.metrics.at(set + "/loss");
+    table << "| " << model.title << " | " << fixed(train, 3) << " | " << fixed(valid, 3) << " | "
+          << (valid > 0 ? fixed(train / valid, 2) : std::string("– (no decrease)")) << " |\n";
+  }
+  return table.str();
+}
+
+std::string compute_table(const std::vector<ModelScores>& models) {
+  struct Cost {
+    std::string title;
+    std::size_t runs = 0;
+    std::int64_t steps = 0;
+    double seconds = 0, cpu_seconds = 0;
+  };
+  std::vector<Cost> costs;
+  std::optional<double> vanilla_cpu;
+  for (const auto& model : models) {
+    Cost cost{model.title};
+    for (const auto& metrics : model.runs) {
+      std::ifstream in(metrics.parent_path() / "dtm-run.json");
+      const nlohmann::json run = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+      if (!run.is_object() || !run.contains("train_cpu_seconds")) continue;
+      ++cost.runs;
+      cost.steps += run.at("steps").get<std::int64_t>();
+      cost.seconds += run.at("train_seconds").get<double>();
+      cost.cpu_seconds += run.at("train_cpu_seconds").get<double>();
+    }
+    if (cost.runs == 0) continue;
+    if (model.name == "vanilla") vanilla_cpu = cost.cpu_seconds;
+    costs.push_back(cost);
+  }
+  if (costs.empty()) return "";
+  std::ostringstream table;
+  table << "| model | runs | optimizer steps | trainer wall s | trainer CPU s | CPU vs vanilla |\n"
+        << "|---|---|---|---|---|---|\n";
+  for (const auto& cost : costs) {
+    table << "| " << cost.title << " | " << cost.runs << " | " << cost.steps << " | " << fixed(cost.seconds, 1) << " | "
+          << fixed(cost.cpu_seconds, 1) << " | "
+          << (vanilla_cpu && *vanilla_cpu > 0 ? fixed(cost.cpu_seconds / *vanilla_cpu, 2) + "x" : std::string("–"))
+          << " |\n";
+  }
+  return table.str();
+}
+
+std::string write_dtm_report(const std::vector<ModelScores>& models, const std::vector<std::string>& sets,
+                             const nlohmann::json& settings, const std::filesystem::path& directory) {
+  std::ostringstream md;
+  md << "# Disperse-Then-Merge report\n\n"
+     << "Models: the base model; vanilla fine-tuning on every record; DTM (Fu et al., ACL Findings 2024): K "
+        "sub-models fine-tuned on k-means clusters of the records and merged; the same over a random split with "
+        "the same cluster sizes; the uniform soup of K all-records runs with different seeds. Every fine-tuned "
+        "model had the same total optimizer steps. Accuracy is choice accuracy (likeliest candidate reply) for "
+        "tasks with few distinct answers, else greedy exact match.\n\n";
+  for (const auto& set : sets) md << "## " << set << "\n\n" << results_table(models, set) << "\n";
+  if (!sets.empty()) {
+    const std::string diagnostic = loss_decrease_table(models, sets.front());
+    if (!diagnostic.empty()) {
+      md << "## Training-loss decrease vs held-out-loss decrease\n\n"
+         << "The paper's diagnostic of data biases: a training loss that falls much further than the held-out "
+            "loss (a large ratio) means the run learned what is peculiar to its training data.\n\n"
+         << diagnostic << "\n";
+    }
+  }
+  const std::string compute = compute_table(models);
+  if (!compute.empty()) {
+    md << "## Compute\n\n"
+       << "Each model's trainer runs (child processes, measured by each around its training; runs trained side by "
+          "side share the cores, so wall times overlap).\n\n"
+       << compute << "\n";
+  }
+  md << "Plots: task-loss.png (per-task loss), training-curves.png (every run's loss over its steps); settings and "
+        "every metric: report.json.\n";
+
+  nlohmann::json json = {{"settings", settings}, {"sets", sets}, {"models", nlohmann::json::array()}};
+  for (const auto& model : models) {
+    nlohmann::json runs = nlohmann::json::array();
+    for (const auto& run : model.runs) runs.push_back(run.string());
+    json["models"].push_back({{"name", model.name}, {"title", model.title}, {"metrics", model.metrics}, {"runs", runs}});
+  }
+  io::write_file_atomically(directory / "report.md", md.str());
+  io::write_file_atomically(directory / "report.json", json.dump(2) + "\n");
+  if (!sets.empty()) write_task_loss_plot(models, sets.front(), directory);
+  write_training_curves_plot(models, directory);
+  return md.str();
+}
+
+}  // namespace ladle::dtm

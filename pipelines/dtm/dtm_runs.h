@@ -1,0 +1,67 @@
+// The trainer runs of a DTM pipeline: K sub-models (one per k-means cluster), and for the baselines K sub-models
+// of a random split, one vanilla run on every record and K all-records runs for a uniform soup. Each is a normal
+// trainer run of the base training config with its own data file, step budget, seed and output folder, so it can
+// run in this process, in a child process or as a job on another machine (`ladle dtm --only-run NAME`).
+//
+// Compute is matched as the paper compares methods (Fu et al., 2024, section 4): the K sub-models together take
+// total_steps optimizer steps, split in proportion to their cluster sizes (so every sub-model makes the same
+// number of passes over its own data, as the authors train each for the same epochs); vanilla takes exactly their
+// sum; the K soup runs take the sum split evenly.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "pipelines/dtm/dtm_config.h"
+#include "pipelines/dtm/dtm_layout.h"
+
+namespace ladle::dtm {
+
+enum class RunFamily {
+  kmeans,   // DTM: a sub-model on one k-means cluster
+  random,   // baseline: a sub-model on one part of a random split with the k-means sizes
+  vanilla,  // baseline: all records
+  soup,     // baseline: all records, one of K seeds averaged into a uniform soup
+};
+
+const char* run_family_name(RunFamily family);
+
+struct DtmRun {
+  std::string name;                  // "kmeans-0", "random-1", "vanilla", "soup-2": its folder under runs/
+  RunFamily family = RunFamily::kmeans;
+  std::int64_t index = 0;            // the cluster, or the soup member
+  std::filesystem::path train_file;  // the instruction JSONL it trains on
+  std::int64_t steps = 0;            // optimizer steps
+  std::uint64_t seed = 0;            // the run's seed (data order, LoRA init, evaluation subsets)
+  // What its result depends on (DtmFingerprints::run); set by the pipeline. A run trained under another
+  // fingerprint is stale: it counts as unfinished and trains afresh.
+  std::string fingerprint;
+};
+
+// Steps per cluster: max(1, round(total · sizes[k] / Σ sizes)); an empty cluster gets none (and no run).
+std::vector<std::int64_t> steps_per_cluster(const std::vector<std::int64_t>& sizes, std::int64_t total);
+
+// Every run the config asks for, sub-models first, given the k-means cluster sizes (the random split has the
+// same). `total_steps` is the config's, resolved (never 0); `seed` is the base training config's.
+std::vector<DtmRun> plan_runs(const DtmConfig& config, const DtmLayout& layout, const std::vector<std::int64_t>& sizes,
+                              std::int64_t total_steps, std::uint64_t seed);
+
+// The run's TrainConfig: the base config with output_dir, data.train, max_steps and seed set for it, plus `extra`
+// overrides ("threads=1").
+trainer::TrainConfig run_train_config(const DtmConfig& config, const DtmLayout& layout, const DtmRun& run,
+                             const std::vector<std::string>& extra = {});
+
+// Whether the run finished under its current fingerprint (its dtm-run.json exists and records run.fingerprint).
+bool run_finished(const DtmLayout& layout, const DtmRun& run);
+
+// Trains the run in this process unless it finished: resumes from its latest complete checkpoint when there is one
+// and the run's folder records the same fingerprint (exact resume, trainer.h), else starts afresh (replacing an
+// interrupted or stale run's leftovers). Holds the run's lock
+// file while it trains, so a run started elsewhere (another `--only-run` job) is waited for, never trained twice
+// at once. Writes dtm-run.json last. Returns true when it trained, false when the run had finished already.
+bool train_run(const DtmConfig& config, const DtmLayout& layout, const DtmRun& run,
+               const std::vector<std::string>& extra = {});
+
+}  // namespace ladle::dtm

@@ -1,0 +1,66 @@
+// HeldOutEvaluator: held-out scores of a model on instruction JSONL files (soup candidates, WiSE-FT
+// interpolations, a shifted set beside the trainer's own held-out set), through the trainer's Evaluator
+// (trainer/evaluator.h): loss and perplexity overall and per task, and optionally exact match and choice accuracy.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "trainer/metrics.h"
+
+namespace ladle::model {
+class CausalLm;
+}  // namespace ladle::model
+
+namespace ladle::text {
+class Tokenizer;
+}  // namespace ladle::text
+
+namespace ladle::trainer {
+class Evaluator;
+class ProcessGroup;
+}  // namespace ladle::trainer
+
+namespace ladle::trainer {
+
+// One held-out set: metrics are named "<label>/loss", "<label>/loss/<task>", ...
+struct HeldOutSet {
+  std::string label;           // e.g. "id", "ood"; not empty, no '/'
+  std::filesystem::path path;  // instruction JSONL (Alpaca or messages lines)
+};
+
+struct HeldOutEvaluationOptions {
+  std::size_t max_examples = 256;       // a seeded subset of each set for the loss (0: all)
+  std::size_t generation_examples = 0;  // examples whose reply is generated for exact match (0: loss only)
+  std::size_t batch_size = 16;          // examples per forward
+  bool bf16 = false;                    // bf16 autocast for the forward passes
+  std::uint64_t seed = 0;               // picks the subsets
+};
+
+// The tokenizer of a model folder: `name` is a sentencepiece model file, "byte" for the byte tokenizer, or empty
+// for <model_folder>/tokenizer.model. Throws ladle::Error when the file is missing.
+std::shared_ptr<const text::Tokenizer> load_heldout_tokenizer(const std::filesystem::path& model_folder,
+                                                              const std::string& name);
+
+class HeldOutEvaluator {
+ public:
+  // Reads and tokenizes every set once. Throws ladle::Error for an unreadable set or a bad label.
+  HeldOutEvaluator(std::shared_ptr<const text::Tokenizer> tokenizer, const std::vector<HeldOutSet>& sets,
+                   HeldOutEvaluationOptions options = {});
+  ~HeldOutEvaluator();
+  HeldOutEvaluator(const HeldOutEvaluator&) = delete;
+  HeldOutEvaluator& operator=(const HeldOutEvaluator&) = delete;
+
+  // Evaluates the model's current weights on every set (collective over `group`; a single process needs none).
+  trainer::Metrics evaluate(model::CausalLm& model, trainer::ProcessGroup* group = nullptr) const;
+
+ private:
+  std::vector<std::pair<std::string, std::unique_ptr<trainer::Evaluator>>> evaluators_;
+  std::unique_ptr<trainer::ProcessGroup> single_process_;
+};
+
+}  // namespace ladle::trainer
