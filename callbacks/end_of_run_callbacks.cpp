@@ -10,6 +10,7 @@
 #include "lib/log/log.h"
 #include "lib/model/causal_lm.h"
 #include "lib/util/error.h"
+#include "lib/util/string_affixes.h"
 #include "trainer/checkpoint.h"
 #include "lib/model/causal_lm_folder.h"
 #include "trainer/train_state.h"
@@ -149,11 +150,11 @@ void WiseFtCallback::on_event(trainer::Event event, trainer::TrainState& state) 
   const WiseFtPoint& chosen = sweep_.points[best];
   // The sweep's evaluations left the last alpha's "wise_ft/..." values behind: replace them by the chosen one's.
   for (auto it = state.metrics.begin(); it != state.metrics.end();) {
-    it = it->first.rfind("wise_ft/", 0) == 0 ? state.metrics.erase(it) : std::next(it);
+    it = starts_with(it->first, "wise_ft/") ? state.metrics.erase(it) : std::next(it);
   }
   state.metrics["wise_ft/alpha"] = chosen.alpha;
   for (const auto& [name, value] : chosen.metrics) {
-    const bool ood = name.rfind("ood/", 0) == 0;
+    const bool ood = starts_with(name, "ood/");
     state.metrics[(ood ? "wise_ft_ood" : "wise_ft") + name.substr(name.find('/'))] = value;
   }
   const std::filesystem::path folder = state.output_dir / "wise_ft";
@@ -178,7 +179,7 @@ void WiseFtCallback::save_state(trainer::CallbackState& state) const {
 void WiseFtCallback::load_state(const trainer::CallbackState& state) {
   base_ = NamedTensors();
   for (const auto& [name, tensor] : state.tensors) {
-    if (name.rfind("base.", 0) == 0) base_.insert(name.substr(5), tensor.clone());
+    if (starts_with(name, "base.")) base_.insert(name.substr(5), tensor.clone());
   }
 }
 

@@ -3,12 +3,14 @@
 #include <ATen/ATen.h>
 
 #include <cstdio>
+#include <string_view>
 #include <system_error>
 
 #include "callbacks/flat_average.h"
 #include "lib/io/safetensors_reader.h"
 #include "lib/io/safetensors_writer.h"
 #include "lib/util/error.h"
+#include "lib/util/string_affixes.h"
 
 namespace ladle::callbacks {
 namespace {
@@ -36,10 +38,8 @@ std::vector<std::int64_t> json_steps(const nlohmann::json& info, const std::stri
 
 bool is_snapshot_file(const std::filesystem::path& path) {
   const std::string name = path.filename().string();
-  const std::string prefix = kFilePrefix;
-  const std::string suffix = kFileSuffix;
-  return name.size() > prefix.size() + suffix.size() && name.compare(0, prefix.size(), prefix) == 0 &&
-         name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return name.size() > std::string_view(kFilePrefix).size() + std::string_view(kFileSuffix).size() &&
+         starts_with(name, kFilePrefix) && ends_with(name, kFileSuffix);
 }
 
 }  // namespace

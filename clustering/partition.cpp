@@ -8,6 +8,7 @@
 
 #include "clustering/npy.h"
 #include "lib/io/atomic_file.h"
+#include "lib/io/json_file.h"
 #include "lib/io/strict_json.h"
 #include "lib/text/seeded_permutation.h"
 #include "lib/util/error.h"
@@ -27,13 +28,6 @@ std::int64_t integer_field(const nlohmann::json& object, const char* key, const 
     throw Error(label + ": '" + key + "' is missing or not a whole number");
   }
   return object[key].get<std::int64_t>();
-}
-
-nlohmann::json read_json_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path.string() + ": cannot open for reading");
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return io::parse_json_strict(text, path.string(), 4);
 }
 
 }  // namespace
@@ -142,7 +136,7 @@ void write_partition(const std::filesystem::path& directory, const Partition& pa
 
 Partition read_partition(const std::filesystem::path& directory) {
   const auto sizes_path = directory / kSizesFile;
-  const nlohmann::json sizes = read_json_file(sizes_path);
+  const nlohmann::json sizes = io::read_json_file(sizes_path, 4);
   const std::string sizes_label = sizes_path.string();
   if (!sizes.is_object() || !sizes.contains("method") || !sizes["method"].is_string()) {
     throw Error(sizes_label + ": 'method' is missing or not a string");

@@ -11,6 +11,7 @@
 #include "lib/log/log.h"
 #include "lib/util/error.h"
 #include "lib/util/human_format.h"
+#include "lib/util/string_affixes.h"
 #include "trainer/checkpoint.h"
 #include "trainer/train_state.h"
 
@@ -126,7 +127,7 @@ void MetricsJsonlCallback::on_event(Event event, TrainState& state) {
         nlohmann::json json = {
             {"kind", "train"}, {"step", state.step}, {"epoch", state.epoch}, {"tokens", state.tokens}};
         for (const auto& [name, value] : state.metrics) {
-          if (name.rfind("train/", 0) == 0) json[name] = value;
+          if (starts_with(name, "train/")) json[name] = value;
         }
         write(json.dump());
       }

@@ -5,17 +5,17 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <mutex>
-#include <sstream>
 
 #include "lib/io/atomic_file.h"
 #include "lib/io/checkpoint_reader.h"
 #include "lib/io/safetensors_reader.h"
 #include "lib/io/safetensors_writer.h"
 #include "lib/io/strict_json.h"
+#include "lib/io/text_file.h"
 #include "lib/log/log.h"
 #include "lib/util/error.h"
+#include "lib/util/string_affixes.h"
 
 namespace ladle::trainer {
 namespace {
@@ -25,7 +25,7 @@ constexpr const char* kStepPrefix = "step-";
 // The step of a folder named exactly step-<digits>, or -1.
 std::int64_t step_of(const std::filesystem::path& path) {
   const std::string name = path.filename().string();
-  if (name.rfind(kStepPrefix, 0) != 0 || name.size() == std::string(kStepPrefix).size()) return -1;
+  if (!starts_with(name, kStepPrefix) || name.size() == std::string(kStepPrefix).size()) return -1;
   const std::string digits = name.substr(std::string(kStepPrefix).size());
   if (digits.size() > 18 || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
     return -1;
@@ -36,14 +36,6 @@ std::int64_t step_of(const std::filesystem::path& path) {
 bool is_complete(const std::filesystem::path& path) {
   std::error_code error;
   return step_of(path) >= 0 && std::filesystem::is_regular_file(path / kTrainerStateFile, error);
-}
-
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path.string() + ": cannot read the file");
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 }  // namespace
@@ -79,7 +71,7 @@ std::filesystem::path find_latest_checkpoint(const std::filesystem::path& path) 
   for (const auto& directory : {path / "checkpoints", path}) {
     if (!std::filesystem::is_directory(directory, error)) continue;
     for (const auto& entry : std::filesystem::directory_iterator(directory)) {
-      if (entry.path().filename().string().rfind(kStepPrefix, 0) == 0 && !is_complete(entry.path())) {
+      if (starts_with(entry.path().filename().string(), kStepPrefix) && !is_complete(entry.path())) {
         leftovers += (leftovers.empty() ? "" : ", ") + entry.path().filename().string();
       }
     }
@@ -129,7 +121,8 @@ CallbackState read_callback_state(const std::filesystem::path& directory) {
     for (const auto& entry : reader.entries()) state.tensors.insert(entry.name, reader.tensor(entry.name).clone());
   }
   if (std::filesystem::is_regular_file(directory / "state.json", error)) {
-    state.json = io::parse_json_strict(read_text(directory / "state.json"), (directory / "state.json").string(), 64);
+    const auto state_file = directory / "state.json";
+    state.json = io::parse_json_strict(io::read_text_file(state_file, io::kNoSizeLimit), state_file.string(), 64);
   }
   return state;
 }

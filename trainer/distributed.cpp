@@ -20,6 +20,7 @@
 
 #include "lib/log/log.h"
 #include "lib/util/error.h"
+#include "lib/util/string_affixes.h"
 
 namespace ladle::trainer {
 namespace {
@@ -43,7 +44,7 @@ int environment_integer(const char* name, int fallback, int low, int high) {
 }
 
 bool is_loopback(const std::string& address) {
-  return address == "localhost" || address.rfind("127.", 0) == 0 || address == "::1";
+  return address == "localhost" || starts_with(address, "127.") || address == "::1";
 }
 
 }  // namespace

@@ -6,15 +6,14 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <fstream>
 #include <regex>
-#include <sstream>
 
 #include "lib/io/atomic_file.h"
 #include "lib/io/checkpoint_reader.h"
 #include "lib/io/safetensors_reader.h"
 #include "lib/io/safetensors_writer.h"
 #include "lib/io/strict_json.h"
+#include "lib/io/text_file.h"
 #include "lib/log/log.h"
 #include "lib/model/causal_lm_loss.h"
 #include "lib/model/lora.h"
@@ -40,14 +39,6 @@ namespace {
 
 constexpr int kCheckpointVersion = 1;
 constexpr const char* kPeftPrefix = "base_model.model.";
-
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path.string() + ": cannot read the file");
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // Target tokens of an example: labels after the first position that are not ignored (the causal shift).
 std::int64_t target_count(const text::TokenizedExample& example) {
@@ -416,7 +407,7 @@ void Trainer::Impl::restore_weights(const std::filesystem::path& path, bool lora
 
 void Trainer::Impl::restore_checkpoint(const std::filesystem::path& path) {
   const auto state_file = path / kTrainerStateFile;
-  const nlohmann::json saved = io::parse_json_strict(read_text(state_file), state_file.string(), 64);
+  const nlohmann::json saved = io::parse_json_strict(io::read_text_file(state_file, io::kNoSizeLimit), state_file.string(), 64);
   const bool lora = model::has_lora_adapters(*model);
   try {
     if (saved.at("format") != "ladle-trainer-checkpoint" || saved.at("version") != kCheckpointVersion) {

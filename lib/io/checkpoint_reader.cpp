@@ -1,16 +1,14 @@
 #include "lib/io/checkpoint_reader.h"
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <system_error>
 
 #include "lib/io/strict_json.h"
+#include "lib/io/text_file.h"
 #include "lib/log/log.h"
 #include "lib/util/error.h"
+#include "lib/util/string_affixes.h"
 
 namespace ladle::io {
 namespace {
@@ -26,21 +24,6 @@ constexpr std::uintmax_t kMaxJsonFileBytes = 100'000'000;
 // Index: root -> weight_map / metadata -> values; the slack allows whatever else a tool puts in metadata.
 constexpr std::size_t kMaxIndexDepth = 16;
 
-std::string read_small_file(const fs::path& path) {
-  std::error_code error;
-  const auto size = fs::file_size(path, error);
-  if (error) throw Error(path.string() + ": cannot read: " + error.message());
-  if (size > kMaxJsonFileBytes) {
-    throw Error(path.string() + ": " + std::to_string(size) + " bytes is too large for a JSON metadata file");
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in.is_open()) throw Error(path.string() + ": cannot open: " + std::strerror(errno));
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  if (in.bad()) throw Error(path.string() + ": cannot read: " + std::strerror(errno));
-  return contents.str();
-}
-
 bool path_exists(const fs::path& path) {
   std::error_code error;
   return fs::exists(path, error);
@@ -50,10 +33,6 @@ bool path_exists(const fs::path& path) {
 bool is_plain_file_name(const std::string& name) {
   return !name.empty() && name != "." && name != ".." && name.find('/') == std::string::npos &&
          name.find('\0') == std::string::npos;
-}
-
-bool has_suffix(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 }  // namespace
@@ -69,7 +48,7 @@ CheckpointReader::CheckpointReader(const fs::path& path) : path_(path) {
 
   if (path_exists(path / kConfigFile)) {
     const fs::path config_path = path / kConfigFile;
-    const std::string text = read_small_file(config_path);
+    const std::string text = read_text_file(config_path, kMaxJsonFileBytes);
     try {
       config_ = json::parse(text);
     } catch (const json::exception& e) {
@@ -98,8 +77,8 @@ CheckpointReader::CheckpointReader(const fs::path& path) : path_(path) {
   for (fs::directory_iterator item(path, error), end; !error && item != end; item.increment(error)) {
     const std::string name = item->path().filename().string();
     std::error_code status_error;
-    if (has_suffix(name, ".safetensors") && item->is_regular_file(status_error)) safetensors_files.push_back(name);
-    if (has_suffix(name, ".bin") && name.rfind("pytorch_model", 0) == 0) pickle_files.push_back(name);
+    if (ends_with(name, ".safetensors") && item->is_regular_file(status_error)) safetensors_files.push_back(name);
+    if (ends_with(name, ".bin") && starts_with(name, "pytorch_model")) pickle_files.push_back(name);
   }
   if (error) throw Error(path.string() + ": cannot list folder: " + error.message());
   std::sort(safetensors_files.begin(), safetensors_files.end());
@@ -139,7 +118,7 @@ void CheckpointReader::add_shard(const fs::path& shard_path) {
 
 void CheckpointReader::open_index(const fs::path& index_path) {
   const std::string label = index_path.string();
-  const json index = parse_json_strict(read_small_file(index_path), label, kMaxIndexDepth);
+  const json index = parse_json_strict(read_text_file(index_path, kMaxJsonFileBytes), label, kMaxIndexDepth);
   if (!index.is_object()) throw Error(label + ": must be a JSON object, got " + index.type_name());
   if (!index.contains("weight_map") || !index["weight_map"].is_object()) {
     throw Error(label + ": needs a \"weight_map\" object mapping tensor names to shard files");

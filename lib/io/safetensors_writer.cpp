@@ -15,6 +15,7 @@
 #include "lib/io/strict_json.h"
 #include "lib/io/torch_dtype.h"
 #include "lib/util/error.h"
+#include "lib/util/string_affixes.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "safetensors data is little-endian; the writer copies tensor memory unconverted"
@@ -117,8 +118,7 @@ bool is_checkpoint_file_name(const std::string& name, const std::string& prefix)
   if (name == prefix + ".safetensors" || name == prefix + ".safetensors.index.json") return true;
   const std::string start = prefix + "-";
   const std::string end = ".safetensors";
-  if (name.size() <= start.size() + end.size() || name.compare(0, start.size(), start) != 0 ||
-      name.compare(name.size() - end.size(), end.size(), end) != 0) {
+  if (name.size() <= start.size() + end.size() || !starts_with(name, start) || !ends_with(name, end)) {
     return false;
   }
   const std::string middle = name.substr(start.size(), name.size() - start.size() - end.size());

@@ -4,9 +4,9 @@
 
 #include <map>
 
-#include "lib/model/error_text.h"
 #include "lib/util/error.h"
 #include "lib/util/shape_text.h"
+#include "lib/util/string_affixes.h"
 
 namespace ladle::merge {
 namespace {
@@ -16,15 +16,13 @@ const std::string kPrefix = "base_model.model.";
 const std::string kLoraA = ".lora_A.weight";
 const std::string kLoraB = ".lora_B.weight";
 
-bool starts_with(const std::string& text, const std::string& prefix) { return text.rfind(prefix, 0) == 0; }
-
 }  // namespace
 
 std::vector<LoraModule> lora_modules(const model::LoraAdapter& adapter, const std::string& label) {
   std::vector<std::string> order;
   std::map<std::string, LoraModule> modules;
   for (const auto& [name, tensor] : adapter.tensors) {
-    const bool is_a = model::ends_with(name, kLoraA), is_b = model::ends_with(name, kLoraB);
+    const bool is_a = ends_with(name, kLoraA), is_b = ends_with(name, kLoraB);
     if (!starts_with(name, kPrefix) || (!is_a && !is_b)) {
       throw Error(label + ": tensor '" + name + "' is not named " + kPrefix + "<module>" + kLoraA + " or " + kLoraB);
     }

@@ -438,6 +438,8 @@ void Planner::add_layers(const Slice& slice) {
 
 void Planner::plan_outputs() {
   const InputModel& reference = models_[plan_.reference_model];
+  // Tensors outside the layer stack take a gradient's first value (embeddings, t = 0) or its last layer's value
+  // (final norm, lm_head, t = 1), as mergekit up to v0.1.0 did; mergekit's later planner takes t = 0 for both.
   auto add_other = [&](bool pre) {
     const Slice& slice = pre ? slices_.front() : slices_.back();
     for (const auto& name : reference.other_tensors) {

@@ -4,12 +4,10 @@
 #include <cctype>
 #include <string_view>
 
+#include "lib/util/string_affixes.h"
+
 namespace ladle::merge {
 namespace {
-
-bool ends_with(std::string_view text, std::string_view suffix) {
-  return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
-}
 
 // The last dotted component that is not "weight"/"bias": "model.embed_tokens.weight" -> "embed_tokens".
 std::string_view module_name(std::string_view name) {

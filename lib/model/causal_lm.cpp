@@ -8,6 +8,7 @@
 #include "lib/model/projection.h"
 #include "lib/util/error.h"
 #include "lib/util/shape_text.h"
+#include "lib/util/string_affixes.h"
 
 namespace ladle::model {
 namespace {

@@ -10,8 +10,4 @@ std::string name_list(const std::vector<std::string>& names) {
   return text;
 }
 
-bool ends_with(const std::string& text, const std::string& suffix) {
-  return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 }  // namespace ladle::model

@@ -6,11 +6,11 @@
 #include <vector>
 
 #include "lib/model/attention.h"
-#include "lib/model/error_text.h"
 #include "lib/model/layers.h"
 #include "lib/model/dense.h"
 #include "lib/model/projection.h"
 #include "lib/util/error.h"
+#include "lib/util/string_affixes.h"
 
 namespace ladle::model {
 namespace {
@@ -156,7 +156,7 @@ NamedTensors Gpt2LmHeadModel::with_canonical_names(const NamedTensors& tensors) 
   if (tensors.contains("transformer.wte.weight") || !tensors.contains("wte.weight")) return tensors;
   NamedTensors renamed;
   for (const auto& [name, tensor] : tensors) {
-    renamed.insert(name.rfind("lm_head.", 0) == 0 ? name : "transformer." + name, tensor);
+    renamed.insert(starts_with(name, "lm_head.") ? name : "transformer." + name, tensor);
   }
   return renamed;
 }

@@ -5,11 +5,11 @@
 #include <vector>
 
 #include "lib/model/attention.h"
-#include "lib/model/error_text.h"
 #include "lib/model/layers.h"
 #include "lib/model/dense.h"
 #include "lib/model/projection.h"
 #include "lib/util/error.h"
+#include "lib/util/string_affixes.h"
 
 namespace ladle::model {
 namespace {

@@ -19,6 +19,7 @@
 #include "lib/model/projection.h"
 #include "lib/util/error.h"
 #include "lib/util/shape_text.h"
+#include "lib/util/string_affixes.h"
 
 namespace ladle::model {
 namespace {
@@ -32,8 +33,6 @@ constexpr const char* kLoraB = ".lora_B.weight";
 constexpr const char* kConfigFile = "adapter_config.json";
 constexpr const char* kWeightsFile = "adapter_model.safetensors";
 constexpr std::size_t kMaxConfigDepth = 16;
-
-bool starts_with(const std::string& text, const std::string& prefix) { return text.rfind(prefix, 0) == 0; }
 
 // PEFT's check_target_module_exists for a list of targets.
 bool matches_target(const std::string& module, const std::string& target) {

@@ -3,12 +3,11 @@
 #include <algorithm>
 #include <atomic>
 #include <exception>
-#include <fstream>
-#include <iterator>
 #include <mutex>
 #include <string_view>
 #include <thread>
 
+#include "lib/io/text_file.h"
 #include "lib/log/log.h"
 #include "lib/text/whitespace.h"
 #include "lib/util/error.h"
@@ -16,14 +15,6 @@
 
 namespace ladle::text {
 namespace {
-
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path.string() + ": cannot open the corpus");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw Error(path.string() + ": read error");
-  return text;
-}
 
 // The documents of the corpus text, each its non-blank lines joined by "\n" (without "\r").
 std::vector<std::string> split_documents(std::string_view text) {
@@ -72,7 +63,7 @@ TokenCache tokenize_corpus(const std::filesystem::path& corpus, const Tokenizer&
   const auto vocab_size = tokenizer.vocab_size();
   if (vocab_size > std::int64_t{1} << 31) throw Error("corpus: vocabularies over 2^31 ids do not fit the int32 cache");
 
-  const auto text = read_file(corpus);
+  const auto text = io::read_text_file(corpus, io::kNoSizeLimit);
   const auto corpus_hash = fnv1a_64(text);
   const auto documents = split_documents(text);
   if (documents.empty()) throw Error(corpus.string() + ": the corpus holds no text");

@@ -7,6 +7,7 @@
 #include "lib/log/log.h"
 #include "lib/text/whitespace.h"
 #include "lib/util/error.h"
+#include "lib/util/string_affixes.h"
 
 namespace ladle::text {
 namespace {
@@ -137,7 +138,7 @@ InstructionSet read_instruction_jsonl(const std::filesystem::path& path, const I
   InstructionSet set;
   std::string line;
   for (std::size_t number = 1; read_bounded_line(in, line, options.max_line_bytes); ++number) {
-    if (number == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);
+    if (number == 1 && starts_with(line, "\xEF\xBB\xBF")) line.erase(0, 3);
     if (!line.empty() && line.back() == '\r') line.pop_back();
     const auto label = path.string() + ":" + std::to_string(number);
     // Checked before blankness: only the start of an overlong line was kept.

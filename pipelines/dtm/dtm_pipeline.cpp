@@ -27,6 +27,7 @@
 #include "lib/text/instruction_record.h"
 #include "lib/text/seeded_permutation.h"
 #include "lib/util/error.h"
+#include "lib/util/string_affixes.h"
 #include "trainer/bf16_autocast.h"
 #include "trainer/distributed.h"
 #include "pipelines/dtm/child_processes.h"
@@ -63,7 +64,7 @@ std::vector<std::string> read_lines(const fs::path& path) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     lines.push_back(std::move(line));
   }
-  if (!lines.empty() && lines.front().rfind("\xEF\xBB\xBF", 0) == 0) lines.front().erase(0, 3);
+  if (!lines.empty() && starts_with(lines.front(), "\xEF\xBB\xBF")) lines.front().erase(0, 3);
   return lines;
 }
 

@@ -12,6 +12,7 @@
 #include "lib/util/gnuplot.h"
 #include "lib/io/atomic_file.h"
 #include "lib/util/error.h"
+#include "lib/util/string_affixes.h"
 
 namespace ladle::dtm {
 namespace {
@@ -37,7 +38,7 @@ std::vector<std::string> tasks_of(const std::vector<ModelScores>& models, const 
   std::set<std::string> tasks;
   for (const auto& model : models) {
     for (const auto& [name, value] : model.metrics) {
-      if (name.rfind(prefix, 0) == 0) tasks.insert(name.substr(prefix.size()));
+      if (starts_with(name, prefix)) tasks.insert(name.substr(prefix.size()));
     }
   }
   return {tasks.begin(), tasks.end()};

@@ -11,6 +11,7 @@
 
 #include "lib/io/model_folder.h"
 #include "lib/io/atomic_file.h"
+#include "lib/io/text_file.h"
 #include "lib/log/log.h"
 #include "lib/merge/input_models.h"
 #include "lib/merge/merge_check.h"
@@ -21,7 +22,6 @@
 #include "lib/search/cma_es.h"
 #include "lib/util/available_memory.h"
 #include "lib/util/error.h"
-#include "lib/util/yaml_fields.h"
 #include "pipelines/evolve/merge_genome.h"
 #include "pipelines/evolve/recipe_fitness.h"
 #include "pipelines/evolve/scoring_workers.h"
@@ -61,12 +61,12 @@ struct CandidateResult {
 };
 
 // state.json and candidates.jsonl, however long the run.
-std::string read_text(const fs::path& path) { return read_config_text(path, std::uintmax_t{1} << 34); }
+constexpr std::uintmax_t kMaxRunFileBytes = std::uintmax_t{1} << 34;
 
 // Keeps the candidate lines of the generations state.json has (a killed run may have logged part of the next one).
 void truncate_candidates(const fs::path& path, std::int64_t generations) {
   if (!fs::exists(path)) return;
-  std::istringstream in(read_text(path));
+  std::istringstream in(io::read_text_file(path, kMaxRunFileBytes));
   std::string line, kept;
   while (std::getline(in, line)) {
     if (line.empty()) continue;
@@ -117,7 +117,7 @@ class EvolveRun {
       if (fs::exists(file("candidates.jsonl"))) fs::remove(file("candidates.jsonl"));
       return;
     }
-    const auto state = nlohmann::json::parse(read_text(file("state.json")));
+    const auto state = nlohmann::json::parse(io::read_text_file(file("state.json"), kMaxRunFileBytes));
     if (state.at("config").get<std::string>() != config_.text) {
       throw Error("evolve: " + file("state.json").string() + " is from a different config; resume with the same " +
                   "evolve.yml, or give a new output_dir (or remove the old one)");

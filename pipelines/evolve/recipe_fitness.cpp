@@ -4,6 +4,7 @@
 #include "lib/model/causal_lm.h"
 #include "lib/model/causal_lm_factory.h"
 #include "lib/util/error.h"
+#include "lib/util/string_affixes.h"
 
 namespace ladle::evolve {
 namespace {
@@ -34,7 +35,7 @@ FitnessScore RecipeFitness::score(const NamedTensors& weights) const {
   FitnessScore score;
   double weighted = 0, total_weight = 0;
   for (const auto& [name, value] : metrics) {
-    if (name.rfind(prefix, 0) != 0) continue;
+    if (!starts_with(name, prefix)) continue;
     const std::string task = name.substr(prefix.size());
     const auto listed = config_.task_weights.find(task);
     const double weight = listed == config_.task_weights.end() ? config_.default_task_weight : listed->second;

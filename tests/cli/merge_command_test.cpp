@@ -9,6 +9,7 @@
 #include <iterator>
 #include <map>
 #include <string>
+#include <tuple>
 
 #include "lib/io/checkpoint_reader.h"
 #include "lib/io/checkpoint_writer.h"
@@ -37,9 +38,10 @@ class MergeCliTest : public ::testing::Test {
   NamedTensors model(const std::string& name, RandomLlamaOptions options) {
     return ladle::testing::write_random_llama(dir_ / name, options);
   }
-  NamedTensors model(const std::string& name, std::uint64_t seed) {
+  NamedTensors model(const std::string& name, std::uint64_t seed, std::int64_t layers = RandomLlamaOptions{}.layers) {
     RandomLlamaOptions options;
     options.seed = seed;
+    options.layers = layers;
     return model(name, options);
   }
   fs::path config(const std::string& yaml) { return ladle::testing::write_text_file(dir_ / "merge.yml", yaml); }
@@ -82,12 +84,8 @@ TEST_F(MergeCliTest, LinearWeightsGiveTheWeightedAverage) {
 }
 
 TEST_F(MergeCliTest, LayerGradientGivesInterpolatedPerLayerWeights) {
-  RandomLlamaOptions options;
-  options.layers = 4;
-  options.seed = 1;
-  const NamedTensors a = model("a", options);
-  options.seed = 2;
-  const NamedTensors b = model("b", options);
+  const NamedTensors a = model("a", 1, 4);
+  const NamedTensors b = model("b", 2, 4);
   // weight of a goes 1 -> 0 and of b 0 -> 1 over the 4 layers: layer i is (1 − t)·a + t·b with t = i/3.
   ASSERT_EQ(merge("merge_method: linear\nmodels:\n  - model: a\n    parameters: {weight: [1, 0]}\n"
                   "  - model: b\n    parameters: {weight: [0, 1]}\n")
@@ -112,12 +110,8 @@ at::Tensor slerp_reference(double t, const at::Tensor& a, const at::Tensor& b) {
 }
 
 TEST_F(MergeCliTest, SlerpGradientOfTIsInterpolatedPerLayer) {
-  RandomLlamaOptions options;
-  options.layers = 4;
-  options.seed = 1;
-  const NamedTensors a = model("a", options);
-  options.seed = 2;
-  const NamedTensors b = model("b", options);
+  const NamedTensors a = model("a", 1, 4);
+  const NamedTensors b = model("b", 2, 4);
   // t: [0, 1] over 4 layers is t = 0, 1/3, 2/3, 1; embeddings are merged at t = 0, lm_head at t = 1.
   ASSERT_EQ(merge("merge_method: slerp\nbase_model: a\nmodels: [{model: a}, {model: b}]\nparameters: {t: [0, 1]}\n")
                 .exit_code,
@@ -146,12 +140,8 @@ TEST_F(MergeCliTest, FilterAppliesToSelfAttentionOnly) {
 }
 
 TEST_F(MergeCliTest, SlicesWithLayerRangesBuildTheChosenLayers) {
-  RandomLlamaOptions options;
-  options.layers = 3;
-  options.seed = 1;
-  const NamedTensors a = model("a", options);
-  options.seed = 2;
-  const NamedTensors b = model("b", options);
+  const NamedTensors a = model("a", 1, 3);
+  const NamedTensors b = model("b", 2, 3);
   ASSERT_EQ(merge("merge_method: linear\nparameters: {weight: 1}\nslices:\n"
                   "  - sources:\n      - {model: a, layer_range: [0, 2]}\n"
                   "  - sources:\n      - {model: b, layer_range: [1, 3]}\n")
@@ -169,6 +159,48 @@ TEST_F(MergeCliTest, SlicesWithLayerRangesBuildTheChosenLayers) {
   EXPECT_TRUE(at::equal(merged.tensor("model.embed_tokens.weight"), a.at("model.embed_tokens.weight")));
   EXPECT_TRUE(at::equal(merged.tensor("lm_head.weight"), b.at("lm_head.weight")));
   EXPECT_FALSE(merged.contains("model.layers.4.mlp.down_proj.weight"));
+}
+
+// passthrough's scale is per model, as in mergekit: models[].parameters scales that model's tensors. Scales are powers
+// of two, so the expected tensors are exact.
+TEST_F(MergeCliTest, PassthroughScalesTheModelByItsOwnScale) {
+  const NamedTensors a = model("a", 1);
+  ASSERT_EQ(merge("merge_method: passthrough\nmodels:\n  - model: a\n    parameters: {scale: 0.5}\n").exit_code, 0);
+  const io::CheckpointReader merged(dir_ / "out");
+  EXPECT_EQ(merged.names().size(), a.size());
+  for (const auto& [name, tensor] : a) EXPECT_TRUE(at::equal(merged.tensor(name), 0.5 * tensor)) << name;
+}
+
+// The frankenmerge form: each slice source scales its own layers; embeddings follow the first slice's source and
+// the final norm and lm_head the last slice's, each with that source's scale.
+TEST_F(MergeCliTest, PassthroughScalesEachSliceSourceByItsOwnScale) {
+  const NamedTensors a = model("a", 1, 3);
+  const NamedTensors b = model("b", 2, 3);
+  ASSERT_EQ(merge("merge_method: passthrough\nslices:\n"
+                  "  - sources:\n      - {model: a, layer_range: [0, 2], parameters: {scale: 2}}\n"
+                  "  - sources:\n      - {model: b, layer_range: [1, 3], parameters: {scale: -0.25}}\n")
+                .exit_code,
+            0);
+  const io::CheckpointReader merged(dir_ / "out");
+  const std::vector<std::tuple<const NamedTensors*, int, double>> sources = {
+      {&a, 0, 2.0}, {&a, 1, 2.0}, {&b, 1, -0.25}, {&b, 2, -0.25}};
+  for (int layer = 0; layer < 4; ++layer) {
+    const auto& [input, source_layer, scale] = sources[layer];
+    const std::string suffix = ".self_attn.v_proj.weight";
+    const at::Tensor expected = scale * input->at("model.layers." + std::to_string(source_layer) + suffix);
+    EXPECT_TRUE(at::equal(merged.tensor("model.layers." + std::to_string(layer) + suffix), expected)) << layer;
+  }
+  EXPECT_TRUE(at::equal(merged.tensor("model.embed_tokens.weight"), 2.0 * a.at("model.embed_tokens.weight")));
+  EXPECT_TRUE(at::equal(merged.tensor("model.norm.weight"), -0.25 * b.at("model.norm.weight")));
+  EXPECT_TRUE(at::equal(merged.tensor("lm_head.weight"), -0.25 * b.at("lm_head.weight")));
+}
+
+TEST_F(MergeCliTest, PassthroughOfTwoModelsFailsNamingTheTensor) {
+  model("a", 1);
+  model("b", 2);
+  const std::string err = failed_merge("merge_method: passthrough\nmodels:\n  - model: a\n  - model: b\n");
+  EXPECT_NE(err.find("passthrough: tensor '"), std::string::npos) << err;
+  EXPECT_NE(err.find("expects exactly one input tensor, got 2"), std::string::npos) << err;
 }
 
 TEST_F(MergeCliTest, OutDtypeBfloat16StoresBfloat16) {

@@ -86,6 +86,18 @@ TEST_F(MergePlanTest, PerModelGradientIsInterpolatedByLayer) {
   EXPECT_EQ(tensor(plan, "lm_head.weight").model_parameters[0].at("weight"), 1.0);
 }
 
+// A gradient's value at t = 1, its last layer's value, applies to the final norm and lm_head, as in mergekit up to
+// v0.1.0 (later versions take t = 0 for them); t = 0 applies to the embeddings.
+TEST_F(MergePlanTest, FinalNormAndLmHeadTakeTheGradientsLastLayerValue) {
+  model("a");
+  const MergePlan plan =
+      this->plan("merge_method: linear\nmodels:\n  - model: a\n    parameters: {weight: [2, 3, 5]}\n");
+  EXPECT_EQ(tensor(plan, "model.embed_tokens.weight").model_parameters[0].at("weight"), 2.0);
+  EXPECT_EQ(tensor(plan, "model.layers.1.mlp.up_proj.weight").model_parameters[0].at("weight"), 5.0);
+  EXPECT_EQ(tensor(plan, "model.norm.weight").model_parameters[0].at("weight"), 5.0);
+  EXPECT_EQ(tensor(plan, "lm_head.weight").model_parameters[0].at("weight"), 5.0);
+}
+
 TEST_F(MergePlanTest, MethodDefaultsAreFilledIn) {
   model("a");
   const MergePlan plan = this->plan("merge_method: linear\nmodels:\n  - model: a\n    parameters: {weight: 2}\n");

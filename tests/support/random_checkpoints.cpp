@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "lib/io/checkpoint_writer.h"
+#include "lib/util/string_affixes.h"
 
 namespace ladle::testing {
 
@@ -48,13 +49,14 @@ nlohmann::json random_llama_config(const RandomLlamaOptions& options) {
 namespace {
 
 std::vector<std::int64_t> shape_of(const std::string& name, const RandomLlamaOptions& options) {
-  auto ends_with = [&](const std::string& suffix) {
-    return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
-  };
-  if (ends_with("embed_tokens.weight") || ends_with("lm_head.weight")) return {options.vocab, options.hidden};
-  if (ends_with("norm.weight")) return {options.hidden};
-  if (ends_with("gate_proj.weight") || ends_with("up_proj.weight")) return {options.intermediate, options.hidden};
-  if (ends_with("down_proj.weight")) return {options.hidden, options.intermediate};
+  if (ends_with(name, "embed_tokens.weight") || ends_with(name, "lm_head.weight")) {
+    return {options.vocab, options.hidden};
+  }
+  if (ends_with(name, "norm.weight")) return {options.hidden};
+  if (ends_with(name, "gate_proj.weight") || ends_with(name, "up_proj.weight")) {
+    return {options.intermediate, options.hidden};
+  }
+  if (ends_with(name, "down_proj.weight")) return {options.hidden, options.intermediate};
   return {options.hidden, options.hidden};
 }
 

@@ -6,7 +6,14 @@
 
 namespace ladle::merge {
 
-std::vector<ParameterSpec> PassthroughMerge::parameters() const { return {{"scale", false, false, 1.0}}; }
+double PassthroughMerge::base_scale(const MethodInputs& inputs) const {
+  const auto own = inputs.base_parameters.find("scale");
+  return own != inputs.base_parameters.end() ? own->second : method_parameter(name(), parameters(), inputs, "scale");
+}
+
+std::vector<ParameterSpec> PassthroughMerge::parameters() const {
+  return {{"scale", /*per_model=*/true, /*required=*/false, 1.0}};
+}
 
 at::Tensor PassthroughMerge::merge(const MethodInputs& inputs) const {
   check_inputs(name(), inputs, {0, 0}, /*base_required=*/false);
@@ -16,7 +23,8 @@ at::Tensor PassthroughMerge::merge(const MethodInputs& inputs) const {
                              (inputs.base ? " (the base model counts as one)" : ""));
   }
   const at::Tensor input = base_and_models(inputs).front();
-  const double scale = method_parameter(name(), parameters(), inputs, "scale");
+  const double scale =
+      inputs.base ? base_scale(inputs) : model_parameters(name(), parameters(), inputs, "scale").front();
   return scale == 1.0 ? input : input * scale;
 }
 

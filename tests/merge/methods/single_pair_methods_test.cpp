@@ -75,6 +75,21 @@ TEST(PassthroughMerge, ReturnsTheOneInputScaled) {
   EXPECT_TRUE(at::equal(PassthroughMerge().merge(inputs), floats({0.5f, -1})));
 }
 
+// scale is per model (mergekit's tensor parameter): the model's own value wins over the method-wide one.
+TEST(PassthroughMerge, ScalesByTheInputModelsOwnScale) {
+  MethodInputs inputs = pair_inputs(std::nullopt, {floats({1, -2})});
+  inputs.parameters["scale"] = 0.5;
+  inputs.model_parameters[0]["scale"] = -3;
+  EXPECT_TRUE(at::equal(PassthroughMerge().merge(inputs), floats({-3, 6})));
+}
+
+TEST(PassthroughMerge, BaseAloneIsScaledByTheBasesOwnScale) {
+  MethodInputs inputs = pair_inputs(floats({4, 0.5f}), {});
+  EXPECT_TRUE(at::equal(PassthroughMerge().merge(inputs), floats({4, 0.5f})));
+  inputs.base_parameters["scale"] = 0.25;
+  EXPECT_TRUE(at::equal(PassthroughMerge().merge(inputs), floats({1, 0.125f})));
+}
+
 TEST(PassthroughMerge, TwoInputsAreAnError) {
   const std::string message =
       error_message([&] { PassthroughMerge().merge(pair_inputs(floats({1}), {floats({2})})); });
