@@ -1,13 +1,32 @@
 #include "callbacks/averaging_config.h"
 
 #include <cmath>
+#include <optional>
 #include <set>
 #include <sstream>
 
+#include "callbacks/averaging_callbacks.h"
+#include "callbacks/end_of_run_callbacks.h"
 #include "lib/util/error.h"
 
 namespace ladle::callbacks {
 namespace {
+
+struct EmaCallbackConfig {
+  EmaOptions average;
+  AveragingCallbackOptions callback;
+};
+
+struct SwaCallbackConfig {
+  SwaOptions average;
+  std::optional<SwaLrOptions> lr;  // SWALR's learning-rate phase, when given
+  AveragingCallbackOptions callback;
+};
+
+struct LawaCallbackConfig {
+  LawaOptions average;
+  AveragingCallbackOptions callback;
+};
 
 // One JSON object read key by key: each accessor type-checks its key, and finish() rejects the keys nobody read.
 class Section {
@@ -18,7 +37,7 @@ class Section {
   }
 
   [[noreturn]] void fail(const std::string& key, const std::string& message) const {
-    throw Error(source_ + ": " + key + ": " + message);
+    throw Error((source_.empty() ? "" : source_ + ": ") + key + ": " + message);
   }
 
   const nlohmann::json* find(const std::string& key) {
@@ -208,103 +227,54 @@ std::optional<WiseFtCallbackOptions> read_wise_ft(Section& section, const std::f
   return enabled ? std::optional<WiseFtCallbackOptions>(wise_ft) : std::nullopt;
 }
 
-nlohmann::json schedule_json(const StepSchedule& schedule) {
-  return {{"start_step", schedule.start_step}, {"every", schedule.every}};
+// The spec's options as a section named by its `where`: "train.yml:7: averaging.ema" reads as the key
+// "averaging.ema" of source "train.yml:7" (a key has no ": ", so the last one separates them).
+Section section_of(const trainer::CallbackSpec& spec) {
+  const std::size_t split = spec.where.rfind(": ");
+  if (split == std::string::npos) return Section(spec.options, spec.where, "");
+  return Section(spec.options, spec.where.substr(split + 2), spec.where.substr(0, split));
 }
 
-nlohmann::json callback_json(const AveragingCallbackOptions& options) {
-  return {{"evaluate", options.evaluate}, {"save_model", options.save_model}};
+// The callback `make` builds from what `read` reads of the spec's options, or null when they turn it off.
+template <typename Read, typename Make>
+std::shared_ptr<trainer::Callback> made_if_enabled(const trainer::CallbackSpec& spec, const Read& read,
+                                                   const Make& make) {
+  Section section = section_of(spec);
+  const auto config = read(section);
+  if (!config) return nullptr;
+  return make(*config);
 }
 
 }  // namespace
 
-AveragingConfig AveragingConfig::from_json(const nlohmann::json& section, const std::string& source,
-                                           const std::filesystem::path& base_dir) {
-  AveragingConfig config;
-  if (section.is_null()) return config;
-  Section averaging(section, "averaging", source);
-  if (const nlohmann::json* ema = averaging.find("ema")) {
-    Section ema_section(*ema, "averaging.ema", source);
-    config.ema = read_ema(ema_section);
-  }
-  if (const nlohmann::json* swa = averaging.find("swa")) {
-    Section swa_section(*swa, "averaging.swa", source);
-    config.swa = read_swa(swa_section);
-  }
-  if (const nlohmann::json* lawa = averaging.find("lawa")) {
-    Section lawa_section(*lawa, "averaging.lawa", source);
-    config.lawa = read_lawa(lawa_section, base_dir);
-  }
-  if (const nlohmann::json* soup = averaging.find("soup")) {
-    Section soup_section(*soup, "averaging.soup", source);
-    config.soup = read_soup(soup_section);
-  }
-  if (const nlohmann::json* wise_ft = averaging.find("wise_ft")) {
-    Section wise_ft_section(*wise_ft, "averaging.wise_ft", source);
-    config.wise_ft = read_wise_ft(wise_ft_section, base_dir);
-  }
-  averaging.finish();
-  return config;
+std::shared_ptr<trainer::Callback> make_ema_callback(const trainer::CallbackSpec& spec) {
+  return made_if_enabled(spec, read_ema, [](const EmaCallbackConfig& config) {
+    return std::make_shared<EmaCallback>(config.average, config.callback);
+  });
 }
 
-nlohmann::json AveragingConfig::to_json() const {
-  nlohmann::json json = nlohmann::json::object();
-  if (ema) {
-    const EmaOptions& o = ema->average;
-    json["ema"] = {{"decay", o.decay},
-                   {"warmup", o.warmup},
-                   {"warmup_gamma", o.warmup_gamma},
-                   {"warmup_power", o.warmup_power},
-                   {"min_decay", o.min_decay},
-                   {"buffers", buffer_mode_name(o.buffers)},
-                   {"offload_to_cpu", o.offload_to_cpu}};
-    json["ema"].update(schedule_json(o.schedule));
-    json["ema"].update(callback_json(ema->callback));
-  }
-  if (swa) {
-    json["swa"] = {{"buffers", buffer_mode_name(swa->average.buffers)}};
-    json["swa"].update(schedule_json(swa->average.schedule));
-    json["swa"].update(callback_json(swa->callback));
-    if (swa->lr) {
-      json["swa"]["lr"] = {{"swa_lr", swa->lr->swa_lr},
-                           {"anneal_steps", swa->lr->anneal_steps},
-                           {"anneal", swa->lr->anneal == SwaAnneal::cosine ? "cos" : "linear"}};
-    }
-  }
-  if (lawa) {
-    const LawaOptions& o = lawa->average;
-    json["lawa"] = {{"k", o.k},
-                    {"storage", snapshot_storage_name(o.storage)},
-                    {"directory", o.directory.string()},
-                    {"buffers", buffer_mode_name(o.buffers)}};
-    json["lawa"].update(schedule_json(o.schedule));
-    json["lawa"].update(callback_json(lawa->callback));
-  }
-  if (soup) {
-    json["soup"] = {{"greedy", soup->greedy},
-                    {"metric", soup->metric},
-                    {"include_checkpoints", soup->include_checkpoints},
-                    {"include_averages", soup->include_averages}};
-  }
-  if (wise_ft) {
-    json["wise_ft"] = {{"alphas", wise_ft->alphas},
-                       {"shifted", wise_ft->shifted.string()},
-                       {"select_metric", wise_ft->select_metric},
-                       {"max_examples", wise_ft->shifted_evaluation.max_examples}};
-  }
-  return json;
+std::shared_ptr<trainer::Callback> make_swa_callback(const trainer::CallbackSpec& spec) {
+  return made_if_enabled(spec, read_swa, [](const SwaCallbackConfig& config) {
+    return std::make_shared<SwaCallback>(config.average, config.lr, config.callback);
+  });
 }
 
-std::vector<std::shared_ptr<trainer::Callback>> make_averaging_callbacks(const AveragingConfig& config) {
-  std::vector<std::shared_ptr<trainer::Callback>> callbacks;
-  if (config.ema) callbacks.push_back(std::make_shared<EmaCallback>(config.ema->average, config.ema->callback));
-  if (config.swa) {
-    callbacks.push_back(std::make_shared<SwaCallback>(config.swa->average, config.swa->lr, config.swa->callback));
-  }
-  if (config.lawa) callbacks.push_back(std::make_shared<LawaCallback>(config.lawa->average, config.lawa->callback));
-  if (config.soup) callbacks.push_back(std::make_shared<SoupCallback>(*config.soup));
-  if (config.wise_ft) callbacks.push_back(std::make_shared<WiseFtCallback>(*config.wise_ft));
-  return callbacks;
+std::shared_ptr<trainer::Callback> make_lawa_callback(const trainer::CallbackSpec& spec) {
+  const auto read = [&](Section& section) { return read_lawa(section, spec.base_dir); };
+  return made_if_enabled(spec, read, [](const LawaCallbackConfig& config) {
+    return std::make_shared<LawaCallback>(config.average, config.callback);
+  });
+}
+
+std::shared_ptr<trainer::Callback> make_soup_callback(const trainer::CallbackSpec& spec) {
+  return made_if_enabled(spec, read_soup,
+                         [](const SoupCallbackOptions& options) { return std::make_shared<SoupCallback>(options); });
+}
+
+std::shared_ptr<trainer::Callback> make_wise_ft_callback(const trainer::CallbackSpec& spec) {
+  const auto read = [&](Section& section) { return read_wise_ft(section, spec.base_dir); };
+  return made_if_enabled(spec, read,
+                         [](const WiseFtCallbackOptions& options) { return std::make_shared<WiseFtCallback>(options); });
 }
 
 }  // namespace ladle::callbacks

@@ -1,4 +1,5 @@
-// The `averaging:` section of a training config, and the callbacks it asks for.
+// The options of the averaging callbacks as a config gives them, in an `averaging:` sub-section or a `callbacks:`
+// entry of the same type (trainer/callback_registry.h; the two spellings give the same callback):
 //
 //   averaging:
 //     ema:  {decay: 0.999, warmup: false, warmup_gamma: 1.0, warmup_power: 0.6667, min_decay: 0.0,
@@ -9,57 +10,29 @@
 //            evaluate: true, save_model: true}
 //     soup:    {greedy: true, metric: loss, include_checkpoints: true, include_averages: true}
 //     wise_ft: {alphas: [0, 0.1, ..., 1], shifted: shifted.jsonl, select_metric: id/loss, max_examples: 256}
+//   callbacks:
+//     - {type: ema, decay: 0.999}
 // Every key is optional and defaults as the options structs declare (ema_average.h, swa_average.h,
-// lawa_average.h, swa_lr_schedule.h, averaging_callbacks.h, end_of_run_callbacks.h); a sub-section that is present turns its callback on
-// (`enabled: false` turns it off again, e.g. from --set averaging.ema.enabled=false). Unknown keys and values
-// of the wrong type or range are errors naming the key ("averaging.ema.decay: expected a number in [0, 1]").
+// lawa_average.h, swa_lr_schedule.h, averaging_callbacks.h, end_of_run_callbacks.h); a sub-section that is present
+// turns its callback on (`enabled: false` turns it off again, e.g. from --set averaging.ema.enabled=false).
+// Unknown keys and values of the wrong type or range are errors naming the key ("train.yml:7: averaging.ema.decay:
+// expected a number in [0, 1]", "train.yml:12: callbacks[0].decay: ...").
 #pragma once
 
 #include <memory>
-#include <optional>
-#include <string>
-#include <vector>
 
-#include <nlohmann/json.hpp>
-
-#include "callbacks/averaging_callbacks.h"
-#include "callbacks/end_of_run_callbacks.h"
+#include "trainer/callback.h"
+#include "trainer/train_config.h"
 
 namespace ladle::callbacks {
 
-struct EmaCallbackConfig {
-  EmaOptions average;
-  AveragingCallbackOptions callback;
-};
-
-struct SwaCallbackConfig {
-  SwaOptions average;
-  std::optional<SwaLrOptions> lr;  // SWALR's learning-rate phase, when given
-  AveragingCallbackOptions callback;
-};
-
-struct LawaCallbackConfig {
-  LawaOptions average;
-  AveragingCallbackOptions callback;
-};
-
-struct AveragingConfig {
-  std::optional<EmaCallbackConfig> ema;
-  std::optional<SwaCallbackConfig> swa;
-  std::optional<LawaCallbackConfig> lawa;
-  std::optional<SoupCallbackOptions> soup;
-  std::optional<WiseFtCallbackOptions> wise_ft;
-
-  // Parses the section (a JSON object, e.g. a YAML mapping converted to JSON; null means no averaging). Relative
-  // paths (LAWA's directory, WiSE-FT's shifted set) resolve against `base_dir`. Throws ladle::Error naming the dotted key, prefixed by `source`.
-  static AveragingConfig from_json(const nlohmann::json& section, const std::string& source = "averaging",
-                                   const std::filesystem::path& base_dir = {});
-  // The section back as JSON (every key, defaults included), for the record of a run's config.
-  nlohmann::json to_json() const;
-};
-
-// EmaCallback, SwaCallback, LawaCallback, SoupCallback, WiseFtCallback for the sub-sections present, in that order
-// (the order they run in: the soup can then take the averaged models as candidates).
-std::vector<std::shared_ptr<trainer::Callback>> make_averaging_callbacks(const AveragingConfig& config);
+// The callback of each type from its options (spec.options), checked key by key; messages start with spec.where and
+// relative paths (LAWA's directory, WiSE-FT's shifted set) resolve against spec.base_dir. Null when the options say
+// `enabled: false`. The factories that callbacks/builtin_callback_types.cpp registers.
+std::shared_ptr<trainer::Callback> make_ema_callback(const trainer::CallbackSpec& spec);
+std::shared_ptr<trainer::Callback> make_swa_callback(const trainer::CallbackSpec& spec);
+std::shared_ptr<trainer::Callback> make_lawa_callback(const trainer::CallbackSpec& spec);
+std::shared_ptr<trainer::Callback> make_soup_callback(const trainer::CallbackSpec& spec);
+std::shared_ptr<trainer::Callback> make_wise_ft_callback(const trainer::CallbackSpec& spec);
 
 }  // namespace ladle::callbacks

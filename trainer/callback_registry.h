@@ -1,18 +1,22 @@
-// Callback types by name, so a config's `callbacks:` list (TrainConfig::callbacks) can add callbacks that live
-// in other libraries (the averaging callbacks, a user's own). A library registers a factory per type once,
-// before configs are used, e.g. from a function the program calls at start-up:
+// Callback types by name, so that a config can turn on callbacks that live in libraries above the trainer (the
+// averaging callbacks of callbacks/, a user's own) through its `averaging:` section and its `callbacks:` list:
 //
-//   void register_averaging_callbacks() {
-//     trainer::register_callback_type("ema", "exponential moving average of the weights",
-//         [](const trainer::CallbackSpec& spec, const trainer::TrainConfig&) {
-//           EmaOptions options;
-//           if (spec.options.contains("decay")) options.decay = spec.options.at("decay").get<double>();
-//           return std::make_shared<EmaCallback>(options);
-//         });
-//   }
+//   averaging:                      # one sub-section per type: its key is the type, its mapping the options
+//     ema: {decay: 0.999}
+//   callbacks:                      # a list of entries: `type` and the options
+//     - {type: swa, start_step: 100}
 //
-// (A static registration object in a static library would be dropped by the linker when nothing else in its
-// file is referenced; an explicit call keeps it.) The Trainer makes the config's callbacks with make_callback.
+// The built-in types (ema, swa, lawa, soup, wise_ft) are registered by the callbacks library itself, when a
+// program that links it starts (callbacks/builtin_callback_types.cpp): a program never calls anything for them.
+// A program registers its own types before it builds a Trainer:
+//
+//   trainer::register_callback_type("best_loss", "checkpoints on every new best held-out loss",
+//       [](const trainer::CallbackSpec& spec, const trainer::TrainConfig&) {
+//         return std::make_shared<BestLoss>(spec.options.value("patience", 3));
+//       });
+//
+// The Trainer makes the config's callbacks with make_config_callbacks when it is constructed, before it loads the
+// model and data, so a misspelt type or option fails at once.
 #pragma once
 
 #include <functional>
@@ -26,17 +30,32 @@
 namespace ladle::trainer {
 
 // Makes a callback from a config entry. Throw ladle::Error starting with spec.where for a bad option
-// ("train.yml:12: callbacks[0].decay: must be in [0, 1]"); reject options the type does not know.
+// ("train.yml:12: callbacks[0].decay: must be in [0, 1]") and reject options the type does not know. Return null
+// when the options turn the callback off (`enabled: false`, e.g. from --set averaging.ema.enabled=false).
 using CallbackFactory = std::function<std::shared_ptr<Callback>(const CallbackSpec& spec, const TrainConfig& config)>;
 
-// Registers (or replaces) the factory of a type. Thread-safe.
+struct CallbackType {
+  std::string name;         // the type name a config uses ("ema")
+  std::string description;  // one line for `ladle train --list-callbacks`
+};
+
+// Registers the factory of a type; registering a type again replaces its factory and description (it keeps its
+// place in the order). Thread-safe.
 void register_callback_type(const std::string& type, const std::string& description, CallbackFactory factory);
 
-// The registered types and their descriptions, sorted by type.
-std::vector<std::pair<std::string, std::string>> registered_callback_types();
+// The registered types in the order they were first registered: `ladle train --list-callbacks` and the message
+// about an unknown type list them.
+std::vector<CallbackType> registered_callback_types();
 
-// The callback the entry describes. Throws ladle::Error starting with spec.where for an unregistered type
-// (listing the registered ones) and passes on the factory's errors.
+// The callback the entry describes, or null when its options turn it off. Throws ladle::Error starting with
+// spec.where for an unregistered type (with the nearest registered name when it is a near miss, and every
+// registered type) and passes on the factory's errors.
 std::shared_ptr<Callback> make_callback(const CallbackSpec& spec, const TrainConfig& config);
+
+// Every callback the config turns on: one per `averaging:` sub-section, in the order the types were registered (the
+// built-ins: ema, swa, lawa, soup, wise_ft, so a soup finds the averages written before it at train end), then one
+// per `callbacks:` entry, in list order. Messages name the sub-section ("train.yml:7: averaging.ema") or the
+// entry ("train.yml:12: callbacks[0]").
+std::vector<std::shared_ptr<Callback>> make_config_callbacks(const TrainConfig& config);
 
 }  // namespace ladle::trainer

@@ -10,6 +10,8 @@
 #include <set>
 #include <sstream>
 
+#include "lib/util/closest_name.h"
+
 namespace ladle::trainer {
 namespace {
 
@@ -22,22 +24,6 @@ std::string scalar_text(const YAML::Node& node) {
   if (node.IsSequence()) return "a list";
   if (node.IsMap()) return "a mapping";
   return "nothing";
-}
-
-// Levenshtein distance, for "did you mean" suggestions on misspelt keys.
-std::size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
 }
 
 // A YAML scalar or structure as JSON: quoted scalars stay strings, plain ones become null, booleans, integers
@@ -328,6 +314,7 @@ class ConfigParser {
       if (!node[i].IsMap()) fail(entry_key, "expected a mapping with a type, got " + scalar_text(node[i]));
       CallbackSpec spec;
       spec.where = where(entry_key) + entry_key;
+      spec.base_dir = spec.where.rfind("--set ", 0) == 0 ? std::filesystem::current_path() : base_dir_;
       for (const auto& item : node[i]) {
         const std::string name = item.first.as<std::string>();
         if (name == "type") {

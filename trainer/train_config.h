@@ -16,9 +16,10 @@
 //   checkpoint: {every_steps: 100, keep_last: 2, at_end: true}
 //   fisher:     {enabled: false, examples: 64}
 //   distributed: {backend: auto, timeout_seconds: 300}
-//   callbacks:  [{type: ema, decay: 0.999}, ...]       (types registered by callback libraries)
 //   averaging:  {ema: {decay: 0.999}, swa: {...}, lawa: {...}, soup: {...}, wise_ft: {...}}
-//               (kept as JSON here; callbacks/averaging_config.h reads and checks it)
+//   callbacks:  [{type: ema, decay: 0.999}, ...]
+//               (both turn on registered callback types, callback_registry.h; the options are kept as JSON here
+//               and checked by the type's factory, for the built-ins in callbacks/averaging_config.h)
 //   online_merging: {reference_model: ref/, base_model: base/, operator: ondare, density: 0.5,
 //                    reference_weight: 0.0001, rescale: false, clip: 1, sign_election: sum, merge_every: 1,
 //                    seed: 0}
@@ -159,8 +160,8 @@ struct FisherConfig {
   std::size_t examples = 64;  // held-out examples it averages over
 };
 
-// One entry of the config's `callbacks:` list: a callback type that a callback library registered
-// (callback_registry.h) and its options, e.g.
+// One entry of the config's `callbacks:` list (or one sub-section of `averaging:`, as the Trainer reads it): a
+// callback type that a callback library registered (callback_registry.h) and its options, e.g.
 //   callbacks:
 //     - {type: ema, decay: 0.999}
 //     - {type: swa, start_step: 100}
@@ -168,8 +169,12 @@ struct FisherConfig {
 struct CallbackSpec {
   std::string type;                                   // the registered type name
   nlohmann::json options = nlohmann::json::object();  // the entry's other keys (YAML scalars typed as JSON)
-  // "train.yml:12: callbacks[0]" (or "--set callbacks=...: callbacks[0]"): how messages about it start.
+  // "train.yml:12: callbacks[0]" (or "--set callbacks=...: callbacks[0]", "train.yml:7: averaging.ema"): how
+  // messages about it start.
   std::string where;
+  // Relative paths among the options resolve against this: the config file's folder, or the current directory
+  // when the entry was given with --set.
+  std::filesystem::path base_dir;
 };
 
 struct DistributedConfig {
@@ -177,9 +182,9 @@ struct DistributedConfig {
   double timeout_seconds = 300;  // for collectives and the rendezvous
 };
 
-// The `averaging:` section, kept as the JSON it was written as: the averaging callbacks live in callbacks/, a
-// library above the trainer, whose callbacks::AveragingConfig::from_json(section, source, base_dir) checks every
-// key and builds the callbacks (`ladle train` does; a program using the Trainer adds them with add_callback).
+// The `averaging:` section, kept as the JSON it was written as: each sub-section turns on the registered callback
+// type of its name with its mapping as options (callback_registry.h). The Trainer makes them; the factories of the
+// built-in types (callbacks/averaging_config.h, a library above the trainer) check every key.
 struct AveragingSection {
   nlohmann::json section = nullptr;  // the mapping as JSON (YAML scalars typed as JSON); null: no averaging
   // Relative paths inside it (lawa.directory, wise_ft.shifted) resolve against this: the config file's folder,
@@ -235,7 +240,7 @@ struct TrainConfig {
   CheckpointConfig checkpoint;
   FisherConfig fisher;
   DistributedConfig distributed;
-  std::vector<CallbackSpec> callbacks;  // callbacks to add, made by their registered factories
+  std::vector<CallbackSpec> callbacks;  // further callbacks, made by their registered factories after averaging's
   AveragingSection averaging;           // EMA, SWA, LAWA, soup and WiSE-FT callbacks (see AveragingSection)
   OnlineMergingConfig online_merging;   // merge each update with a reference task vector (off by default)
 

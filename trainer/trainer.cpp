@@ -65,10 +65,13 @@ std::unique_ptr<ProcessGroup> join_process_group(const TrainConfig& config, at::
 
 class Trainer::Impl final : public TrainerServices {
  public:
-  Impl(TrainConfig config_in, std::shared_ptr<model::CausalLm> model_in, TrainingData data_in,
-       std::unique_ptr<ProcessGroup> group_in)
-      : config(std::move(config_in)), group(std::move(group_in)), model(std::move(model_in)), data(std::move(data_in)) {
-    setup();
+  Impl(TrainConfig config_in, std::vector<std::shared_ptr<Callback>> config_callbacks_in,
+       std::shared_ptr<model::CausalLm> model_in, TrainingData data_in, std::unique_ptr<ProcessGroup> group_in)
+      : config(std::move(config_in)),
+        group(std::move(group_in)),
+        model(std::move(model_in)),
+        data(std::move(data_in)) {
+    setup(std::move(config_callbacks_in));
   }
 
   TrainConfig config;
@@ -90,7 +93,8 @@ class Trainer::Impl final : public TrainerServices {
   double train_seconds = 0;              // time spent in steps (not in evaluation or checkpoints)
   double input_tokens = 0;               // non-padding input tokens of those steps, every process
 
-  void setup();
+  // `config_callbacks`: the config's `averaging:` and `callbacks:`, added after the built-in observers.
+  void setup(std::vector<std::shared_ptr<Callback>> config_callbacks);
   void add_callback(std::shared_ptr<Callback> callback);
   void dispatch(Event event);
   TrainResult train(const std::optional<std::filesystem::path>& resume_from);
@@ -117,7 +121,7 @@ class Trainer::Impl final : public TrainerServices {
   }
 };
 
-void Trainer::Impl::setup() {
+void Trainer::Impl::setup(std::vector<std::shared_ptr<Callback>> config_callbacks) {
   if (!model) throw Error("trainer: no model");
   if (!data.tokenizer) throw Error("trainer: the training data has no tokenizer");
   if (!data.train || data.train->size() == 0) throw Error("trainer: no training examples");
@@ -172,7 +176,7 @@ void Trainer::Impl::setup() {
   callbacks.push_back(std::make_shared<MetricsJsonlCallback>());
   callbacks.push_back(std::make_shared<CheckpointCallback>(
       CheckpointPolicy{config.checkpoint.every_steps, config.checkpoint.keep_last, config.checkpoint.at_end}));
-  for (const auto& spec : config.callbacks) add_callback(make_callback(spec, config));
+  for (auto& callback : config_callbacks) add_callback(std::move(callback));
   LADLE_LOG(info) << "trainer: " << parameters->numel() << " trainable parameters, " << data.train->size()
                   << " examples, " << steps_per_epoch << " steps per epoch of " << config.batch_size << " x "
                   << config.gradient_accumulation_steps << " x " << group->world_size() << " examples, " << max_steps
@@ -519,22 +523,27 @@ TrainResult Trainer::Impl::train(const std::optional<std::filesystem::path>& res
 Trainer::Trainer(TrainConfig config) {
   config.validate();
   config.validate_sources();
+  // Before anything slow, so a misspelt callback type or option fails at once.
+  auto config_callbacks = make_config_callbacks(config);
   configure_threads(config.threads);
   if (config.retain_freed_memory) retain_freed_memory();
   auto group = join_process_group(config, at::kCPU);
   auto tokenizer = load_tokenizer(config);
   auto data = load_training_data(config, tokenizer, config.output_dir / "cache");
   auto model = load_model(config, *tokenizer);
-  impl_ = std::make_unique<Impl>(std::move(config), std::move(model), std::move(data), std::move(group));
+  impl_ = std::make_unique<Impl>(std::move(config), std::move(config_callbacks), std::move(model), std::move(data),
+                                 std::move(group));
 }
 
 Trainer::Trainer(TrainConfig config, std::shared_ptr<model::CausalLm> model, TrainingData data) {
   config.validate();
+  auto config_callbacks = make_config_callbacks(config);
   configure_threads(config.threads);
   if (config.retain_freed_memory) retain_freed_memory();
   if (!model) throw Error("Trainer: no model");
   auto group = join_process_group(config, model->device());
-  impl_ = std::make_unique<Impl>(std::move(config), std::move(model), std::move(data), std::move(group));
+  impl_ = std::make_unique<Impl>(std::move(config), std::move(config_callbacks), std::move(model), std::move(data),
+                                 std::move(group));
 }
 
 Trainer::~Trainer() = default;

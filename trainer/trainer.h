@@ -47,8 +47,10 @@ class Trainer {
  public:
   // Validates the config, joins the process group when torchrun's variables ask for one, and loads the model,
   // tokenizer and data it names (training a tokenizer first if configured). Both constructors add the
-  // built-in observers, then the config's `callbacks:` (callback_registry.h); the `averaging:` section is read by
-  // the callbacks library (TrainConfig's AveragingSection), whose callbacks the caller adds. Throws ladle::Error.
+  // built-in observers, then the callbacks the config's `averaging:` and `callbacks:` turn on, made by their
+  // registered types (callback_registry.h; the averaging callbacks register themselves in every program that links
+  // ladle::ladle), so `Trainer trainer(config)` runs what `ladle train` runs for the same config. An unknown type or
+  // option fails before the model and data are loaded. Throws ladle::Error.
   explicit Trainer(TrainConfig config);
   // Trains a program's own model on its own data; the config's model, tokenizer and data keys are not used
   // (but batch sizes, optimizer, LoRA, evaluation, ... are). The model's trainable parameters must be fp32 (or

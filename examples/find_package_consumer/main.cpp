@@ -1,13 +1,17 @@
 // Builds against an installed ladle: averages two tiny weight sets, saves the result as a Hugging Face
-// folder, reads it back and prints the averaged value (expected 2.0 = mean of 1 and 3).
+// folder, reads it back and prints the averaged value (expected 2.0 = mean of 1 and 3); then prints the callback
+// types a training config can name, which the installed library registers although this program names none of them
+// (expected "ema swa lawa soup wise_ft").
 #include <ATen/ATen.h>
 
 #include <filesystem>
 #include <iostream>
+#include <string>
 
 #include "lib/io/checkpoint_reader.h"
 #include "lib/io/checkpoint_writer.h"
 #include "lib/weights/named_tensor_ops.h"
+#include "trainer/callback_registry.h"
 
 int main(int argc, char** argv) {
   if (argc != 2) {
@@ -21,5 +25,8 @@ int main(int argc, char** argv) {
   ladle::io::save_checkpoint(argv[1], mean);
   ladle::io::CheckpointReader reader(argv[1]);
   std::cout << reader.tensor("layer.weight").mean().item<float>() << "\n";
+  std::string types;
+  for (const auto& type : ladle::trainer::registered_callback_types()) types += (types.empty() ? "" : " ") + type.name;
+  std::cout << types << "\n";
   return 0;
 }

@@ -546,12 +546,6 @@ std::uint64_t MergePlan::input_bytes() const {
   return total;
 }
 
-std::uint64_t MergePlan::largest_tensor_input_bytes() const {
-  std::uint64_t largest = 0;
-  for (const auto& tensor : tensors) largest = std::max(largest, tensor.input_bytes);
-  return largest;
-}
-
 bool MergePlan::needs_global_magnitude_thresholds() const {
   return std::any_of(tensors.begin(), tensors.end(),
                      [](const PlannedTensor& tensor) { return tensor.needs_global_magnitude_thresholds; });

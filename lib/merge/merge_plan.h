@@ -95,8 +95,6 @@ struct MergePlan {
 
   std::uint64_t output_bytes() const;
   std::uint64_t input_bytes() const;
-  // The most input bytes any one tensor reads (the executor's per-tensor working set, before casting).
-  std::uint64_t largest_tensor_input_bytes() const;
   bool needs_global_magnitude_thresholds() const;
   // A human-readable summary: method, models and their roles, slices, tensor count and sizes, the range of
   // every resolved parameter (`ladle merge --dry-run`).

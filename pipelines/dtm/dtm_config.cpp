@@ -8,11 +8,13 @@
 #include <map>
 #include <sstream>
 
+#include "callbacks/averaging_callbacks.h"
 #include "lib/merge/merge_config.h"
 #include "lib/merge/merge_method.h"
 #include "lib/merge/merge_method_registry.h"
 #include "lib/util/error.h"
 #include "lib/util/yaml_fields.h"
+#include "trainer/callback_registry.h"
 
 namespace ladle::dtm {
 namespace {
@@ -65,12 +67,15 @@ class DtmParser : YamlFields {
       fail(root, "evaluation", "must name at least one held-out set (valid, test or shifted)");
     }
     check_merge(root, c);
-    // The train config is read now so that a bad key there stops the pipeline before any work.
+    // The train config and the callbacks it turns on are made now so that a bad key there stops the pipeline
+    // before any work.
+    std::vector<std::shared_ptr<trainer::Callback>> train_callbacks;
     try {
-      c.train_config();
+      train_callbacks = trainer::make_config_callbacks(c.train_config());
     } catch (const Error& error) {
       throw Error(error.what() + std::string(" (the training config of ") + label() + ")");
     }
+    check_merged_weights(c, train_callbacks);
     return c;
   }
 
@@ -173,7 +178,29 @@ class DtmParser : YamlFields {
                 {"model_parameters",
                  [&](const YAML::Node& n, const std::string& k) { m.model_parameters = mapping(n, k); }},
                 {"dtype", [&](const YAML::Node& n, const std::string& k) { m.dtype = string(n, k); }},
+                {"weights",
+                 [&](const YAML::Node& n, const std::string& k) {
+                   m.weights = string(n, k);
+                   if (m.weights != "final" && m.weights != "ema" && m.weights != "swa" && m.weights != "lawa") {
+                     fail(n, k, "expected final, ema, swa or lawa, got " + yaml_shown(n));
+                   }
+                 }},
             });
+  }
+
+  // Averaged weights to merge must be written by every run: the training config keeps that average and saves it.
+  void check_merged_weights(const DtmConfig& c,
+                            const std::vector<std::shared_ptr<trainer::Callback>>& train_callbacks) const {
+    if (c.merge.weights == "final") return;
+    for (const auto& callback : train_callbacks) {
+      const auto* averaging = dynamic_cast<const callbacks::AveragingCallback*>(callback.get());
+      if (callback->name() == c.merge.weights && averaging != nullptr && averaging->callback_options().save_model) {
+        return;
+      }
+    }
+    fail(merge_node_["weights"], "merge.weights",
+         "the training config (" + c.train.label + ") writes no " + c.merge.weights +
+             "/ model: turn it on there, e.g. averaging: {" + c.merge.weights + ": {...}}, with save_model true");
   }
 
   // The merge section is checked by the merge engine's own parser, on the config it will be given.

@@ -8,7 +8,7 @@
 //   records: 0                        # a seeded random subset of the training records (0: all of data.train)
 //   embed:    {text: response, pooling: mean, layer: -1, batch_size: 32, max_length: 256, bf16: true}
 //   cluster:  {k: 4, iterations: 20, nredo: 1, seed: 1234, spherical: false, max_points_per_centroid: 0}
-//   merge:    {merge_method: linear, parameters: {}, model_parameters: {}, dtype: float32}
+//   merge:    {merge_method: linear, parameters: {}, model_parameters: {}, dtype: float32, weights: final}
 //   evaluation: {valid: valid.jsonl, test: test.jsonl, shifted: shifted.jsonl, max_examples: 256,
 //                generation_examples: 64, batch_size: 16, bf16: true, seed: 0}
 //   baselines: {vanilla: true, random_split: true, uniform_soup: true}
@@ -55,6 +55,10 @@ struct DtmMergeConfig {
   std::string parameters;
   std::string model_parameters;
   std::string dtype;  // working dtype (empty: the engine's float32)
+  // Which weights of each sub-model (and soup member) are merged: its final weights (OUTPUT_DIR/final/) or the
+  // average an averaging callback of the training config kept (ema, swa or lawa: OUTPUT_DIR/<weights>/, which the
+  // train section must turn on, e.g. `averaging: {ema: {decay: 0.999}}`).
+  std::string weights = "final";
 };
 
 struct DtmEvaluationConfig {

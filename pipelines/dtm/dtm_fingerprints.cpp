@@ -86,7 +86,8 @@ std::string DtmFingerprints::run(const DtmRun& run) const {
 std::string DtmFingerprints::merge(const std::vector<DtmRun>& members, const std::string& merge_text) const {
   std::vector<std::string> runs;
   for (const auto& member : members) runs.push_back(member.fingerprint);
-  return fingerprint_of({{"stage", "merge"}, {"runs", runs}, {"config", merge_text}});
+  return fingerprint_of(
+      {{"stage", "merge"}, {"runs", runs}, {"weights", config_.merge.weights}, {"config", merge_text}});
 }
 
 std::string DtmFingerprints::evaluation(const std::string& model) const {

@@ -7,7 +7,8 @@
 //   cluster     embed's, and the cluster section
 //   run         its data's stage (cluster for sub-models, embed for vanilla and soup runs), and its whole training
 //               config as the trainer resolves it (TrainConfig::to_json) but threads and overwrite_output_dir
-//   merge       its runs', and the mergekit config given to the engine (method, parameters, dtype, model folders)
+//   merge       its runs', which of their weights it takes (merge.weights), and the mergekit config given to the
+//               engine (method, parameters, dtype, model folders)
 //   evaluation  the model's (the base model's files, or its run's or merge's), the held-out sets' bytes, and the
 //               evaluation section
 // Settings that change only speed (batch sizes of embedding, threads, --jobs) are left out on purpose.

@@ -4,7 +4,8 @@
 //   embed/            train.jsonl (the records clustered and trained on), embeddings.npy, embed.json
 //   cluster/kmeans/   the k-means partition (clustering/partition.h files), its report, cluster-<k>.jsonl subsets
 //   cluster/random/   the random split with the same sizes, likewise
-//   runs/<name>/      one trainer run each (trainer output_dir: metrics.jsonl, checkpoints/, final/) and
+//   runs/<name>/      one trainer run each (trainer output_dir: metrics.jsonl, checkpoints/, final/, and ema/,
+//                     swa/, lawa/ when the train section keeps those averages) and
 //                     dtm-run.json once it finished; runs/<name>.lock is held while it trains, runs/<name>.log is
 //                     a child process's output
 //   merge/<family>/   merged models (kmeans, random: the merge engine over the sub-models; soup: uniform soup),

@@ -337,6 +337,17 @@ void DtmPipeline::train() {
   run_child_processes(commands, options_.jobs);
 }
 
+fs::path DtmPipeline::merged_weights_dir(const DtmRun& run) const {
+  const fs::path folder = layout_.run_dir(run.name) / config_.merge.weights;
+  std::error_code error;
+  if (!fs::is_directory(folder, error)) {
+    throw Error("merge: " + folder.string() + " does not exist: run " + run.name + " wrote no " +
+                config_.merge.weights + " model (merge.weights of " + config_.config_file.string() +
+                "); did its averaging callback get no update?");
+  }
+  return folder;
+}
+
 void DtmPipeline::merge() {
   const std::vector<DtmRun> all = runs();
   std::string missing;
@@ -375,8 +386,8 @@ void DtmPipeline::merge() {
     // (the DTM authors' code averages A and B separately, and mean(B)·mean(A) is not the mean of the updates).
     std::vector<fs::path> models;
     for (const auto* run : members) {
-      const fs::path final_dir = layout_.run_dir(run->name) / "final";
-      models.push_back(lora ? final_dir / "adapter" : final_dir);
+      const fs::path weights_dir = merged_weights_dir(*run);
+      models.push_back(lora ? weights_dir / "adapter" : weights_dir);
     }
     const std::string merge_text = config_.merge_yaml(models, base_train_.model.path);
     // The merge is redone when a sub-model was retrained or the config's merge section changed.
@@ -417,11 +428,11 @@ void DtmPipeline::merge() {
       return;
     }
     fs::remove(out / "dtm-fingerprint");
-    std::vector<fs::path> finals;
-    for (const auto* run : members) finals.push_back(layout_.run_dir(run->name) / "final");
+    std::vector<fs::path> folders;
+    for (const auto* run : members) folders.push_back(merged_weights_dir(*run));
     io::CheckpointWriteOptions write_options;
     write_options.overwrite = true;
-    callbacks::uniform_soup(finals, out, write_options);
+    callbacks::uniform_soup(folders, out, write_options);
     record_fingerprint(out, fingerprint);
   }
 }
@@ -546,6 +557,7 @@ void DtmPipeline::report() {
                                    {"k", config_.cluster.k},
                                    {"cluster_sizes", partition.sizes},
                                    {"merge_method", config_.merge.merge_method},
+                                   {"merge_weights", config_.merge.weights},
                                    {"steps", steps}};
   io::AtomicDirectory out(layout_.report_dir(), /*overwrite=*/true);
   report_text_ = write_dtm_report(models, sets, settings, out.path());

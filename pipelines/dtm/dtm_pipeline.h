@@ -6,7 +6,8 @@
 //   train     the runs of dtm_runs.h (sub-models and baselines), in child processes, `jobs` at once; an
 //             unfinished run resumes from its latest checkpoint
 //   merge     the sub-models of each split with the merge engine (a plain average by default; LoRA sub-models in
-//             ΔW space, lib/merge/lora_merge.h), and the soup runs' uniform soup
+//             ΔW space, lib/merge/lora_merge.h), and the soup runs' uniform soup; of each run its final weights or
+//             the average its training config kept (merge.weights: ema, swa, lawa)
 //   evaluate  base, vanilla, both DTM merges and the soup on the held-out sets, `jobs` models at once in child
 //             processes
 //   report    report.md with the tables, the loss-decrease diagnostic and plots (dtm_report.h)
@@ -76,6 +77,10 @@ class DtmPipeline {
   void merge();
   void evaluate();
   void report();  // sets report_text_
+
+  // The folder of the run's weights that the merge takes (merge.weights: final/, ema/, ...); throws ladle::Error
+  // when the run did not write it.
+  std::filesystem::path merged_weights_dir(const DtmRun& run) const;
 
   struct EvaluatedModel;
   // The models the config evaluates, in the report's order.

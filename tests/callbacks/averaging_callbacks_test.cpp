@@ -1,6 +1,6 @@
 // EmaCallback, SwaCallback and LawaCallback in tiny training runs: the averages follow the live weights the
 // trainer produced, the averaged weights are evaluated and saved without disturbing training, SWA anneals the
-// learning rate, and a resumed run is bit-identical; AveragingConfig parses the `averaging:` section.
+// learning rate, and a resumed run is bit-identical.
 #include "callbacks/averaging_callbacks.h"
 
 #include <ATen/ATen.h>
@@ -8,7 +8,6 @@
 
 #include <filesystem>
 
-#include "callbacks/averaging_config.h"
 #include "lib/io/checkpoint_reader.h"
 #include "lib/weights/flat_parameters.h"
 #include "tests/support/command_runner.h"
@@ -20,8 +19,6 @@
 namespace ladle::callbacks {
 namespace {
 
-using ladle::testing::contains;
-using ladle::testing::error_message;
 using trainer::Event;
 using trainer::TrainConfig;
 using trainer::TrainState;
@@ -187,55 +184,6 @@ TEST_F(AveragingCallbacksTest, ResumeWithAllThreeCallbacksIsBitIdentical) {
         << straight.callbacks[i]->name();
   }
   EXPECT_EQ(resumed.recorder->learning_rates.back(), straight.recorder->learning_rates.back());
-}
-
-TEST(AveragingConfig, ParsesSectionsWithDefaults) {
-  const auto config = AveragingConfig::from_json(nlohmann::json::parse(R"({
-    "ema": {"decay": 0.99, "every": 2},
-    "swa": {"start_step": 50, "lr": {"swa_lr": 0.001, "anneal": "linear"}},
-    "lawa": {"k": 4, "every": 10, "storage": "disk", "directory": "snapshots"}})"),
-                                                 "train.yml", "/runs");
-  ASSERT_TRUE(config.ema && config.swa && config.lawa);
-  EXPECT_EQ(config.ema->average.decay, 0.99);
-  EXPECT_EQ(config.ema->average.schedule.every, 2);
-  EXPECT_FALSE(config.ema->average.warmup);
-  EXPECT_EQ(config.swa->average.schedule.start_step, 50);
-  ASSERT_TRUE(config.swa->lr.has_value());
-  EXPECT_EQ(config.swa->lr->anneal, SwaAnneal::linear);
-  EXPECT_EQ(config.swa->lr->anneal_steps, 10);
-  EXPECT_EQ(config.lawa->average.storage, SnapshotStorage::disk);
-  EXPECT_EQ(config.lawa->average.directory, std::filesystem::path("/runs/snapshots"));
-  EXPECT_EQ(make_averaging_callbacks(config).size(), 3u);
-  EXPECT_EQ(AveragingConfig::from_json(config.to_json()).to_json(), config.to_json());
-}
-
-TEST(AveragingConfig, ParsesTheEndOfRunSections) {
-  const auto config = AveragingConfig::from_json(
-      {{"soup", {{"greedy", false}}}, {"wise_ft", {{"alphas", {0.0, 0.25, 1.0}}, {"shifted", "shifted.jsonl"}}}},
-      "train.yml", "/data");
-  ASSERT_TRUE(config.soup && config.wise_ft);
-  EXPECT_FALSE(config.soup->greedy);
-  EXPECT_EQ(config.wise_ft->alphas, (std::vector<double>{0.0, 0.25, 1.0}));
-  EXPECT_EQ(config.wise_ft->shifted, std::filesystem::path("/data/shifted.jsonl"));
-  EXPECT_EQ(config.wise_ft->select_metric, "id/loss");
-  EXPECT_EQ(make_averaging_callbacks(config).size(), 2u);
-  EXPECT_TRUE(contains(error_message([] { AveragingConfig::from_json({{"wise_ft", {{"alphas", "all"}}}}); }),
-                       "averaging.wise_ft.alphas: expected a non-empty list of numbers"));
-}
-
-TEST(AveragingConfig, ErrorsNameTheKey) {
-  EXPECT_TRUE(contains(error_message([] { AveragingConfig::from_json({{"ema", {{"decy", 0.9}}}}, "t.yml"); }),
-                       "t.yml: averaging.ema.decy: unknown key"));
-  EXPECT_TRUE(contains(error_message([] { AveragingConfig::from_json({{"ema", {{"decay", 1.5}}}}); }),
-                       "averaging.ema.decay: expected a number in [0, 1]"));
-  EXPECT_TRUE(contains(error_message([] { AveragingConfig::from_json({{"lawa", {{"storage", "tape"}}}}); }),
-                       "averaging.lawa.storage: unknown LAWA snapshot storage 'tape'"));
-  EXPECT_TRUE(contains(error_message([] { AveragingConfig::from_json({{"polyak", {}}}); }), "averaging.polyak"));
-}
-
-TEST(AveragingConfig, EnabledFalseTurnsACallbackOff) {
-  const auto config = AveragingConfig::from_json({{"ema", {{"enabled", false}}}});
-  EXPECT_FALSE(config.ema.has_value());
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // `ladle train` with an `averaging:` section on a tiny model: the averaged models it writes equal the averages of
 // the run's own checkpoints, computed here with plain ATen ops; every evaluation reports them; --resume continues
-// bit-identically; a bad key inside the section is an error that names it.
+// bit-identically; a bad key inside the section is an error that names it; a program building the Trainer from the
+// same config writes the same models; --list-callbacks names the types.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
@@ -12,6 +13,7 @@
 #include "tests/support/random_checkpoints.h"
 #include "tests/support/test_helpers.h"
 #include "tests/support/tiny_run.h"
+#include "trainer/trainer.h"
 
 namespace ladle::callbacks {
 namespace {
@@ -132,7 +134,37 @@ TEST_F(TrainAveragingCliTest, UnknownKeyInTheSectionIsNamedBeforeTraining) {
   const auto from_file = train(out);
   EXPECT_EQ(from_file.exit_code, 1);
   // The section starts on line 11 of the file.
-  EXPECT_TRUE(contains(from_file.err, "train.yml:11: averaging.ewa: unknown key")) << from_file.err;
+  EXPECT_TRUE(contains(from_file.err, "train.yml:11: averaging.ewa: unknown callback type 'ewa' (did you mean "
+                                      "'ema'?); registered types: ema, swa, lawa, soup, wise_ft"))
+      << from_file.err;
+}
+
+// The CLI no longer reads `averaging:` itself: a program that builds a Trainer from the same config writes the same
+// averaged models.
+TEST_F(TrainAveragingCliTest, TheLibraryWritesTheSameAveragedModelsAsTheCli) {
+  const std::string cli = path("cli"), library = path("library");
+  const auto result = train(cli);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  {
+    trainer::Trainer trainer(trainer::TrainConfig::from_yaml_file(path("train.yml"), {"output_dir=" + library}));
+    trainer.train();
+  }
+  for (const char* folder : {"final", "ema", "swa", "lawa"}) {
+    SCOPED_TRACE(folder);
+    trainer::testing::expect_bitwise_equal(load(library + "/" + folder), load(cli + "/" + folder));
+  }
+}
+
+TEST(TrainCommand, ListCallbacksPrintsTheRegisteredTypesWithTheirDescriptions) {
+  const auto result = ladle::testing::run_ladle({"train", "--list-callbacks"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  for (const char* line : {"ema ", "swa ", "lawa ", "soup ", "wise_ft "}) {
+    EXPECT_TRUE(contains(result.out, line)) << result.out;
+  }
+  EXPECT_TRUE(contains(result.out, "exponential moving average")) << result.out;
+  const auto without_config = ladle::testing::run_ladle({"train"});
+  EXPECT_EQ(without_config.exit_code, 1);
+  EXPECT_TRUE(contains(without_config.err, "--config is required")) << without_config.err;
 }
 
 }  // namespace

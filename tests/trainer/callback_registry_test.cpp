@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "tests/support/command_runner.h"
@@ -49,13 +50,78 @@ TEST_F(CallbackRegistryTest, ConfigCallbacksAreMadeByTheirFactoriesInListOrder) 
   EXPECT_EQ(names, (std::vector<std::string>{"progress", "metrics_jsonl", "checkpoint", "first", "second"}));
 }
 
-TEST_F(CallbackRegistryTest, UnknownTypeNamesTheEntryAndTheRegisteredTypes) {
-  const TrainConfig config = parse("  - {type: test_recorder}\n  - {type: emaa, decay: 0.9}\n");
+TEST_F(CallbackRegistryTest, UnknownTypeNamesTheEntryTheNearestTypeAndTheRegisteredTypes) {
+  const TrainConfig config = parse("  - {type: test_recorder}\n  - {type: test_recorde, decay: 0.9}\n");
   const auto message =
       ladle::testing::error_message([&] { Trainer(config, testing::tiny_model(), testing::tiny_data(4)); });
-  EXPECT_TRUE(ladle::testing::contains(message, "train.yml:3: callbacks[1].type: unknown callback type 'emaa'"))
+  EXPECT_TRUE(ladle::testing::contains(
+      message, "train.yml:3: callbacks[1]: unknown callback type 'test_recorde' (did you mean 'test_recorder'?); "
+               "registered types: "))
       << message;
   EXPECT_TRUE(ladle::testing::contains(message, "test_recorder")) << message;
+  const auto far = ladle::testing::error_message([&] { make_config_callbacks(parse("  - {type: polyak}\n")); });
+  EXPECT_TRUE(ladle::testing::contains(far, "unknown callback type 'polyak'; registered types: ")) << far;
+}
+
+TEST_F(CallbackRegistryTest, UnknownAveragingSubSectionNamesItsKey) {
+  TrainConfig config = parse("  - {type: test_recorder}\n");
+  config.averaging.section = {{"test_recordr", nlohmann::json::object()}};
+  config.averaging.source = "train.yml:9";
+  const auto message = ladle::testing::error_message([&] { make_config_callbacks(config); });
+  EXPECT_TRUE(ladle::testing::contains(message, "train.yml:9: averaging.test_recordr: unknown callback type "
+                                                "'test_recordr' (did you mean 'test_recorder'?)"))
+      << message;
+}
+
+TEST_F(CallbackRegistryTest, AveragingSubSectionsComeFirstAndTwoCallbacksOfOneNameAreRefused) {
+  TrainConfig config = parse("  - {type: test_recorder, name: listed}\n");
+  config.averaging.section = {{"test_recorder", {{"name", "averaged"}}}};
+  config.averaging.source = "train.yml:9";
+  std::vector<std::string> names;
+  for (const auto& callback : make_config_callbacks(config)) names.push_back(callback->name());
+  EXPECT_EQ(names, (std::vector<std::string>{"averaged", "listed"}));
+
+  config.averaging.section = {{"test_recorder", nullptr}};  // `test_recorder:` without options: the defaults
+  EXPECT_EQ(make_config_callbacks(config).front()->name(), "recorder");
+
+  const TrainConfig twice = parse("  - {type: test_recorder}\n  - {type: test_recorder}\n");
+  const auto message = ladle::testing::error_message([&] { make_config_callbacks(twice); });
+  EXPECT_TRUE(ladle::testing::contains(message, "train.yml:3: callbacks[1]: a callback named 'recorder' is already "
+                                                "turned on by train.yml:2: callbacks[0]"))
+      << message;
+}
+
+TEST_F(CallbackRegistryTest, AFactoryReturningNoCallbackTurnsTheEntryOff) {
+  register_callback_type("test_switchable", "off unless on: true (tests)", [](const CallbackSpec& spec, const TrainConfig&) {
+    return spec.options.value("on", false) ? std::make_shared<EventRecorder>("switchable") : nullptr;
+  });
+  std::vector<std::string> names;
+  for (const auto& callback :
+       make_config_callbacks(parse("  - {type: test_switchable}\n  - {type: test_switchable, on: true}\n"))) {
+    names.push_back(callback->name());
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"switchable"}));
+}
+
+TEST_F(CallbackRegistryTest, TypesAreListedInTheOrderTheyWereFirstRegistered) {
+  register_callback_type("test_first", "first (tests)", [](const CallbackSpec&, const TrainConfig&) {
+    return std::make_shared<EventRecorder>("first");
+  });
+  register_callback_type("test_second", "second (tests)", [](const CallbackSpec&, const TrainConfig&) {
+    return std::make_shared<EventRecorder>("second");
+  });
+  register_callback_type("test_first", "first, replaced (tests)", [](const CallbackSpec&, const TrainConfig&) {
+    return std::make_shared<EventRecorder>("first");
+  });
+  std::vector<std::string> names;
+  std::string description;
+  for (const auto& type : registered_callback_types()) {
+    names.push_back(type.name);
+    if (type.name == "test_first") description = type.description;
+  }
+  const auto place = [&](const std::string& name) { return std::find(names.begin(), names.end(), name) - names.begin(); };
+  EXPECT_LT(place("test_first"), place("test_second")) << "replacing a type keeps its place";
+  EXPECT_EQ(description, "first, replaced (tests)");
 }
 
 TEST_F(CallbackRegistryTest, EntryWithoutATypeIsAConfigError) {

@@ -2,7 +2,7 @@
 // the mean of the sub-models (computed here from the sub-models' own tensors), LoRA sub-models merge as the mean
 // of their ΔW = (α/r)·B·A, a second run reuses every stage, an interrupted run resumes from its checkpoint to the
 // same weights, an edited config redoes the stages it reaches (and only those), the merge names the runs it waits
-// for, and bad configs are rejected naming the key.
+// for, the merge can take the averages the runs kept (merge.weights), and bad configs are rejected naming the key.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
@@ -283,6 +283,38 @@ TEST(DtmPipeline, LoraSubModelsMergeAsTheMeanOfTheirUpdates) {
   EXPECT_EQ(adapted, 4u) << "q_proj and v_proj of 2 layers";
 }
 
+// The train section keeps an EMA (decay 0.5): every sub-model and soup member writes ema/, and merge.weights: ema
+// merges those (the mean of the members' ema tensors, computed here); switching back to final re-merges without
+// retraining.
+TEST(DtmPipeline, MergeTakesTheAveragedWeightsTheTrainSectionKeeps) {
+  const DtmFixture fixture("dtm-ema", "{vanilla: false, random_split: false, uniform_soup: true}",
+                           "  averaging: {ema: {decay: 0.5}}\n");
+  std::ofstream(fixture.dir / "dtm.yml", std::ios::app) << "merge: {weights: ema}\n";
+  const auto result = fixture.dtm();
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const std::string probe = "model.layers.0.mlp.up_proj.weight";
+  for (const std::string family : {"kmeans", "soup"}) {
+    const NamedTensors a = weights_of(fixture.out("runs/" + family + "-0/ema"));
+    const NamedTensors b = weights_of(fixture.out("runs/" + family + "-1/ema"));
+    EXPECT_FALSE(at::equal(a.at(probe), weights_of(fixture.out("runs/" + family + "-0/final")).at(probe)))
+        << family << ": ema/ should hold the average, not the final weights";
+    const NamedTensors merged = weights_of(fixture.out("merge/" + family));
+    ASSERT_EQ(merged.names(), a.names());
+    for (const auto& [name, tensor] : merged) expect_close(tensor, (a.at(name) + b.at(name)) / 2, family + " " + name);
+  }
+
+  const auto trained = fs::last_write_time(fixture.out("runs/kmeans-0/dtm-run.json"));
+  std::string text = read_text_file(fixture.dir / "dtm.yml");
+  text.replace(text.find("merge: {weights: ema}"), 21, "merge: {weights: final}");
+  std::ofstream(fixture.dir / "dtm.yml") << text;
+  const auto second = fixture.dtm();
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_EQ(fs::last_write_time(fixture.out("runs/kmeans-0/dtm-run.json")), trained) << "no run was retrained";
+  const NamedTensors a = weights_of(fixture.out("runs/kmeans-0/final"));
+  const NamedTensors b = weights_of(fixture.out("runs/kmeans-1/final"));
+  expect_close(weights_of(fixture.out("merge/kmeans")).at(probe), (a.at(probe) + b.at(probe)) / 2, "final " + probe);
+}
+
 // Data-parallel inside a sub-model run: two processes with torchrun's variables train one run together (after
 // the clusters were made once, without torchrun), and rank 0 alone records it.
 TEST(DtmPipeline, OnlyRunTrainsDataParallelUnderTorchrunVariables) {
@@ -332,6 +364,13 @@ TEST(DtmConfig, BadValuesAreRejectedNamingTheKey) {
       {train + evaluation + "cluster: {k: 0}\n", "cluster.k: expected a whole number >= 1, got '0'"},
       {train + evaluation + "embed: {pooling: max}\n", "embed.pooling: expected mean or last, got 'max'"},
       {train + evaluation + "merge: {merge_method: averaging}\n", "dtm.yml:3: merge: "},
+      {train + evaluation + "merge: {weights: best}\n",
+       "dtm.yml:3: merge.weights: expected final, ema, swa or lawa, got 'best'"},
+      {train + evaluation + "merge: {weights: ema}\n",
+       "dtm.yml:3: merge.weights: the training config (dtm.yml) writes no ema/ model"},
+      {"train: {model: {path: base}, tokenizer: {type: byte}, data: {train: train.jsonl}, averaging: {emaa: {}}}\n" +
+           evaluation,
+       "averaging.emaa: unknown callback type 'emaa' (did you mean 'ema'?)"},
       {train + evaluation + "baselines: {vanilla: maybe}\n", "baselines.vanilla: expected true or false"},
       {train + "evaluation: {valid: missing.jsonl}\n", "evaluation.valid: '"},
       {train, "evaluation: must name at least one held-out set"},
