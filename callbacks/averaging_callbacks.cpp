@@ -51,11 +51,27 @@ void AveragingCallback::ensure_average(trainer::TrainState& state) {
   pending_.reset();
 }
 
+// An average that no step of the run would update is a config mistake (a start_step past the budget): refused
+// before the first step rather than noticed when the run ends without an averaged model.
+void AveragingCallback::require_an_update(const trainer::TrainState& state) const {
+  if (average_->has_average() || state.max_steps <= 0) return;
+  const StepSchedule& schedule = average_->schedule();
+  const std::int64_t first = schedule.first_due_after(state.step);
+  if (first <= state.max_steps) return;
+  throw Error(name() + ": no step of this run updates the average: its first update would be at step " +
+              std::to_string(first) + " (start_step " + std::to_string(schedule.start_step) + ", every " +
+              std::to_string(schedule.every) + ") but the run ends at step " + std::to_string(state.max_steps) +
+              "; lower averaging." + name() + ".start_step or raise the step budget");
+}
+
 void AveragingCallback::on_event(trainer::Event event, trainer::TrainState& state) {
   switch (event) {
     case trainer::Event::checkpoint_load:
+      ensure_average(state);
+      return;
     case trainer::Event::train_begin:
       ensure_average(state);
+      require_an_update(state);
       return;
     case trainer::Event::after_optimizer_step:
       ensure_average(state);
@@ -72,8 +88,8 @@ void AveragingCallback::on_event(trainer::Event event, trainer::TrainState& stat
       average_->wait();
       if (!callback_options_.save_model) return;
       if (!average_->has_average()) {
-        LADLE_LOG(warning) << name() << ": no update happened during the run (is the start step beyond the last "
-                           << "step?), so no averaged model is written";
+        LADLE_LOG(warning) << name() << ": no update happened during the run (it stopped before its step budget), "
+                           << "so no averaged model is written";
         return;
       }
       state.save_model_with(average_->averaged_weights(), state.output_dir / name());

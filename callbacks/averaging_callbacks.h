@@ -66,6 +66,8 @@ class AveragingCallback : public trainer::Callback {
 
  private:
   void ensure_average(trainer::TrainState& state);
+  // Throws ladle::Error when no step left in the run is due by the average's schedule and it has no average yet.
+  void require_an_update(const trainer::TrainState& state) const;
 
   AveragingCallbackOptions callback_options_;
   std::unique_ptr<WeightAverage> average_;

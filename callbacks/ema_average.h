@@ -20,7 +20,8 @@ struct EmaOptions {
   double decay = 0.9999;  // d once warmed up; in [0, 1]
   // timm's decay warmup (ModelEmaV3.get_decay, after @crowsonkb): d(t) = 1 − (1 + t/γ)^(−p) clamped to
   // [min_decay, decay], where t is the number of updates before this one. γ = 1, p = 2/3 reaches 0.999 after
-  // 31.6k updates and 0.9999 after 1M; p = 3/4 reaches them after 10k and 215k.
+  // 31.6k updates and 0.9999 after 1M; p = 3/4 reaches them after 10k and 215k. t counts updates, not optimizer
+  // steps: with schedule.every = 10 the warmup takes ten times as many steps, and it starts at start_step.
   bool warmup = false;
   double warmup_gamma = 1.0;        // γ > 0
   double warmup_power = 2.0 / 3.0;  // p > 0
@@ -55,6 +56,7 @@ class EmaAverage : public WeightAverage {
   void load_state(const AveragingState& state) override;
 
   const EmaOptions& options() const { return options_; }
+  const StepSchedule& schedule() const override { return options_.schedule; }
   // The decay the next update will use.
   double next_decay() const { return ema_decay(options_, updates_); }
 

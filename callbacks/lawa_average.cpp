@@ -88,6 +88,10 @@ void LawaAverage::update(std::int64_t step) {
 void LawaAverage::compute_average() {
   std::vector<WeightSnapshot> snapshots;
   for (std::size_t i = 0; i < ring_->size(); ++i) snapshots.push_back(ring_->snapshot(i));
+  if (static_cast<std::int64_t>(snapshots.size()) < options_.k) {
+    LADLE_LOG(info) << "lawa: averaging the " << snapshots.size() << " snapshot(s) taken so far, fewer than k = "
+                    << options_.k;
+  }
   for (std::size_t g = 0; g < average_.size(); ++g) {
     std::vector<at::Tensor> sources;
     for (const auto& snapshot : snapshots) sources.push_back(snapshot.values[g]);

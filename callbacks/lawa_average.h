@@ -60,6 +60,7 @@ class LawaAverage : public WeightAverage {
   void load_state(const AveragingState& state) override;
 
   const LawaOptions& options() const { return options_; }
+  const StepSchedule& schedule() const override { return options_.schedule; }
   // The steps of the snapshots held, oldest first.
   std::vector<std::int64_t> snapshot_steps() const { return ring_->steps(); }
 

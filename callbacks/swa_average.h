@@ -36,6 +36,7 @@ class SwaAverage : public WeightAverage {
   void load_state(const AveragingState& state) override;
 
   const SwaOptions& options() const { return options_; }
+  const StepSchedule& schedule() const override { return options_.schedule; }
 
  private:
   SwaOptions options_;

@@ -1,5 +1,7 @@
 #include "callbacks/weight_average.h"
 
+#include <algorithm>
+
 #include <ATen/ATen.h>
 #include <torch/nn/module.h>
 
@@ -13,6 +15,12 @@ void StepSchedule::validate(const std::string& owner) const {
     throw Error(owner + ": start_step is " + std::to_string(start_step) + ", expected a step count >= 0");
   }
   if (every < 1) throw Error(owner + ": the update interval is " + std::to_string(every) + ", expected >= 1 step");
+}
+
+std::int64_t StepSchedule::first_due_after(std::int64_t step) const {
+  const std::int64_t candidate = std::max(start_step, step + 1);
+  const std::int64_t past_start = candidate - start_step;
+  return candidate + (every - past_start % every) % every;
 }
 
 std::string buffer_mode_name(BufferMode mode) { return mode == BufferMode::average ? "average" : "copy"; }

@@ -27,12 +27,16 @@ class Module;
 namespace ladle::callbacks {
 
 // When a periodic action fires: at optimizer steps start_step, start_step + every, start_step + 2·every, ...
-// Steps are the trainer's optimizer-step count after the step (1 after the first optimizer step).
+// Steps are the trainer's optimizer-step count after the step (1 after the first optimizer step), so step 0 never
+// comes: with every = 1, start_step 0 and 1 both fire from the first step on, but with every > 1 they differ
+// (start_step 0, every 5 fires at 5, 10, ...; start_step 1, every 5 at 1, 6, 11, ...).
 struct StepSchedule {
-  std::int64_t start_step = 0;  // the first step at which the action may fire (0 and 1 both mean "from the start")
+  std::int64_t start_step = 0;  // the first step at which the action may fire
   std::int64_t every = 1;       // optimizer steps between two firings, ≥ 1
 
   bool due(std::int64_t step) const { return step >= start_step && (step - start_step) % every == 0; }
+  // The first step after `step` at which the action fires.
+  std::int64_t first_due_after(std::int64_t step) const;
   // Throws ladle::Error naming `owner` ("EMA") for a negative start or an interval < 1.
   void validate(const std::string& owner) const;
 };
@@ -72,6 +76,8 @@ class WeightAverage {
 
   // "ema", "swa" or "lawa": names the averaged model's folder (OUTPUT_DIR/ema/) and its metrics.
   virtual std::string name() const = 0;
+  // Which optimizer steps update the average.
+  virtual const StepSchedule& schedule() const = 0;
 
   // Call after every optimizer step with the step count; updates (or snapshots) when the schedule is due at
   // `step` and returns whether it did.

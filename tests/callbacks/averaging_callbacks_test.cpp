@@ -99,6 +99,45 @@ class AveragingCallbacksTest : public ::testing::Test {
   std::string dir_;
 };
 
+// The first due step after s is the least t > s with t >= start_step and (t - start_step) divisible by every.
+TEST(StepSchedule, FirstDueStepAfterAStepFollowsStartAndInterval) {
+  const StepSchedule from_zero_every_five{0, 5};
+  EXPECT_EQ(from_zero_every_five.first_due_after(0), 5);  // step 0 never comes: 0 and 1 differ when every > 1
+  EXPECT_EQ(from_zero_every_five.first_due_after(5), 10);
+  const StepSchedule from_one_every_five{1, 5};
+  EXPECT_EQ(from_one_every_five.first_due_after(0), 1);
+  EXPECT_EQ(from_one_every_five.first_due_after(1), 6);
+  const StepSchedule from_seven_every_three{7, 3};
+  EXPECT_EQ(from_seven_every_three.first_due_after(0), 7);
+  EXPECT_EQ(from_seven_every_three.first_due_after(8), 10);
+  EXPECT_EQ(from_seven_every_three.first_due_after(10), 13);
+}
+
+// A start step past the run's budget would never update the average: the run refuses to begin (no step trained,
+// nothing written) and says which key to change.
+TEST_F(AveragingCallbacksTest, AStartStepBeyondTheLastStepIsRefusedBeforeTraining) {
+  const TrainConfig c = config("late-start", 8);
+  SwaOptions swa;
+  swa.schedule.start_step = 9;
+  auto recorder_run = [&] { run(c, {std::make_shared<SwaCallback>(swa)}); };
+  const std::string message = ladle::testing::error_message(recorder_run);
+  EXPECT_TRUE(ladle::testing::contains(message, "would be at step 9")) << message;
+  EXPECT_TRUE(ladle::testing::contains(message, "averaging.swa.start_step")) << message;
+  EXPECT_FALSE(std::filesystem::exists(c.output_dir / "final"));
+  EXPECT_FALSE(std::filesystem::exists(c.output_dir / "checkpoints"));
+}
+
+// The last step itself is a valid start: one update, an average equal to the final weights.
+TEST_F(AveragingCallbacksTest, AStartStepOnTheLastStepAveragesThatStepAlone) {
+  const TrainConfig c = config("last-step-start", 8);
+  SwaOptions swa;
+  swa.schedule.start_step = 8;
+  const auto callback = std::make_shared<SwaCallback>(swa);
+  const Run result = run(c, {callback});
+  ASSERT_EQ(callback->average()->count(), 1);
+  EXPECT_TRUE(at::equal(callback->average()->averaged_flat_values().at(0), result.recorder->weights.back()));
+}
+
 // The EMA callback's average equals avg ← 0.7·avg + 0.3·live over the weights the trainer produced after each
 // optimizer step (the first copies), computed here with plain ATen ops.
 TEST_F(AveragingCallbacksTest, EmaFollowsTheLiveWeightsOfEveryOptimizerStep) {
