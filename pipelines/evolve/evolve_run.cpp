@@ -21,7 +21,7 @@
 #include "lib/search/cma_es.h"
 #include "lib/util/available_memory.h"
 #include "lib/util/error.h"
-#include "lib/util/yaml_fields.h"
+#include "lib/config/config_source.h"
 #include "pipelines/evolve/merge_genome.h"
 #include "pipelines/evolve/recipe_fitness.h"
 #include "pipelines/evolve/scoring_workers.h"
@@ -61,7 +61,7 @@ struct CandidateResult {
 };
 
 // state.json and candidates.jsonl, however long the run.
-std::string read_text(const fs::path& path) { return read_config_text(path, std::uintmax_t{1} << 34); }
+std::string read_text(const fs::path& path) { return config::read_config_text(path, std::uintmax_t{1} << 34); }
 
 // Keeps the candidate lines of the generations state.json has (a killed run may have logged part of the next one).
 void truncate_candidates(const fs::path& path, std::int64_t generations) {
