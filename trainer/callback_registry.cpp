@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <mutex>
 
-#include "lib/util/closest_name.h"
+#include "lib/config/suggestion.h"
 #include "lib/util/error.h"
 
 namespace ladle::trainer {
@@ -27,14 +27,9 @@ Registry& registry() {
 // "unknown callback type 'emaa' (did you mean 'ema'?); registered types: ema, swa, ..."
 std::string unknown_type_message(const std::string& type, const std::vector<CallbackType>& registered) {
   std::vector<std::string> names;
-  std::string list;
-  for (const auto& known : registered) {
-    names.push_back(known.name);
-    list += (list.empty() ? "" : ", ") + known.name;
-  }
-  const std::string closest = closest_name(type, names);
-  return "unknown callback type '" + type + "'" + (closest.empty() ? "" : " (did you mean '" + closest + "'?)") +
-         "; registered types: " + (list.empty() ? "none" : list);
+  for (const auto& known : registered) names.push_back(known.name);
+  return "unknown callback type '" + type + "'" + config::did_you_mean(type, names) +
+         "; registered types: " + (names.empty() ? "none" : config::comma_list(names));
 }
 
 // One spec per `averaging:` sub-section, in the order their types were registered.

@@ -180,15 +180,9 @@ at::Tensor reference_task_vector(const FlatParameters& parameters, const std::fi
 std::unique_ptr<Optimizer> with_online_merging(std::unique_ptr<Optimizer> optimizer, FlatParameters& parameters,
                                                const OnlineMergingConfig& config) {
   if (!config.enabled()) return optimizer;
-  merge::OnlineMergeOptions options;
-  options.op = merge::online_merge_operator_from_name(config.op);
-  options.density = config.density;
-  options.reference_weight = config.reference_weight;
-  options.rescale = config.rescale;
-  options.clip = config.clip;
-  options.election = merge::online_sign_election_from_name(config.sign_election);
+  const merge::OnlineMergeOptions& options = config;
   const at::Tensor reference = reference_task_vector(parameters, config.reference_model, config.base_model);
-  LADLE_LOG(info) << "online merging: " << config.op << ", density " << config.density << ", reference weight "
+  LADLE_LOG(info) << "online merging: " << merge::online_merge_operator_name(config.op) << ", density " << config.density << ", reference weight "
                   << config.reference_weight << ", merge every " << config.merge_every << " step(s), |tau_ref| "
                   << reference.norm().item<double>() << " (" << config.reference_model.string() << ")";
   return std::make_unique<OnlineMergingOptimizer>(std::move(optimizer), parameters, reference, options,

@@ -131,7 +131,7 @@ AdamW::AdamW(const OptimizerConfig& config, FlatParameters& parameters, std::int
 
 void AdamW::step() {
   ++steps_;
-  const double lr = learning_rate_, beta1 = config_.beta1, beta2 = config_.beta2;
+  const double lr = learning_rate_, beta1 = config_.betas[0], beta2 = config_.betas[1];
   const double bias_correction1 = 1 - std::pow(beta1, static_cast<double>(steps_));
   const double bias_correction2 = 1 - std::pow(beta2, static_cast<double>(steps_));
   const double step_size = lr / bias_correction1;

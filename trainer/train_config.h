@@ -1,7 +1,8 @@
 // TrainConfig: everything a training run needs to know, as one plain struct with every default at its
 // declaration, read from YAML (`ladle train --config train.yml --set key=value ...`) or filled in from C++.
 //
-// YAML layout (every key optional; keys as the fields below, sections as the nested structs):
+// YAML layout (every key optional; keys as the fields below, sections as the nested structs; what each key means,
+// its range and its default: docs/config.md or `ladle train --help-config`):
 //   output_dir: out/run            seed: 0          max_steps: 200       epochs: 1
 //   batch_size: 8                  gradient_accumulation_steps: 1        max_grad_norm: 1.0
 //   bf16: false                    threads: 0       log_every_steps: 10  overwrite_output_dir: false
@@ -23,12 +24,16 @@
 //   online_merging: {reference_model: ref/, base_model: base/, operator: ondare, density: 0.5,
 //                    reference_weight: 0.0001, rescale: false, clip: 1, sign_election: sum, merge_every: 1,
 //                    seed: 0}
+// Every key is declared once, with its type, range and help, in train_config_schema() (lib/config/schema.h); the
+// reading, the range checks, the JSON dump and the key reference (`ladle train --help-config`, docs/config.md)
+// all come from that declaration, and the defaults are the ones written in the structs below.
 // The file is treated as hostile: an unknown key, a value of the wrong type or out of range, a missing file
-// are errors naming the file, the line and the key ("train.yml:7: optimizer.lr: expected a number, got
+// are errors naming the file, the line and the key ("train.yml:7: optimizer.lr: expected a number > 0, got
 // 'fast'"), or the --set argument that gave the value. Relative paths are resolved against the folder of the
 // file that holds them; paths given with --set against the current directory (where the user typed them).
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -37,19 +42,15 @@
 #include <string>
 #include <vector>
 
-#include "lib/util/error.h"
+#include "lib/config/config_error.h"
+#include "lib/merge/online_merge.h"
+
+namespace ladle::config {
+template <class S>
+class Schema;
+}
 
 namespace ladle::trainer {
-
-// An invalid configuration value; key() is its dotted key ("optimizer.lr").
-class ConfigError : public Error {
- public:
-  ConfigError(std::string key, const std::string& message) : Error(key + ": " + message), key_(std::move(key)) {}
-  const std::string& key() const { return key_; }
-
- private:
-  std::string key_;
-};
 
 enum class TokenizerKind {
   sentencepiece,  // a sentencepiece model file (Llama's tokenizer.model)
@@ -70,94 +71,78 @@ enum class ScheduleKind {
 };
 
 struct ModelConfig {
-  // A Hugging Face model folder to fine-tune. Empty: a fresh model from `config` or `config_file`.
   std::filesystem::path path;
-  // A fresh model's config.json fields, as an object (architectures/model_type default to Llama; vocab_size
-  // defaults to the tokenizer's).
   nlohmann::json config = nullptr;
-  std::filesystem::path config_file;  // or a config.json file for a fresh model
-  std::uint64_t init_seed = 0;        // seeds a fresh model's initial weights
+  std::filesystem::path config_file;
+  std::uint64_t init_seed = 0;
 };
 
 struct TokenizerConfig {
   TokenizerKind type = TokenizerKind::sentencepiece;
-  // The sentencepiece model. Empty: <model.path>/tokenizer.model.
   std::filesystem::path path;
-  // When set and `path` does not exist: train a sentencepiece model on this text file first and write it to
-  // `path` (Llama's special-token layout, the chat markers as user symbols).
   std::filesystem::path train_input;
-  std::int64_t vocab_size = 2000;         // pieces of a trained tokenizer
-  std::int64_t train_sentences = 200000;  // lines sampled from train_input for training (0: all)
+  std::int64_t vocab_size = 2000;
+  std::int64_t train_sentences = 200000;
 };
 
 struct DataConfig {
   DataFormat format = DataFormat::instructions;
-  std::filesystem::path train;         // instruction JSONL or plain-text corpus (required)
-  std::filesystem::path valid;         // held-out data for evaluation and Fisher information (optional)
-  std::size_t max_length = 512;        // instructions: most tokens per example (prompts are shortened first)
-  std::size_t block_size = 256;        // text: tokens per training block
-  bool train_on_all_tokens = false;    // instructions: prompts are targets too (default: replies and eos only)
-  std::vector<std::string> tasks;      // instructions: keep only these tasks (empty: all)
-  std::size_t max_train_examples = 0;  // a seeded random subset of the training examples (0: all)
-  bool skip_bad_lines = false;         // instructions: skip malformed JSONL lines (counted, logged) instead of failing
+  std::filesystem::path train;
+  std::filesystem::path valid;
+  std::size_t max_length = 512;
+  std::size_t block_size = 256;
+  bool train_on_all_tokens = false;
+  std::vector<std::string> tasks;
+  std::size_t max_train_examples = 0;
+  bool skip_bad_lines = false;
 };
 
 struct LoraConfig {
-  bool enabled = false;  // train LoRA adapters on a frozen base instead of every weight
-  std::int64_t r = 8;    // rank
-  double alpha = 16;     // scale alpha / r
-  double dropout = 0.0;  // on the adapters' input, training only
-  std::vector<std::string> target_modules = {"q_proj", "v_proj"};  // PEFT-style module name suffixes
-  bool save_merged = true;  // also write the merged model (final/) besides the adapter (final/adapter/)
+  bool enabled = false;
+  std::int64_t r = 8;
+  double alpha = 16;
+  double dropout = 0.0;
+  std::vector<std::string> target_modules = {"q_proj", "v_proj"};
+  bool save_merged = true;
 };
 
-// Weight decay applies to every trainable tensor with 2 or more dimensions (dense weights, LoRA matrices and,
-// unless decay_embeddings is false, embeddings) and never to 1-D tensors (norm weights and biases), as
-// nanoGPT's configure_optimizers does; Hugging Face's Trainer also decays embeddings.
 struct OptimizerConfig {
   OptimizerKind name = OptimizerKind::adamw;
-  double lr = 1e-3;              // base learning rate (torch.optim.AdamW's default)
-  double beta1 = 0.9;            // AdamW
-  double beta2 = 0.999;          // AdamW
-  double eps = 1e-8;             // AdamW
-  double weight_decay = 0.01;    // decoupled for AdamW (Loshchilov & Hutter), L2 added to the gradient for SGD
-  double momentum = 0.9;         // SGD
-  bool nesterov = false;         // SGD
-  bool decay_embeddings = true;  // embeddings get weight decay
+  double lr = 1e-3;
+  std::array<double, 2> betas = {0.9, 0.999};
+  double eps = 1e-8;
+  double weight_decay = 0.01;
+  double momentum = 0.9;
+  bool nesterov = false;
+  bool decay_embeddings = true;
 };
 
 struct ScheduleConfig {
   ScheduleKind name = ScheduleKind::constant;
-  std::int64_t warmup_steps = 0;  // linear warmup from 0 over this many steps
-  double min_lr_ratio = 0.0;      // linear and cosine end at min_lr_ratio · lr
+  std::int64_t warmup_steps = 0;
+  double min_lr_ratio = 0.0;
 };
 
 struct EvaluationConfig {
-  std::int64_t every_steps = 0;    // evaluate every N optimizer steps (0: only at the end)
-  bool at_end = true;              // evaluate after the last step
-  std::size_t max_examples = 256;  // a seeded subset of the held-out set for loss (0: all)
-  std::size_t batch_size = 16;     // examples per forward
-  // Instructions only: examples whose reply is generated greedily and compared with the reference by exact
-  // match (after stripping whitespace), a seeded subset of the loss examples (0: none).
+  std::int64_t every_steps = 0;
+  bool at_end = true;
+  std::size_t max_examples = 256;
+  std::size_t batch_size = 16;
   std::size_t generation_examples = 64;
-  std::int64_t max_new_tokens = 32;  // tokens generated per reply at most
-  // Instructions only: per task, the candidate replies scored by log-likelihood (reply + eos); the most likely
-  // one is the model's choice (choice accuracy over the generation examples of that task).
+  std::int64_t max_new_tokens = 32;
   std::map<std::string, std::vector<std::string>> choices;
-  // Tasks without listed choices whose held-out replies take at most this many distinct values get those
-  // values as choices (0: only listed choices).
   std::size_t auto_choices = 8;
 };
 
 struct CheckpointConfig {
-  std::int64_t every_steps = 0;  // write a checkpoint every N optimizer steps (0: never during training)
-  std::size_t keep_last = 2;     // keep the newest N complete checkpoints (0: keep all)
-  bool at_end = true;            // write one after the last step
+  std::int64_t every_steps = 0;
+  std::size_t keep_last = 2;
+  bool at_end = true;
 };
 
 struct FisherConfig {
-  bool enabled = false;       // write OUTPUT_DIR/fisher.safetensors, the final model's diagonal Fisher
-  std::size_t examples = 64;  // held-out examples it averages over
+  bool enabled = false;
+  std::size_t examples = 64;
 };
 
 // One entry of the config's `callbacks:` list (or one sub-section of `averaging:`, as the Trainer reads it): a
@@ -178,8 +163,8 @@ struct CallbackSpec {
 };
 
 struct DistributedConfig {
-  std::string backend = "auto";  // gloo, nccl or auto (nccl for CUDA devices, else gloo)
-  double timeout_seconds = 300;  // for collectives and the rendezvous
+  std::string backend = "auto";
+  double timeout_seconds = 300;
 };
 
 // The `averaging:` section, kept as the JSON it was written as: each sub-section turns on the registered callback
@@ -198,36 +183,29 @@ struct AveragingSection {
 // The `online_merging:` section: every optimizer update Δ is merged with the reference task vector
 // τ_ref = θ_ref − θ_base by a sparse merge before it is applied (Lu et al. 2024; the formulation and its choices
 // are in lib/merge/online_merge.h, the plug-in in trainer/online_merging_optimizer.h). Off unless reference_model
-// is set. Not for LoRA runs (τ_ref is over the full weights).
-struct OnlineMergingConfig {
-  std::filesystem::path reference_model;  // Hugging Face folder of the reference fine-tune θ_ref (empty: off)
-  std::filesystem::path base_model;       // Hugging Face folder of θ_base (empty: the run's initial weights)
-  std::string op = "ondare";              // YAML key `operator`: ondare (drop and rescale) or onties (trim, elect)
-  double density = 1.0;                   // fraction of entries kept of τ_ref (once) and of each update, in (0, 1]
-  double reference_weight = 0.0;          // α ∈ [0, 1]: α·τ̂ added at each merge, the update weighted 1 − α
-  bool rescale = false;                   // sparsified operands scaled to their L1 norm (instead of 1/density)
-  double clip = 1.0;                      // OnDARE: τ̂ clamped to ±clip (0: no clamping)
-  std::string sign_election = "sum";      // OnTIES: sum (sign of τ̂ + D̂, the authors') or weighted
-  std::int64_t merge_every = 1;           // merge the summed update every k steps (the authors' online_step)
-  std::uint64_t seed = 0;                 // the masks of OnDARE, drawn per step and tensor from it
+// is set. Not for LoRA runs (τ_ref is over the full weights). The merge's own options are the merge engine's
+// (YAML keys `operator` and `sign_election` for op and election).
+struct OnlineMergingConfig : merge::OnlineMergeOptions {
+  std::filesystem::path reference_model;
+  std::filesystem::path base_model;
+  std::int64_t merge_every = 1;
+  std::uint64_t seed = 0;
 
   bool enabled() const { return !reference_model.empty(); }
 };
 
 struct TrainConfig {
-  std::filesystem::path output_dir = "out/train";  // checkpoints, metrics.jsonl, final/
-  std::uint64_t seed = 0;                          // data order, dropout, LoRA init, evaluation subsets
-  std::int64_t max_steps = 0;                      // optimizer steps to train; 0: `epochs` passes over the data
-  std::int64_t epochs = 1;                         // passes over the training data when max_steps is 0
-  std::size_t batch_size = 8;                      // examples per micro-batch on each process
-  std::int64_t gradient_accumulation_steps = 1;    // micro-batches per optimizer step on each process
-  double max_grad_norm = 1.0;                      // clip the global gradient norm to this (0: no clipping)
-  bool bf16 = false;                  // bf16 autocast for forward passes; weights and optimizer state stay fp32
-  int threads = 0;                    // intra-op threads (0: OMP_NUM_THREADS, else every core)
-  std::int64_t log_every_steps = 10;  // training metrics to the log and metrics.jsonl every N steps
-  bool overwrite_output_dir = false;  // start afresh in an output_dir that holds another run's results
-  // Keep memory a step frees for the next step instead of returning it to the system (malloc_tuning.h; changes
-  // glibc's malloc settings for the whole process).
+  std::filesystem::path output_dir = "out/train";
+  std::uint64_t seed = 0;
+  std::int64_t max_steps = 0;
+  std::int64_t epochs = 1;
+  std::size_t batch_size = 8;
+  std::int64_t gradient_accumulation_steps = 1;
+  double max_grad_norm = 1.0;
+  bool bf16 = false;
+  int threads = 0;
+  std::int64_t log_every_steps = 10;
+  bool overwrite_output_dir = false;
   bool retain_freed_memory = true;
 
   ModelConfig model;
@@ -252,9 +230,10 @@ struct TrainConfig {
   static TrainConfig from_yaml(const std::string& text, const std::string& label, const std::filesystem::path& base_dir,
                                const std::vector<std::string>& overrides = {});
 
-  // Throws ConfigError naming the first key whose value is out of range or inconsistent with another.
+  // Throws config::ConfigError naming the first key whose value is outside its declared range (the schema's
+  // check) or inconsistent with another.
   void validate() const;
-  // Throws ConfigError unless the model, tokenizer and data the config names exist and fit together (needed
+  // Throws config::ConfigError unless the model, tokenizer and data the config names exist and fit together (needed
   // when the Trainer loads them from the config, not when a program passes its own model and data).
   void validate_sources() const;
 
@@ -262,9 +241,10 @@ struct TrainConfig {
   nlohmann::json to_json() const;
 };
 
-const char* tokenizer_kind_name(TokenizerKind kind);
-const char* data_format_name(DataFormat format);
+// The declaration of every key (lib/config/schema.h): reading, range checks, to_json and the key reference.
+const config::Schema<TrainConfig>& train_config_schema();
+
+// "adamw" / "sgd", as the config names them.
 const char* optimizer_kind_name(OptimizerKind kind);
-const char* schedule_kind_name(ScheduleKind kind);
 
 }  // namespace ladle::trainer

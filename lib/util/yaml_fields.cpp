@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <sstream>
 
 #include "lib/util/error.h"
@@ -10,34 +9,6 @@
 namespace ladle {
 
 namespace fs = std::filesystem;
-
-int yaml_line(const YAML::Node& node) { return node.Mark().is_null() ? 0 : node.Mark().line + 1; }
-
-std::string yaml_shown(const YAML::Node& node) {
-  if (node.IsScalar()) return "'" + node.Scalar() + "'";
-  if (node.IsSequence()) return "a list";
-  if (node.IsMap()) return "a mapping";
-  return "nothing";
-}
-
-YAML::Node load_yaml(const std::string& text, const std::string& label) {
-  try {
-    return YAML::Load(text);
-  } catch (const YAML::Exception& error) {
-    throw Error(label + (error.mark.is_null() ? "" : ":" + std::to_string(error.mark.line + 1)) +
-                ": not valid YAML: " + error.msg);
-  }
-}
-
-std::string read_config_text(const fs::path& path, std::uintmax_t max_bytes) {
-  std::error_code error;
-  if (!fs::is_regular_file(path, error)) throw Error(path.string() + ": no such config file");
-  if (fs::file_size(path, error) > max_bytes) throw Error(path.string() + ": too large for a config file");
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 void YamlFields::fail(const YAML::Node& node, const std::string& key, const std::string& message) const {
   const int line = yaml_line(node);

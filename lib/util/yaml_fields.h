@@ -12,16 +12,14 @@
 #include <utility>
 #include <vector>
 
+#include "lib/config/config_source.h"
+
 namespace ladle {
 
-// 1-based line of a node, 0 when it has none.
-int yaml_line(const YAML::Node& node);
-// How a node is shown in a message: a scalar quoted, else "a list", "a mapping" or "nothing".
-std::string yaml_shown(const YAML::Node& node);
-// Parses YAML text; throws ladle::Error "<label>:<line>: not valid YAML: ..." on a syntax error.
-YAML::Node load_yaml(const std::string& text, const std::string& label);
-// A file's contents; throws ladle::Error when it is missing or larger than max_bytes.
-std::string read_config_text(const std::filesystem::path& path, std::uintmax_t max_bytes = 1 << 20);
+using config::load_yaml;
+using config::read_config_text;
+using config::yaml_line;
+using config::yaml_shown;
 
 class YamlFields {
  public:

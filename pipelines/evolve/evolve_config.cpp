@@ -2,11 +2,12 @@
 
 #include <algorithm>
 
+#include "lib/config/config_source.h"
+#include "lib/config/schema.h"
 #include "lib/merge/merge_config.h"
 #include "lib/merge/merge_method.h"
 #include "lib/merge/merge_method_registry.h"
 #include "lib/util/error.h"
-#include "lib/util/yaml_fields.h"
 #include "pipelines/evolve/merge_genome.h"
 
 namespace ladle::evolve {
@@ -14,222 +15,245 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class EvolveParser {
- public:
-  EvolveParser(std::string label, fs::path base_dir) : fields_(std::move(label), std::move(base_dir)) {}
+using config::above;
+using config::at_least;
+using config::Choices;
+using config::ConfigSource;
+using config::CustomValue;
+using config::Schema;
+using config::YamlValue;
 
-  EvolveConfig parse(const std::string& text) {
-    const YAML::Node root = load_yaml(text, fields_.label());
-    if (!root.IsMap()) fields_.fail(root, "", "expected a mapping of keys (output_dir, merge, genome, fitness, search)");
-    EvolveConfig c;
-    c.text = text;
-    c.search.sigma = 0.25;
-    c.search.max_evaluations = 200;
-    c.search.max_restarts = 2;
-    c.search.tol_fun = 1e-4;
-    c.search.tol_x = 1e-4;
-    YAML::Node merge_node;
-    fields_.section(root, "",
-                    {
-                        {"output_dir", [&](const YAML::Node& n, const std::string& k) { c.output_dir = fields_.path(n, k); }},
-                        {"merge", [&](const YAML::Node& n, const std::string&) { merge_node = n; }},
-                        {"genome", [&](const YAML::Node& n, const std::string& k) { read_genome(n, k, c.genome); }},
-                        {"fitness", [&](const YAML::Node& n, const std::string& k) { read_fitness(n, k, c.fitness); }},
-                        {"search", [&](const YAML::Node& n, const std::string& k) { read_search(n, k, c.search); }},
-                        {"merge_seed",
-                         [&](const YAML::Node& n, const std::string& k) {
-                           c.merge_seed = static_cast<std::uint64_t>(fields_.integer(n, k, 0));
-                         }},
-                    });
-    if (!merge_node.IsDefined()) fields_.fail(root, "merge", "must be set: the mergekit config the genome fills in");
-    if (c.genome.parameters.empty()) fields_.fail(root, "genome", "must name at least one parameter to search");
-    if (c.fitness.data.empty()) fields_.fail(root, "fitness.data", "must be set: the held-out JSONL of the fitness");
-    if (c.search.max_evaluations <= 0) fields_.fail(root, "search.max_evaluations", "must be set to a positive count");
-    read_merge(merge_node, c);
-    const MergeGenome genome(c);
-    c.search.mean = genome.initial_point();
-    c.search.lower.assign(genome.size(), 0.0);
-    c.search.upper.assign(genome.size(), 1.0);
-    // The template is checked by the merge engine's parser, on the recipe of the initial genome.
-    try {
-      merge::parse_merge_config(genome.recipe_yaml(c.search.mean), "merge", fields_.base_dir());
-    } catch (const Error& error) {
-      fields_.fail(merge_node, "merge", error.what());
-    }
-    return c;
+const Schema<GeneRange>& gene_schema() {
+  static const auto schema = Schema<GeneRange>("One searched parameter: its bounds and starting value.")
+                                 .field("min", &GeneRange::min, "the lowest value searched")
+                                 .field("max", &GeneRange::max, "the highest value searched")
+                                 .field("initial", &GeneRange::initial, "the starting value, in [min, max]");
+  return schema;
+}
+
+// `genome:`: the searched parameters by name (each {min, max, initial}, all three required) and layer_groups.
+CustomValue<GenomeConfig> genome_value() {
+  return {"a mapping of parameter -> {min, max, initial}, and layer_groups",
+          [](const YamlValue& value) {
+            if (!value.node.IsMap()) value.expected("a mapping of parameters");
+            GenomeConfig genome;
+            for (const auto& item : value.node) {
+              const YamlValue entry = value.member(item);
+              const std::string name = item.first.as<std::string>();
+              if (name == "layer_groups") {
+                genome.layer_groups = config::ValueType<int>::read(entry, at_least(1).intersect(
+                                                                              config::ValueType<int>::natural_range()));
+                continue;
+              }
+              if (!entry.node.IsMap() || !entry.node["min"] || !entry.node["max"] || !entry.node["initial"]) {
+                entry.fail("needs min, max and initial");
+              }
+              GeneRange range{name};
+              gene_schema().read(entry, range);
+              if (!(range.min < range.max)) entry.fail("min must be below max");
+              if (range.initial < range.min || range.initial > range.max) entry.fail("initial must lie in [min, max]");
+              genome.parameters.push_back(range);
+            }
+            return genome;
+          },
+          [](const GenomeConfig& genome) {
+            nlohmann::json object = {{"layer_groups", genome.layer_groups}};
+            for (const auto& gene : genome.parameters) object[gene.parameter] = gene_schema().to_json(gene);
+            return object;
+          }};
+}
+
+// fitness.tokenizer: "byte", or a sentencepiece file that exists.
+CustomValue<std::string> tokenizer_value() {
+  return {"byte, a sentencepiece file, or empty",
+          [](const YamlValue& value) {
+            const std::string text = config::ValueType<std::string>::read(value, {});
+            if (text.empty() || text == "byte") return text;
+            const fs::path file = value.resolved(text);
+            std::error_code error;
+            if (!fs::is_regular_file(file, error)) value.fail("'" + file.string() + "' does not exist");
+            return file.string();
+          },
+          [](const std::string& tokenizer) { return nlohmann::json(tokenizer); }};
+}
+
+const Schema<FitnessConfig>& fitness_schema() {
+  static const auto schema =
+      Schema<FitnessConfig>("Held-out task data the candidates are scored on (lower is better).")
+          .field("data", &FitnessConfig::data, "instruction JSONL with a task per record (required)")
+          .choice("metric", &FitnessConfig::metric,
+                  Choices<std::string>{{"loss", "loss"}, {"exact_match", "exact_match"},
+                                       {"choice_accuracy", "choice_accuracy"}},
+                  "loss (mean response loss per task), exact_match or choice_accuracy")
+          .field("task_weights", &FitnessConfig::task_weights, at_least(0),
+                 "task -> weight of its metric in the mean (unlisted tasks: default_task_weight)")
+          .field("default_task_weight", &FitnessConfig::default_task_weight, at_least(0),
+                 "weight of tasks not in task_weights (0: only the listed tasks count)")
+          .custom("tokenizer", &FitnessConfig::tokenizer, tokenizer_value(),
+                  "a sentencepiece file, byte, or empty: tokenizer.model of the base model's folder")
+          .field("max_examples", &FitnessConfig::max_examples, "a seeded subset of data (0: all)")
+          .field("generation_examples", &FitnessConfig::generation_examples,
+                 "examples generated for the accuracy metrics (> 0 for them)")
+          .field("batch_size", &FitnessConfig::batch_size, at_least(1), "examples per forward")
+          .field("bf16", &FitnessConfig::bf16, "bf16 autocast for the forward passes")
+          .field("seed", &FitnessConfig::seed, "picks the subsets")
+          .field("workers", &FitnessConfig::workers, at_least(0),
+                 "candidates scored at once, each on one ATen thread (0: as many as ATen threads, population and "
+                 "memory allow)");
+  return schema;
+}
+
+const Schema<search::CmaEsOptions>& search_schema() {
+  static const auto schema =
+      Schema<search::CmaEsOptions>("CMA-ES (lib/search/cma_es.h) over the genes scaled to [0, 1].")
+          .field("seed", &search::CmaEsOptions::seed, "the random stream")
+          .field("sigma", &search::CmaEsOptions::sigma, above(0),
+                 "initial step size, in units of each gene's [min, max] width")
+          .field("population", &search::CmaEsOptions::population, at_least(0),
+                 "candidates per generation (0: 4 + floor(3 ln n) for n genes; else at least 2)")
+          .field("max_evaluations", &search::CmaEsOptions::max_evaluations, at_least(1),
+                 "candidates merged and scored in all")
+          .field("max_restarts", &search::CmaEsOptions::max_restarts, at_least(0),
+                 "IPOP restarts (population doubled) when a run stalls")
+          .field("tol_fun", &search::CmaEsOptions::tol_fun, at_least(0),
+                 "a run ends when its recent best values differ by less (fitness units)")
+          .field("tol_x", &search::CmaEsOptions::tol_x, at_least(0), "or when its steps are smaller (gene units)")
+          .field("bound_penalty", &search::CmaEsOptions::bound_penalty, at_least(0),
+                 "weight of the squared distance outside [min, max]");
+  return schema;
+}
+
+// `merge:` is kept as written; read_merge checks it once the genome is known.
+CustomValue<YAML::Node> merge_value() {
+  return {"a mergekit config in the models form",
+          [](const YamlValue& value) {
+            if (!value.node.IsMap()) value.expected("a mergekit config mapping");
+            return YAML::Clone(value.node);
+          },
+          [](const YAML::Node& node) { return config::yaml_to_json(node); }};
+}
+
+const Schema<EvolveConfig>& evolve_schema() {
+  static const auto schema =
+      Schema<EvolveConfig>("A CMA-ES search for a merge recipe.")
+          .field("output_dir", &EvolveConfig::output_dir,
+                 "state.json, candidates.jsonl, recipe.yml, result.json, model/")
+          .custom("merge", &EvolveConfig::merge_template, merge_value(),
+                  "the template of every candidate: values written here are fixed, the genome's parameters are set "
+                  "per model")
+          .custom("genome", &EvolveConfig::genome, genome_value(),
+                  "the searched per-model parameters of the method; layer_groups > 1 makes each model's value a "
+                  "gradient of that many points over the layers")
+          .section("fitness", &EvolveConfig::fitness, fitness_schema())
+          .section("search", &EvolveConfig::search, search_schema())
+          .field("merge_seed", &EvolveConfig::merge_seed, "seed of random merge methods (dare_*, della*)");
+  return schema;
+}
+
+// Model paths made absolute, so that the recipes written anywhere name the same files.
+void resolve_model(const ConfigSource& source, YAML::Node node, const std::string& key) {
+  const fs::path path(node.Scalar());
+  node = (path.is_relative() ? source.base_dir_for(key) / path : path).lexically_normal().string();
+}
+
+// The merge template against the genome: the models form, a known method with each searched parameter per model,
+// and no searched parameter fixed in a model's entry.
+void read_merge(const ConfigSource& source, EvolveConfig& c) {
+  const YAML::Node& node = c.merge_template;
+  if (node["slices"]) source.fail("merge.slices", "evolve searches the `models` form; use models:");
+  const YAML::Node models = node["models"];
+  if (!models || !models.IsSequence() || models.size() < 1) {
+    source.fail("merge.models", "expected a list of at least one model");
   }
-
- private:
-  // Model paths made absolute, so that the recipes written anywhere name the same files.
-  void resolve_model(YAML::Node node, const std::string& key) const {
-    node = fields_.path(node, key).string();
+  if (!node["merge_method"] || !node["merge_method"].IsScalar()) source.fail("merge.merge_method", "must be set");
+  c.merge_method = node["merge_method"].Scalar();
+  const merge::MergeMethod* method = nullptr;
+  try {
+    method = &merge::find_merge_method(c.merge_method);
+  } catch (const Error& error) {
+    source.fail("merge.merge_method", error.what());
   }
-
-  void read_merge(const YAML::Node& node, EvolveConfig& c) const {
-    if (!node.IsMap()) fields_.fail(node, "merge", "expected a mergekit config mapping, got " + yaml_shown(node));
-    if (node["slices"]) fields_.fail(node["slices"], "merge.slices", "evolve searches the `models` form; use models:");
-    const YAML::Node models = node["models"];
-    if (!models || !models.IsSequence() || models.size() < 1) {
-      fields_.fail(node, "merge.models", "expected a list of at least one model");
+  const auto specs = method->parameters();
+  for (const auto& gene : c.genome.parameters) {
+    const auto spec = std::find_if(specs.begin(), specs.end(), [&](const auto& s) { return s.name == gene.parameter; });
+    if (spec == specs.end() || !spec->per_model) {
+      std::vector<std::string> known;
+      for (const auto& s : specs) {
+        if (s.per_model) known.push_back(s.name);
+      }
+      source.fail("genome." + gene.parameter, c.merge_method + " has no per-model parameter '" + gene.parameter +
+                                                  "'; its per-model parameters: " +
+                                                  (known.empty() ? "none" : config::comma_list(known)));
     }
-    if (!node["merge_method"]) fields_.fail(node, "merge.merge_method", "must be set");
-    c.merge_method = fields_.string(node["merge_method"], "merge.merge_method");
-    const merge::MergeMethod* method = nullptr;
-    try {
-      method = &merge::find_merge_method(c.merge_method);
-    } catch (const Error& error) {
-      fields_.fail(node["merge_method"], "merge.merge_method", error.what());
-    }
+  }
+  YAML::Node templ = c.merge_template;
+  if (templ["base_model"]) resolve_model(source, templ["base_model"], "merge.base_model");
+  for (std::size_t i = 0; i < templ["models"].size(); ++i) {
+    YAML::Node entry = templ["models"][i];
+    const std::string key = "merge.models[" + std::to_string(i) + "]";
+    if (!entry.IsMap() || !entry["model"] || !entry["model"].IsScalar()) source.fail(key, "expected {model: PATH, ...}");
+    resolve_model(source, entry["model"], key + ".model");
     for (const auto& gene : c.genome.parameters) {
-      const auto specs = method->parameters();
-      const auto spec = std::find_if(specs.begin(), specs.end(), [&](const auto& s) { return s.name == gene.parameter; });
-      if (spec == specs.end() || !spec->per_model) {
-        std::string known;
-        for (const auto& s : specs) known += s.per_model ? (known.empty() ? "" : ", ") + s.name : "";
-        fields_.fail(node["merge_method"], "genome." + gene.parameter,
-                     c.merge_method + " has no per-model parameter '" + gene.parameter + "'; its per-model parameters: " +
-                         (known.empty() ? "none" : known));
+      if (entry["parameters"] && entry["parameters"][gene.parameter]) {
+        source.fail(key + ".parameters." + gene.parameter, "is searched by the genome; remove it here");
       }
     }
-    c.merge_template = YAML::Clone(node);
-    YAML::Node templ = c.merge_template;
-    if (templ["base_model"]) resolve_model(templ["base_model"], "merge.base_model");
-    for (std::size_t i = 0; i < templ["models"].size(); ++i) {
-      YAML::Node entry = templ["models"][i];
-      const std::string key = "merge.models[" + std::to_string(i) + "]";
-      if (!entry.IsMap() || !entry["model"]) fields_.fail(entry, key, "expected {model: PATH, ...}");
-      resolve_model(entry["model"], key + ".model");
-      for (const auto& gene : c.genome.parameters) {
-        if (entry["parameters"] && entry["parameters"][gene.parameter]) {
-          fields_.fail(entry["parameters"][gene.parameter], key + ".parameters." + gene.parameter,
-                       "is searched by the genome; remove it here");
-        }
-      }
-    }
-    c.model_count = templ["models"].size();
-    c.base_model = templ["base_model"] ? fs::path(templ["base_model"].Scalar())
-                                       : fs::path(templ["models"][0]["model"].Scalar());
   }
+  c.model_count = templ["models"].size();
+  c.base_model = templ["base_model"] ? fs::path(templ["base_model"].Scalar())
+                                     : fs::path(templ["models"][0]["model"].Scalar());
+}
 
-  void read_genome(const YAML::Node& node, const std::string& prefix, GenomeConfig& g) const {
-    if (!node.IsMap()) fields_.fail(node, prefix, "expected a mapping of parameters, got " + yaml_shown(node));
-    for (const auto& item : node) {
-      const std::string name = item.first.as<std::string>();
-      const std::string key = prefix + "." + name;
-      if (name == "layer_groups") {
-        g.layer_groups = static_cast<int>(fields_.integer(item.second, key, 1));
-        continue;
-      }
-      GeneRange range{name, 0, 0, 0};
-      bool has_min = false, has_max = false, has_initial = false;
-      fields_.section(item.second, key,
-                      {
-                          {"min",
-                           [&](const YAML::Node& n, const std::string& k) {
-                             range.min = fields_.number(n, k, -1e9);
-                             has_min = true;
-                           }},
-                          {"max",
-                           [&](const YAML::Node& n, const std::string& k) {
-                             range.max = fields_.number(n, k, -1e9);
-                             has_max = true;
-                           }},
-                          {"initial",
-                           [&](const YAML::Node& n, const std::string& k) {
-                             range.initial = fields_.number(n, k, -1e9);
-                             has_initial = true;
-                           }},
-                      });
-      if (!has_min || !has_max || !has_initial) fields_.fail(item.second, key, "needs min, max and initial");
-      if (!(range.min < range.max)) fields_.fail(item.second, key, "min must be below max");
-      if (range.initial < range.min || range.initial > range.max) {
-        fields_.fail(item.second, key, "initial must lie in [min, max]");
-      }
-      g.parameters.push_back(range);
-    }
+EvolveConfig read_evolve_config(const ConfigSource& source, const std::string& text) {
+  EvolveConfig c = evolve_schema().read(source);
+  c.text = text;
+  if (!source.root()["merge"]) source.fail("merge", "must be set: the mergekit config the genome fills in");
+  if (c.genome.parameters.empty()) source.fail("genome", "must name at least one parameter to search");
+  if (c.fitness.data.empty()) source.fail("fitness.data", "must be set: the held-out JSONL of the fitness");
+  std::error_code error;
+  if (!fs::is_regular_file(c.fitness.data, error)) {
+    source.fail("fitness.data", "'" + c.fitness.data.string() + "' does not exist");
   }
-
-  void read_fitness(const YAML::Node& node, const std::string& prefix, FitnessConfig& f) const {
-    auto size = [&](std::size_t& field, std::int64_t min) {
-      return [&, min](const YAML::Node& n, const std::string& k) {
-        field = static_cast<std::size_t>(fields_.integer(n, k, min));
-      };
-    };
-    fields_.section(
-        node, prefix,
-        {
-            {"data", [&](const YAML::Node& n, const std::string& k) { f.data = fields_.existing_file(n, k); }},
-            {"metric",
-             [&](const YAML::Node& n, const std::string& k) {
-               f.metric = fields_.string(n, k);
-               if (f.metric != "loss" && f.metric != "exact_match" && f.metric != "choice_accuracy") {
-                 fields_.fail(n, k, "expected loss, exact_match or choice_accuracy, got " + yaml_shown(n));
-               }
-             }},
-            {"task_weights",
-             [&](const YAML::Node& n, const std::string& k) {
-               if (!n.IsMap()) fields_.fail(n, k, "expected a mapping of task -> weight, got " + yaml_shown(n));
-               for (const auto& item : n) {
-                 const std::string task = item.first.as<std::string>();
-                 f.task_weights[task] = fields_.number(item.second, k + "." + task, 0);
-               }
-             }},
-            {"default_task_weight",
-             [&](const YAML::Node& n, const std::string& k) { f.default_task_weight = fields_.number(n, k, 0); }},
-            {"tokenizer",
-             [&](const YAML::Node& n, const std::string& k) {
-               const std::string value = fields_.string(n, k);
-               f.tokenizer = value == "byte" ? value : fields_.existing_file(n, k).string();
-             }},
-            {"max_examples", size(f.max_examples, 0)},
-            {"generation_examples", size(f.generation_examples, 0)},
-            {"batch_size", size(f.batch_size, 1)},
-            {"bf16", [&](const YAML::Node& n, const std::string& k) { f.bf16 = fields_.boolean(n, k); }},
-            {"seed",
-             [&](const YAML::Node& n, const std::string& k) {
-               f.seed = static_cast<std::uint64_t>(fields_.integer(n, k, 0));
-             }},
-            {"workers",
-             [&](const YAML::Node& n, const std::string& k) { f.workers = fields_.integer(n, k, 0); }},
-        });
-    if (f.metric != "loss" && f.generation_examples == 0) {
-      fields_.fail(node, prefix + ".generation_examples", "must be > 0 for the metric " + f.metric);
-    }
+  if (c.fitness.metric != "loss" && c.fitness.generation_examples == 0) {
+    source.fail("fitness.generation_examples", "must be > 0 for the metric " + c.fitness.metric);
   }
-
-  void read_search(const YAML::Node& node, const std::string& prefix, search::CmaEsOptions& s) const {
-    fields_.section(
-        node, prefix,
-        {
-            {"seed",
-             [&](const YAML::Node& n, const std::string& k) { s.seed = static_cast<std::uint64_t>(fields_.integer(n, k, 0)); }},
-            {"sigma", [&](const YAML::Node& n, const std::string& k) { s.sigma = fields_.number(n, k, 0, true); }},
-            {"population", [&](const YAML::Node& n, const std::string& k) { s.population = fields_.integer(n, k, 0); }},
-            {"max_evaluations",
-             [&](const YAML::Node& n, const std::string& k) { s.max_evaluations = fields_.integer(n, k, 1); }},
-            {"max_restarts",
-             [&](const YAML::Node& n, const std::string& k) { s.max_restarts = static_cast<int>(fields_.integer(n, k, 0)); }},
-            {"tol_fun", [&](const YAML::Node& n, const std::string& k) { s.tol_fun = fields_.number(n, k, 0); }},
-            {"tol_x", [&](const YAML::Node& n, const std::string& k) { s.tol_x = fields_.number(n, k, 0); }},
-            {"bound_penalty", [&](const YAML::Node& n, const std::string& k) { s.bound_penalty = fields_.number(n, k, 0); }},
-        });
-    if (s.population == 1) fields_.fail(node["population"], prefix + ".population", "must be 0 (default) or >= 2");
+  if (c.search.population == 1) source.fail("search.population", "must be 0 (default) or >= 2");
+  read_merge(source, c);
+  const MergeGenome genome(c);
+  c.search.mean = genome.initial_point();
+  c.search.lower.assign(genome.size(), 0.0);
+  c.search.upper.assign(genome.size(), 1.0);
+  // The template is checked by the merge engine's parser, on the recipe of the initial genome.
+  try {
+    merge::parse_merge_config(genome.recipe_yaml(c.search.mean), "merge", source.base_dir_for("merge"));
+  } catch (const Error& merge_error) {
+    source.fail("merge", merge_error.what());
   }
-
-  YamlFields fields_;
-};
+  return c;
+}
 
 }  // namespace
 
+search::CmaEsOptions evolve_search_defaults() {
+  search::CmaEsOptions options;
+  options.sigma = 0.25;
+  options.max_evaluations = 200;
+  options.max_restarts = 2;
+  options.tol_fun = 1e-4;
+  options.tol_x = 1e-4;
+  return options;
+}
+
 EvolveConfig EvolveConfig::from_yaml_file(const std::filesystem::path& path) {
-  EvolveConfig config = from_yaml(read_config_text(path), path.string(), fs::absolute(path).parent_path());
+  const std::string text = config::read_config_text(path);
+  EvolveConfig config = read_evolve_config(ConfigSource(text, path.string(), fs::absolute(path).parent_path()), text);
   config.config_file = fs::absolute(path).lexically_normal();
   return config;
 }
 
 EvolveConfig EvolveConfig::from_yaml(const std::string& text, const std::string& label,
                                      const std::filesystem::path& base_dir) {
-  return EvolveParser(label, base_dir).parse(text);
+  return read_evolve_config(ConfigSource(text, label, base_dir), text);
 }
 
 }  // namespace ladle::evolve

@@ -38,6 +38,7 @@
 //
 // Relative paths resolve against evolve.yml's folder. Unknown keys and values of the wrong type or range are
 // errors naming the file, the line and the key; the merge template is checked by the merge engine's own parser.
+// The keys are declared once in evolve_config.cpp (lib/config/schema.h), which reads, checks and documents them.
 #pragma once
 
 #include <cstdint>
@@ -79,6 +80,11 @@ struct FitnessConfig {
   std::int64_t workers = 0;                       // candidates scored at once (0: auto, scoring_workers.h)
 };
 
+// The search's defaults where they differ from CmaEsOptions': a wider first step (a quarter of each gene's range),
+// a budget of 200 candidates (each costs a merge and an evaluation), 2 IPOP restarts, and tolerances in the units
+// of a merge recipe's fitness and genes rather than of a numerical optimum.
+search::CmaEsOptions evolve_search_defaults();
+
 struct EvolveConfig {
   std::filesystem::path config_file;           // the evolve.yml read (empty when built from text)
   std::string text;                            // its contents: a resumed run must have the same
@@ -89,7 +95,7 @@ struct EvolveConfig {
   std::filesystem::path base_model;            // merge.base_model, or the first model when there is none
   GenomeConfig genome;
   FitnessConfig fitness;
-  search::CmaEsOptions search;                 // mean, bounds and sigma in gene units; filled by the parser
+  search::CmaEsOptions search = evolve_search_defaults();  // in gene units; mean and bounds filled by the parser
   std::uint64_t merge_seed = 0;
 
   // Reads and validates evolve.yml. Throws ladle::Error as the header describes.

@@ -215,7 +215,7 @@ class OnlineMergingTrainingTest : public ::testing::Test {
     c.schedule.name = ScheduleKind::cosine;
     c.schedule.warmup_steps = 2;
     c.online_merging.reference_model = dir_ + "/reference";
-    c.online_merging.op = op;
+    c.online_merging.op = merge::online_merge_operator_from_name(op);
     c.online_merging.density = 0.5;
     c.online_merging.reference_weight = 0.05;
     c.online_merging.seed = 9;
@@ -296,12 +296,12 @@ TEST_F(OnlineMergingConfigTest, ValuesLandInTheirFields) {
   EXPECT_TRUE(config.online_merging.enabled());
   EXPECT_EQ(config.online_merging.reference_model, std::filesystem::path(dir_) / "reference");
   EXPECT_TRUE(config.online_merging.base_model.empty());
-  EXPECT_EQ(config.online_merging.op, "onties");
+  EXPECT_EQ(config.online_merging.op, merge::OnlineMergeOperator::onties);
   EXPECT_DOUBLE_EQ(config.online_merging.density, 0.3);
   EXPECT_DOUBLE_EQ(config.online_merging.reference_weight, 0.01);
   EXPECT_TRUE(config.online_merging.rescale);
   EXPECT_DOUBLE_EQ(config.online_merging.clip, 0.5);
-  EXPECT_EQ(config.online_merging.sign_election, "weighted");
+  EXPECT_EQ(config.online_merging.election, merge::OnlineSignElection::weighted);
   EXPECT_EQ(config.online_merging.merge_every, 4);
   EXPECT_EQ(config.online_merging.seed, 4u);
   EXPECT_EQ(config.to_json().at("online_merging").at("operator"), "onties");
@@ -309,20 +309,20 @@ TEST_F(OnlineMergingConfigTest, ValuesLandInTheirFields) {
 
 TEST_F(OnlineMergingConfigTest, BadValuesAreRejectedWithTheirKeyAndLine) {
   const auto density = error_message([&] { parse("  reference_model: reference\n  density: 0\n"); });
-  EXPECT_TRUE(contains(density, "train.yml:7: online_merging.density: must be in (0, 1]")) << density;
+  EXPECT_TRUE(contains(density, "train.yml:7: online_merging.density: expected a number in (0, 1], got 0")) << density;
   const auto weight = error_message([&] { parse("  reference_model: reference\n  reference_weight: 1.5\n"); });
-  EXPECT_TRUE(contains(weight, "online_merging.reference_weight: must be in [0, 1]")) << weight;
+  EXPECT_TRUE(contains(weight, "online_merging.reference_weight: expected a number in [0, 1], got 1.5")) << weight;
   const auto every = error_message([&] { parse("  reference_model: reference\n  merge_every: 0\n"); });
-  EXPECT_TRUE(contains(every, "online_merging.merge_every: must be ≥ 1")) << every;
+  EXPECT_TRUE(contains(every, "online_merging.merge_every: expected a whole number >= 1, got 0")) << every;
   const auto clip = error_message([&] { parse("  reference_model: reference\n  clip: -1\n"); });
-  EXPECT_TRUE(contains(clip, "online_merging.clip: must be a finite number ≥ 0")) << clip;
+  EXPECT_TRUE(contains(clip, "online_merging.clip: expected a number >= 0, got -1")) << clip;
   const auto election = error_message([&] { parse("  reference_model: reference\n  sign_election: mean\n"); });
   EXPECT_TRUE(contains(election, "online_merging.sign_election: expected one of sum, weighted, got 'mean'"))
       << election;
   const auto op = error_message([&] { parse("  reference_model: reference\n  operator: dare\n"); });
   EXPECT_TRUE(contains(op, "online_merging.operator: expected one of ondare, onties, got 'dare'")) << op;
   const auto unknown = error_message([&] { parse("  reference_model: reference\n  densty: 0.5\n"); });
-  EXPECT_TRUE(contains(unknown, "train.yml:7: online_merging.densty: unknown key")) << unknown;
+  EXPECT_TRUE(contains(unknown, "train.yml:7: online_merging.densty: unknown key (did you mean 'density'?)")) << unknown;
   const auto missing = error_message([&] { parse("  reference_model: nowhere\n"); });
   EXPECT_TRUE(contains(missing, "online_merging.reference_model: '")) << missing;
   const auto orphan = error_message([&] { parse("  base_model: reference\n"); });

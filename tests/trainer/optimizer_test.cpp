@@ -41,8 +41,7 @@ TEST(FlatOptimizer, AdamWMatchesTorchOptimAdamWWithDecayOnTheMatrixOnly) {
   Fixture f;
   OptimizerConfig config;
   config.lr = 0.01;
-  config.beta1 = 0.8;
-  config.beta2 = 0.95;
+  config.betas = {0.8, 0.95};
   config.eps = 1e-6;
   config.weight_decay = 0.3;
   AdamW adamw(config, f.flat, 12);

@@ -48,8 +48,8 @@ TEST_F(TrainConfigTest, ValuesLandInTheirFieldsAndRelativePathsResolveAgainstThe
   EXPECT_EQ(config.max_steps, 12);
   EXPECT_EQ(config.optimizer.name, OptimizerKind::sgd);
   EXPECT_DOUBLE_EQ(config.optimizer.lr, 0.05);
-  EXPECT_DOUBLE_EQ(config.optimizer.beta1, 0.8);
-  EXPECT_DOUBLE_EQ(config.optimizer.beta2, 0.99);
+  EXPECT_DOUBLE_EQ(config.optimizer.betas[0], 0.8);
+  EXPECT_DOUBLE_EQ(config.optimizer.betas[1], 0.99);
   EXPECT_EQ(config.schedule.name, ScheduleKind::cosine);
   EXPECT_EQ(config.schedule.warmup_steps, 3);
   EXPECT_EQ(config.evaluation.choices.at("spam"), (std::vector<std::string>{"yes", "no"}));
@@ -68,9 +68,11 @@ TEST_F(TrainConfigTest, WrongTypeIsNamedWithItsLineAndValue) {
   EXPECT_TRUE(contains(message, "train.yml:7: batch_size: expected a whole number, got 'many'")) << message;
 }
 
-TEST_F(TrainConfigTest, ValueOutOfRangeIsNamedWithItsLine) {
+TEST_F(TrainConfigTest, ValueOutOfRangeIsNamedWithItsLineAndTheAllowedRange) {
   const auto message = error_message([&] { parse(yaml("optimizer:\n  lr: -1\n")); });
-  EXPECT_TRUE(contains(message, "train.yml:8: optimizer.lr: must be positive")) << message;
+  EXPECT_EQ(message, "train.yml:8: optimizer.lr: expected a number > 0, got -1");
+  const auto beta = error_message([&] { parse(yaml("optimizer: {betas: [0.9, 1]}\n")); });
+  EXPECT_EQ(beta, "train.yml:7: optimizer.betas[1]: expected a number in [0, 1), got 1");
 }
 
 TEST_F(TrainConfigTest, UnknownChoiceListsTheAllowedValues) {
@@ -110,10 +112,12 @@ TEST_F(TrainConfigTest, OverridePathsResolveAgainstTheCurrentDirectory) {
 
 TEST_F(TrainConfigTest, BadOverrideIsNamedByItsArgument) {
   const auto message = error_message([&] { parse(yaml(), {"optimizer.lr=fast"}); });
-  EXPECT_TRUE(contains(message, "--set optimizer.lr=fast: optimizer.lr: expected a finite number, got 'fast'"))
+  EXPECT_TRUE(contains(message, "--set optimizer.lr=fast: optimizer.lr: expected a number, got 'fast'"))
       << message;
   EXPECT_TRUE(contains(error_message([&] { parse(yaml(), {"optimizer.lrr=1"}); }),
-                       "--set optimizer.lrr=1: optimizer.lrr: unknown key"));
+                       "--set optimizer.lrr=1: optimizer.lrr: unknown key (did you mean 'lr'?)"));
+  EXPECT_EQ(error_message([&] { parse(yaml("schedule: {min_lr_ratio: 0.1}\n"), {"schedule.min_lr_ratio=2"}); }),
+            "--set schedule.min_lr_ratio=2: schedule.min_lr_ratio: expected a number in [0, 1], got 2");
   EXPECT_TRUE(contains(error_message([&] { parse(yaml(), {"max_steps"}); }), "expected key=value"));
 }
 

@@ -1,8 +1,8 @@
-#include "lib/util/closest_name.h"
+#include "lib/config/suggestion.h"
 
 #include <algorithm>
 
-namespace ladle {
+namespace ladle::config {
 
 std::size_t edit_distance(const std::string& a, const std::string& b) {
   std::vector<std::size_t> row(b.size() + 1);
@@ -19,9 +19,9 @@ std::size_t edit_distance(const std::string& a, const std::string& b) {
   return row[b.size()];
 }
 
-std::string closest_name(const std::string& name, const std::vector<std::string>& known, std::size_t max_distance) {
+std::string closest_name(const std::string& name, const std::vector<std::string>& known) {
   std::string closest;
-  std::size_t best = max_distance + 1;
+  std::size_t best = 3;  // a near miss only: two edits at most
   for (const auto& candidate : known) {
     const std::size_t distance = edit_distance(name, candidate);
     if (distance < best) best = distance, closest = candidate;
@@ -29,4 +29,15 @@ std::string closest_name(const std::string& name, const std::vector<std::string>
   return closest;
 }
 
-}  // namespace ladle
+std::string did_you_mean(const std::string& name, const std::vector<std::string>& known) {
+  const std::string closest = closest_name(name, known);
+  return closest.empty() ? "" : " (did you mean '" + closest + "'?)";
+}
+
+std::string comma_list(const std::vector<std::string>& names) {
+  std::string text;
+  for (const auto& name : names) text += (text.empty() ? "" : ", ") + name;
+  return text;
+}
+
+}  // namespace ladle::config

@@ -1,0 +1,194 @@
+#include "lib/config/config_source.h"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace ladle::config {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// "optimizer.betas[1]" -> {"optimizer", "betas", "[1]"}.
+std::vector<std::string> key_parts(const std::string& key) {
+  std::vector<std::string> parts;
+  std::string part;
+  for (const char c : key) {
+    if (c == '.' || c == '[') {
+      if (!part.empty()) parts.push_back(part);
+      part = c == '[' ? "[" : "";
+    } else {
+      part += c;
+    }
+  }
+  if (!part.empty()) parts.push_back(part);
+  return parts;
+}
+
+}  // namespace
+
+YAML::Node load_yaml(const std::string& text, const std::string& label) {
+  try {
+    return YAML::Load(text);
+  } catch (const YAML::Exception& error) {
+    throw Error(label + (error.mark.is_null() ? "" : ":" + std::to_string(error.mark.line + 1)) +
+                ": not valid YAML: " + error.msg);
+  }
+}
+
+std::string read_config_text(const fs::path& path, std::uintmax_t max_bytes) {
+  std::error_code error;
+  if (!fs::is_regular_file(path, error)) throw Error(path.string() + ": no such config file");
+  if (fs::file_size(path, error) > max_bytes) {
+    throw Error(path.string() + ": larger than " + std::to_string(max_bytes) + " bytes; not a config file");
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in && !in.eof()) throw Error(path.string() + ": cannot read the file");
+  return text.str();
+}
+
+int yaml_line(const YAML::Node& node) { return node.Mark().is_null() ? 0 : node.Mark().line + 1; }
+
+std::string yaml_shown(const YAML::Node& node) {
+  if (node.IsScalar()) return "'" + node.Scalar() + "'";
+  if (node.IsSequence()) return "a list";
+  if (node.IsMap()) return "a mapping";
+  return "nothing";
+}
+
+nlohmann::json yaml_to_json(const YAML::Node& node) {
+  if (node.IsNull()) return nullptr;
+  if (node.IsSequence()) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& item : node) list.push_back(yaml_to_json(item));
+    return list;
+  }
+  if (node.IsMap()) {
+    nlohmann::json object = nlohmann::json::object();
+    for (const auto& item : node) object[item.first.as<std::string>()] = yaml_to_json(item.second);
+    return object;
+  }
+  const std::string& text = node.Scalar();
+  if (node.Tag() == "!") return text;
+  if (text == "true" || text == "True") return true;
+  if (text == "false" || text == "False") return false;
+  if (text == "null" || text == "~") return nullptr;
+  try {
+    std::size_t used = 0;
+    const long long integer = std::stoll(text, &used);
+    if (used == text.size()) return integer;
+    const double number = std::stod(text, &used);
+    if (used == text.size()) return number;
+  } catch (const std::logic_error&) {
+  }
+  return text;
+}
+
+ConfigSource::ConfigSource(const std::string& text, std::string label, fs::path base_dir,
+                           const std::vector<std::string>& overrides)
+    : root_(load_yaml(text, label)), label_(std::move(label)), base_dir_(std::move(base_dir)) {
+  if (root_.IsNull()) root_ = YAML::Node(YAML::NodeType::Map);
+  if (!root_.IsMap()) throw Error(label_ + ":" + std::to_string(yaml_line(root_)) + ": expected a mapping of keys");
+  for (const auto& assignment : overrides) apply_override(assignment);
+}
+
+ConfigSource ConfigSource::from_file(const fs::path& path, const std::vector<std::string>& overrides,
+                                     std::uintmax_t max_bytes) {
+  return ConfigSource(read_config_text(path, max_bytes), path.string(), fs::absolute(path).parent_path(), overrides);
+}
+
+void ConfigSource::apply_override(const std::string& assignment) {
+  const auto equals = assignment.find('=');
+  if (equals == std::string::npos || equals == 0) {
+    throw Error("--set " + assignment + ": expected key=value with a dotted key, e.g. optimizer.lr=3e-4");
+  }
+  const std::string key = assignment.substr(0, equals);
+  YAML::Node value;
+  try {
+    value = YAML::Load(assignment.substr(equals + 1));
+  } catch (const YAML::Exception& error) {
+    throw Error("--set " + assignment + ": the value is not valid YAML: " + error.msg);
+  }
+  std::vector<std::string> parts;
+  std::stringstream stream(key);
+  for (std::string part; std::getline(stream, part, '.');) {
+    if (part.empty()) throw Error("--set " + assignment + ": empty component in key '" + key + "'");
+    parts.push_back(part);
+  }
+  YAML::Node node = root_;
+  std::string prefix;
+  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+    prefix += (i ? "." : "") + parts[i];
+    YAML::Node child = node[parts[i]];
+    if (!child.IsDefined() || child.IsNull()) {
+      node[parts[i]] = YAML::Node(YAML::NodeType::Map);
+      child = node[parts[i]];
+    } else if (!child.IsMap()) {
+      throw Error("--set " + assignment + ": '" + prefix + "' is not a section (it holds " + yaml_shown(child) + ")");
+    }
+    node.reset(child);
+  }
+  node[parts.back()] = value;
+  override_of_[key] = assignment;
+}
+
+const std::string* ConfigSource::override_of(const std::string& key) const {
+  for (std::string prefix = key;;) {
+    if (const auto found = override_of_.find(prefix); found != override_of_.end()) return &found->second;
+    const auto cut = prefix.find_last_of(".[");
+    if (cut == std::string::npos) return nullptr;
+    prefix.resize(cut);
+  }
+}
+
+int ConfigSource::line_of(const std::string& key) const {
+  int line = 0;
+  YAML::Node node = root_;
+  for (const auto& part : key_parts(key)) {
+    YAML::Node next;
+    bool found = false;
+    int next_line = 0;
+    if (part.front() == '[' && node.IsSequence()) {
+      const std::size_t index = std::stoul(part.substr(1, part.size() - 2));
+      found = index < node.size();
+      if (found) next.reset(node[index]);
+      next_line = found ? yaml_line(next) : 0;
+    } else if (node.IsMap()) {
+      for (const auto& item : node) {
+        if (item.first.IsScalar() && item.first.Scalar() == part) {
+          found = true;
+          next.reset(item.second);
+          next_line = yaml_line(item.first);
+          break;
+        }
+      }
+    }
+    if (!found) break;
+    if (next_line > 0) line = next_line;
+    node.reset(next);
+  }
+  return line;
+}
+
+std::string ConfigSource::where(const std::string& key, int line) const {
+  if (const std::string* assignment = override_of(key)) return "--set " + *assignment;
+  if (line <= 0) line = line_of(key);
+  return label_ + (line > 0 ? ":" + std::to_string(line) : "");
+}
+
+bool ConfigSource::from_override(const std::string& key) const { return override_of(key) != nullptr; }
+
+fs::path ConfigSource::base_dir_for(const std::string& key) const {
+  return from_override(key) ? fs::current_path() : base_dir_;
+}
+
+void ConfigSource::fail(const std::string& key, const std::string& message) const {
+  throw Error(where(key) + ": " + key + ": " + message);
+}
+
+Error ConfigSource::located(const ConfigError& error) const { return Error(where(error.key()) + ": " + error.what()); }
+
+}  // namespace ladle::config
