@@ -38,10 +38,11 @@ const Schema<ModelConfig>& model_schema() {
 const Schema<TokenizerConfig>& tokenizer_schema() {
   static const auto schema =
       Schema<TokenizerConfig>("The tokenizer.")
-          .choice("type", &TokenizerConfig::type,
-                  Choices<TokenizerKind>{{"sentencepiece", TokenizerKind::sentencepiece}, {"byte", TokenizerKind::byte}},
-                  "sentencepiece: a model file (Llama's tokenizer.model); byte: one token per byte plus the chat "
-                  "markers (no file; for tests and demos)")
+          .choice(
+              "type", &TokenizerConfig::type,
+              Choices<TokenizerKind>{{"sentencepiece", TokenizerKind::sentencepiece}, {"byte", TokenizerKind::byte}},
+              "sentencepiece: a model file (Llama's tokenizer.model); byte: one token per byte plus the chat "
+              "markers (no file; for tests and demos)")
           .field("path", &TokenizerConfig::path, "the sentencepiece model (empty: <model.path>/tokenizer.model)")
           .field("train_input", &TokenizerConfig::train_input,
                  "when set and path does not exist: train a sentencepiece model on this text file first and write "
@@ -109,11 +110,13 @@ const Schema<ScheduleConfig>& schedule_schema() {
   static const auto schema =
       Schema<ScheduleConfig>("The learning-rate schedule.")
           .choice("name", &ScheduleConfig::name,
-                  Choices<ScheduleKind>{
-                      {"constant", ScheduleKind::constant}, {"linear", ScheduleKind::linear}, {"cosine", ScheduleKind::cosine}},
+                  Choices<ScheduleKind>{{"constant", ScheduleKind::constant},
+                                        {"linear", ScheduleKind::linear},
+                                        {"cosine", ScheduleKind::cosine}},
                   "after the warmup: the base rate (constant), or a linear or half-cosine decay to min_lr_ratio * lr "
                   "at the last step")
-          .field("warmup_steps", &ScheduleConfig::warmup_steps, at_least(0), "linear warmup from 0 over this many steps")
+          .field("warmup_steps", &ScheduleConfig::warmup_steps, at_least(0),
+                 "linear warmup from 0 over this many steps")
           .field("min_lr_ratio", &ScheduleConfig::min_lr_ratio, in_closed(0, 1),
                  "linear and cosine end at min_lr_ratio * lr");
   return schema;
@@ -160,13 +163,12 @@ const Schema<FisherConfig>& fisher_schema() {
 }
 
 const Schema<DistributedConfig>& distributed_schema() {
-  static const auto schema =
-      Schema<DistributedConfig>("Data-parallel training under torchrun's environment variables.")
-          .choice("backend", &DistributedConfig::backend,
-                  Choices<std::string>{{"auto", "auto"}, {"gloo", "gloo"}, {"nccl", "nccl"}},
-                  "auto: nccl for CUDA devices, else gloo")
-          .field("timeout_seconds", &DistributedConfig::timeout_seconds, above(0),
-                 "for collectives and the rendezvous");
+  static const auto schema = Schema<DistributedConfig>("Data-parallel training under torchrun's environment variables.")
+                                 .choice("backend", &DistributedConfig::backend,
+                                         Choices<std::string>{{"auto", "auto"}, {"gloo", "gloo"}, {"nccl", "nccl"}},
+                                         "auto: nccl for CUDA devices, else gloo")
+                                 .field("timeout_seconds", &DistributedConfig::timeout_seconds, above(0),
+                                        "for collectives and the rendezvous");
   return schema;
 }
 
@@ -193,7 +195,8 @@ const Schema<OnlineMergingConfig>& online_merging_schema() {
                  "alpha: weight of the sparse reference added at each merge; the update is weighted 1 - alpha")
           .field("rescale", &OnlineMergingConfig::rescale,
                  "sparsified operands scaled to their L1 norm (instead of 1/density)")
-          .field("clip", &OnlineMergingConfig::clip, at_least(0), "OnDARE: the reference clamped to +-clip (0: no clamping)")
+          .field("clip", &OnlineMergingConfig::clip, at_least(0),
+                 "OnDARE: the reference clamped to +-clip (0: no clamping)")
           .choice("sign_election", &OnlineMergingConfig::election,
                   Choices<OnlineSignElection>{
                       {merge::online_sign_election_name(OnlineSignElection::sum), OnlineSignElection::sum},

@@ -11,7 +11,8 @@ std::string joined_list(const nlohmann::json& list) {
 }
 
 std::string table_cell(std::string text) {
-  for (std::size_t at = text.find('|'); at != std::string::npos; at = text.find('|', at + 2)) text.replace(at, 1, "\\|");
+  for (std::size_t at = text.find('|'); at != std::string::npos; at = text.find('|', at + 2))
+    text.replace(at, 1, "\\|");
   return text;
 }
 

@@ -10,12 +10,12 @@
 namespace ladle::config {
 
 struct KeyReference {
-  std::string key;                 // dotted: "optimizer.lr"
-  std::string type;                // "a number", "one of adamw, sgd", "a section"
-  std::string allowed;             // the range: "> 0", "in [0, 1)" (empty: any value of the type)
-  nlohmann::json default_value;    // as the JSON dump writes it (a default-constructed struct's value)
-  std::string help;                // what the key means
-  bool section = false;            // a nested mapping whose keys follow
+  std::string key;               // dotted: "optimizer.lr"
+  std::string type;              // "a number", "one of adamw, sgd", "a section"
+  std::string allowed;           // the range: "> 0", "in [0, 1)" (empty: any value of the type)
+  nlohmann::json default_value;  // as the JSON dump writes it (a default-constructed struct's value)
+  std::string help;              // what the key means
+  bool section = false;          // a nested mapping whose keys follow
 };
 
 // "0.001", "adamw", "[q_proj, v_proj]", "\"\"" for an empty string, "none" for null.

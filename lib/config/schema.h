@@ -99,7 +99,6 @@ class Schema {
     const auto names = choice_names(choices);
     Field entry;
     entry.key = key;
-    entry.help = help;
     entry.read = [member, choices, names](const YamlValue& value, S& into) {
       const std::string name = ValueType<std::string>::read(value, {});
       for (const auto& [option, option_value] : choices) {
@@ -122,8 +121,7 @@ class Schema {
     };
     entry.describe = [member, choices, names, help](const std::string& full_key, const S& defaults,
                                                     std::vector<KeyReference>& out) {
-      out.push_back(
-          {full_key, "one of " + comma_list(names), "", choice_name(choices, defaults.*member), help, false});
+      out.push_back({full_key, "one of " + comma_list(names), "", choice_name(choices, defaults.*member), help, false});
     };
     fields_.push_back(std::move(entry));
     return *this;
@@ -137,7 +135,6 @@ class Schema {
                   "the member holds the section's struct (or std::optional of it)");
     Field entry;
     entry.key = key;
-    entry.help = schema.help();
     entry.read = [member, schema](const YamlValue& value, S& into) {
       if constexpr (is_optional<T>::value) {
         if (!(into.*member)) (into.*member).emplace();
@@ -174,7 +171,6 @@ class Schema {
   Schema& custom(const char* key, Member member, CustomValue<T> value_type, const char* help) {
     Field entry;
     entry.key = key;
-    entry.help = help;
     entry.read = [member, value_type](const YamlValue& value, S& into) { into.*member = value_type.read(value); };
     entry.to_json = [member, value_type](const S& from) { return value_type.to_json(from.*member); };
     entry.check = [](const S&, const std::string&) {};
@@ -236,7 +232,6 @@ class Schema {
  private:
   struct Field {
     std::string key;
-    std::string help;
     std::function<void(const YamlValue&, S&)> read;
     std::function<nlohmann::json(const S&)> to_json;
     std::function<void(const S&, const std::string&)> check;
@@ -247,7 +242,6 @@ class Schema {
   Schema& add_field(const char* key, Member member, const ValueRange& range, const char* help) {
     Field entry;
     entry.key = key;
-    entry.help = help;
     entry.read = [member, range](const YamlValue& value, S& into) { into.*member = ValueType<T>::read(value, range); };
     entry.to_json = [member](const S& from) { return ValueType<T>::to_json(from.*member); };
     entry.check = [member, range](const S& from, const std::string& full_key) {
@@ -255,7 +249,8 @@ class Schema {
     };
     entry.describe = [member, range, help](const std::string& full_key, const S& defaults,
                                            std::vector<KeyReference>& out) {
-      out.push_back({full_key, ValueType<T>::name(), range.text(), ValueType<T>::to_json(defaults.*member), help, false});
+      out.push_back(
+          {full_key, ValueType<T>::name(), range.text(), ValueType<T>::to_json(defaults.*member), help, false});
     };
     fields_.push_back(std::move(entry));
     return *this;

@@ -16,7 +16,8 @@ void YamlValue::fail(const std::string& message) const { throw Error(where() + "
 void YamlValue::expected(const std::string& what, const ValueRange& range) const {
   // A value of the wrong type is named by its type; a number out of range is shown as written, with the range.
   double number = 0;
-  if (!node.IsScalar() || !YAML::convert<double>::decode(node, number)) fail("expected " + what + ", got " + yaml_shown(node));
+  if (!node.IsScalar() || !YAML::convert<double>::decode(node, number))
+    fail("expected " + what + ", got " + yaml_shown(node));
   fail("expected " + described(what, range) + ", got " + node.Scalar());
 }
 

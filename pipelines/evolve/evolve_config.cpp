@@ -41,8 +41,8 @@ CustomValue<GenomeConfig> genome_value() {
               const YamlValue entry = value.member(item);
               const std::string name = item.first.as<std::string>();
               if (name == "layer_groups") {
-                genome.layer_groups = config::ValueType<int>::read(entry, at_least(1).intersect(
-                                                                              config::ValueType<int>::natural_range()));
+                genome.layer_groups =
+                    config::ValueType<int>::read(entry, at_least(1).intersect(config::ValueType<int>::natural_range()));
                 continue;
               }
               if (!entry.node.IsMap() || !entry.node["min"] || !entry.node["max"] || !entry.node["initial"]) {
@@ -82,8 +82,8 @@ const Schema<FitnessConfig>& fitness_schema() {
       Schema<FitnessConfig>("Held-out task data the candidates are scored on (lower is better).")
           .field("data", &FitnessConfig::data, "instruction JSONL with a task per record (required)")
           .choice("metric", &FitnessConfig::metric,
-                  Choices<std::string>{{"loss", "loss"}, {"exact_match", "exact_match"},
-                                       {"choice_accuracy", "choice_accuracy"}},
+                  Choices<std::string>{
+                      {"loss", "loss"}, {"exact_match", "exact_match"}, {"choice_accuracy", "choice_accuracy"}},
                   "loss (mean response loss per task), exact_match or choice_accuracy")
           .field("task_weights", &FitnessConfig::task_weights, at_least(0),
                  "task -> weight of its metric in the mean (unlisted tasks: default_task_weight)")
@@ -181,9 +181,9 @@ void read_merge(const ConfigSource& source, EvolveConfig& c) {
       for (const auto& s : specs) {
         if (s.per_model) known.push_back(s.name);
       }
-      source.fail("genome." + gene.parameter, c.merge_method + " has no per-model parameter '" + gene.parameter +
-                                                  "'; its per-model parameters: " +
-                                                  (known.empty() ? "none" : config::comma_list(known)));
+      source.fail("genome." + gene.parameter,
+                  c.merge_method + " has no per-model parameter '" + gene.parameter +
+                      "'; its per-model parameters: " + (known.empty() ? "none" : config::comma_list(known)));
     }
   }
   YAML::Node templ = c.merge_template;
@@ -191,7 +191,8 @@ void read_merge(const ConfigSource& source, EvolveConfig& c) {
   for (std::size_t i = 0; i < templ["models"].size(); ++i) {
     YAML::Node entry = templ["models"][i];
     const std::string key = "merge.models[" + std::to_string(i) + "]";
-    if (!entry.IsMap() || !entry["model"] || !entry["model"].IsScalar()) source.fail(key, "expected {model: PATH, ...}");
+    if (!entry.IsMap() || !entry["model"] || !entry["model"].IsScalar())
+      source.fail(key, "expected {model: PATH, ...}");
     resolve_model(source, entry["model"], key + ".model");
     for (const auto& gene : c.genome.parameters) {
       if (entry["parameters"] && entry["parameters"][gene.parameter]) {
@@ -200,8 +201,8 @@ void read_merge(const ConfigSource& source, EvolveConfig& c) {
     }
   }
   c.model_count = templ["models"].size();
-  c.base_model = templ["base_model"] ? fs::path(templ["base_model"].Scalar())
-                                     : fs::path(templ["models"][0]["model"].Scalar());
+  c.base_model =
+      templ["base_model"] ? fs::path(templ["base_model"].Scalar()) : fs::path(templ["models"][0]["model"].Scalar());
 }
 
 EvolveConfig read_evolve_config(const ConfigSource& source, const std::string& text) {

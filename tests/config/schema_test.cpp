@@ -96,10 +96,11 @@ TEST(ConfigSchema, ValueOutOfRangeNamesTheAllowedRange) {
 }
 
 TEST(ConfigSchema, WrongTypeIsShownAsWritten) {
-  EXPECT_EQ(error_message([] { read("every: often\n"); }),
-            "ema.yml:1: every: expected a whole number, got 'often'");
-  EXPECT_EQ(error_message([] { read("names: q_proj\n"); }), "ema.yml:1: names: expected a list of strings, got 'q_proj'");
-  EXPECT_EQ(error_message([] { read("betas: [0.5]\n"); }), "ema.yml:1: betas: expected a list of 2 numbers, got a list");
+  EXPECT_EQ(error_message([] { read("every: often\n"); }), "ema.yml:1: every: expected a whole number, got 'often'");
+  EXPECT_EQ(error_message([] { read("names: q_proj\n"); }),
+            "ema.yml:1: names: expected a list of strings, got 'q_proj'");
+  EXPECT_EQ(error_message([] { read("betas: [0.5]\n"); }),
+            "ema.yml:1: betas: expected a list of 2 numbers, got a list");
   EXPECT_EQ(error_message([] { read("lr: 3\n"); }), "ema.yml:1: lr: expected a mapping of keys, got '3'");
   EXPECT_EQ(error_message([] { read("decay: 0.5\ndecay: 0.6\n"); }), "ema.yml:2: decay: given twice");
 }
@@ -115,7 +116,8 @@ TEST(ConfigSchema, ErrorOfASetValueNamesTheSetArgument) {
             "--set decay=2: decay: expected a number in [0, 1], got 2");
   EXPECT_EQ(error_message([] { read("", {"lr.strat=1"}); }),
             "--set lr.strat=1: lr.strat: unknown key (did you mean 'start'?); known keys: start, anneal");
-  EXPECT_EQ(error_message([] { read("", {"lr"}); }), "--set lr: expected key=value with a dotted key, e.g. optimizer.lr=3e-4");
+  EXPECT_EQ(error_message([] { read("", {"lr"}); }),
+            "--set lr: expected key=value with a dotted key, e.g. optimizer.lr=3e-4");
 }
 
 TEST(ConfigSchema, SetValuesReplaceFileValuesAndCreateSections) {
@@ -190,11 +192,13 @@ TEST(ConfigSchema, ReferenceListsEveryKeyWithTypeRangeDefaultAndHelp) {
   EXPECT_EQ(keys[9].type, "one of cos, linear");
   EXPECT_EQ(keys[9].default_value, "cos");
   const std::string markdown = reference_markdown(keys);
-  EXPECT_TRUE(contains(markdown, "| `decay` | a number | `0.9999` | in [0, 1] | weight of the old average per update |"))
+  EXPECT_TRUE(
+      contains(markdown, "| `decay` | a number | `0.9999` | in [0, 1] | weight of the old average per update |"))
       << markdown;
   EXPECT_TRUE(contains(markdown, "| `names` | a list of strings | `[q_proj]` |  | module names |")) << markdown;
   EXPECT_TRUE(contains(markdown, "\n## `lr`\n\nthe learning rate\n")) << markdown;
-  EXPECT_TRUE(contains(reference_text(keys), "  every  (a whole number >= 1; default: 1)\n      update every N")) << reference_text(keys);
+  EXPECT_TRUE(contains(reference_text(keys), "  every  (a whole number >= 1; default: 1)\n      update every N"))
+      << reference_text(keys);
 }
 
 TEST(ConfigSuggestion, EditDistanceAndNearMisses) {

@@ -193,7 +193,8 @@ TEST_F(EvolveTest, StateOfAnotherConfigIsNotResumed) {
 }
 
 TEST_F(EvolveTest, RejectsBadConfigsNamingTheKeyAndLine) {
-  expect_rejected(config_text("out", "serach: {seed: 1}\n"), "evolve.yml:16: serach: unknown key (did you mean 'search'?)");
+  expect_rejected(config_text("out", "serach: {seed: 1}\n"),
+                  "evolve.yml:16: serach: unknown key (did you mean 'search'?)");
   expect_rejected(config_text("out", "merge_seed: -1\n"), "merge_seed: expected a whole number >= 0");
   expect_rejected(config_text("out", "", ", workers: -1"), "fitness.workers: expected a whole number >= 0");
   std::string text = config_text("out");
@@ -204,7 +205,8 @@ TEST_F(EvolveTest, RejectsBadConfigsNamingTheKeyAndLine) {
                   "merge.models[1].parameters.weight: is searched by the genome");
   expect_rejected(std::string(text).replace(text.find("fitness: {"), 10, "fitness: {metric: bleu, "),
                   "fitness.metric: expected one of loss, exact_match, choice_accuracy, got 'bleu'");
-  expect_rejected(std::string(text).replace(text.find("seed: 3, "), 9, "sigma: 0, "), "search.sigma: expected a number > 0, got 0");
+  expect_rejected(std::string(text).replace(text.find("seed: 3, "), 9, "sigma: 0, "),
+                  "search.sigma: expected a number > 0, got 0");
   expect_rejected(std::string(text).replace(text.find("dtype: float32"), 14, "dtype: float7"), "merge: ");
 }
 
