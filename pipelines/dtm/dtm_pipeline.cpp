@@ -167,6 +167,12 @@ DtmPipeline::DtmPipeline(DtmConfig config, DtmPipelineOptions options)
     throw Error(config_.config_file.string() + ": total_steps: set it, or max_steps in the training config (" +
                 config_.train.label + ")");
   }
+  // Each of the K sub-models trains at least one step: say so before embedding and clustering, not after.
+  const std::int64_t total = config_.total_steps > 0 ? config_.total_steps : base_train_.max_steps;
+  if (total < config_.cluster.k) {
+    throw Error(config_.config_file.string() + ": total_steps: " + std::to_string(total) +
+                " steps cannot train " + std::to_string(config_.cluster.k) + " sub-models (cluster.k) one step each");
+  }
 }
 
 std::string DtmPipeline::run() {

@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -79,10 +80,31 @@ const char* run_family_name(RunFamily family) {
 std::vector<std::int64_t> steps_per_cluster(const std::vector<std::int64_t>& sizes, std::int64_t total) {
   const std::int64_t points = std::accumulate(sizes.begin(), sizes.end(), std::int64_t{0});
   if (points <= 0 || total <= 0) throw Error("DTM: no records or no steps to split among the clusters");
-  std::vector<std::int64_t> steps;
-  for (const std::int64_t size : sizes) {
-    const double share = static_cast<double>(total) * static_cast<double>(size) / static_cast<double>(points);
-    steps.push_back(size == 0 ? 0 : std::max<std::int64_t>(1, std::llround(share)));
+  const auto non_empty = std::count_if(sizes.begin(), sizes.end(), [](std::int64_t size) { return size > 0; });
+  if (total < non_empty) {
+    throw Error("DTM: " + std::to_string(total) + " steps cannot give each of the " + std::to_string(non_empty) +
+                " non-empty clusters one");
+  }
+  // Hamilton's largest-remainder apportionment, in integers: every cluster gets the floor of its exact share,
+  // and the steps left over go one each to the largest remainders (ties to the lower index).
+  std::vector<std::int64_t> steps(sizes.size());
+  std::vector<std::size_t> by_remainder(sizes.size());
+  std::int64_t given = 0;
+  for (std::size_t c = 0; c < sizes.size(); ++c) {
+    steps[c] = total * sizes[c] / points;
+    given += steps[c];
+    by_remainder[c] = c;
+  }
+  const auto remainder = [&](std::size_t c) { return total * sizes[c] % points; };
+  std::stable_sort(by_remainder.begin(), by_remainder.end(),
+                   [&](std::size_t a, std::size_t b) { return remainder(a) > remainder(b); });
+  for (std::int64_t i = 0; i < total - given; ++i) ++steps[by_remainder[static_cast<std::size_t>(i)]];
+  // A non-empty cluster whose share rounds to nothing still trains one step, taken from the largest allocation.
+  for (std::size_t c = 0; c < sizes.size(); ++c) {
+    if (sizes[c] > 0 && steps[c] == 0) {
+      --*std::max_element(steps.begin(), steps.end());
+      steps[c] = 1;
+    }
   }
   return steps;
 }

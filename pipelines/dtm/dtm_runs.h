@@ -40,7 +40,9 @@ struct DtmRun {
   std::string fingerprint;
 };
 
-// Steps per cluster: max(1, round(total · sizes[k] / Σ sizes)); an empty cluster gets none (and no run).
+// Steps per cluster, proportional to its size and summing to `total` exactly (largest remainder); a non-empty
+// cluster gets at least one, an empty one none (and no run). Throws ladle::Error when `total` is below the number
+// of non-empty clusters.
 std::vector<std::int64_t> steps_per_cluster(const std::vector<std::int64_t>& sizes, std::int64_t total);
 
 // Every run the config asks for, sub-models first, given the k-means cluster sizes (the random split has the
