@@ -1,11 +1,16 @@
 // Entry point of the `ladle` executable: global options, logging set-up, and one error policy for every
-// subcommand (a ladle::Error or any other exception becomes one line on stderr and exit status 1; usage errors
-// exit with status 2, as CLI11 reports them).
+// subcommand: a ladle::Error or any other exception becomes one line on stderr and exit status 1; a usage error
+// (an unknown command or option, a missing or malformed argument) one line and exit status 2; --help and
+// --version print and exit 0.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <exception>
 #include <iostream>
+#include <string>
+#include <vector>
 
+#include "lib/config/suggestion.h"
 #include "lib/log/log.h"
 #include "lib/util/error.h"
 #include "lib/util/progress_line.h"
@@ -23,6 +28,7 @@ struct GlobalOptions {
 
 void add_global_options(CLI::App& app, GlobalOptions& options) {
   app.add_option("--log-level", options.log_level, "Least severe log record shown: trace, debug, info, warning, error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warning", "error"}))
       ->capture_default_str();
   app.add_option("--log-file", options.log_file, "Also append log records (debug and above) to this file");
   app.add_flag("-q,--quiet", options.quiet, "No progress lines, and only warnings and errors in the log");
@@ -37,6 +43,42 @@ void apply_global_options(const GlobalOptions& options) {
   ladle::log::configure_logging(logging);
   ladle::ProgressLine::set_quiet(options.quiet);
   ladle::configure_threads(options.threads);
+}
+
+// The first argument that is neither a global option nor its value: what the user meant as the command.
+std::string command_word(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    const bool takes_value = arg == "--log-level" || arg == "--log-file" || arg == "--threads";
+    if (takes_value) {
+      ++i;
+    } else if (arg.empty() || arg[0] != '-') {
+      return arg;
+    }
+  }
+  return "";
+}
+
+std::vector<std::string> command_names(const CLI::App& app) {
+  std::vector<std::string> names;
+  for (const CLI::App* command : app.get_subcommands([](const CLI::App*) { return true; })) {
+    names.push_back(command->get_name());
+  }
+  return names;
+}
+
+// One line on stderr and exit status 2. CLI11's own texts name the option; the hint names the command's help.
+int usage_error(const CLI::App& app, const CLI::ParseError& error, int argc, char** argv) {
+  const std::string word = command_word(argc, argv);
+  const std::vector<std::string> commands = command_names(app);
+  const bool known = std::find(commands.begin(), commands.end(), word) != commands.end();
+  if (!word.empty() && !known) {
+    std::cerr << "ladle: error: unknown command '" << word << "'" << ladle::config::did_you_mean(word, commands)
+              << "; commands: " << ladle::config::comma_list(commands) << "\n";
+  } else {
+    std::cerr << "ladle: error: " << error.what() << " (see 'ladle " << (known ? word + " " : "") << "--help')\n";
+  }
+  return 2;
 }
 
 }  // namespace
@@ -61,8 +103,14 @@ int main(int argc, char** argv) {
   ladle::cli::add_evolve_command(app);
   try {
     app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& help) {
+    return app.exit(help);
+  } catch (const CLI::CallForAllHelp& help) {
+    return app.exit(help);
+  } catch (const CLI::CallForVersion& version) {
+    return app.exit(version);
   } catch (const CLI::ParseError& error) {
-    return app.exit(error);
+    return usage_error(app, error, argc, argv);
   } catch (const ladle::Error& error) {
     std::cerr << "ladle: error: " << error.what() << "\n";
     return 1;

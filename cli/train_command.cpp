@@ -66,7 +66,7 @@ void add_train_command(CLI::App& app) {
       print_callback_types();
       return;
     }
-    if (options->config.empty()) throw Error("ladle train: --config is required (or --list-callbacks)");
+    if (options->config.empty()) throw CLI::RequiredError("--config (or --list-callbacks)");
     auto config = trainer::TrainConfig::from_yaml_file(options->config, options->overrides);
     // The global --threads, when given, wins over the config's threads key.
     if (const auto* threads = app.get_option_no_throw("--threads"); threads != nullptr && threads->count() > 0) {

@@ -163,8 +163,8 @@ TEST(TrainCommand, ListCallbacksPrintsTheRegisteredTypesWithTheirDescriptions) {
   }
   EXPECT_TRUE(contains(result.out, "exponential moving average")) << result.out;
   const auto without_config = ladle::testing::run_ladle({"train"});
-  EXPECT_EQ(without_config.exit_code, 1);
-  EXPECT_TRUE(contains(without_config.err, "--config is required")) << without_config.err;
+  EXPECT_EQ(without_config.exit_code, 2);
+  EXPECT_TRUE(contains(without_config.err, "--config (or --list-callbacks) is required")) << without_config.err;
 }
 
 }  // namespace
