@@ -1,14 +1,17 @@
 #include "lib/io/atomic_file.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <string>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 #include "lib/io/aligned_block_writer.h"
 #include "lib/io/positioned_write.h"
@@ -44,7 +47,39 @@ void rename_or_throw(const fs::path& from, const fs::path& to) {
   }
 }
 
+// The pid of a "<prefix><pid>" name, or -1 when the rest is not a plain positive number.
+pid_t pid_after(const std::string& name, const std::string& prefix) {
+  if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) return -1;
+  const std::string digits = name.substr(prefix.size());
+  if (digits.size() > 9 || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return -1;
+  }
+  return static_cast<pid_t>(std::stol(digits));
+}
+
+bool process_is_running(pid_t pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
+
 }  // namespace
+
+std::size_t remove_abandoned_partials(const fs::path& target) {
+  const fs::path clean = without_trailing_separator(target);
+  const fs::path parent = clean.parent_path().empty() ? fs::path(".") : clean.parent_path();
+  const std::string name = clean.filename().string();
+  std::error_code error;
+  std::vector<fs::path> abandoned;
+  for (fs::directory_iterator it(parent, error), end; !error && it != end; it.increment(error)) {
+    const std::string entry = it->path().filename().string();
+    for (const std::string& prefix : {name + ".partial-", name + ".replaced.partial-"}) {
+      const pid_t pid = pid_after(entry, prefix);
+      if (pid > 0 && pid != ::getpid() && !process_is_running(pid)) abandoned.push_back(it->path());
+    }
+  }
+  for (const auto& path : abandoned) {
+    LADLE_LOG(warning) << "removing " << path.string() << ", left by an interrupted write (process gone)";
+    fs::remove_all(path, error);
+  }
+  return abandoned.size();
+}
 
 fs::path partial_path_for(const fs::path& target) {
   fs::path clean = without_trailing_separator(target);
@@ -140,6 +175,7 @@ AtomicDirectory::AtomicDirectory(fs::path target, bool overwrite)
   error.clear();
   if (!target_.parent_path().empty()) fs::create_directories(target_.parent_path(), error);
   if (error) throw Error(target_.parent_path().string() + ": cannot create folder: " + error.message());
+  remove_abandoned_partials(target_);
   // A leftover from an earlier process that had the same pid is ours to replace.
   fs::remove_all(partial_, error);
   if (!fs::create_directory(partial_, error)) {

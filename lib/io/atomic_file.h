@@ -15,6 +15,11 @@ namespace ladle::io {
 // "<target>.partial-<pid>", beside the target.
 std::filesystem::path partial_path_for(const std::filesystem::path& target);
 
+// Removes the leftovers of killed writes of `target` beside it ("<target>.partial-<pid>" and the aside name
+// "<target>.replaced.partial-<pid>") whose process no longer runs, logging each; returns how many. A leftover of
+// a live process (another writer of the same target) is left alone.
+std::size_t remove_abandoned_partials(const std::filesystem::path& target);
+
 // Writes the bytes to <path>.partial-<pid>, fsyncs, and renames onto `path` (replacing an existing file).
 // Throws ladle::Error naming the path on failure, after removing the partial file.
 void write_file_atomically(const std::filesystem::path& path, const std::string& contents);
@@ -67,7 +72,8 @@ class AtomicFile {
 // removes the partial folder when commit() was not called.
 class AtomicDirectory {
  public:
-  // Creates the partial folder (replacing a stale one with the same name) and the target's parent folders.
+  // Creates the partial folder (replacing a stale one with the same name) and the target's parent folders, and
+  // removes the abandoned partial folders of earlier, killed writes of the same target (remove_abandoned_partials).
   // Throws ladle::Error when the target exists and overwrite is false, so no work is wasted on a write that
   // commit() would refuse.
   explicit AtomicDirectory(std::filesystem::path target, bool overwrite = false);

@@ -65,9 +65,10 @@ TEST(DtmPipeline, ABudgetBelowKIsRefusedBeforeAnyStage) {
   model::save_causal_lm(*trainer::testing::tiny_model(), dir / "base");
   trainer::testing::write_jsonl(dir / "train.jsonl", trainer::testing::tiny_records(12));
   trainer::testing::write_jsonl(dir / "valid.jsonl", trainer::testing::tiny_records(4, 1000));
-  std::ofstream(dir / "dtm.yml") << "output_dir: out\ntotal_steps: 2\n"
-                                    "train: {model: {path: base}, tokenizer: {type: byte}, data: {train: train.jsonl}}\n"
-                                    "cluster: {k: 3}\nevaluation: {valid: valid.jsonl}\n";
+  std::ofstream(dir / "dtm.yml")
+      << "output_dir: out\ntotal_steps: 2\n"
+         "train: {model: {path: base}, tokenizer: {type: byte}, data: {train: train.jsonl}}\n"
+         "cluster: {k: 3}\nevaluation: {valid: valid.jsonl}\n";
   const auto result = ladle::testing::run_ladle({"dtm", "--config", (dir / "dtm.yml").string()});
   EXPECT_NE(result.exit_code, 0);
   EXPECT_TRUE(ladle::testing::contains(result.err, "total_steps: 2 steps cannot train 3 sub-models")) << result.err;
