@@ -9,6 +9,7 @@
 #include <regex>
 
 #include "lib/io/atomic_file.h"
+#include "lib/io/output_lock.h"
 #include "lib/io/checkpoint_reader.h"
 #include "lib/io/safetensors_reader.h"
 #include "lib/io/safetensors_writer.h"
@@ -88,6 +89,7 @@ class Trainer::Impl final : public TrainerServices {
   std::vector<Callback*> order;                      // dispatch order, fixed when training starts
   std::int64_t pad_id = 0;
   bool trained = false;
+  std::unique_ptr<io::OutputLock> output_lock;  // held by the main process for the whole run
   bool last_step_evaluated = false;
   bool resumed_after_epoch_end = false;  // the checkpoint resumed from ended its epoch (epoch_end is pending)
   double train_seconds = 0;              // time spent in steps (not in evaluation or checkpoints)
@@ -479,8 +481,12 @@ TrainResult Trainer::Impl::train(const std::optional<std::filesystem::path>& res
       if (callback->kind() == kind) order.push_back(callback.get());
     }
   }
+  // Refuse a --resume without a checkpoint, and a folder another process is writing, before writing anything.
+  const std::optional<std::filesystem::path> checkpoint =
+      resume_from ? std::optional(find_latest_checkpoint(*resume_from)) : std::nullopt;
+  if (group->is_main()) output_lock = std::make_unique<io::OutputLock>(config.output_dir);
   prepare_output_dir(resume_from.has_value());
-  if (resume_from) restore_checkpoint(find_latest_checkpoint(*resume_from));
+  if (checkpoint) restore_checkpoint(*checkpoint);
   dispatch(Event::train_begin);
 
   bool epoch_open = state->resumed;

@@ -164,7 +164,8 @@ void write_file_atomically(const fs::path& path, const std::string& contents) {
 }
 
 AtomicDirectory::AtomicDirectory(fs::path target, bool overwrite)
-    : target_(without_trailing_separator(std::move(target))),
+    : lock_(std::in_place, target),
+      target_(without_trailing_separator(std::move(target))),
       partial_(partial_path_for(target_)),
       overwrite_(overwrite) {
   std::error_code error;
@@ -219,6 +220,7 @@ void AtomicDirectory::commit() {
   }
   committed_ = true;
   sync_directory(target_.parent_path());
+  lock_.reset();
 }
 
 }  // namespace ladle::io

@@ -8,7 +8,10 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
+
+#include "lib/io/output_lock.h"
 
 namespace ladle::io {
 
@@ -74,6 +77,7 @@ class AtomicDirectory {
  public:
   // Creates the partial folder (replacing a stale one with the same name) and the target's parent folders, and
   // removes the abandoned partial folders of earlier, killed writes of the same target (remove_abandoned_partials).
+  // Throws ladle::Error when another process is writing the same target (OutputLock).
   // Throws ladle::Error when the target exists and overwrite is false, so no work is wasted on a write that
   // commit() would refuse.
   explicit AtomicDirectory(std::filesystem::path target, bool overwrite = false);
@@ -91,6 +95,7 @@ class AtomicDirectory {
   void commit();
 
  private:
+  std::optional<OutputLock> lock_;  // one writer per target, until commit()
   std::filesystem::path target_;
   std::filesystem::path partial_;
   bool overwrite_;
