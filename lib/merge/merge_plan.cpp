@@ -349,9 +349,9 @@ void Planner::add_tensor(const std::string& output_name, const Slice& slice,
   tensor.output_bytes = numel * c10::elementSize(tensor.out_dtype);
   resolve_parameters(tensor, slice, model_sources, model_names, t);
   if (base_source) tensor.base_parameters = resolve_model_parameters(*base_source, slice, base_name, t, false);
-  validate_method(tensor, slice);
   tensor.needs_global_magnitude_thresholds = method_->needs_global_magnitude_thresholds(tensor.parameters);
   if (method_->needs_model_fishers(tensor.parameters)) add_fishers(tensor, model_sources, model_names);
+  validate_method(tensor, slice);
   plan_.tensors.push_back(std::move(tensor));
 }
 
