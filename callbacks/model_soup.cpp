@@ -14,6 +14,7 @@
 #include "lib/util/error.h"
 #include "lib/util/progress_line.h"
 #include "lib/weights/named_tensor_ops.h"
+#include "lib/weights/nonfinite_values.h"
 #include "lib/weights/tensor_ops.h"
 
 namespace ladle::callbacks {
@@ -97,6 +98,9 @@ GreedySoupResult greedy(std::size_t count, const CandidateLoader& load, const So
   return result;
 }
 
+// "candidate '<path>'", for the errors about a candidate's tensors.
+std::string candidate_label(const std::filesystem::path& path) { return "candidate '" + path.string() + "'"; }
+
 }  // namespace
 
 NamedTensors uniform_soup(const std::vector<const NamedTensors*>& candidates) {
@@ -119,7 +123,8 @@ NamedTensors uniform_soup(const std::vector<const NamedTensors*>& candidates) {
 }
 
 std::filesystem::path uniform_soup(const std::vector<std::filesystem::path>& candidates,
-                                   const std::filesystem::path& output, const io::CheckpointWriteOptions& options) {
+                                   const std::filesystem::path& output, const io::CheckpointWriteOptions& options,
+                                   const SoupInputOptions& input) {
   if (candidates.empty()) throw Error("uniform soup: no candidates given");
   std::vector<std::unique_ptr<io::CheckpointReader>> readers;
   for (const auto& path : candidates) readers.push_back(std::make_unique<io::CheckpointReader>(path));
@@ -149,7 +154,10 @@ std::filesystem::path uniform_soup(const std::vector<std::filesystem::path>& can
       writer->add(name, reference);
     } else {
       std::vector<at::Tensor> tensors;
-      for (const auto& reader : readers) tensors.push_back(reader->tensor(name));
+      for (const auto& reader : readers) {
+        tensors.push_back(reader->tensor(name));
+        if (!input.allow_nonfinite) require_finite(tensors.back(), candidate_label(reader->path()), name);
+      }
       writer->add(name, to_storage_dtype(weighted_mean(tensors, weights), reference.scalar_type()));
     }
     progress.advance();
@@ -164,10 +172,13 @@ GreedySoupResult greedy_soup(const std::vector<const NamedTensors*>& candidates,
 }
 
 GreedySoupResult greedy_soup(const std::vector<std::filesystem::path>& candidates, const SoupScoreFn& score,
-                             const GreedySoupOptions& options) {
-  return greedy(
-      candidates.size(), [&](std::size_t i) { return io::CheckpointReader(candidates.at(i)).load_all(); }, score,
-      options);
+                             const GreedySoupOptions& options, const SoupInputOptions& input) {
+  const auto load = [&](std::size_t i) {
+    NamedTensors weights = io::CheckpointReader(candidates.at(i)).load_all();
+    if (!input.allow_nonfinite) require_finite(weights, candidate_label(candidates.at(i)));
+    return weights;
+  };
+  return greedy(candidates.size(), load, score, options);
 }
 
 std::string describe_greedy_soup(const GreedySoupResult& result, const std::vector<std::string>& labels) {

@@ -24,11 +24,19 @@ namespace ladle::callbacks {
 // divided once, in candidate order). Throws ladle::Error naming the first candidate whose layout differs.
 NamedTensors uniform_soup(const std::vector<const NamedTensors*>& candidates);
 
+// How candidates are read from their folders.
+struct SoupInputOptions {
+  // NaN or ±Inf in a candidate's tensor would pass into every soup it joins: by default each tensor is checked as
+  // it is read and the first such one is an error naming the candidate and the tensor (lib/weights/nonfinite_values.h).
+  bool allow_nonfinite = false;
+};
+
 // The uniform soup of Hugging Face folders (or .safetensors files), streamed tensor by tensor into a new folder at
 // `output` (config.json and the tokenizer files are copied from the first candidate). Peak memory is one tensor
 // per candidate. Returns `output`.
 std::filesystem::path uniform_soup(const std::vector<std::filesystem::path>& candidates,
-                                   const std::filesystem::path& output, const io::CheckpointWriteOptions& options = {});
+                                   const std::filesystem::path& output, const io::CheckpointWriteOptions& options = {},
+                                   const SoupInputOptions& input = {});
 
 // A held-out score of some weights (e.g. minus the validation loss, or an accuracy).
 using SoupScoreFn = std::function<double(const NamedTensors& weights)>;
@@ -62,7 +70,7 @@ GreedySoupResult greedy_soup(const std::vector<const NamedTensors*>& candidates,
 // The same over Hugging Face folders (or .safetensors files), each memory-mapped while it is scored or added:
 // memory holds the soup's fp32 sum, one trial soup and the mapped candidate.
 GreedySoupResult greedy_soup(const std::vector<std::filesystem::path>& candidates, const SoupScoreFn& score,
-                             const GreedySoupOptions& options = {});
+                             const GreedySoupOptions& options = {}, const SoupInputOptions& input = {});
 
 // Human-readable lines, one per step: candidate label, individual score, soup score, kept or rejected.
 std::string describe_greedy_soup(const GreedySoupResult& result, const std::vector<std::string>& labels);

@@ -31,6 +31,7 @@ struct SoupOptions {
   bool bf16 = false;
   std::string out_shard_size = "5G";
   bool overwrite = false;
+  bool allow_nonfinite = false;
 };
 
 // Whether a larger value of the held-out metric is better (accuracies) or worse (loss, perplexity).
@@ -46,9 +47,11 @@ void run_soup(const SoupOptions& options) {
   write_options.max_shard_bytes = io::parse_byte_size(options.out_shard_size);
   write_options.overwrite = options.overwrite;
   const std::vector<std::filesystem::path> candidates(options.models.begin(), options.models.end());
+  callbacks::SoupInputOptions input;
+  input.allow_nonfinite = options.allow_nonfinite;
   if (!options.greedy) {
     if (!options.valid.empty()) throw Error("--valid is used by --greedy only: a uniform soup needs no scores");
-    callbacks::uniform_soup(candidates, options.output, write_options);
+    callbacks::uniform_soup(candidates, options.output, write_options, input);
     std::cout << "wrote the uniform soup of " << candidates.size() << " models to " << options.output << "\n";
     return;
   }
@@ -74,7 +77,7 @@ void run_soup(const SoupOptions& options) {
         if (found == metrics.end()) throw Error("the held-out evaluation gave no " + metric);
         return found->second;
       },
-      greedy_options);
+      greedy_options, input);
   io::write_model_folder(options.output, result.weights, candidates.front(), write_options);
   std::cout << callbacks::describe_greedy_soup(result, options.models);
   std::cout << "wrote the greedy soup (" << metric << " " << result.score << ") to " << options.output << "\n";
@@ -109,6 +112,8 @@ void add_soup_command(CLI::App& app) {
                       "Tensor bytes per output shard (K/M/G binary, KB/MB/GB decimal)")
       ->capture_default_str();
   command->add_flag("--overwrite", options->overwrite, "Replace OUT_DIR if it exists");
+  command->add_flag("--allow-nonfinite", options->allow_nonfinite,
+                    "Average candidates that hold NaN or Inf (by default the first such tensor is an error)");
   command->callback([options] { run_soup(*options); });
 }
 

@@ -20,7 +20,10 @@
 #include "lib/io/checkpoint_reader.h"
 #include "lib/io/safetensors_writer.h"
 #include "lib/model/causal_lm_factory.h"
+#include "lib/log/log.h"
+#include "lib/merge/interpolation_factor.h"
 #include "lib/util/error.h"
+#include "lib/weights/nonfinite_values.h"
 #include "cli/commands.h"
 
 namespace ladle::cli {
@@ -39,6 +42,7 @@ struct WiseFtOptions {
   bool bf16 = false;
   std::string out_shard_size = "5G";
   bool overwrite = false;
+  bool allow_nonfinite = false;
 };
 
 // Lower is better for losses and perplexities, higher for accuracies.
@@ -49,12 +53,18 @@ bool higher_is_better(const std::string& metric) {
 void run_wise_ft(const WiseFtOptions& options) {
   for (const double alpha : options.alphas) {
     if (!std::isfinite(alpha)) throw Error("--alpha must be a finite number");
+    const std::string warning = merge::extrapolation_warning("--alpha", alpha);
+    if (!warning.empty()) LADLE_LOG(warning) << warning;
   }
   io::CheckpointWriteOptions write_options;
   write_options.max_shard_bytes = io::parse_byte_size(options.out_shard_size);
   write_options.overwrite = options.overwrite;
   const NamedTensors base = io::CheckpointReader(options.base).load_all();
   const NamedTensors finetuned = io::CheckpointReader(options.finetuned).load_all();
+  if (!options.allow_nonfinite) {
+    require_finite(base, "base model '" + options.base + "'");
+    require_finite(finetuned, "fine-tuned model '" + options.finetuned + "'");
+  }
 
   if (options.valid.empty()) {
     if (!options.shifted.empty()) throw Error("--shifted needs --valid (the in-distribution set) as well");
@@ -131,6 +141,8 @@ void add_wise_ft_command(CLI::App& app) {
                       "Tensor bytes per output shard (K/M/G binary, KB/MB/GB decimal)")
       ->capture_default_str();
   command->add_flag("--overwrite", options->overwrite, "Replace OUT_DIR if it exists");
+  command->add_flag("--allow-nonfinite", options->allow_nonfinite,
+                    "Interpolate models that hold NaN or Inf (by default the first such tensor is an error)");
   command->callback([options] { run_wise_ft(*options); });
 }
 

@@ -7,8 +7,10 @@
 #include <optional>
 #include <set>
 
+#include "lib/log/log.h"
 #include "lib/merge/merge_executor.h"
 #include "lib/merge/merge_method_registry.h"
+#include "lib/merge/parameter_settings_check.h"
 #include "lib/merge/tensor_names.h"
 #include "lib/model/error_text.h"
 #include "lib/util/error.h"
@@ -33,27 +35,6 @@ std::vector<std::string> modules_missing_from(const LoraMergeAdapter& adapter, c
 using ParameterSpecs = std::map<std::string, ParameterSpec>;
 
 // Refuses parameters the method does not declare, and method-wide ones under models[i].parameters.
-void check_parameter_names(const MergeConfig& config, const MergeMethod& method, const ParameterSpecs& specs) {
-  const auto check = [&](const ParameterSettings& settings, const std::string& key_path, bool per_model_only) {
-    for (const auto& [name, setting] : settings) {
-      const auto spec = specs.find(name);
-      if (spec == specs.end()) {
-        std::string known;
-        for (const auto& [known_name, unused] : specs) known += (known.empty() ? "" : ", ") + known_name;
-        throw Error(config.where(setting.line) + ": " + key_path + "." + name +
-                    ": unknown parameter for merge_method " + method.name() +
-                    " (its parameters: " + (known.empty() ? "none" : known) + ")");
-      }
-      if (per_model_only && !spec->second.per_model) {
-        throw Error(config.where(setting.line) + ": " + key_path + "." + name + ": '" + name +
-                    "' is a method-wide parameter of " + method.name() + "; set it under the top-level parameters");
-      }
-    }
-  };
-  check(config.parameters, "parameters", false);
-  for (const auto& source : config.models) check(source.parameters, source.key_path + ".parameters", true);
-}
-
 // Where a gradient is evaluated for a module's weight: layer k of n at k/(n−1) (1 when n = 1), as mergekit's
 // slices; outside the layers, 0 before them (embeddings) and 1 after (lm_head).
 double layer_position(const std::string& weight, std::int64_t layer_count) {
@@ -166,7 +147,13 @@ void LoraDeltaMerger::check_agreement() const {
 void LoraDeltaMerger::resolve_parameters(const MergeConfig& config) {
   ParameterSpecs specs;
   for (const auto& spec : method_->parameters()) specs[spec.name] = spec;
-  check_parameter_names(config, *method_, specs);
+  std::vector<std::string> warnings;
+  check_parameter_settings(config, *method_, config.parameters, {"parameters"}, warnings);
+  for (const auto& source : config.models) {
+    check_parameter_settings(config, *method_, source.parameters,
+                             {source.key_path + ".parameters", true, "model '" + source.model.name + "', "}, warnings);
+  }
+  for (const auto& warning : warnings) LADLE_LOG(warning) << warning;
   std::int64_t layer_count = 0;
   for (const auto& name : module_names_) {
     if (const auto layer = parse_layer_tensor_name(name + ".weight")) {

@@ -2,13 +2,14 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <array>
 #include <cmath>
-#include <fstream>
 #include <functional>
 #include <set>
-#include <sstream>
-#include <system_error>
 
+#include "lib/config/config_source.h"
+#include "lib/config/schema.h"
+#include "lib/merge/merge_method_registry.h"
 #include "lib/util/error.h"
 
 namespace ladle::merge {
@@ -16,25 +17,17 @@ namespace {
 
 namespace fs = std::filesystem;
 
+using config::ConfigSource;
+using config::CustomValue;
+using config::Schema;
+using config::YamlValue;
+using config::yaml_line;
+using config::yaml_shown;
+
 constexpr std::int64_t kMaxLayerIndex = 1'000'000;
 
-int line_of(const YAML::Node& node) { return node.Mark().is_null() ? 0 : node.Mark().line + 1; }
-
-std::string describe(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Null:
-      return "nothing (null)";
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Map:
-      return "a mapping";
-    default: {
-      std::string text = node.Scalar();
-      if (text.size() > 40) text = text.substr(0, 37) + "...";
-      return "'" + text + "'";
-    }
-  }
-}
+// The line of a value: its key's line, else its own (an item of a list has no key).
+int line_of(const YamlValue& value) { return value.line > 0 ? value.line : yaml_line(value.node); }
 
 // True for a scalar written without quotes: YAML resolves only those to numbers and booleans.
 bool is_plain_scalar(const YAML::Node& node) { return node.IsScalar() && node.Tag() != "!"; }
@@ -64,336 +57,434 @@ std::optional<double> as_number(const YAML::Node& node) {
   return value;
 }
 
-// Walks the YAML tree, producing errors "<file>:<line>: <key path>: <message>".
-class ConfigParser {
- public:
-  ConfigParser(std::string label, fs::path folder) : label_(std::move(label)), folder_(std::move(folder)) {}
+// A parameter's number: booleans are 1 and 0, as mergekit's ScalarOrGradient takes them.
+double read_number(const YamlValue& value) {
+  if (const auto flag = as_boolean(value.node)) return *flag ? 1.0 : 0.0;
+  if (const auto number = as_number(value.node)) return *number;
+  value.fail("expected a finite number or a boolean, got " + yaml_shown(value.node));
+}
 
-  MergeConfig parse(const std::string& text);
-
- private:
-  [[noreturn]] void fail(const YAML::Node& node, const std::string& key_path, const std::string& message) const {
-    const int line = line_of(node);
-    throw Error(label_ + (line > 0 ? ":" + std::to_string(line) : "") + ": " + key_path + ": " + message);
+// A non-empty text value (a model path, a filter).
+std::string read_text(const YamlValue& value) {
+  if (!value.node.IsScalar() || value.node.Scalar().empty()) {
+    value.fail("expected a text value, got " + yaml_shown(value.node));
   }
+  if (value.node.Scalar().find('\0') != std::string::npos) value.fail("the text contains a NUL character");
+  return value.node.Scalar();
+}
 
-  // Calls visit(key, value) for every entry of a mapping, refusing keys not in `allowed` and repeated keys.
-  void for_each_entry(const YAML::Node& map, const std::string& key_path, const std::set<std::string>& allowed,
-                      const std::function<void(const std::string&, const YAML::Node&)>& visit) const;
-  std::string expect_string(const YAML::Node& node, const std::string& key_path) const;
-  double expect_number(const YAML::Node& node, const std::string& key_path) const;
-  std::int64_t expect_layer_index(const YAML::Node& node, const std::string& key_path) const;
-  const YAML::Node& expect_list(const YAML::Node& node, const std::string& key_path, bool allow_empty) const;
-
-  ModelReference parse_model(const YAML::Node& node, const std::string& key_path) const;
-  ModelReference make_model(const std::string& name, int line) const;
-  ScalarOrGradient parse_scalar_or_gradient(const YAML::Node& node, const std::string& key_path) const;
-  ParameterSetting parse_setting(const YAML::Node& node, const std::string& key_path) const;
-  ParameterSettings parse_parameters(const YAML::Node& node, const std::string& key_path) const;
-  InputSource parse_source(const YAML::Node& node, const std::string& key_path, bool in_slice) const;
-  OutputSlice parse_slice(const YAML::Node& node, const std::string& key_path) const;
-  TokenizerSource parse_tokenizer_source(const YAML::Node& node, const std::string& key_path) const;
-  c10::ScalarType parse_dtype(const YAML::Node& node, const std::string& key_path) const;
-
-  std::string label_;
-  fs::path folder_;
-};
-
-void ConfigParser::for_each_entry(const YAML::Node& map, const std::string& key_path,
-                                  const std::set<std::string>& allowed,
-                                  const std::function<void(const std::string&, const YAML::Node&)>& visit) const {
-  if (!map.IsMap()) fail(map, key_path, "expected a mapping of keys to values, got " + describe(map));
-  std::set<std::string> seen;
-  for (const auto& entry : map) {
-    const YAML::Node& key = entry.first;
-    if (!key.IsScalar()) fail(key, key_path, "a key must be a plain name, got " + describe(key));
-    const std::string name = key.Scalar();
-    const std::string path = key_path.empty() ? name : key_path + "." + name;
-    if (!seen.insert(name).second) fail(key, path, "the key appears twice");
-    if (!allowed.empty() && !allowed.count(name)) {
-      std::string known;
-      for (const auto& candidate : allowed) known += (known.empty() ? "" : ", ") + candidate;
-      fail(key, path, "unknown key (expected one of: " + known + ")");
-    }
-    visit(name, entry.second);
+// A list of 1 to kMaxListEntries entries.
+void require_list(const YamlValue& value) {
+  if (!value.node.IsSequence()) value.fail("expected a list, got " + yaml_shown(value.node));
+  if (value.node.size() == 0) value.fail("the list is empty");
+  if (value.node.size() > kMaxListEntries) {
+    value.fail("the list has " + std::to_string(value.node.size()) + " entries; at most " +
+               std::to_string(kMaxListEntries) + " are accepted");
   }
 }
 
-std::string ConfigParser::expect_string(const YAML::Node& node, const std::string& key_path) const {
-  if (!node.IsScalar() || node.Scalar().empty()) fail(node, key_path, "expected a text value, got " + describe(node));
-  if (node.Scalar().find('\0') != std::string::npos) fail(node, key_path, "the text contains a NUL character");
-  return node.Scalar();
+// "./a/" and "./a" name the same model.
+ModelReference model_reference(const std::string& name, const YamlValue& value) {
+  fs::path path = value.resolved(name);
+  if (!path.has_filename() && path.has_parent_path()) path = path.parent_path();
+  return {name, path, line_of(value)};
 }
 
-double ConfigParser::expect_number(const YAML::Node& node, const std::string& key_path) const {
-  if (const auto flag = as_boolean(node)) return *flag ? 1.0 : 0.0;
-  if (const auto value = as_number(node)) return *value;
-  fail(node, key_path, "expected a finite number or a boolean, got " + describe(node));
-}
-
-std::int64_t ConfigParser::expect_layer_index(const YAML::Node& node, const std::string& key_path) const {
-  const auto value = as_number(node);
-  if (!value || *value != std::floor(*value) || *value < 0 || *value > kMaxLayerIndex) {
-    fail(node, key_path, "expected a layer index (a whole number from 0 to " + std::to_string(kMaxLayerIndex) +
-                             "), got " + describe(node));
+ModelReference read_model(const YamlValue& value) {
+  if (value.node.IsMap()) {
+    value.fail("expected a model path; model references with LoRA or revision fields are not supported");
   }
-  return static_cast<std::int64_t>(*value);
+  return model_reference(read_text(value), value);
 }
 
-const YAML::Node& ConfigParser::expect_list(const YAML::Node& node, const std::string& key_path,
-                                            bool allow_empty) const {
-  if (!node.IsSequence()) fail(node, key_path, "expected a list, got " + describe(node));
-  if (!allow_empty && node.size() == 0) fail(node, key_path, "the list is empty");
-  if (node.size() > kMaxListEntries) {
-    fail(node, key_path, "the list has " + std::to_string(node.size()) + " entries; at most " +
-                             std::to_string(kMaxListEntries) + " are accepted");
+CustomValue<ModelReference> model_value() {
+  return {"a model path", read_model, [](const ModelReference& model) {
+            return model.name.empty() ? nlohmann::json(nullptr) : nlohmann::json(model.name);
+          }};
+}
+
+// A model path that may be left out (null: none).
+CustomValue<std::optional<ModelReference>> optional_model_value() {
+  return {"a model path",
+          [](const YamlValue& value) -> std::optional<ModelReference> {
+            if (value.node.IsNull()) return std::nullopt;
+            return read_model(value);
+          },
+          [](const std::optional<ModelReference>& model) {
+            return model ? nlohmann::json(model->name) : nlohmann::json(nullptr);
+          }};
+}
+
+ScalarOrGradient read_scalar_or_gradient(const YamlValue& value) {
+  ScalarOrGradient result;
+  if (!value.node.IsSequence()) {
+    result.values.push_back(read_number(value));
+    return result;
   }
-  return node;
-}
-
-ModelReference ConfigParser::parse_model(const YAML::Node& node, const std::string& key_path) const {
-  if (node.IsMap()) {
-    fail(node, key_path, "expected a model path; model references with LoRA or revision fields are not supported");
-  }
-  return make_model(expect_string(node, key_path), line_of(node));
-}
-
-ModelReference ConfigParser::make_model(const std::string& name, int line) const {
-  ModelReference model;
-  model.name = name;
-  model.line = line;
-  const fs::path given(name);
-  model.path = (given.is_absolute() ? given : folder_ / given).lexically_normal();
-  // "./a/" and "./a" are the same model.
-  if (!model.path.has_filename() && model.path.has_parent_path()) model.path = model.path.parent_path();
-  return model;
-}
-
-ScalarOrGradient ConfigParser::parse_scalar_or_gradient(const YAML::Node& node, const std::string& key_path) const {
-  ScalarOrGradient value;
-  if (!node.IsSequence()) {
-    value.values.push_back(expect_number(node, key_path));
-    return value;
-  }
-  expect_list(node, key_path, /*allow_empty=*/false);
+  require_list(value);
   bool all_booleans = true;
-  for (std::size_t i = 0; i < node.size(); ++i) {
-    const YAML::Node item = node[i];
-    const std::string item_path = key_path + "[" + std::to_string(i) + "]";
-    if (!item.IsScalar()) fail(item, item_path, "a gradient lists numbers, got " + describe(item));
-    all_booleans = all_booleans && as_boolean(item).has_value();
-    value.values.push_back(expect_number(item, item_path));
+  for (std::size_t i = 0; i < value.node.size(); ++i) {
+    const YamlValue item = value.item(i);
+    if (!item.node.IsScalar()) item.fail("a gradient lists numbers, got " + yaml_shown(item.node));
+    all_booleans = all_booleans && as_boolean(item.node).has_value();
+    result.values.push_back(read_number(item));
   }
-  value.interpolate = !all_booleans;
-  return value;
+  result.interpolate = !all_booleans;
+  return result;
 }
 
-ParameterSetting ConfigParser::parse_setting(const YAML::Node& node, const std::string& key_path) const {
+nlohmann::json scalar_or_gradient_json(const ScalarOrGradient& value) {
+  if (value.values.size() == 1) return value.values.front();
+  return value.values;
+}
+
+const Schema<FilteredValue>& filtered_value_schema() {
+  static const auto schema =
+      Schema<FilteredValue>("One entry of a filtered parameter value.")
+          .custom("filter", &FilteredValue::filter,
+                  CustomValue<std::optional<std::string>>{
+                      "a string", [](const YamlValue& value) { return std::optional<std::string>(read_text(value)); },
+                      [](const std::optional<std::string>& filter) {
+                        return filter ? nlohmann::json(*filter) : nlohmann::json(nullptr);
+                      }},
+                  "applies to tensors whose name contains it (none or * : every tensor)")
+          .custom("value", &FilteredValue::value,
+                  CustomValue<ScalarOrGradient>{"a number, a boolean, or a list of them (a gradient)",
+                                                read_scalar_or_gradient, scalar_or_gradient_json},
+                  "the value, or a gradient over the slice's layers (required)");
+  return schema;
+}
+
+ParameterSetting read_setting(const YamlValue& value) {
   ParameterSetting setting;
-  setting.line = line_of(node);
-  const bool filtered = node.IsSequence() && node.size() > 0 && node[0].IsMap();
+  setting.line = line_of(value);
+  const bool filtered = value.node.IsSequence() && value.node.size() > 0 && value.node[0].IsMap();
   if (!filtered) {
-    if (node.IsMap()) {
-      fail(node, key_path, "a filtered value is a list of {filter, value} entries; put this entry in a list");
+    if (value.node.IsMap()) {
+      value.fail("a filtered value is a list of {filter, value} entries; put this entry in a list");
     }
-    setting.entries.push_back({std::nullopt, parse_scalar_or_gradient(node, key_path), line_of(node)});
+    setting.entries.push_back({std::nullopt, read_scalar_or_gradient(value), setting.line});
     return setting;
   }
-  expect_list(node, key_path, /*allow_empty=*/false);
-  for (std::size_t i = 0; i < node.size(); ++i) {
-    const YAML::Node item = node[i];
-    const std::string item_path = key_path + "[" + std::to_string(i) + "]";
-    if (!item.IsMap()) {
-      fail(item, item_path, "every entry of a filtered value must be a {filter, value} mapping, got " + describe(item));
+  require_list(value);
+  for (std::size_t i = 0; i < value.node.size(); ++i) {
+    const YamlValue item = value.item(i);
+    if (!item.node.IsMap()) {
+      item.fail("every entry of a filtered value is a {filter, value} mapping, got " + yaml_shown(item.node));
     }
     FilteredValue entry;
     entry.line = line_of(item);
-    bool has_value = false;
-    for_each_entry(item, item_path, {"filter", "value"}, [&](const std::string& key, const YAML::Node& value) {
-      if (key == "filter") {
-        entry.filter = expect_string(value, item_path + ".filter");
-      } else {
-        entry.value = parse_scalar_or_gradient(value, item_path + ".value");
-        has_value = true;
-      }
-    });
-    if (!has_value) fail(item, item_path, "the entry has no 'value'");
+    filtered_value_schema().read(item, entry);
+    if (!item.node["value"]) item.fail("the entry has no 'value'");
     setting.entries.push_back(std::move(entry));
   }
   return setting;
 }
 
-ParameterSettings ConfigParser::parse_parameters(const YAML::Node& node, const std::string& key_path) const {
-  ParameterSettings settings;
-  if (node.IsNull()) return settings;  // `parameters:` with nothing under it, as in mergekit's own examples
-  for_each_entry(node, key_path, {}, [&](const std::string& name, const YAML::Node& value) {
-    settings.emplace(name, parse_setting(value, key_path + "." + name));
-  });
-  return settings;
+nlohmann::json setting_json(const ParameterSetting& setting) {
+  if (setting.entries.size() == 1 && !setting.entries.front().filter) {
+    return scalar_or_gradient_json(setting.entries.front().value);
+  }
+  nlohmann::json entries = nlohmann::json::array();
+  for (const auto& entry : setting.entries) entries.push_back(filtered_value_schema().to_json(entry));
+  return entries;
 }
 
-InputSource ConfigParser::parse_source(const YAML::Node& node, const std::string& key_path, bool in_slice) const {
-  InputSource source;
-  source.key_path = key_path;
-  source.line = line_of(node);
-  if (!node.IsMap()) {
-    fail(node, key_path, std::string("expected a mapping with 'model'") + (in_slice ? " and 'layer_range'" : "") +
-                             ", got " + describe(node));
+// `parameters:` maps parameter names to values; which names a method takes is the planner's check (the method is
+// known there). Empty (`parameters:` with nothing under it, as in mergekit's own examples) is allowed.
+CustomValue<ParameterSettings> parameters_value() {
+  return {"a mapping of parameter names to values",
+          [](const YamlValue& value) {
+            ParameterSettings settings;
+            if (value.node.IsNull()) return settings;
+            if (!value.node.IsMap()) value.fail("expected a mapping of parameter names to values, got " +
+                                                yaml_shown(value.node));
+            for (const auto& item : value.node) {
+              const YamlValue member = value.member(item);
+              if (!settings.emplace(item.first.as<std::string>(), read_setting(member)).second) {
+                member.fail("given twice");
+              }
+            }
+            return settings;
+          },
+          [](const ParameterSettings& settings) {
+            nlohmann::json object = nlohmann::json::object();
+            for (const auto& [name, setting] : settings) object[name] = setting_json(setting);
+            return object;
+          }};
+}
+
+// `layer_range: [first, end)`.
+CustomValue<std::optional<std::pair<std::int64_t, std::int64_t>>> layer_range_value() {
+  using Range = std::optional<std::pair<std::int64_t, std::int64_t>>;
+  return {"a list of 2 whole numbers, [first, end)",
+          [](const YamlValue& value) -> Range {
+            const auto range =
+                config::ValueType<std::array<std::int64_t, 2>>::read(value, config::in_closed(0, kMaxLayerIndex));
+            if (range[1] <= range[0]) {
+              value.fail("the range [" + std::to_string(range[0]) + ", " + std::to_string(range[1]) +
+                         ") is empty; the end is exclusive, so [0, 4] takes layers 0 to 3");
+            }
+            return std::make_pair(range[0], range[1]);
+          },
+          [](const Range& range) {
+            return range ? nlohmann::json::array({range->first, range->second}) : nlohmann::json(nullptr);
+          }};
+}
+
+// The keys of a model entry, common to `models` and `slices[].sources`.
+Schema<InputSource> input_source_schema(const char* help) {
+  return Schema<InputSource>(help)
+      .custom("model", &InputSource::model, model_value(),
+              "a Hugging Face model folder or a .safetensors file, relative to the config's folder (required)")
+      .custom("parameters", &InputSource::parameters, parameters_value(),
+              "this model's per-model parameters (weight, density, ...)")
+      .custom("fisher", &InputSource::fisher, optional_model_value(),
+              "merge_method fisher: the model's diagonal Fisher information (a .safetensors file, or a folder "
+              "holding one); ladle's key, not mergekit's");
+}
+
+const Schema<InputSource>& model_entry_schema() {
+  static const auto schema = input_source_schema("One entry of `models`: a whole model and its per-model parameters.");
+  return schema;
+}
+
+const Schema<InputSource>& slice_source_schema() {
+  static const auto schema =
+      input_source_schema("One source of a slice: a layer range of a model and its per-model parameters.")
+          .custom("layer_range", &InputSource::layer_range, layer_range_value(),
+                  "the layers taken, [first, end) with the end excluded (required)");
+  return schema;
+}
+
+// A list of mappings, each read by `schema` into an entry that knows its key path and line; `finish` checks what
+// an entry requires.
+template <class Entry>
+CustomValue<std::vector<Entry>> list_value(const Schema<Entry>& schema, const std::string& type,
+                                           std::function<void(const YamlValue&, const Entry&)> finish) {
+  const Schema<Entry>* entry_schema = &schema;  // a static schema, which outlives the reader
+  return {type,
+          [entry_schema, finish](const YamlValue& value) {
+            require_list(value);
+            std::vector<Entry> entries;
+            for (std::size_t i = 0; i < value.node.size(); ++i) {
+              const YamlValue item = value.item(i);
+              if (!item.node.IsMap()) item.fail("expected a mapping of keys, got " + yaml_shown(item.node));
+              Entry entry;
+              entry.key_path = item.key;
+              entry.line = line_of(item);
+              entry_schema->read(item, entry);
+              finish(item, entry);
+              entries.push_back(std::move(entry));
+            }
+            return entries;
+          },
+          [entry_schema](const std::vector<Entry>& entries) {
+            nlohmann::json list = nlohmann::json::array();
+            for (const auto& entry : entries) list.push_back(entry_schema->to_json(entry));
+            return list;
+          }};
+}
+
+void require_model(const YamlValue& item, const InputSource&) {
+  if (!item.node["model"]) item.fail("missing 'model'");
+}
+
+const Schema<OutputSlice>& slice_schema() {
+  static const auto schema =
+      Schema<OutputSlice>("One entry of `slices`: output layers built from a layer range of each source.")
+          .custom("sources", &OutputSlice::sources,
+                  list_value<InputSource>(slice_source_schema(), "a list of {model, layer_range, parameters}",
+                                          [](const YamlValue& item, const InputSource& source) {
+                                            require_model(item, source);
+                                            if (!source.layer_range) {
+                                              item.fail("missing 'layer_range' (model " + source.model.name + ")");
+                                            }
+                                          }),
+                  "the models and layer ranges merged into these output layers (required)")
+          .custom("parameters", &OutputSlice::parameters, parameters_value(),
+                  "parameters for this slice: method-wide ones, and defaults for its sources")
+          .custom("base_model", &OutputSlice::base_model, optional_model_value(),
+                  "the base model of this slice, instead of the top-level one");
+  return schema;
+}
+
+// tokenizer_source: `base`, a model path, or `model:PATH`.
+CustomValue<std::optional<TokenizerSource>> tokenizer_source_value() {
+  return {"base or a model path",
+          [](const YamlValue& value) -> std::optional<TokenizerSource> {
+            if (value.node.IsNull()) return std::nullopt;
+            const std::string text = read_text(value);
+            TokenizerSource source;
+            source.line = line_of(value);
+            if (text == "base") {
+              source.base = true;
+            } else if (text == "union") {
+              value.fail("'union' builds a new vocabulary and remaps the embeddings, which ladle does not do; use "
+                         "'base' or a model path (the models must then share that vocabulary)");
+            } else {
+              const std::string prefix = "model:";
+              const bool prefixed = text.compare(0, prefix.size(), prefix) == 0 && text.size() > prefix.size();
+              source.model = model_reference(prefixed ? text.substr(prefix.size()) : text, value);
+            }
+            return source;
+          },
+          [](const std::optional<TokenizerSource>& source) {
+            if (!source) return nlohmann::json(nullptr);
+            return source->base ? nlohmann::json("base") : nlohmann::json(source->model->name);
+          }};
+}
+
+// mergekit's newer `tokenizer: {source: ...}` form of tokenizer_source.
+struct TokenizerSettings {
+  std::optional<TokenizerSource> source;
+};
+
+CustomValue<std::optional<TokenizerSource>> tokenizer_section_value() {
+  static const auto schema = Schema<TokenizerSettings>("mergekit's tokenizer settings")
+                                 .custom("source", &TokenizerSettings::source, tokenizer_source_value(),
+                                         "as tokenizer_source");
+  return {"a mapping {source}",
+          [](const YamlValue& value) {
+            TokenizerSettings settings;
+            schema.read(value, settings);
+            return settings.source;
+          },
+          [](const std::optional<TokenizerSource>& source) {
+            return source ? nlohmann::json{{"source", tokenizer_source_value().to_json(source)}} : nlohmann::json();
+          }};
+}
+
+CustomValue<std::optional<c10::ScalarType>> dtype_value() {
+  return {"float32, float16, bfloat16 or float64",
+          [](const YamlValue& value) -> std::optional<c10::ScalarType> {
+            const std::string name = read_text(value);
+            try {
+              return parse_merge_dtype(name);
+            } catch (const Error& e) {
+              value.fail(e.what());
+            }
+          },
+          [](const std::optional<c10::ScalarType>& dtype) {
+            return dtype ? nlohmann::json(merge_dtype_name(*dtype)) : nlohmann::json(nullptr);
+          }};
+}
+
+config::Choices<std::string> method_choices() {
+  config::Choices<std::string> choices;
+  for (const auto& name : merge_method_names()) choices.emplace_back(name, name);
+  return choices;
+}
+
+const Schema<MergeConfig>& merge_config_schema() {
+  static const auto schema =
+      Schema<MergeConfig>("A mergekit merge configuration.")
+          .choice("merge_method", &MergeConfig::merge_method, method_choices(),
+                  "the merge method, by its mergekit name (required)")
+          .custom("base_model", &MergeConfig::base_model, optional_model_value(),
+                  "the base model: task vectors are taken against it; methods such as ties and slerp need one")
+          .custom("models", &MergeConfig::models,
+                  list_value<InputSource>(model_entry_schema(), "a list of {model, parameters}", require_model),
+                  "whole models to merge (give models or slices)")
+          .custom("slices", &MergeConfig::slices,
+                  list_value<OutputSlice>(slice_schema(), "a list of {sources, parameters}",
+                                          [](const YamlValue& item, const OutputSlice&) {
+                                            if (!item.node["sources"]) item.fail("missing 'sources'");
+                                          }),
+                  "output layers by slice, each from layer ranges of its sources (give models or slices)")
+          .custom("parameters", &MergeConfig::parameters, parameters_value(),
+                  "method-wide parameters, and defaults for every model's per-model ones")
+          .custom("dtype", &MergeConfig::dtype, dtype_value(),
+                  "the dtype the math runs in (none: float32, float64 when an input is stored in it)")
+          .custom("out_dtype", &MergeConfig::out_dtype, dtype_value(),
+                  "the dtype the output is stored in (none: dtype, else each tensor's stored dtype)")
+          .custom("tokenizer_source", &MergeConfig::tokenizer_source, tokenizer_source_value(),
+                  "whose tokenizer files the output gets (none: the reference model's, vocabularies cut to the "
+                  "smallest); union is refused")
+          .custom("tokenizer", &MergeConfig::tokenizer_source, tokenizer_section_value(),
+                  "mergekit's {source: ...} form of tokenizer_source")
+          .field("chat_template", &MergeConfig::chat_template,
+                 "ignored with a warning: the tokenizer files are copied as they are");
+  return schema;
+}
+
+// mergekit keys ladle refuses, with why; known to the reader so that they are not taken for misspellings.
+void refuse_unsupported(const ConfigSource& source) {
+  if (source.root()["modules"]) {
+    source.fail("modules", "multi-module merges are not supported; use 'models' or 'slices'");
   }
-  const std::set<std::string> allowed = in_slice
-                                           ? std::set<std::string>{"model", "layer_range", "parameters", "fisher"}
-                                           : std::set<std::string>{"model", "parameters", "fisher"};
-  bool has_model = false;
-  for_each_entry(node, key_path, allowed, [&](const std::string& key, const YAML::Node& value) {
-    const std::string path = key_path + "." + key;
-    if (key == "model") {
-      source.model = parse_model(value, path);
-      has_model = true;
-    } else if (key == "parameters") {
-      source.parameters = parse_parameters(value, path);
-    } else if (key == "fisher") {
-      source.fisher = make_model(expect_string(value, path), line_of(value));
-    } else {
-      expect_list(value, path, /*allow_empty=*/false);
-      if (value.size() != 2) fail(value, path, "expected [first, end) as two layer indices, got " + describe(value));
-      const auto begin = expect_layer_index(value[0], path + "[0]");
-      const auto end = expect_layer_index(value[1], path + "[1]");
-      if (end <= begin) {
-        fail(value, path, "the range [" + std::to_string(begin) + ", " + std::to_string(end) +
-                              ") is empty; the end is exclusive, so [0, 4] takes layers 0 to 3");
-      }
-      source.layer_range = std::make_pair(begin, end);
+  const YAML::Node slices = source.root()["slices"];
+  if (!slices || !slices.IsSequence()) return;
+  for (std::size_t i = 0; i < slices.size(); ++i) {
+    if (slices[i].IsMap() && slices[i]["residual_weight"]) {
+      source.fail("slices[" + std::to_string(i) + "].residual_weight",
+                  "residual_weight (deprecated in mergekit) is not supported");
     }
-  });
-  if (!has_model) fail(node, key_path, "missing 'model'");
-  if (in_slice && !source.layer_range) fail(node, key_path + " (" + source.model.name + ")", "missing 'layer_range'");
-  return source;
-}
-
-OutputSlice ConfigParser::parse_slice(const YAML::Node& node, const std::string& key_path) const {
-  OutputSlice slice;
-  slice.key_path = key_path;
-  slice.line = line_of(node);
-  bool has_sources = false;
-  for_each_entry(node, key_path, {"sources", "parameters", "base_model", "residual_weight"},
-                 [&](const std::string& key, const YAML::Node& value) {
-                   const std::string path = key_path + "." + key;
-                   if (key == "sources") {
-                     expect_list(value, path, /*allow_empty=*/false);
-                     for (std::size_t i = 0; i < value.size(); ++i) {
-                       slice.sources.push_back(parse_source(value[i], path + "[" + std::to_string(i) + "]", true));
-                     }
-                     has_sources = true;
-                   } else if (key == "parameters") {
-                     slice.parameters = parse_parameters(value, path);
-                   } else if (key == "base_model") {
-                     slice.base_model = parse_model(value, path);
-                   } else {
-                     fail(value, path, "residual_weight (deprecated in mergekit) is not supported");
-                   }
-                 });
-  if (!has_sources) fail(node, key_path, "missing 'sources'");
-  return slice;
-}
-
-TokenizerSource ConfigParser::parse_tokenizer_source(const YAML::Node& node, const std::string& key_path) const {
-  const std::string text = expect_string(node, key_path);
-  TokenizerSource source;
-  source.line = line_of(node);
-  if (text == "base") {
-    source.base = true;
-  } else if (text == "union") {
-    fail(node, key_path,
-         "'union' builds a new vocabulary and remaps the embeddings, which ladle does not do; use 'base' or a "
-         "model path (the models must then share that vocabulary)");
-  } else {
-    const std::string prefix = "model:";
-    const bool prefixed = text.compare(0, prefix.size(), prefix) == 0 && text.size() > prefix.size();
-    source.model = make_model(prefixed ? text.substr(prefix.size()) : text, line_of(node));
   }
-  return source;
 }
 
-c10::ScalarType ConfigParser::parse_dtype(const YAML::Node& node, const std::string& key_path) const {
-  const std::string name = expect_string(node, key_path);
+// mergekit-mega's files hold several merges, one YAML document each; ConfigSource reads only the first.
+void require_one_document(const std::string& text, const std::string& label) {
+  std::size_t documents = 0;
   try {
-    return parse_merge_dtype(name);
-  } catch (const Error& e) {
-    fail(node, key_path, e.what());
+    documents = YAML::LoadAll(text).size();
+  } catch (const YAML::Exception&) {
+    config::load_yaml(text, label);  // the first document's syntax error, in the readers' format
+    throw Error(label + ": not valid YAML after its first document");
   }
-}
-
-MergeConfig ConfigParser::parse(const std::string& text) {
-  std::vector<YAML::Node> documents;
-  try {
-    documents = YAML::LoadAll(text);
-  } catch (const YAML::Exception& e) {
-    const std::string line = e.mark.is_null() ? "" : ":" + std::to_string(e.mark.line + 1);
-    throw Error(label_ + line + ": not valid YAML: " + e.msg);
-  }
-  if (documents.empty()) throw Error(label_ + ": the file is empty");
-  if (documents.size() > 1) {
-    throw Error(label_ + ": holds " + std::to_string(documents.size()) +
+  if (documents > 1) {
+    throw Error(label + ": holds " + std::to_string(documents) +
                 " YAML documents; one merge per file (mergekit-mega's multi-document files are not supported)");
   }
-  const YAML::Node root = documents.front();
-  if (!root.IsMap()) fail(root, "(top level)", "expected a mapping of configuration keys, got " + describe(root));
+}
 
-  MergeConfig config;
-  config.text = text;
-  bool has_method = false;
-  std::optional<YAML::Node> models_node;
-  std::optional<YAML::Node> slices_node;
-  for_each_entry(
-      root, "",
-      {"merge_method", "base_model", "models", "slices", "parameters", "dtype", "out_dtype", "tokenizer_source",
-       "tokenizer", "chat_template", "modules"},
-      [&](const std::string& key, const YAML::Node& value) {
-        if (key == "merge_method") {
-          config.merge_method = expect_string(value, key);
-          config.merge_method_line = line_of(value);
-          has_method = true;
-        } else if (key == "base_model") {
-          if (!value.IsNull()) config.base_model = parse_model(value, key);
-        } else if (key == "models") {
-          models_node = value;
-        } else if (key == "slices") {
-          slices_node = value;
-        } else if (key == "parameters") {
-          config.parameters = parse_parameters(value, key);
-        } else if (key == "dtype") {
-          config.dtype = parse_dtype(value, key);
-        } else if (key == "out_dtype") {
-          config.out_dtype = parse_dtype(value, key);
-        } else if (key == "tokenizer_source") {
-          if (!value.IsNull()) config.tokenizer_source = parse_tokenizer_source(value, key);
-        } else if (key == "tokenizer") {
-          for_each_entry(value, key, {"source"}, [&](const std::string&, const YAML::Node& source) {
-            config.tokenizer_source = parse_tokenizer_source(source, "tokenizer.source");
-          });
-        } else if (key == "chat_template") {
-          config.warnings.push_back(label_ + ":" + std::to_string(line_of(value)) +
-                                    ": chat_template is ignored: ladle copies the tokenizer files as they are");
-        } else {
-          fail(value, key, "multi-module merges ('modules') are not supported; use 'models' or 'slices'");
-        }
-      });
-  if (!has_method) fail(root, "merge_method", "missing: every merge names its method (e.g. 'merge_method: linear')");
-  if (models_node.has_value() == slices_node.has_value()) {
-    fail(root, "models/slices", "give exactly one of 'models' (whole models) or 'slices' (layer ranges)");
+MergeConfig read_merge_config(const ConfigSource& source) {
+  refuse_unsupported(source);
+  MergeConfig config = merge_config_schema().read(source);
+  const YAML::Node& root = source.root();
+  if (!root["merge_method"]) {
+    source.fail("merge_method", "must be set: every merge names its method (e.g. 'merge_method: linear')");
   }
-  if (models_node) {
-    expect_list(*models_node, "models", /*allow_empty=*/false);
-    for (std::size_t i = 0; i < models_node->size(); ++i) {
-      config.models.push_back(parse_source((*models_node)[i], "models[" + std::to_string(i) + "]", false));
-    }
-  } else {
-    expect_list(*slices_node, "slices", /*allow_empty=*/false);
-    for (std::size_t i = 0; i < slices_node->size(); ++i) {
-      config.slices.push_back(parse_slice((*slices_node)[i], "slices[" + std::to_string(i) + "]"));
-    }
+  config.merge_method_line = yaml_line(root["merge_method"]);
+  if (root["models"].IsDefined() == root["slices"].IsDefined()) {
+    source.fail(root["models"] ? "slices" : "models",
+                "give exactly one of 'models' (whole models) or 'slices' (layer ranges)");
+  }
+  if (root["chat_template"]) {
+    config.warnings.push_back(source.where("chat_template") +
+                              ": chat_template is ignored: ladle copies the tokenizer files as they are");
   }
   return config;
+}
+
+// The keys of one list's entries as a section of the reference.
+template <class Entry>
+void add_entry_reference(const std::string& key, const Schema<Entry>& schema,
+                         std::vector<config::KeyReference>& out) {
+  out.push_back({key, "a section", "", nullptr, schema.help(), true});
+  const auto keys = schema.reference(key);
+  out.insert(out.end(), keys.begin(), keys.end());
+}
+
+// Each method's parameters as a section "<method>.parameters" of the reference: where they are written, their range
+// and default.
+void add_method_reference(const MergeMethod& method, std::vector<config::KeyReference>& out) {
+  const std::string section = method.name() + ".parameters";
+  out.push_back({section, "a section", "", nullptr,
+                 "The parameters of merge_method " + method.name() +
+                     (method.requires_base() ? " (needs a base_model)" : "") +
+                     (method.parameters().empty() ? ": none." : "."),
+                 true});
+  for (const ParameterSpec& spec : method.parameters()) {
+    std::string allowed = spec.range.text();
+    if (spec.interpolation_factor) allowed = "in [0, 1], or outside to extrapolate (with a warning)";
+    const nlohmann::json default_value = spec.default_value ? nlohmann::json(*spec.default_value) : nullptr;
+    out.push_back({section + "." + spec.name, "a number", allowed, default_value,
+                   std::string(spec.per_model ? "per model: models[].parameters, or one value for all in parameters"
+                                              : "method-wide: parameters (or a slice's parameters)") +
+                       (spec.required ? "; required" : ""),
+                   false});
+  }
 }
 
 }  // namespace
@@ -439,31 +530,29 @@ std::string MergeConfig::where(int line) const {
 }
 
 MergeConfig load_merge_config(const fs::path& path) {
-  std::error_code error;
-  const auto status = fs::status(path, error);
-  if (!fs::exists(status)) throw Error(path.string() + ": no such config file");
-  if (!fs::is_regular_file(status)) throw Error(path.string() + ": not a regular file");
-  const auto size = fs::file_size(path, error);
-  if (error) throw Error(path.string() + ": cannot read: " + error.message());
-  if (size > kMaxConfigBytes) {
-    throw Error(path.string() + ": " + std::to_string(size) + " bytes is too large for a merge config (at most " +
-                std::to_string(kMaxConfigBytes) + ")");
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path.string() + ": cannot open for reading");
-  std::ostringstream text;
-  text << in.rdbuf();
-  const fs::path folder = fs::absolute(path, error).parent_path();
-  MergeConfig config = parse_merge_config(text.str(), path.string(), folder);
+  MergeConfig config = parse_merge_config(config::read_config_text(path, kMaxConfigBytes), path.string(),
+                                          fs::absolute(path).parent_path());
   config.path = path;
   return config;
 }
 
 MergeConfig parse_merge_config(const std::string& text, const std::string& label, const fs::path& folder) {
   if (text.size() > kMaxConfigBytes) throw Error(label + ": too large for a merge config");
-  MergeConfig config = ConfigParser(label, folder).parse(text);
+  require_one_document(text, label);
+  MergeConfig config = read_merge_config(ConfigSource(text, label, folder));
   config.path = label;
+  config.text = text;
   return config;
+}
+
+std::vector<config::KeyReference> merge_config_reference() {
+  std::vector<config::KeyReference> keys = merge_config_schema().reference();
+  add_entry_reference("models[]", model_entry_schema(), keys);
+  add_entry_reference("slices[]", slice_schema(), keys);
+  add_entry_reference("slices[].sources[]", slice_source_schema(), keys);
+  add_entry_reference("parameters.NAME[]", filtered_value_schema(), keys);
+  for (const auto& name : merge_method_names()) add_method_reference(find_merge_method(name), keys);
+  return keys;
 }
 
 c10::ScalarType parse_merge_dtype(const std::string& name) {

@@ -22,8 +22,10 @@
 //   chat_template: ...              # ignored with a warning
 // A parameter value is a number or boolean, a list of numbers (a "gradient", interpolated over the layers of a
 // slice), or a list of {filter, value} entries matched on tensor names (a `value` with no filter is the fallback).
-// Unknown keys, wrong types, out-of-range numbers and malformed entries are errors naming the file, the line
-// and the key path (e.g. "merge.yml:7: models[1].parameters.weight: expected a number, got 'heavy'").
+// The keys are declared once (lib/config/schema.h) in merge_config.cpp: unknown keys (with a "did you mean"), wrong
+// types and malformed entries are errors naming the file, the line and the key path, in the format of every config
+// reader ("merge.yml:7: models[1].parameters.weight: expected a finite number or a boolean, got 'heavy'"). Which
+// parameters a method takes, and their ranges, are the method's (merge_method.h), checked by the planner.
 #pragma once
 
 #include <c10/core/ScalarType.h>
@@ -34,6 +36,8 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "lib/config/key_reference.h"
 
 namespace ladle::merge {
 
@@ -118,6 +122,7 @@ struct MergeConfig {
   std::optional<c10::ScalarType> dtype;
   std::optional<c10::ScalarType> out_dtype;
   std::optional<TokenizerSource> tokenizer_source;
+  std::string chat_template;         // accepted and ignored, with a warning: the tokenizer files are copied as they are
   std::vector<std::string> warnings;  // accepted but ignored settings (chat_template, ...)
 
   // Every distinct model whose tensors are read (base models, models, slice sources; not a tokenizer_source
@@ -127,11 +132,16 @@ struct MergeConfig {
   std::string where(int line) const;
 };
 
-// Reads and parses a config file; model paths are resolved against its folder. Throws ladle::Error.
+// Reads and parses a config file (at most kMaxConfigBytes); model paths are resolved against its folder. Throws
+// ladle::Error.
 MergeConfig load_merge_config(const std::filesystem::path& path);
 // Parses config text; `label` names it in messages and `folder` resolves relative model paths.
 MergeConfig parse_merge_config(const std::string& text, const std::string& label,
                                const std::filesystem::path& folder);
+
+// Every key of the YAML, each list's entries (`models[]`, `slices[]`, `slices[].sources[]`) as a section, and each
+// merge method's parameters with their ranges and defaults, for `ladle merge --help-config`.
+std::vector<config::KeyReference> merge_config_reference();
 
 // mergekit's dtype names: float32, float16, bfloat16, float64 (also with a "torch." prefix, and fp32, fp16,
 // bf16). Throws ladle::Error listing them.

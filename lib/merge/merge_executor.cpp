@@ -29,6 +29,7 @@
 #include "lib/util/progress_line.h"
 #include "lib/util/shape_text.h"
 #include "lib/util/splitmix64.h"
+#include "lib/weights/nonfinite_values.h"
 #include "lib/weights/tensor_ops.h"
 
 namespace ladle::merge {
@@ -175,6 +176,8 @@ class Executor {
   bool sliced(const PlannedTensor& tensor) const;
   // The method's result for `rows` of the tensor, in the storage dtype, on the CPU.
   at::Tensor merge_rows(const PlannedTensor& tensor, Rows rows) const;
+  // Throws naming the model, the tensor and the count when an input holds NaN or ±Inf (unless allowed).
+  void require_finite_inputs(const PlannedTensor& tensor) const;
   at::Tensor compute(const PlannedTensor& tensor) const;
   void find_thresholds(int threads);
   std::uint64_t memory_cost(const PlannedTensor& tensor) const;
@@ -252,8 +255,18 @@ at::Tensor Executor::merge_rows(const PlannedTensor& tensor, Rows rows) const {
   return to_storage_dtype(merged, tensor.out_dtype).to(at::kCPU);
 }
 
+void Executor::require_finite_inputs(const PlannedTensor& tensor) const {
+  if (options_.allow_nonfinite) return;
+  for (const auto& input : tensor.all_inputs()) {
+    const InputModel& model = models_[input.model];
+    require_finite(read(input, tensor), "model '" + model.reference.name + "' (" + model.reference.path.string() + ")",
+                   input.tensor);
+  }
+}
+
 at::Tensor Executor::compute(const PlannedTensor& tensor) const {
   if (tensor.copy) return read(tensor.models.front(), tensor);
+  require_finite_inputs(tensor);
   at::Tensor stored;
   if (sliced(tensor)) {
     // Slices of whole rows, merged on this task's ATen threads (each slice single-threaded) into the output.

@@ -22,6 +22,9 @@
 // any thread count. Large temporaries come from a HugePageCpuAllocator (lib/merge/huge_page_allocator.h) while the
 // merge runs, which keeps up to one budget of freed blocks for reuse.
 //
+// Every floating-point input tensor is checked for NaN and ±Inf just before it is merged (a pass over pages the
+// merge reads anyway), unless allow_nonfinite: the error names the model folder, the tensor and the count.
+//
 // Methods that trim by whole-model magnitude (ties with global_trim) get their thresholds from a first pass
 // over every tensor's task vectors (two passes when needed; see lib/merge/methods/magnitude_threshold.h).
 #pragma once
@@ -48,6 +51,9 @@ struct MergeExecutionOptions {
   // Bytes the tensors in flight may hold at once (inputs as mapped, working-dtype copies, result, output);
   // 0: what the largest tensor needs alone, so a large tensor is computed alone and small ones side by side.
   std::uint64_t memory_budget = 0;
+  // NaN and ±Inf in an input tensor pass into the output (--allow-nonfinite); by default each input tensor is
+  // checked before it is merged and the first one holding any stops the merge (lib/weights/nonfinite_values.h).
+  bool allow_nonfinite = false;
 };
 
 struct MergeExecutionStats {

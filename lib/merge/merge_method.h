@@ -14,15 +14,26 @@
 #include <string>
 #include <vector>
 
+#include "lib/config/value_range.h"
+
 namespace ladle::merge {
 
 // A parameter a method declares, as mergekit's ConfigParameterDef: resolved per model (`models[].parameters`,
-// e.g. weight, density) or once for the method (top-level `parameters`, e.g. t, lambda, normalize).
+// e.g. weight, density) or once for the method (top-level `parameters`, e.g. t, lambda, normalize), with the values
+// it accepts. The planner checks every value a config writes (each point of a gradient, each filtered entry) before
+// any tensor is read; values between two points of a gradient then lie in the range as well.
 struct ParameterSpec {
   std::string name;
   bool per_model = false;                 // true: every input model has its own value
   bool required = false;                  // an error names the parameter (and the model) when it is missing
   std::optional<double> default_value;    // used when not required and not given; booleans are 0 or 1
+  // Outside it a value is an error naming the model or slice, the parameter and the range (a density of 1.5, a
+  // negative epsilon). Unbounded for weights and scale factors, which any real number is (mergekit's too).
+  config::ValueRange range = {};
+  // An interpolation factor (slerp's t): in [0, 1] it moves between two models; outside, along the same path beyond
+  // them, which is extrapolation (ExPO, Zheng et al. 2024, "Weak-to-Strong Extrapolation Expedites Alignment"):
+  // allowed, with a warning saying so.
+  bool interpolation_factor = false;
 };
 
 // One output tensor's inputs, every parameter resolved for this tensor (a layer gradient already interpolated).
@@ -61,6 +72,12 @@ class MergeMethod {
   virtual std::vector<ParameterSpec> parameters() const = 0;
   // True when the method cannot run without a base model (task arithmetic, TIES, DARE, SLERP, ...).
   virtual bool requires_base() const = 0;
+  // Throws ladle::Error ("<method>: tensor '<name>': ...", as merge() would) when the method refuses a tensor for a
+  // reason its data does not change: the number of models, a missing or unwanted base, resolved parameters it cannot
+  // use together (weights that sum to 0 under normalize, density ± epsilon outside (0, 1)). Reads no tensor data:
+  // the planner calls it for every planned tensor with undefined tensors (one per input), so `ladle merge check`
+  // refuses all that `ladle merge` would before anything is read; merge() calls it first.
+  virtual void validate(const MethodInputs& inputs) const = 0;
   // The merged tensor, in inputs.working_dtype; throws ladle::Error naming the tensor on bad inputs.
   virtual at::Tensor merge(const MethodInputs& inputs) const = 0;
   // True when the method needs global_magnitude_thresholds for these method-wide parameters.

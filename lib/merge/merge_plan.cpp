@@ -9,6 +9,7 @@
 #include "lib/io/torch_dtype.h"
 #include "lib/merge/merge_method_registry.h"
 #include "lib/merge/method_with_fishers.h"
+#include "lib/merge/parameter_settings_check.h"
 #include "lib/merge/tensor_names.h"
 #include "lib/util/error.h"
 #include "lib/util/human_format.h"
@@ -18,9 +19,6 @@ namespace ladle::merge {
 namespace {
 
 namespace fs = std::filesystem;
-
-// mergekit options that change how it stores intermediate masks, never the result; accepted with a warning.
-const std::set<std::string> kIgnoredParameters = {"int8_mask"};
 
 bool is_floating(io::Dtype dtype) {
   return dtype == io::Dtype::F16 || dtype == io::Dtype::BF16 || dtype == io::Dtype::F32 || dtype == io::Dtype::F64;
@@ -57,8 +55,8 @@ class Planner {
   const io::CheckpointReader& reader(std::size_t model) const { return *models_[model].reader; }
   std::string model_name(std::size_t model) const { return "'" + models_[model].reference.name + "'"; }
 
+  // Every parameter the config writes, against the method's declarations (parameter_settings_check.h).
   void check_parameter_names();
-  void check_setting_names(const ParameterSettings& settings, const std::string& key_path, bool per_model_only);
   void normalize_slices();
   void check_slice(const Slice& slice) const;
   std::optional<double> lookup(const std::string& name, const SliceSource* source, const Slice& slice,
@@ -68,6 +66,7 @@ class Planner {
   std::map<std::string, double> resolve_model_parameters(const SliceSource& source, const Slice& slice,
                                                          const std::string& input_name, double t,
                                                          bool enforce_required) const;
+  void validate_method(const PlannedTensor& tensor, const Slice& slice) const;
   void add_tensor(const std::string& output_name, const Slice& slice, const std::vector<std::string>& input_names,
                   double t, std::int64_t output_layer);
   void add_fishers(PlannedTensor& tensor, const std::vector<const SliceSource*>& sources,
@@ -85,38 +84,19 @@ class Planner {
   MergePlan plan_;
 };
 
-void Planner::check_setting_names(const ParameterSettings& settings, const std::string& key_path,
-                                  bool per_model_only) {
-  for (const auto& [name, setting] : settings) {
-    const std::string where = key_path + "." + name;
-    const auto spec = specs_.find(name);
-    if (spec == specs_.end() && kIgnoredParameters.count(name)) {
-      plan_.warnings.push_back(config_.where(setting.line) + ": " + where +
-                               ": ignored (a mergekit memory option that does not change the result)");
-      continue;
-    }
-    if (spec == specs_.end()) {
-      std::string known;
-      for (const auto& [known_name, unused] : specs_) known += (known.empty() ? "" : ", ") + known_name;
-      fail(setting.line, where + ": unknown parameter for merge_method " + method_->name() + " (its parameters: " +
-                             (known.empty() ? "none" : known) + ")");
-    }
-    if (per_model_only && !spec->second.per_model) {
-      fail(setting.line, where + ": '" + name + "' is a method-wide parameter of " + method_->name() +
-                             "; set it under the top-level or the slice's parameters");
-    }
-  }
-}
-
 void Planner::check_parameter_names() {
   for (const auto& spec : method_->parameters()) specs_[spec.name] = spec;
-  check_setting_names(config_.parameters, "parameters", false);
-  for (const auto& source : config_.models) check_setting_names(source.parameters, source.key_path + ".parameters", true);
+  const auto check = [&](const ParameterSettings& settings, const SettingsPlace& place) {
+    check_parameter_settings(config_, *method_, settings, place, plan_.warnings);
+  };
+  const auto own = [](const InputSource& source) {
+    return SettingsPlace{source.key_path + ".parameters", true, "model '" + source.model.name + "', "};
+  };
+  check(config_.parameters, {"parameters"});
+  for (const auto& source : config_.models) check(source.parameters, own(source));
   for (const auto& slice : config_.slices) {
-    check_setting_names(slice.parameters, slice.key_path + ".parameters", false);
-    for (const auto& source : slice.sources) {
-      check_setting_names(source.parameters, source.key_path + ".parameters", true);
-    }
+    check(slice.parameters, {slice.key_path + ".parameters"});
+    for (const auto& source : slice.sources) check(source.parameters, own(source));
   }
 }
 
@@ -250,6 +230,25 @@ std::map<std::string, double> Planner::resolve_model_parameters(const SliceSourc
   return values;
 }
 
+// The method's own refusals (MergeMethod::validate) on the tensor's inputs as the executor will pass them, without
+// their data.
+void Planner::validate_method(const PlannedTensor& tensor, const Slice& slice) const {
+  MethodInputs inputs;
+  inputs.tensor_name = tensor.name;
+  if (tensor.base) inputs.base = at::Tensor();
+  inputs.models.resize(tensor.models.size());
+  for (const auto& input : tensor.models) inputs.model_names.push_back(models_[input.model].reference.name);
+  inputs.model_parameters = tensor.model_parameters;
+  inputs.base_parameters = tensor.base_parameters;
+  inputs.parameters = tensor.parameters;
+  inputs.working_dtype = tensor.working_dtype;
+  try {
+    method_->validate(inputs);
+  } catch (const Error& e) {
+    fail(slice.line > 0 ? slice.line : config_.merge_method_line, e.what());
+  }
+}
+
 void Planner::add_tensor(const std::string& output_name, const Slice& slice,
                          const std::vector<std::string>& input_names, double t, std::int64_t output_layer) {
   PlannedTensor tensor;
@@ -352,6 +351,7 @@ void Planner::add_tensor(const std::string& output_name, const Slice& slice,
   if (base_source) tensor.base_parameters = resolve_model_parameters(*base_source, slice, base_name, t, false);
   tensor.needs_global_magnitude_thresholds = method_->needs_global_magnitude_thresholds(tensor.parameters);
   if (method_->needs_model_fishers(tensor.parameters)) add_fishers(tensor, model_sources, model_names);
+  validate_method(tensor, slice);
   plan_.tensors.push_back(std::move(tensor));
 }
 

@@ -56,6 +56,7 @@ class MethodWithFishers : public MergeMethod {
   bool needs_model_fishers(const std::map<std::string, double>& parameters) const override {
     return method_.needs_model_fishers(parameters);
   }
+  void validate(const MethodInputs& inputs) const override { method_.validate(inputs); }
   // The wrapped method's merge() on `inputs` with model_fishers (and model_fisher_norms) filled in. Throws
   // ladle::Error naming the tensor when the planner recorded no Fishers for it.
   at::Tensor merge(const MethodInputs& inputs) const override;

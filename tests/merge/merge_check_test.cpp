@@ -115,9 +115,14 @@ TEST_F(MergeCheckTest, ArchitectureMismatchIsAnError) {
 
 TEST_F(MergeCheckTest, UnreadableModelIsAnErrorAndOtherProblemsAreStillReported) {
   ladle::testing::write_random_llama(dir_ / "a");
-  const auto report = check(
-      "merge_method: lnear\nslices:\n  - sources:\n      - {model: a, layer_range: [0, 5]}\n"
-      "      - {model: missing, layer_range: [0, 5]}\n");
+  // The reader refuses an unknown method (with a "did you mean"); a config built in code can still name one.
+  config_ = parse_merge_config(
+      "merge_method: linear\nslices:\n  - sources:\n      - {model: a, layer_range: [0, 5]}\n"
+      "      - {model: missing, layer_range: [0, 5]}\n",
+      "merge.yml", dir_);
+  config_.merge_method = "lnear";
+  models_ = std::make_unique<InputModels>(config_);
+  const auto report = check_merge(config_, *models_);
   EXPECT_EQ(findings(report, CheckSeverity::error, "models").size(), 1u) << report.text();
   EXPECT_EQ(findings(report, CheckSeverity::error, "config").size(), 1u) << report.text();  // unknown method
   EXPECT_EQ(findings(report, CheckSeverity::error, "layers").size(), 1u) << report.text();  // [0, 5] of 2 layers

@@ -231,6 +231,103 @@ TEST_F(MergePlanTest, MethodWideParameterUnderAModelIsRefused) {
   EXPECT_NE(error.find("method-wide"), std::string::npos) << error;
 }
 
+// Issue 15: a density is a fraction of the entries kept; 1.5 used to be taken as 1 and -0.2 to drop the model.
+TEST_F(MergePlanTest, DensityAboveOneIsAnErrorNamingTheModelAndTheRange) {
+  model("base");
+  model("a");
+  model("b");
+  EXPECT_EQ(plan_error("merge_method: ties\nbase_model: base\nmodels:\n"
+                       "  - model: a\n    parameters: {weight: 1, density: 0.5}\n"
+                       "  - model: b\n    parameters: {weight: 1, density: 1.5}\n"),
+            "merge.yml:7: models[1].parameters.density: expected a number in [0, 1], got 1.5 (model 'b', "
+            "merge_method ties)");
+}
+
+TEST_F(MergePlanTest, NegativeDensityIsAnErrorNamingTheKeyAndTheRange) {
+  model("base");
+  model("a");
+  EXPECT_EQ(plan_error("merge_method: dare_ties\nbase_model: base\nmodels: [{model: a}]\n"
+                       "parameters:\n  weight: 1\n  density: -0.2\n"),
+            "merge.yml:6: parameters.density: expected a number in [0, 1], got -0.2 (merge_method dare_ties)");
+}
+
+// Every point of a gradient is checked (values between two points then lie in the range too).
+TEST_F(MergePlanTest, DensityGradientPointOutsideTheRangeIsNamed) {
+  model("base");
+  model("a");
+  EXPECT_EQ(plan_error("merge_method: ties\nbase_model: base\nmodels:\n"
+                       "  - model: a\n    parameters:\n      weight: 1\n      density: [0.5, 1.5]\n"),
+            "merge.yml:7: models[0].parameters.density[1]: expected a number in [0, 1], got 1.5 (model 'a', "
+            "merge_method ties)");
+}
+
+TEST_F(MergePlanTest, EpsilonOutsideItsRangeIsAnError) {
+  model("base");
+  model("a");
+  const std::string config = "merge_method: della\nbase_model: base\nmodels:\n"
+                             "  - model: a\n    parameters: {weight: 1, density: 0.5, epsilon: ";
+  EXPECT_EQ(plan_error(config + "-0.1}\n"),
+            "merge.yml:5: models[0].parameters.epsilon: expected a number in [0, 0.5), got -0.1 (model 'a', "
+            "merge_method della)");
+  EXPECT_NE(plan_error(config + "0.5}\n").find("expected a number in [0, 0.5), got 0.5"), std::string::npos);
+}
+
+// DELLA's keep probabilities span [density − ε, density + ε], which must lie in (0, 1): a relation between two
+// in-range values, checked by the method (MergeMethod::validate) while planning, before any tensor is read.
+TEST_F(MergePlanTest, DellaDensityPlusEpsilonBeyondOneIsRefusedWhilePlanning) {
+  model("base");
+  model("a");
+  const std::string error = plan_error("merge_method: della\nbase_model: base\nmodels:\n"
+                                       "  - model: a\n    parameters: {weight: 1, density: 0.7, epsilon: 0.4}\n");
+  EXPECT_EQ(error, "merge.yml:1: della: tensor 'model.embed_tokens.weight': model 'a': density ± epsilon must lie "
+                   "in (0, 1), got density 0.7 and epsilon 0.4");
+}
+
+// slerp's t outside [0, 1] extrapolates (ExPO): allowed, with a warning naming the gradient's point; the planned
+// value is the gradient's (layer 0 of 2 takes the first point).
+TEST_F(MergePlanTest, SlerpFactorOutsideTheUnitIntervalPlansWithAWarning) {
+  model("base");
+  model("a");
+  const MergePlan plan = this->plan(
+      "merge_method: slerp\nbase_model: base\nmodels: [{model: a}]\nparameters:\n  t: [-0.5, 0.5, 1.5]\n");
+  std::vector<std::string> warnings;
+  for (const auto& warning : plan.warnings) {
+    if (warning.find("extrapolates") != std::string::npos) warnings.push_back(warning);
+  }
+  ASSERT_EQ(warnings.size(), 2u);
+  EXPECT_EQ(warnings[0].find("merge.yml:5: parameters.t[0]: slerp's t = -0.5 is outside [0, 1]: it extrapolates"),
+            0u)
+      << warnings[0];
+  EXPECT_EQ(warnings[1].find("merge.yml:5: parameters.t[2]: slerp's t = 1.5 is outside [0, 1]"), 0u) << warnings[1];
+  EXPECT_EQ(tensor(plan, "model.layers.0.mlp.up_proj.weight").parameters.at("t"), -0.5);
+  EXPECT_EQ(tensor(plan, "model.layers.1.mlp.up_proj.weight").parameters.at("t"), 1.5);
+}
+
+TEST_F(MergePlanTest, SlerpFactorInsideTheUnitIntervalHasNoWarning) {
+  model("base");
+  model("a");
+  const MergePlan plan =
+      this->plan("merge_method: slerp\nbase_model: base\nmodels: [{model: a}]\nparameters: {t: [0, 1]}\n");
+  for (const auto& warning : plan.warnings) EXPECT_EQ(warning.find("extrapolates"), std::string::npos) << warning;
+}
+
+// The method's own refusals that need no tensor data come from planning, so `ladle merge check` reports them.
+TEST_F(MergePlanTest, PassthroughOfTwoModelsIsRefusedWhilePlanning) {
+  model("a");
+  model("b");
+  EXPECT_EQ(plan_error("merge_method: passthrough\nmodels:\n  - model: a\n  - model: b\n"),
+            "merge.yml:1: passthrough: tensor 'model.embed_tokens.weight': expects exactly one input tensor, got 2");
+}
+
+TEST_F(MergePlanTest, LinearWeightsSummingToZeroAreRefusedWhilePlanning) {
+  model("a");
+  model("b");
+  const std::string error = plan_error(
+      "merge_method: linear\nmodels:\n  - {model: a, parameters: {weight: 1}}\n"
+      "  - {model: b, parameters: {weight: -1}}\n");
+  EXPECT_NE(error.find("the weights sum to 0, so normalize cannot divide by them"), std::string::npos) << error;
+}
+
 TEST_F(MergePlanTest, UnknownMethodListsTheKnownOnes) {
   model("a");
   const std::string error = plan_error("merge_method: lnear\nmodels: [{model: a}]\n");

@@ -17,8 +17,13 @@ double sorted_quantile(const at::Tensor& sorted, double q) {
 
 }  // namespace
 
+void ArceeFusionMerge::validate(const MethodInputs& inputs) const {
+  check_input_count(name(), inputs, {0, 1}, /*base_required=*/true);
+}
+
 at::Tensor ArceeFusionMerge::merge(const MethodInputs& inputs) const {
-  check_inputs(name(), inputs, {0, 1}, /*base_required=*/true);
+  validate(inputs);
+  check_input_tensors(name(), inputs);
   const at::Tensor base = working_base(inputs);
   if (inputs.models.empty() || base.numel() == 0) return base;
   const at::Tensor other = inputs.models[0].to(inputs.working_dtype);

@@ -11,6 +11,7 @@ class ArceeFusionMerge : public MergeMethod {
   std::string name() const override { return "arcee_fusion"; }
   std::vector<ParameterSpec> parameters() const override { return {}; }
   bool requires_base() const override { return true; }
+  void validate(const MethodInputs& inputs) const override;
   // Importance I = |θ₁ − θ₀| · KL(p‖q) with p = softmax(θ₁) + 1e-8 and q = softmax(θ₀) + 1e-8 along the last
   // dimension (one KL per row, a 0-d or 1-D tensor is one row); threshold = median + 1.5·IQR of I, each quantile
   // q taken as sorted(I)[⌊q·(n − 1)⌋]; θ = θ₀ + (θ₁ − θ₀)·[I ≥ threshold]. mergekit estimates the quantiles from

@@ -10,15 +10,25 @@ namespace ladle::merge {
 
 std::vector<ParameterSpec> FisherMerge::parameters() const {
   return {
-      {"weight", true, false, 1.0},
-      {"fisher_floor", false, false, 1e-6},
+      {"weight", true, false, 1.0, config::at_least(0)},
+      {"fisher_floor", false, false, 1e-6, config::at_least(0)},
       {"normalize_fishers", false, false, 1.0},
   };
 }
 
-at::Tensor FisherMerge::merge(const MethodInputs& inputs) const {
-  check_inputs(name(), inputs, {1, 0}, /*base_required=*/false);
+void FisherMerge::validate(const MethodInputs& inputs) const {
+  check_input_count(name(), inputs, {1, 0}, /*base_required=*/false);
   if (inputs.base) fail(name(), inputs, "Fisher merging uses no base model; list it under models with its Fisher");
+  const std::vector<double> weights = model_parameters(name(), parameters(), inputs, "weight");
+  for (std::size_t i = 0; i < weights.size(); ++i) {
+    if (!(weights[i] >= 0.0)) fail(name(), inputs, "the weight of " + model_label(inputs, i) + " is negative");
+  }
+  if (std::accumulate(weights.begin(), weights.end(), 0.0) == 0.0) fail(name(), inputs, "the weights are all 0");
+}
+
+at::Tensor FisherMerge::merge(const MethodInputs& inputs) const {
+  validate(inputs);
+  check_input_tensors(name(), inputs);
   const std::size_t count = inputs.models.size();
   if (inputs.model_fishers.size() != count) {
     fail(name(), inputs, "needs one Fisher tensor per model, got " + std::to_string(inputs.model_fishers.size()) +
@@ -26,10 +36,6 @@ at::Tensor FisherMerge::merge(const MethodInputs& inputs) const {
   }
   const std::vector<ParameterSpec> specs = parameters();
   const std::vector<double> weights = model_parameters(name(), specs, inputs, "weight");
-  for (std::size_t i = 0; i < count; ++i) {
-    if (!(weights[i] >= 0.0)) fail(name(), inputs, "the weight of " + model_label(inputs, i) + " is negative");
-  }
-  if (std::accumulate(weights.begin(), weights.end(), 0.0) == 0.0) fail(name(), inputs, "the weights are all 0");
   const double floor = method_parameter(name(), specs, inputs, "fisher_floor");
   const bool normalize = method_flag(name(), specs, inputs, "normalize_fishers");
   if (normalize && (!inputs.model_fisher_norms || inputs.model_fisher_norms->size() != count)) {

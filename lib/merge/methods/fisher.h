@@ -13,6 +13,7 @@ class FisherMerge : public MergeMethod {
   // weight (per model, 1: the paper's λᵢ); fisher_floor (1e-6); normalize_fishers (1).
   std::vector<ParameterSpec> parameters() const override;
   bool requires_base() const override { return false; }
+  void validate(const MethodInputs& inputs) const override;
   // Entry by entry, θ = Σ λᵢ·F̃ᵢ·θᵢ / Σ λᵢ·F̃ᵢ with F̃ᵢ = max(Fᵢ / ‖Fᵢ‖, floor), ‖Fᵢ‖ the L2 norm of model i's Fisher
   // over the whole model (MethodInputs::model_fisher_norms; each model then weighs the same in total, as the
   // reference implementation's normalize_fishers), or F̃ᵢ = max(Fᵢ, floor) without normalisation. The floor keeps

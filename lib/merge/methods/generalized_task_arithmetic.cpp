@@ -223,7 +223,7 @@ std::vector<ParameterSpec> GeneralizedTaskArithmeticMerge::parameters() const {
       {"rescale", false, false, variant_.default_rescale ? 1.0 : 0.0},
       {"lambda", false, false, 1.0},
       {"weight", true, true, std::nullopt},
-      {"density", true, false, 1.0},
+      {"density", true, false, 1.0, config::in_closed(0, 1)},  // a fraction of the entries
   };
   if (is_random(variant_.sparsification)) {
     // Our addition: 1 divides kept entries by their keep probability (the DARE and DELLA papers, and mergekit
@@ -232,8 +232,13 @@ std::vector<ParameterSpec> GeneralizedTaskArithmeticMerge::parameters() const {
     specs.push_back({"rescale_by_probability", false, false, 0.0});
   }
   if (variant_.sparsification == Sparsification::kMagnitude) specs.push_back({"global_trim", false, false, 0.0});
-  if (variant_.sparsification == Sparsification::kMagnitudeOutliers) specs.push_back({"gamma", true, false, 0.01});
-  if (variant_.sparsification == Sparsification::kDellaMagprune) specs.push_back({"epsilon", true, false, 0.15});
+  if (variant_.sparsification == Sparsification::kMagnitudeOutliers) {
+    specs.push_back({"gamma", true, false, 0.01, config::in_closed(0, 1)});  // a fraction of the entries
+  }
+  if (variant_.sparsification == Sparsification::kDellaMagprune) {
+    // Keep probabilities span [density − ε, density + ε], which must lie in (0, 1): ε < 1/2 whatever the density.
+    specs.push_back({"epsilon", true, false, 0.15, config::in_closed_open(0, 0.5)});
+  }
   return specs;
 }
 
@@ -300,13 +305,6 @@ std::vector<ResolvedSparsification> GeneralizedTaskArithmeticMerge::resolve_spar
   }
   std::vector<SparsifyOptions> options(models.size());
   for (std::size_t i = 0; i < models.size(); ++i) {
-    const bool della_checked = variant_.sparsification == Sparsification::kDellaMagprune && densities[i] > 0.0 &&
-                               densities[i] < 1.0;
-    if (della_checked && !(densities[i] - epsilons[i] > 0.0 && densities[i] + epsilons[i] < 1.0)) {
-      // mergekit raises the same condition ("density +/- epsilon is in (0, 1)").
-      fail(name(), inputs, model_label(inputs, i) + ": density ± epsilon must lie in (0, 1), got density " +
-                               std::to_string(densities[i]) + " and epsilon " + std::to_string(epsilons[i]));
-    }
     options[i].density = densities[i];
     options[i].gamma = gammas[i];
     options[i].epsilon = epsilons[i];
@@ -316,8 +314,24 @@ std::vector<ResolvedSparsification> GeneralizedTaskArithmeticMerge::resolve_spar
   return ResolvedSparsification::resolve(*variant_.sparsification, options, dtype, base.sizes(), sources);
 }
 
+void GeneralizedTaskArithmeticMerge::validate(const MethodInputs& inputs) const {
+  check_input_count(name(), inputs, {0, 0}, /*base_required=*/true);
+  if (variant_.sparsification != Sparsification::kDellaMagprune || inputs.models.empty()) return;
+  const std::vector<double> densities = model_parameters(name(), parameters(), inputs, "density");
+  const std::vector<double> epsilons = model_parameters(name(), parameters(), inputs, "epsilon");
+  for (std::size_t i = 0; i < densities.size(); ++i) {
+    const bool probabilistic = densities[i] > 0.0 && densities[i] < 1.0;
+    if (probabilistic && !(densities[i] - epsilons[i] > 0.0 && densities[i] + epsilons[i] < 1.0)) {
+      // mergekit raises the same condition ("density +/- epsilon is in (0, 1)").
+      fail(name(), inputs, model_label(inputs, i) + ": density ± epsilon must lie in (0, 1), got density " +
+                               config::number_text(densities[i]) + " and epsilon " + config::number_text(epsilons[i]));
+    }
+  }
+}
+
 at::Tensor GeneralizedTaskArithmeticMerge::merge(const MethodInputs& inputs) const {
-  check_inputs(name(), inputs, {0, 0}, /*base_required=*/true);
+  validate(inputs);
+  check_input_tensors(name(), inputs);
   if (inputs.models.empty()) return working_base(inputs);
   const std::vector<ParameterSpec> specs = parameters();
   Combination combination;

@@ -61,6 +61,7 @@ class GeneralizedTaskArithmeticMerge : public MergeMethod {
   // epsilon (0.15), as mergekit's tensor_parameters.
   std::vector<ParameterSpec> parameters() const override;
   bool requires_base() const override { return true; }
+  void validate(const MethodInputs& inputs) const override;
   // The base alone (no other inputs) is returned unchanged, as mergekit's `if not tvs: return base`.
   at::Tensor merge(const MethodInputs& inputs) const override;
   // True for ties with global_trim: MethodInputs::global_magnitude_thresholds then replaces per-tensor trimming.

@@ -16,11 +16,16 @@ double flat_dot(const at::Tensor& a, const at::Tensor& b) { return (a * b).sum(a
 }  // namespace
 
 std::vector<ParameterSpec> KarcherMerge::parameters() const {
-  return {{"max_iter", false, false, 10.0}, {"tol", false, false, 1e-5}};
+  return {{"max_iter", false, false, 10.0, config::at_least(1)}, {"tol", false, false, 1e-5, config::at_least(0)}};
+}
+
+void KarcherMerge::validate(const MethodInputs& inputs) const {
+  check_input_count(name(), inputs, {inputs.base ? 0u : 1u, 0}, /*base_required=*/false);
 }
 
 at::Tensor KarcherMerge::merge(const MethodInputs& inputs) const {
-  check_inputs(name(), inputs, {inputs.base ? 0u : 1u, 0}, /*base_required=*/false);
+  validate(inputs);
+  check_input_tensors(name(), inputs);
   const std::vector<at::Tensor> tensors = base_and_models(inputs);
   if (tensors.size() == 1) return tensors[0];
   const std::vector<ParameterSpec> specs = parameters();

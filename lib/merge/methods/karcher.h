@@ -12,6 +12,7 @@ class KarcherMerge : public MergeMethod {
   // max_iter (10), tol (1e-5), as mergekit.
   std::vector<ParameterSpec> parameters() const override;
   bool requires_base() const override { return false; }
+  void validate(const MethodInputs& inputs) const override;
   // Every input, the base included when given (mergekit gathers it like any model), weighs 1/N. With uᵢ = vᵢ/‖vᵢ‖
   // over the inputs whose norm exceeds tol, starting from the normalised mean of the uᵢ, it repeats at most
   // max_iter times: T = Σ aᵢ·θᵢ/sin θᵢ·(uᵢ − cos θᵢ·u) over the uᵢ with θᵢ = acos⟨u, uᵢ⟩ ≥ tol (the Riemannian

@@ -16,9 +16,7 @@ std::vector<ParameterSpec> LinearMerge::parameters() const {
   };
 }
 
-at::Tensor LinearMerge::merge(const MethodInputs& inputs) const {
-  check_inputs(name(), inputs, {inputs.base ? 0u : 1u, 0}, /*base_required=*/false);
-  const std::vector<ParameterSpec> specs = parameters();
+std::vector<double> LinearMerge::weights(const MethodInputs& inputs) const {
   std::vector<double> weights;
   if (inputs.base) {
     const auto base_weight = inputs.base_parameters.find("weight");
@@ -28,14 +26,27 @@ at::Tensor LinearMerge::merge(const MethodInputs& inputs) const {
     }
     weights.push_back(base_weight->second);
   }
-  for (double weight : model_parameters(name(), specs, inputs, "weight")) weights.push_back(weight);
-  const std::vector<at::Tensor> tensors = base_and_models(inputs);
-  if (!method_flag(name(), specs, inputs, "normalize")) return weighted_sum(tensors, weights).to(inputs.working_dtype);
+  for (double weight : model_parameters(name(), parameters(), inputs, "weight")) weights.push_back(weight);
+  return weights;
+}
+
+void LinearMerge::validate(const MethodInputs& inputs) const {
+  check_input_count(name(), inputs, {inputs.base ? 0u : 1u, 0}, /*base_required=*/false);
+  const std::vector<double> all = weights(inputs);
   // mergekit divides by Σ wᵢ unguarded (a zero sum gives inf/NaN); we refuse instead.
-  if (std::accumulate(weights.begin(), weights.end(), 0.0) == 0.0) {
+  if (method_flag(name(), parameters(), inputs, "normalize") && std::accumulate(all.begin(), all.end(), 0.0) == 0.0) {
     fail(name(), inputs, "the weights sum to 0, so normalize cannot divide by them (set normalize: false)");
   }
-  return weighted_mean(tensors, weights).to(inputs.working_dtype);
+}
+
+at::Tensor LinearMerge::merge(const MethodInputs& inputs) const {
+  validate(inputs);
+  check_input_tensors(name(), inputs);
+  const std::vector<at::Tensor> tensors = base_and_models(inputs);
+  if (!method_flag(name(), parameters(), inputs, "normalize")) {
+    return weighted_sum(tensors, weights(inputs)).to(inputs.working_dtype);
+  }
+  return weighted_mean(tensors, weights(inputs)).to(inputs.working_dtype);
 }
 
 }  // namespace ladle::merge

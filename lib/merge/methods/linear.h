@@ -12,10 +12,15 @@ class LinearMerge : public MergeMethod {
   // weight (per model, required); normalize (default 1: divide by Σ wᵢ, as mergekit's LinearMerge).
   std::vector<ParameterSpec> parameters() const override;
   bool requires_base() const override { return false; }
+  void validate(const MethodInputs& inputs) const override;
   // Averages the base (when given) and the models. mergekit has no base in linear's math: a configured base is
   // one more input with its own weight (MethodInputs::base_parameters), and a base without a weight is an error.
   at::Tensor merge(const MethodInputs& inputs) const override;
   bool elementwise(const std::map<std::string, double>& /*parameters*/) const override { return true; }
+
+ private:
+  // The base's weight (when there is a base) followed by the models'.
+  std::vector<double> weights(const MethodInputs& inputs) const;
 };
 
 }  // namespace ladle::merge

@@ -86,7 +86,7 @@ bool method_flag(const std::string& method, const std::vector<ParameterSpec>& sp
   return method_parameter(method, specs, inputs, name) != 0.0;
 }
 
-void check_inputs(const std::string& method, const MethodInputs& inputs, InputArity arity, bool base_required) {
+void check_input_count(const std::string& method, const MethodInputs& inputs, InputArity arity, bool base_required) {
   const std::size_t count = inputs.models.size();
   if (base_required && !inputs.base) fail(method, inputs, "needs a base model (set base_model in the config)");
   if (count < arity.min_models || (arity.max_models != 0 && count > arity.max_models)) {
@@ -98,6 +98,10 @@ void check_inputs(const std::string& method, const MethodInputs& inputs, InputAr
     }
     fail(method, inputs, "expected " + expected + " input model(s) besides the base, got " + std::to_string(count));
   }
+}
+
+void check_input_tensors(const std::string& method, const MethodInputs& inputs) {
+  const std::size_t count = inputs.models.size();
   if (inputs.base) {
     const at::Tensor& base = *inputs.base;
     if (!base.defined()) fail(method, inputs, "the base model has no tensor");

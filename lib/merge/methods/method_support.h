@@ -37,13 +37,16 @@ std::vector<double> model_parameters(const std::string& method, const std::vecto
 bool method_flag(const std::string& method, const std::vector<ParameterSpec>& specs, const MethodInputs& inputs,
                  const std::string& name);
 
-// Checks the model count against `arity`, the base's presence when `base_required`, and that every tensor is
-// defined, floating-point and has the shape of the first one (the base's shape when there is a base).
-void check_inputs(const std::string& method, const MethodInputs& inputs, InputArity arity, bool base_required);
+// Checks the model count against `arity` and the base's presence when `base_required` (reads no tensor: a
+// method's validate).
+void check_input_count(const std::string& method, const MethodInputs& inputs, InputArity arity, bool base_required);
+// Checks that every tensor is defined, floating-point and has the shape of the first one (the base's shape when
+// there is a base): what merge() checks after validate.
+void check_input_tensors(const std::string& method, const MethodInputs& inputs);
 
 // The input models' tensors converted to inputs.working_dtype (aliases when already in it).
 std::vector<at::Tensor> working_models(const MethodInputs& inputs);
-// The base converted to inputs.working_dtype; call after check_inputs with base_required.
+// The base converted to inputs.working_dtype; call after check_input_count with base_required.
 at::Tensor working_base(const MethodInputs& inputs);
 // τᵢ = θᵢ − θ₀ for every input model, in inputs.working_dtype.
 std::vector<at::Tensor> task_vectors(const MethodInputs& inputs);

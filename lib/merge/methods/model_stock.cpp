@@ -21,13 +21,18 @@ at::Tensor model_stock_ratio(const at::Tensor& mean_cosine, std::int64_t model_c
 
 std::vector<ParameterSpec> ModelStockMerge::parameters() const { return {{"filter_wise", false, false, 0.0}}; }
 
-at::Tensor ModelStockMerge::merge(const MethodInputs& inputs) const {
-  check_inputs(name(), inputs, {0, 0}, /*base_required=*/true);
-  const at::Tensor base = working_base(inputs);
-  if (inputs.models.empty()) return base;
-  if (inputs.models.size() < 2) {
+void ModelStockMerge::validate(const MethodInputs& inputs) const {
+  check_input_count(name(), inputs, {0, 0}, /*base_required=*/true);
+  if (inputs.models.size() == 1) {
     fail(name(), inputs, "needs at least two models besides the base (the paper's N ≥ 2), got 1");
   }
+}
+
+at::Tensor ModelStockMerge::merge(const MethodInputs& inputs) const {
+  validate(inputs);
+  check_input_tensors(name(), inputs);
+  const at::Tensor base = working_base(inputs);
+  if (inputs.models.empty()) return base;
   const bool filter_wise = method_flag(name(), parameters(), inputs, "filter_wise");
   // Rows are vectors along the last dimension (filter_wise) or the whole flattened tensor.
   const auto rows = [&](const at::Tensor& tensor) {

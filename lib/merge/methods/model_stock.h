@@ -21,6 +21,7 @@ class ModelStockMerge : public MergeMethod {
   // row) instead of once over the flattened tensor.
   std::vector<ParameterSpec> parameters() const override;
   bool requires_base() const override { return true; }
+  void validate(const MethodInputs& inputs) const override;
   // θ = t·mean(θᵢ) + (1 − t)·θ₀, c the mean over pairs of cos(τᵢ, τⱼ) with mergekit's ⟨τᵢ,τⱼ⟩/max(‖τᵢ‖‖τⱼ‖, 1e-6)
   // clamped to [−1, 1]. Needs at least two models besides the base; the base alone passes through.
   at::Tensor merge(const MethodInputs& inputs) const override;

@@ -14,12 +14,22 @@ std::vector<ParameterSpec> MultiSlerpMerge::parameters() const {
   return {
       {"weight", true, true, std::nullopt},
       {"normalize_weights", false, false, 1.0},
-      {"eps", false, false, 1e-8},
+      {"eps", false, false, 1e-8, config::at_least(0)},
   };
 }
 
+void MultiSlerpMerge::validate(const MethodInputs& inputs) const {
+  check_input_count(name(), inputs, {inputs.base ? 0u : 1u, 0}, /*base_required=*/false);
+  if (inputs.models.size() < 2 || !method_flag(name(), parameters(), inputs, "normalize_weights")) return;
+  const std::vector<double> weights = model_parameters(name(), parameters(), inputs, "weight");
+  if (std::accumulate(weights.begin(), weights.end(), 0.0) == 0.0) {
+    fail(name(), inputs, "the weights sum to 0, so normalize_weights cannot divide by them");
+  }
+}
+
 at::Tensor MultiSlerpMerge::merge(const MethodInputs& inputs) const {
-  check_inputs(name(), inputs, {inputs.base ? 0u : 1u, 0}, /*base_required=*/false);
+  validate(inputs);
+  check_input_tensors(name(), inputs);
   if (inputs.models.empty()) return working_base(inputs);
   if (inputs.models.size() == 1) return inputs.models[0].to(inputs.working_dtype);
   const std::vector<ParameterSpec> specs = parameters();
@@ -27,7 +37,6 @@ at::Tensor MultiSlerpMerge::merge(const MethodInputs& inputs) const {
   const double eps = method_parameter(name(), specs, inputs, "eps");
   if (method_flag(name(), specs, inputs, "normalize_weights")) {
     const double total = std::accumulate(weights.begin(), weights.end(), 0.0);
-    if (total == 0.0) fail(name(), inputs, "the weights sum to 0, so normalize_weights cannot divide by them");
     for (double& weight : weights) weight /= total;
   }
 

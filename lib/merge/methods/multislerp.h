@@ -12,6 +12,7 @@ class MultiSlerpMerge : public MergeMethod {
   // weight (per model, required); normalize_weights (1: divide the weights by their sum); eps (1e-8).
   std::vector<ParameterSpec> parameters() const override;
   bool requires_base() const override { return false; }
+  void validate(const MethodInputs& inputs) const override;
   // With vᵢ the flattened models (their task vectors when a base is given), uᵢ = vᵢ/(‖vᵢ‖ + eps):
   //   m = Σ wᵢuᵢ / ‖Σ wᵢuᵢ‖                 the weighted mean direction
   //   τ = Σ wᵢ(uᵢ − ⟨uᵢ, m⟩m)               the weighted tangent vector at m

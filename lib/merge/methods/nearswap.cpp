@@ -6,10 +6,19 @@
 
 namespace ladle::merge {
 
-std::vector<ParameterSpec> NearSwapMerge::parameters() const { return {{"t", false, true, std::nullopt}}; }
+// t is a distance (the per-entry weight of the other model is t / |θ₀ − θ₁|, clamped to [0, 1]): a negative one
+// would keep the base everywhere.
+std::vector<ParameterSpec> NearSwapMerge::parameters() const {
+  return {{"t", false, true, std::nullopt, config::at_least(0)}};
+}
+
+void NearSwapMerge::validate(const MethodInputs& inputs) const {
+  check_input_count(name(), inputs, {0, 1}, /*base_required=*/true);
+}
 
 at::Tensor NearSwapMerge::merge(const MethodInputs& inputs) const {
-  check_inputs(name(), inputs, {0, 1}, /*base_required=*/true);
+  validate(inputs);
+  check_input_tensors(name(), inputs);
   const at::Tensor base = working_base(inputs);
   if (inputs.models.empty()) return base;
   const double t = method_parameter(name(), parameters(), inputs, "t");

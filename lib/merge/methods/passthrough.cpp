@@ -15,13 +15,17 @@ std::vector<ParameterSpec> PassthroughMerge::parameters() const {
   return {{"scale", /*per_model=*/true, /*required=*/false, 1.0}};
 }
 
-at::Tensor PassthroughMerge::merge(const MethodInputs& inputs) const {
-  check_inputs(name(), inputs, {0, 0}, /*base_required=*/false);
+void PassthroughMerge::validate(const MethodInputs& inputs) const {
   const std::size_t count = inputs.models.size() + (inputs.base ? 1 : 0);
   if (count != 1) {
     fail(name(), inputs, "expects exactly one input tensor, got " + std::to_string(count) +
                              (inputs.base ? " (the base model counts as one)" : ""));
   }
+}
+
+at::Tensor PassthroughMerge::merge(const MethodInputs& inputs) const {
+  validate(inputs);
+  check_input_tensors(name(), inputs);
   const at::Tensor input = base_and_models(inputs).front();
   const double scale =
       inputs.base ? base_scale(inputs) : model_parameters(name(), parameters(), inputs, "scale").front();

@@ -14,6 +14,7 @@ class PassthroughMerge : public MergeMethod {
   // slices[].sources[].parameters (or models[].parameters); a slice's or the top-level value applies to every one.
   std::vector<ParameterSpec> parameters() const override;
   bool requires_base() const override { return false; }
+  void validate(const MethodInputs& inputs) const override;
   // scale·θ for exactly one input: one model, or the base alone (mergekit counts a base like any input), each with
   // its own scale.
   at::Tensor merge(const MethodInputs& inputs) const override;

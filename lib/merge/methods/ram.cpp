@@ -7,16 +7,21 @@
 namespace ladle::merge {
 
 std::vector<ParameterSpec> RamMerge::parameters() const {
-  std::vector<ParameterSpec> specs = {{"epsilon", false, false, 1e-5}};
+  std::vector<ParameterSpec> specs = {{"epsilon", false, false, 1e-5, config::at_least(0)}};  // a magnitude
   if (plus_) {
-    specs.push_back({"r", false, false, 0.1});
-    specs.push_back({"alpha", false, false, 0.2});
+    specs.push_back({"r", false, false, 0.1, config::at_least(0)});
+    specs.push_back({"alpha", false, false, 0.2, config::at_least(0)});  // the upper end of clamp(ρ, 0, α)
   }
   return specs;
 }
 
+void RamMerge::validate(const MethodInputs& inputs) const {
+  check_input_count(name(), inputs, {0, 0}, /*base_required=*/true);
+}
+
 at::Tensor RamMerge::merge(const MethodInputs& inputs) const {
-  check_inputs(name(), inputs, {0, 0}, /*base_required=*/true);
+  validate(inputs);
+  check_input_tensors(name(), inputs);
   const at::Tensor base = working_base(inputs);
   if (inputs.models.empty()) return base;
   const std::vector<ParameterSpec> specs = parameters();

@@ -22,6 +22,7 @@ class RamMerge : public MergeMethod {
   // epsilon (1e-5); ramplus_tl adds r (0.1) and alpha (0.2).
   std::vector<ParameterSpec> parameters() const override;
   bool requires_base() const override { return true; }
+  void validate(const MethodInputs& inputs) const override;
   // The base alone passes through.
   at::Tensor merge(const MethodInputs& inputs) const override;
 

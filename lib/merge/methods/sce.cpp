@@ -24,11 +24,16 @@ at::Tensor sce_selection_mask(const at::Tensor& vectors, double select_topk) {
 }
 
 std::vector<ParameterSpec> SceMerge::parameters() const {
-  return {{"select_topk", false, false, 1.0}, {"int8_mask", false, false, 0.0}};
+  return {{"select_topk", false, false, 1.0, config::in_open_closed(0, 1)}, {"int8_mask", false, false, 0.0}};
+}
+
+void SceMerge::validate(const MethodInputs& inputs) const {
+  check_input_count(name(), inputs, {0, 0}, /*base_required=*/true);
 }
 
 at::Tensor SceMerge::merge(const MethodInputs& inputs) const {
-  check_inputs(name(), inputs, {0, 0}, /*base_required=*/true);
+  validate(inputs);
+  check_input_tensors(name(), inputs);
   const at::Tensor base = working_base(inputs);
   if (inputs.models.empty()) return base;
   const double select_topk = method_parameter(name(), parameters(), inputs, "select_topk");

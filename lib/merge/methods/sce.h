@@ -19,6 +19,7 @@ class SceMerge : public MergeMethod {
   // select_topk (1); int8_mask (0; accepted for mergekit configs, no effect: masks are boolean here).
   std::vector<ParameterSpec> parameters() const override;
   bool requires_base() const override { return true; }
+  void validate(const MethodInputs& inputs) const override;
   // Select (sce_selection_mask) → Calculate: model weights ηᵢ = mean(τᵢ²) / Σⱼ mean(τⱼ²) over the selected task
   // vectors (uniform 1/N when that sum is below 1e-6) → Erase: TIES sign election on the unweighted selected task
   // vectors; θ = θ₀ + Σ ηᵢ·mᵢ·τᵢ / max(Σ ηᵢ·mᵢ, 1e-6). No per-model weights (mergekit has none). The base alone passes

@@ -55,10 +55,17 @@ at::Tensor nuslerp(double t, const at::Tensor& v0, const at::Tensor& v1, bool ro
   return result.reshape(v0.sizes());
 }
 
-std::vector<ParameterSpec> SlerpMerge::parameters() const { return {{"t", false, true, std::nullopt}}; }
+std::vector<ParameterSpec> SlerpMerge::parameters() const {
+  return {{"t", false, true, std::nullopt, {}, /*interpolation_factor=*/true}};
+}
+
+void SlerpMerge::validate(const MethodInputs& inputs) const {
+  check_input_count(name(), inputs, {0, 1}, /*base_required=*/true);
+}
 
 at::Tensor SlerpMerge::merge(const MethodInputs& inputs) const {
-  check_inputs(name(), inputs, {0, 1}, /*base_required=*/true);
+  validate(inputs);
+  check_input_tensors(name(), inputs);
   const at::Tensor base = working_base(inputs);
   if (inputs.models.empty()) return base;
   const double t = method_parameter(name(), parameters(), inputs, "t");
@@ -73,13 +80,19 @@ std::vector<ParameterSpec> NuSlerpMerge::parameters() const {
   };
 }
 
-at::Tensor NuSlerpMerge::merge(const MethodInputs& inputs) const {
-  check_inputs(name(), inputs, {inputs.base ? 0u : 1u, 2}, /*base_required=*/false);
-  if (inputs.base && inputs.models.empty()) return working_base(inputs);
-  if (!inputs.base && inputs.models.size() == 1) return inputs.models[0].to(inputs.working_dtype);
-  if (inputs.models.size() != 2) {
+void NuSlerpMerge::validate(const MethodInputs& inputs) const {
+  check_input_count(name(), inputs, {inputs.base ? 0u : 1u, 2}, /*base_required=*/false);
+  const bool passes_through = inputs.base ? inputs.models.empty() : inputs.models.size() == 1;
+  if (!passes_through && inputs.models.size() != 2) {
     fail(name(), inputs, "expected exactly two models besides the base, got " + std::to_string(inputs.models.size()));
   }
+}
+
+at::Tensor NuSlerpMerge::merge(const MethodInputs& inputs) const {
+  validate(inputs);
+  check_input_tensors(name(), inputs);
+  if (inputs.base && inputs.models.empty()) return working_base(inputs);
+  if (!inputs.base && inputs.models.size() == 1) return inputs.models[0].to(inputs.working_dtype);
   const std::vector<ParameterSpec> specs = parameters();
   const std::vector<double> weights = model_parameters(name(), specs, inputs, "weight");
   const double total = weights[0] + weights[1];

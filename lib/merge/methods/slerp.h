@@ -27,6 +27,7 @@ class SlerpMerge : public MergeMethod {
   std::vector<ParameterSpec> parameters() const override;
   bool requires_base() const override { return true; }
   // Exactly one model besides the base; the base alone is returned unchanged (mergekit: one tensor passes through).
+  void validate(const MethodInputs& inputs) const override;
   at::Tensor merge(const MethodInputs& inputs) const override;
 };
 
@@ -39,6 +40,7 @@ class NuSlerpMerge : public MergeMethod {
   bool requires_base() const override { return false; }
   // Exactly two models; with a base, interpolates their task vectors and adds the base back. A single input
   // (one model without a base, or the base alone) passes through, as in mergekit.
+  void validate(const MethodInputs& inputs) const override;
   at::Tensor merge(const MethodInputs& inputs) const override;
 };
 
