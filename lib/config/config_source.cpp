@@ -59,6 +59,26 @@ std::string yaml_shown(const YAML::Node& node) {
   return "nothing";
 }
 
+YAML::Node json_to_yaml(const nlohmann::json& value) {
+  if (value.is_null()) return YAML::Node(YAML::NodeType::Null);
+  if (value.is_object()) {
+    YAML::Node map(YAML::NodeType::Map);
+    for (const auto& [key, item] : value.items()) map[key] = json_to_yaml(item);
+    return map;
+  }
+  if (value.is_array()) {
+    YAML::Node list(YAML::NodeType::Sequence);
+    for (const auto& item : value) list.push_back(json_to_yaml(item));
+    return list;
+  }
+  if (value.is_string()) {
+    YAML::Node text(value.get<std::string>());
+    text.SetTag("!");
+    return text;
+  }
+  return YAML::Node(value.dump());
+}
+
 nlohmann::json yaml_to_json(const YAML::Node& node) {
   if (node.IsNull()) return nullptr;
   if (node.IsSequence()) {
@@ -93,6 +113,11 @@ ConfigSource::ConfigSource(const std::string& text, std::string label, fs::path 
   if (root_.IsNull()) root_ = YAML::Node(YAML::NodeType::Map);
   if (!root_.IsMap()) throw Error(label_ + ":" + std::to_string(yaml_line(root_)) + ": expected a mapping of keys");
   for (const auto& assignment : overrides) apply_override(assignment);
+}
+
+ConfigSource::ConfigSource(const nlohmann::json& document, std::string label)
+    : root_(json_to_yaml(document)), label_(std::move(label)), base_dir_(fs::current_path()) {
+  if (!root_.IsMap()) throw Error(label_ + ": expected a mapping of keys");
 }
 
 ConfigSource ConfigSource::from_file(const fs::path& path, const std::vector<std::string>& overrides,

@@ -24,6 +24,9 @@ class ConfigSource {
   // creating the sections it names.
   ConfigSource(const std::string& text, std::string label, std::filesystem::path base_dir,
                const std::vector<std::string>& overrides = {});
+  // A document already parsed as JSON (a config.json built in code): the same keys and values, without lines, so
+  // messages name `label` alone.
+  ConfigSource(const nlohmann::json& document, std::string label);
   // The same from a file (at most max_bytes; "<path>: no such config file" when missing); relative paths resolve
   // against its folder.
   static ConfigSource from_file(const std::filesystem::path& path, const std::vector<std::string>& overrides = {},
@@ -66,6 +69,8 @@ std::string read_config_text(const std::filesystem::path& path, std::uintmax_t m
 int yaml_line(const YAML::Node& node);
 // How a value is shown in a message: a scalar quoted, else "a list", "a mapping" or "nothing".
 std::string yaml_shown(const YAML::Node& node);
+// JSON as a YAML node without marks: strings quoted (tag "!"), numbers and booleans plain, null as null.
+YAML::Node json_to_yaml(const nlohmann::json& value);
 // A YAML value as JSON: quoted scalars stay strings, plain ones become null, booleans, integers or numbers when
 // they read as such (the YAML 1.2 core schema).
 nlohmann::json yaml_to_json(const YAML::Node& node);

@@ -182,24 +182,25 @@ class Schema {
     return *this;
   }
 
+  // Makes the key declared last required: a mapping read without it is an error naming it (a key whose default
+  // would silently give a different model, such as a config.json's hidden_size).
+  Schema& required() {
+    fields_.back().required = true;
+    return *this;
+  }
+
   const std::string& help() const { return help_; }
 
   // Reads the mapping `value` into `into`, key by key; keys it does not give keep their values. Throws
-  // ladle::Error naming the place and the key of the first unknown, repeated or invalid key.
-  void read(const YamlValue& value, S& into) const {
-    if (value.node.IsNull()) return;
-    if (!value.node.IsMap()) value.fail("expected a mapping of keys, got " + yaml_shown(value.node));
-    std::set<std::string> seen;
-    for (const auto& item : value.node) {
-      const std::string name = item.first.as<std::string>();
-      const YamlValue member = value.member(item);
-      const Field* field = find(name);
-      if (field == nullptr) {
-        member.fail("unknown key" + did_you_mean(name, keys()) + "; known keys: " + comma_list(keys()));
-      }
-      if (!seen.insert(name).second) member.fail("given twice");
-      field->read(member, into);
-    }
+  // ladle::Error naming the place and the key of the first unknown, repeated, invalid or missing required key.
+  void read(const YamlValue& value, S& into) const { read_keys(value, into, nullptr); }
+
+  // The same for a format whose other keys belong to someone else (a config.json keeps transformers' keys that
+  // ladle does not interpret): keys the schema does not declare are skipped and returned, in document order.
+  std::vector<std::string> read_known(const YamlValue& value, S& into) const {
+    std::vector<std::string> unknown;
+    read_keys(value, into, &unknown);
+    return unknown;
   }
   // The whole document into a default-constructed S.
   S read(const ConfigSource& source) const {
@@ -232,11 +233,38 @@ class Schema {
  private:
   struct Field {
     std::string key;
+    bool required = false;
     std::function<void(const YamlValue&, S&)> read;
     std::function<nlohmann::json(const S&)> to_json;
     std::function<void(const S&, const std::string&)> check;
     std::function<void(const std::string&, const S&, std::vector<KeyReference>&)> describe;
   };
+
+  void read_keys(const YamlValue& value, S& into, std::vector<std::string>* unknown) const {
+    if (!value.node.IsNull() && !value.node.IsMap()) {
+      value.fail("expected a mapping of keys, got " + yaml_shown(value.node));
+    }
+    std::set<std::string> seen;
+    for (const auto& item : value.node) {
+      const std::string name = item.first.as<std::string>();
+      const YamlValue member = value.member(item);
+      const Field* field = find(name);
+      if (field == nullptr && unknown != nullptr) {
+        unknown->push_back(name);
+        continue;
+      }
+      if (field == nullptr) {
+        member.fail("unknown key" + did_you_mean(name, keys()) + "; known keys: " + comma_list(keys()));
+      }
+      if (!seen.insert(name).second) member.fail("given twice");
+      field->read(member, into);
+    }
+    for (const auto& field : fields_) {
+      if (field.required && seen.count(field.key) == 0) {
+        YamlValue{YAML::Node(), joined(value.key, field.key), value.source}.fail("a required key is missing");
+      }
+    }
+  }
 
   template <class T, class Member>
   Schema& add_field(const char* key, Member member, const ValueRange& range, const char* help) {

@@ -7,6 +7,7 @@
 //   std::string                   a string (null: empty)    path          a path, relative ones resolved
 //   std::vector<T>                a list (null: empty)      std::array<T, N>   a list of exactly N
 //   std::map<std::string, T>      a mapping of names to T   nlohmann::json     a mapping, kept as JSON
+//   std::optional<T>              null (or not given): none, else a T
 #pragma once
 
 #include <array>
@@ -15,6 +16,7 @@
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -209,6 +211,25 @@ struct ValueType<nlohmann::json> {
   }
   static nlohmann::json to_json(const nlohmann::json& value) { return value; }
   static void check(const nlohmann::json&, const ValueRange&, const std::string&) {}
+};
+
+// A value that may be absent: null reads as none and none is written as null (config.json's "head_dim": null).
+template <class T>
+struct ValueType<std::optional<T>> {
+  static constexpr bool ranged = ValueType<T>::ranged;
+  static std::string name() { return ValueType<T>::name() + " or null"; }
+  static std::string plural() { return ValueType<T>::plural() + " or nulls"; }
+  static ValueRange natural_range() { return ValueType<T>::natural_range(); }
+  static std::optional<T> read(const YamlValue& value, const ValueRange& range) {
+    if (value.node.IsNull()) return std::nullopt;
+    return ValueType<T>::read(value, range);
+  }
+  static nlohmann::json to_json(const std::optional<T>& value) {
+    return value ? ValueType<T>::to_json(*value) : nlohmann::json(nullptr);
+  }
+  static void check(const std::optional<T>& value, const ValueRange& range, const std::string& key) {
+    if (value) ValueType<T>::check(*value, range, key);
+  }
 };
 
 }  // namespace ladle::config

@@ -6,6 +6,7 @@
 #include <limits>
 #include <string>
 
+#include "lib/model/layers.h"
 #include "lib/util/error.h"
 #include "lib/util/shape_text.h"
 
@@ -79,14 +80,41 @@ AttentionContext prepare_attention(const at::Tensor& input_ids, const ForwardOpt
   return context;
 }
 
-RotaryTables rotary_tables(const at::Tensor& position_ids, std::int64_t head_dim, double theta, at::ScalarType dtype) {
-  const auto float_options = at::TensorOptions(at::kFloat).device(position_ids.device());
+at::Tensor rotary_inverse_frequencies(std::int64_t head_dim, double theta, const std::optional<RopeScaling>& scaling,
+                                      at::Device device) {
+  const auto float_options = at::TensorOptions(at::kFloat).device(device);
   // inv_freq = 1 / θ^(2i/d), as LlamaRotaryEmbedding computes it (in fp32).
   const at::Tensor exponents = at::arange(0, head_dim, 2, float_options) / static_cast<double>(head_dim);
   const at::Tensor inv_freq = at::pow(theta, exponents).reciprocal();
-  const at::Tensor angles = position_ids.to(at::kFloat).unsqueeze(-1) * inv_freq;  // [batch, seq, d/2]
-  const at::Tensor repeated = at::cat({angles, angles}, -1).unsqueeze(1);          // [batch, 1, seq, d]
+  if (!scaling) return inv_freq;
+  // transformers' _compute_llama3_parameters: wavelengths 2π/f longer than old_context / low_freq_factor are
+  // slowed down by `factor`, those shorter than old_context / high_freq_factor kept, and in between
+  // (1 − s)·f/factor + s·f with s = (old_context/wavelength − low) / (high − low).
+  const double old_context = static_cast<double>(scaling->original_max_position_embeddings);
+  const double low = scaling->low_freq_factor, high = scaling->high_freq_factor, factor = scaling->factor;
+  const at::Tensor wavelength = 2 * M_PI / inv_freq;
+  const at::Tensor long_waves = wavelength > old_context / low;
+  const at::Tensor scaled = at::where(long_waves, inv_freq / factor, inv_freq);
+  const at::Tensor smooth = (old_context / wavelength - low) / (high - low);
+  const at::Tensor smoothed = (1 - smooth) * scaled / factor + smooth * scaled;
+  const at::Tensor middle = at::logical_and(wavelength >= old_context / high, at::logical_not(long_waves));
+  return at::where(middle, smoothed, scaled);
+}
+
+RotaryTables rotary_tables(const at::Tensor& position_ids, const at::Tensor& inverse_frequencies,
+                           at::ScalarType dtype) {
+  const at::Tensor angles = position_ids.to(at::kFloat).unsqueeze(-1) * inverse_frequencies;  // [batch, seq, d/2]
+  const at::Tensor repeated = at::cat({angles, angles}, -1).unsqueeze(1);                     // [batch, 1, seq, d]
   return {repeated.cos().to(dtype), repeated.sin().to(dtype)};
+}
+
+at::Tensor sliding_window_blocked(const AttentionContext& context, std::int64_t window) {
+  const std::int64_t seq = context.blocked.size(2), total = context.blocked.size(3);
+  const auto index_options = at::TensorOptions(at::kLong).device(context.blocked.device());
+  const at::Tensor key_index = at::arange(total, index_options);
+  const at::Tensor query_index = at::arange(context.past_length, total, index_options);
+  const at::Tensor too_far = key_index.unsqueeze(0) <= query_index.unsqueeze(1) - window;  // [seq, total]
+  return at::logical_or(context.blocked, too_far.view({1, 1, seq, total}));
 }
 
 at::Tensor apply_rotary(const at::Tensor& x, const RotaryTables& tables) {
@@ -104,7 +132,7 @@ at::Tensor merge_heads(const at::Tensor& x) {
 }
 
 at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& blocked,
-                  double dropout, bool training) {
+                  double dropout, bool training, const ScoreOptions& options) {
   const std::int64_t batch = q.size(0), heads = q.size(1), kv_heads = k.size(1), keys = k.size(2), dim = q.size(3);
   at::Tensor keys_per_head = k, values_per_head = v;
   if (kv_heads != heads) {  // repeat_kv: each key/value head serves heads / kv_heads consecutive query heads
@@ -112,8 +140,9 @@ at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
     keys_per_head = k.unsqueeze(2).expand({batch, kv_heads, group, keys, dim}).reshape({batch, heads, keys, dim});
     values_per_head = v.unsqueeze(2).expand({batch, kv_heads, group, keys, dim}).reshape({batch, heads, keys, dim});
   }
-  const at::Tensor scores =
-      at::matmul(q, keys_per_head.transpose(-2, -1)).to(at::kFloat) / std::sqrt(static_cast<double>(dim));
+  const double scale = options.scale.value_or(1.0 / std::sqrt(static_cast<double>(dim)));
+  at::Tensor scores = at::matmul(q, keys_per_head.transpose(-2, -1)).to(at::kFloat) * scale;
+  if (options.softcap) scores = soft_cap(scores, *options.softcap);
   // The lowest finite value rather than −inf, as transformers masks: a query that sees no key at all (a padding
   // position) then averages uniformly instead of producing NaN.
   at::Tensor probabilities = at::softmax(scores.masked_fill(blocked, std::numeric_limits<float>::lowest()), -1)

@@ -55,7 +55,8 @@ class CausalLm : public torch::nn::Module {
 
   // HF-style initialisation from a seeded CPU generator (so it is the same on every device), module by module
   // in registration order: weights and embeddings ~ N(0, initializer_range²) (GPT-2's c_proj weights with std
-  // initializer_range/√(2·layers), as GPT2PreTrainedModel._init_weights does), biases 0, norm weights 1.
+  // initializer_range/√(2·layers), as GPT2PreTrainedModel._init_weights does), biases 0, norm weights at the
+  // identity (1; 0 for Gemma's (1 + weight) norms).
   // LoRA adapters are left as they are.
   void reset_parameters(std::uint64_t seed);
 

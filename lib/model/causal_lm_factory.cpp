@@ -8,9 +8,8 @@
 #include "lib/io/torch_dtype.h"
 #include "lib/log/log.h"
 #include "lib/model/gpt2.h"
-#include "lib/io/json_file.h"
-#include "lib/model/llama.h"
 #include "lib/model/projection.h"
+#include "lib/model/rotary_causal_lm.h"
 #include "lib/util/error.h"
 
 namespace ladle::model {
@@ -20,16 +19,16 @@ namespace fs = std::filesystem;
 
 std::shared_ptr<CausalLm> construct(const CausalLmConfig& config) {
   if (config.is_gpt2()) return std::make_shared<Gpt2LmHeadModel>(config);
-  return std::make_shared<LlamaForCausalLM>(config);
+  return std::make_shared<RotaryCausalLm>(config);
 }
 
-nlohmann::json read_config_beside(const fs::path& weights_file) {
+CausalLmConfig read_config_beside(const fs::path& weights_file) {
   const fs::path path = weights_file.parent_path() / "config.json";
   std::error_code error;
   if (!fs::is_regular_file(path, error)) {
     throw Error(weights_file.string() + ": no config.json beside it says which model the weights belong to");
   }
-  return io::read_json_file(path);
+  return CausalLmConfig::from_file(path);
 }
 
 }  // namespace
@@ -52,8 +51,8 @@ std::shared_ptr<CausalLm> load_causal_lm(const fs::path& hf_folder_or_file, at::
   if (is_folder && !reader.config()) {
     throw Error(hf_folder_or_file.string() + ": no config.json says which model the weights belong to");
   }
-  const nlohmann::json config_json = is_folder ? *reader.config() : read_config_beside(hf_folder_or_file);
-  const CausalLmConfig config = CausalLmConfig::from_json(config_json, config_path.string());
+  const CausalLmConfig config =
+      is_folder ? CausalLmConfig::from_file(config_path) : read_config_beside(hf_folder_or_file);
 
   auto model = construct(config);
   NamedTensors tensors;

@@ -16,6 +16,8 @@ at::Tensor activate(const at::Tensor& x, Activation activation) {
   return x;
 }
 
+at::Tensor soft_cap(const at::Tensor& x, double cap) { return at::tanh(x / cap) * cap; }
+
 Embedding::Embedding(std::int64_t rows, std::int64_t dim) : torch::nn::Module("Embedding") {
   weight_ = register_parameter("weight", at::empty({rows, dim}, at::kFloat));
 }
@@ -27,19 +29,24 @@ void Embedding::reset_parameters(double std, at::Generator& generator) {
   weight_.copy_(at::empty(weight_.sizes(), at::kFloat).normal_(0.0, std, generator));
 }
 
-RmsNorm::RmsNorm(std::int64_t dim, double eps) : torch::nn::Module("RmsNorm"), eps_(eps) {
+RmsNorm::RmsNorm(std::int64_t dim, double eps, RmsNormWeight convention)
+    : torch::nn::Module("RmsNorm"), eps_(eps), convention_(convention) {
   weight_ = register_parameter("weight", at::empty({dim}, at::kFloat));
 }
 
 at::Tensor RmsNorm::forward(const at::Tensor& x) {
   const at::Tensor x32 = x.to(at::kFloat);
   const at::Tensor normalised = x32 * at::rsqrt(x32.pow(2).mean(-1, /*keepdim=*/true) + eps_);
+  if (convention_ == RmsNormWeight::unit_offset) {
+    // Gemma multiplies before the cast (transformers PR 29402), which matters in bf16.
+    return (normalised * (weight_.to(at::kFloat) + 1.0)).to(x.scalar_type());
+  }
   return weight_ * normalised.to(x.scalar_type());
 }
 
 void RmsNorm::reset_parameters() {
   at::NoGradGuard no_grad;
-  weight_.fill_(1.0);
+  weight_.fill_(convention_ == RmsNormWeight::unit_offset ? 0.0 : 1.0);
 }
 
 LayerNorm::LayerNorm(std::int64_t dim, double eps) : torch::nn::Module("LayerNorm"), dim_(dim), eps_(eps) {

@@ -115,7 +115,9 @@ TEST(CausalLmConfig, UnknownArchitectureListsTheSupportedOnes) {
   const std::string message = parse_error(fields);
   EXPECT_NE(message.find("model/config.json"), std::string::npos) << message;
   EXPECT_NE(message.find("FalconForCausalLM"), std::string::npos) << message;
-  EXPECT_NE(message.find("LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, GPT2LMHeadModel"), std::string::npos)
+  EXPECT_NE(message.find("LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM, "
+                         "Gemma3ForCausalLM, GPT2LMHeadModel"),
+            std::string::npos)
       << message;
 }
 
@@ -127,23 +129,23 @@ TEST(CausalLmConfig, ModelTypeContradictingArchitectureIsRejected) {
 
 TEST(CausalLmConfig, WrongFieldTypeNamesTheField) {
   json fields = llama_json();
-  fields["hidden_size"] = "64";
-  const std::string message = parse_error(fields);
-  EXPECT_NE(message.find("'hidden_size'"), std::string::npos) << message;
-  EXPECT_NE(message.find("positive integer"), std::string::npos) << message;
+  fields["hidden_size"] = "wide";
+  EXPECT_EQ(parse_error(fields),
+            "model/config.json: hidden_size: expected a whole number, got 'wide'");
 }
 
 TEST(CausalLmConfig, BooleanIsNotAnInteger) {
   json fields = llama_json();
   fields["num_hidden_layers"] = true;
-  EXPECT_NE(parse_error(fields).find("'num_hidden_layers'"), std::string::npos);
+  EXPECT_NE(parse_error(fields).find("num_hidden_layers: expected a whole number"), std::string::npos);
 }
 
 TEST(CausalLmConfig, NonPositiveAndHugeSizesAreRejected) {
   for (const json& value : {json(0), json(-4), json(1.5), json(std::int64_t{1} << 40)}) {
     json fields = llama_json();
     fields["vocab_size"] = value;
-    EXPECT_NE(parse_error(fields).find("'vocab_size'"), std::string::npos) << value;
+    EXPECT_NE(parse_error(fields).find("vocab_size: expected a whole number in [1, 2147483648]"), std::string::npos)
+        << value;
   }
 }
 
@@ -162,22 +164,43 @@ TEST(CausalLmConfig, HeadsNotDivisibleByKeyValueHeadsIsRejected) {
 
 TEST(CausalLmConfig, UnsupportedSemanticsAreRefusedNotIgnored) {
   json rope = llama_json();
-  rope["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}};
-  EXPECT_NE(parse_error(rope).find("'rope_scaling'"), std::string::npos);
+  rope["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 8.0}};
+  EXPECT_NE(parse_error(rope).find("rope_scaling: rope type 'yarn' is not supported"), std::string::npos);
   json qwen = llama_json();
   qwen["architectures"] = {"Qwen2ForCausalLM"};
   qwen["model_type"] = "qwen2";
   qwen["use_sliding_window"] = true;
-  EXPECT_NE(parse_error(qwen).find("'use_sliding_window'"), std::string::npos);
+  EXPECT_NE(parse_error(qwen).find("use_sliding_window: true is not supported"), std::string::npos);
   json activation = llama_json();
   activation["hidden_act"] = "relu2";
-  EXPECT_NE(parse_error(activation).find("'hidden_act'"), std::string::npos);
+  EXPECT_NE(parse_error(activation).find("hidden_act: expected one of"), std::string::npos);
+}
+
+TEST(CausalLmConfig, IncompleteLlama3RopeScalingNamesTheMissingKey) {
+  json rope = llama_json();
+  rope["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}};
+  EXPECT_EQ(parse_error(rope), "model/config.json: rope_scaling.low_freq_factor: a required key is missing");
+}
+
+TEST(CausalLmConfig, MissingShapeKeysAreErrorsNotDefaults) {
+  for (const char* key :
+       {"vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads"}) {
+    json fields = llama_json();
+    fields.erase(key);
+    EXPECT_EQ(parse_error(fields), "model/config.json: " + std::string(key) + ": a required key is missing");
+  }
+  json mistral = llama_json();
+  mistral["architectures"] = {"MistralForCausalLM"};
+  mistral["model_type"] = "mistral";
+  mistral.erase("num_key_value_heads");  // MistralConfig would take 8, whatever num_attention_heads is
+  EXPECT_EQ(parse_error(mistral), "model/config.json: num_key_value_heads: a required key is missing");
 }
 
 TEST(CausalLmConfig, NonObjectAndMissingArchitectureAreRejected) {
   EXPECT_NE(parse_error(json::array({1, 2})).find("expected a JSON object"), std::string::npos);
   EXPECT_NE(parse_error(json{{"hidden_size", 64}}).find("neither 'architectures' nor 'model_type'"), std::string::npos);
-  EXPECT_NE(parse_error(json{{"architectures", json::array()}}).find("'architectures'"), std::string::npos);
+  EXPECT_NE(parse_error(json{{"architectures", json::array()}}).find("architectures: expected a non-empty list"),
+            std::string::npos);
 }
 
 TEST(CausalLmConfig, ToJsonRoundTripsAndKeepsUninterpretedFields) {

@@ -129,6 +129,31 @@ TEST(LlamaForward, MistralSequenceBeyondSlidingWindowIsRejected) {
   }
 }
 
+// One sliding layer with a window of 3: the logits at position 5 depend on the tokens at positions 3, 4 and 5
+// only, as transformers' sliding_window_overlay (key > query − window) has it; changing the token at 2 changes
+// nothing there, changing the one at 3 does.
+TEST(Gemma3Forward, SlidingWindowSeesExactlyTheLastWindowPositions) {
+  auto model = model_for(CausalLmConfig::from_json({{"architectures", {"Gemma3ForCausalLM"}},
+                                                    {"vocab_size", 50},
+                                                    {"hidden_size", 32},
+                                                    {"intermediate_size", 48},
+                                                    {"num_hidden_layers", 1},
+                                                    {"num_attention_heads", 2},
+                                                    {"num_key_value_heads", 1},
+                                                    {"head_dim", 16},
+                                                    {"sliding_window", 3},
+                                                    {"layer_types", {"sliding_attention"}}}));
+  const at::Tensor base = run(*model, row(kTokens)).logits[0][5];
+  std::vector<std::int64_t> outside = kTokens, inside = kTokens;
+  outside[2] = 40;
+  inside[3] = 40;
+  EXPECT_TRUE(at::equal(run(*model, row(outside)).logits[0][5], base));
+  EXPECT_GT((run(*model, row(inside)).logits[0][5] - base).abs().max().item<double>(), 1e-4);
+  KvCache cache;  // the cache keeps every position; the window still applies to the new ones
+  run(*model, row({7, 31, 40, 49}), {}, &cache);
+  EXPECT_TRUE(at::allclose(run(*model, row({18, 5}), {}, &cache).logits[0][1], base, 0, 1e-5));
+}
+
 TEST(LlamaForward, InvalidInputsAreRejectedWithClearErrors) {
   auto model = model_for(tiny_llama());
   EXPECT_THROW(run(*model, row({1, 50})), Error);                 // outside the vocabulary
