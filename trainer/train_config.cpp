@@ -50,8 +50,8 @@ const Schema<TokenizerConfig>& tokenizer_schema() {
           .field("path", &TokenizerConfig::path,
                  "the tokenizer folder or file (empty: model.path; for sentencepiece <model.path>/tokenizer.model)")
           .field("train_input", &TokenizerConfig::train_input,
-                 "when set and path does not exist: train a sentencepiece model on this text file first and write "
-                 "it to path (Llama's special-token layout, the chat markers as user symbols)")
+                 "when set and there is no tokenizer at path: train a sentencepiece model on this text file first and "
+                 "write it there (Llama's special-token layout, the chat markers as user symbols)")
           .field("vocab_size", &TokenizerConfig::vocab_size, at_least(16), "pieces of a trained tokenizer")
           .field("train_sentences", &TokenizerConfig::train_sentences, at_least(0),
                  "lines sampled from train_input for training (0: all)");

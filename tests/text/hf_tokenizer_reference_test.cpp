@@ -8,9 +8,11 @@
 // scripts/prepare-data.sh --tiny build); the ctest entry hf_tokenizer_reference sets both and runs this suite.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 
 #include <nlohmann/json.hpp>

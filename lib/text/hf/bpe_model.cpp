@@ -53,22 +53,25 @@ Vocabulary vocabulary_of(const JsonField& vocab) {
   return vocabulary;
 }
 
+// Merges as "left right" strings or [left, right] pairs. Read without a JsonField per merge (Gemma 3 has 514,906);
+// one names the merge only in an error.
 std::vector<BpeModel::Merge> merges_of(const JsonField& list) {
   std::vector<BpeModel::Merge> merges;
   merges.reserve(list.size());
   for (std::size_t i = 0; i < list.size(); ++i) {
-    const JsonField merge = list.at(i);
+    const nlohmann::json& merge = list.json()[i];
     if (merge.is_string()) {
       // "left right": Rust's convert_merges_to_hashmap requires exactly one space.
-      const std::string text = merge.string();
+      const auto& text = merge.get_ref<const std::string&>();
       const std::size_t space = text.find(' ');
       if (space == std::string::npos || text.find(' ', space + 1) != std::string::npos) {
-        merge.fail("expected \"left right\" (two tokens separated by one space)");
+        list.at(i).fail("expected \"left right\" (two tokens separated by one space)");
       }
       merges.emplace_back(text.substr(0, space), text.substr(space + 1));
+    } else if (merge.is_array() && merge.size() == 2 && merge[0].is_string() && merge[1].is_string()) {
+      merges.emplace_back(merge[0].get<std::string>(), merge[1].get<std::string>());
     } else {
-      if (merge.size() != 2) merge.fail("expected a pair [left, right]");
-      merges.emplace_back(merge.at(0).string(), merge.at(1).string());
+      list.at(i).fail("expected \"left right\" or a pair [left, right] of strings");
     }
   }
   return merges;
@@ -101,7 +104,9 @@ BpeModel::BpeModel(Vocabulary vocabulary, const std::vector<Merge>& merges, BpeS
                            "', which is not in the vocabulary");
       return *id;
     };
-    add_merge(id_of(left), id_of(right), {static_cast<std::uint32_t>(rank), id_of(left + right)});
+    const std::uint32_t left_id = id_of(left);
+    const std::uint32_t right_id = id_of(right);
+    add_merge(left_id, right_id, {static_cast<std::uint32_t>(rank), id_of(left + right)});
   }
 }
 
