@@ -17,7 +17,8 @@
 #include "lib/log/log.h"
 #include "lib/model/causal_lm_factory.h"
 #include "lib/text/instruction_record.h"
-#include "lib/text/sentencepiece_tokenizer.h"
+#include "lib/io/model_folder.h"
+#include "lib/text/open_tokenizer.h"
 #include "lib/util/error.h"
 #include "trainer/bf16_autocast.h"
 #include "cli/commands.h"
@@ -29,7 +30,7 @@ namespace fs = std::filesystem;
 
 struct ClusterOptions {
   std::string model;       // base model folder (or .safetensors file with config.json beside it)
-  std::string tokenizer;   // sentencepiece model; default: tokenizer.model beside the model's weights
+  std::string tokenizer;   // a tokenizer folder or file (text::open_tokenizer); default: the model's folder
   std::string data;        // instruction JSONL
   std::string out;         // output folder
   std::string embeddings;  // reuse these embeddings instead of embedding with the model
@@ -43,18 +44,15 @@ struct ClusterOptions {
   std::int64_t examples = 3;
 };
 
-fs::path default_tokenizer(const fs::path& model) {
-  return (fs::is_directory(model) ? model : model.parent_path()) / "tokenizer.model";
-}
-
 clustering::FloatMatrix compute_embeddings(const ClusterOptions& options,
                                            const std::vector<text::InstructionRecord>& records) {
   const fs::path tokenizer_path =
-      options.tokenizer.empty() ? default_tokenizer(options.model) : fs::path(options.tokenizer);
-  if (!fs::exists(tokenizer_path)) {
-    throw Error("tokenizer '" + tokenizer_path.string() + "' does not exist (give --tokenizer)");
+      options.tokenizer.empty() ? io::model_folder_of(options.model) : fs::path(options.tokenizer);
+  if (!text::find_tokenizer(tokenizer_path)) {
+    throw Error("'" + tokenizer_path.string() +
+                "' holds no tokenizer (tokenizer.json, vocab.json + merges.txt or tokenizer.model; give --tokenizer)");
   }
-  auto tokenizer = std::make_shared<text::SentencePieceTokenizer>(tokenizer_path);
+  auto tokenizer = text::open_tokenizer(tokenizer_path);
   auto model = model::load_causal_lm(options.model);
   clustering::EmbedderOptions embedder_options = options.embedder;
   embedder_options.text = *clustering::parse_embed_text(options.embed);
@@ -158,7 +156,9 @@ void add_cluster_command(CLI::App& app) {
   auto* command = app.add_subcommand(
       "cluster", "Embed instruction records with a model and partition them with k-means (DTM's first stage)");
   auto* model = command->add_option("--model", options->model, "Base model: a Hugging Face folder");
-  command->add_option("--tokenizer", options->tokenizer, "sentencepiece model (default: MODEL/tokenizer.model)");
+  command->add_option("--tokenizer", options->tokenizer,
+                      "tokenizer folder or file: tokenizer.json, vocab.json + merges.txt or tokenizer.model "
+                      "(default: the model's folder)");
   command->add_option("--data", options->data, "Instruction records (JSON Lines)")->required();
   command->add_option("--k", options->kmeans.k, "Number of clusters")->capture_default_str();
   command->add_option("--out", options->out, "Output folder (assignments, centroids, sizes, report)")->required();

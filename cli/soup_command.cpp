@@ -101,7 +101,7 @@ void add_soup_command(CLI::App& app) {
                       "The held-out metric: loss or perplexity (lower is better), exact_match or choice_accuracy")
       ->capture_default_str();
   command->add_option("--tokenizer", options->tokenizer,
-                      "sentencepiece model, or 'byte' (default: tokenizer.model in the first model's folder)");
+                      "tokenizer folder or file, or 'byte' (default: the first model's folder)");
   command->add_option("--max-examples", options->max_examples, "Held-out examples for the loss (0: all)")
       ->capture_default_str();
   command->add_option("--generation-examples", options->generation_examples,

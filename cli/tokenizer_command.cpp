@@ -1,9 +1,12 @@
-// `ladle tokenizer train|encode|decode`: make a sentencepiece tokenizer from a corpus and use it.
+// `ladle tokenizer train|encode|decode`: make a sentencepiece tokenizer from a corpus, and use any tokenizer
+// (a model folder, tokenizer.json, vocab.json + merges.txt or a sentencepiece model; text::open_tokenizer).
 #include <CLI/CLI.hpp>
 
 #include <iostream>
 #include <memory>
 
+#include "lib/text/hf_tokenizer.h"
+#include "lib/text/open_tokenizer.h"
 #include "lib/text/sentencepiece_tokenizer.h"
 #include "lib/util/error.h"
 #include "cli/commands.h"
@@ -14,7 +17,11 @@ namespace {
 struct CodecOptions {
   std::string model;
   std::vector<std::string> values;
+  bool special_tokens = false;  // encode: add the post-processor's special tokens (Hugging Face tokenizers)
 };
+
+constexpr const char* kTokenizerHelp =
+    "A model folder or tokenizer file: tokenizer.json, vocab.json + merges.txt, or a sentencepiece tokenizer.model";
 
 void add_train(CLI::App& parent) {
   auto options = std::make_shared<text::SentencePieceTrainOptions>();
@@ -45,12 +52,18 @@ void add_train(CLI::App& parent) {
 void add_encode(CLI::App& parent) {
   auto options = std::make_shared<CodecOptions>();
   auto* command = parent.add_subcommand("encode", "Print the token ids of each text argument, one line each");
-  command->add_option("--model", options->model, "A sentencepiece tokenizer.model")->required();
+  command->add_option("--model", options->model, kTokenizerHelp)->required();
   command->add_option("text", options->values, "Texts to encode")->required();
+  command->add_flag("--special-tokens", options->special_tokens,
+                    "Add the special tokens of the tokenizer.json post-processor (e.g. <|begin_of_text|>)");
   command->callback([options] {
-    text::SentencePieceTokenizer tokenizer(options->model);
+    const auto tokenizer = text::open_tokenizer(options->model);
+    const auto* hf_tokenizer = dynamic_cast<const text::HfTokenizer*>(tokenizer.get());
+    if (options->special_tokens && !hf_tokenizer) {
+      throw Error("--special-tokens: '" + options->model + "' is not a Hugging Face tokenizer (it has no post-processor)");
+    }
     for (const auto& value : options->values) {
-      const auto ids = tokenizer.encode(value);
+      const auto ids = options->special_tokens ? hf_tokenizer->encode_with_special_tokens(value) : tokenizer->encode(value);
       for (std::size_t i = 0; i < ids.size(); ++i) std::cout << (i ? " " : "") << ids[i];
       std::cout << "\n";
     }
@@ -60,10 +73,10 @@ void add_encode(CLI::App& parent) {
 void add_decode(CLI::App& parent) {
   auto options = std::make_shared<CodecOptions>();
   auto* command = parent.add_subcommand("decode", "Print the text of the token ids given as arguments");
-  command->add_option("--model", options->model, "A sentencepiece tokenizer.model")->required();
+  command->add_option("--model", options->model, kTokenizerHelp)->required();
   command->add_option("ids", options->values, "Token ids")->required();
   command->callback([options] {
-    text::SentencePieceTokenizer tokenizer(options->model);
+    const auto tokenizer = text::open_tokenizer(options->model);
     std::vector<std::int64_t> ids;
     for (const auto& value : options->values) {
       try {
@@ -74,14 +87,14 @@ void add_decode(CLI::App& parent) {
         throw Error("token id '" + value + "' is not a whole number");
       }
     }
-    std::cout << tokenizer.decode(ids) << "\n";
+    std::cout << tokenizer->decode(ids) << "\n";
   });
 }
 
 }  // namespace
 
 void add_tokenizer_command(CLI::App& app) {
-  auto* command = app.add_subcommand("tokenizer", "Train and use sentencepiece tokenizers");
+  auto* command = app.add_subcommand("tokenizer", "Train sentencepiece tokenizers; encode and decode with any tokenizer");
   command->require_subcommand(1);
   add_train(*command);
   add_encode(*command);

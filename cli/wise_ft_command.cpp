@@ -133,7 +133,7 @@ void add_wise_ft_command(CLI::App& app) {
                       "The metric that chooses the alpha written (losses: lowest; accuracies: highest)")
       ->capture_default_str();
   command->add_option("--tokenizer", options->tokenizer,
-                      "sentencepiece model, or 'byte' (default: tokenizer.model in the fine-tuned model's folder)");
+                      "tokenizer folder or file, or 'byte' (default: the fine-tuned model's folder)");
   command->add_option("--max-examples", options->max_examples, "Held-out examples per set (0: all)")
       ->capture_default_str();
   command->add_flag("--bf16", options->bf16, "bf16 autocast for the held-out forward passes");

@@ -9,3 +9,7 @@ find_package(Boost 1.74 REQUIRED COMPONENTS log log_setup)
 find_package(nlohmann_json 3.10 REQUIRED)
 find_package(yaml-cpp REQUIRED)
 find_package(CLI11 REQUIRED)
+# Hugging Face tokenizers (lib/text/hf/): Oniguruma for their regular expressions, ICU for Unicode normalization.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(ONIG REQUIRED IMPORTED_TARGET oniguruma)
+pkg_check_modules(ICU REQUIRED IMPORTED_TARGET icu-uc)

@@ -12,6 +12,8 @@ packages=(
   libgloo-dev
   # configuration, JSON and command line
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
+  # Hugging Face tokenizers: Oniguruma (their regex engine) and ICU (Unicode normalization)
+  libonig-dev libicu-dev
   # fast BLAS (openmp flavour: the pthread flavour fights libtorch's OpenMP threads)
   libopenblas0-openmp
   # reference implementations for tests, plots for reports

@@ -41,8 +41,8 @@ struct HeldOutEvaluationOptions {
   std::uint64_t seed = 0;               // picks the subsets
 };
 
-// The tokenizer of a model folder: `name` is a sentencepiece model file, "byte" for the byte tokenizer, or empty
-// for <model_folder>/tokenizer.model. Throws ladle::Error when the file is missing.
+// The tokenizer of a model folder: `name` is a tokenizer folder or file (text::open_tokenizer), "byte" for the byte
+// tokenizer, or empty for the one model_folder holds. Throws ladle::Error when there is none.
 std::shared_ptr<const text::Tokenizer> load_heldout_tokenizer(const std::filesystem::path& model_folder,
                                                               const std::string& name);
 

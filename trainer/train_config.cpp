@@ -2,6 +2,7 @@
 
 #include "lib/config/config_source.h"
 #include "lib/config/schema.h"
+#include "trainer/training_data.h"
 
 namespace ladle::trainer {
 namespace {
@@ -40,13 +41,17 @@ const Schema<TokenizerConfig>& tokenizer_schema() {
       Schema<TokenizerConfig>("The tokenizer.")
           .choice(
               "type", &TokenizerConfig::type,
-              Choices<TokenizerKind>{{"sentencepiece", TokenizerKind::sentencepiece}, {"byte", TokenizerKind::byte}},
-              "sentencepiece: a model file (Llama's tokenizer.model); byte: one token per byte plus the chat "
-              "markers (no file; for tests and demos)")
-          .field("path", &TokenizerConfig::path, "the sentencepiece model (empty: <model.path>/tokenizer.model)")
+              Choices<TokenizerKind>{{"auto", TokenizerKind::automatic},
+                                     {"sentencepiece", TokenizerKind::sentencepiece},
+                                     {"byte", TokenizerKind::byte}},
+              "auto: the tokenizer a folder or file holds (tokenizer.json, else vocab.json + merges.txt, else "
+              "tokenizer.model); sentencepiece: a model file (Llama's tokenizer.model); byte: one token per byte "
+              "plus the chat markers (no file; for tests and demos)")
+          .field("path", &TokenizerConfig::path,
+                 "the tokenizer folder or file (empty: model.path; for sentencepiece <model.path>/tokenizer.model)")
           .field("train_input", &TokenizerConfig::train_input,
-                 "when set and path does not exist: train a sentencepiece model on this text file first and write "
-                 "it to path (Llama's special-token layout, the chat markers as user symbols)")
+                 "when set and there is no tokenizer at path: train a sentencepiece model on this text file first and "
+                 "write it there (Llama's special-token layout, the chat markers as user symbols)")
           .field("vocab_size", &TokenizerConfig::vocab_size, at_least(16), "pieces of a trained tokenizer")
           .field("train_sentences", &TokenizerConfig::train_sentences, at_least(0),
                  "lines sampled from train_input for training (0: all)");
@@ -369,14 +374,15 @@ void TrainConfig::validate_sources() const {
   }
   if (!model.config_file.empty()) require_file(model.config_file, "model.config_file", "config file");
 
-  if (tokenizer.type == TokenizerKind::sentencepiece) {
+  if (tokenizer.type != TokenizerKind::byte) {
     require(!tokenizer.path.empty() || !fresh, "tokenizer.path",
-            "must be set for a fresh model (a model folder's tokenizer.model is used otherwise)");
-    const std::filesystem::path model_file = tokenizer.path.empty() ? model.path / "tokenizer.model" : tokenizer.path;
+            "must be set for a fresh model (a model folder's tokenizer is used otherwise)");
+    const auto location = tokenizer_location(*this);
     std::error_code error;
-    if (!std::filesystem::exists(model_file, error)) {
+    if (!std::filesystem::exists(location.file, error)) {
       require(!tokenizer.train_input.empty(), "tokenizer.path",
-              "'" + model_file.string() + "' does not exist (set tokenizer.train_input to train one)");
+              "'" + (tokenizer.path.empty() ? model.path : tokenizer.path).string() +
+                  "' holds no tokenizer (set tokenizer.train_input to train one)");
       require_file(tokenizer.train_input, "tokenizer.train_input", "text file");
     }
   }

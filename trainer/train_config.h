@@ -8,7 +8,7 @@
 //   bf16: false                    threads: 0       log_every_steps: 10  overwrite_output_dir: false
 //   retain_freed_memory: true
 //   model:      {path: base/} or {config: {hidden_size: 64, ...}} or {config_file: config.json}; init_seed
-//   tokenizer:  {type: sentencepiece, path: tokenizer.model, train_input: corpus.txt, vocab_size: 2000}
+//   tokenizer:  {type: auto, path: tokenizer.model, train_input: corpus.txt, vocab_size: 2000}
 //   data:       {format: instructions, train: train.jsonl, valid: valid.jsonl, max_length: 512, ...}
 //   lora:       {enabled: false, r: 8, alpha: 16, dropout: 0, target_modules: [q_proj, v_proj]}
 //   optimizer:  {name: adamw, lr: 0.001, betas: [0.9, 0.999], eps: 1e-8, weight_decay: 0.01, ...}
@@ -53,6 +53,8 @@ class Schema;
 namespace ladle::trainer {
 
 enum class TokenizerKind {
+  automatic,      // "auto": whatever the folder or file holds (text::open_tokenizer: tokenizer.json, vocab.json +
+                  // merges.txt, tokenizer.model)
   sentencepiece,  // a sentencepiece model file (Llama's tokenizer.model)
   byte,           // ByteTokenizer: one token per byte plus the chat markers (no file; for tests and demos)
 };
@@ -78,7 +80,7 @@ struct ModelConfig {
 };
 
 struct TokenizerConfig {
-  TokenizerKind type = TokenizerKind::sentencepiece;
+  TokenizerKind type = TokenizerKind::automatic;
   std::filesystem::path path;
   std::filesystem::path train_input;
   std::int64_t vocab_size = 2000;

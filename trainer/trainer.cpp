@@ -115,7 +115,7 @@ class Trainer::Impl final : public TrainerServices {
   void save_model(const std::filesystem::path& directory) override {
     if (group->is_main()) {
       model::CausalLmFolderOptions options;
-      options.tokenizer_file = data.tokenizer_file;
+      options.tokenizer_files = data.tokenizer_files;
       options.merge_lora = config.lora.save_merged;
       model::write_causal_lm_folder(*model, directory, options);
     }
@@ -345,7 +345,7 @@ void Trainer::Impl::write_checkpoint() {
       model::save_lora_adapter(model::lora_adapter(*model), folder.path() / "adapter");
     } else {
       model::CausalLmFolderOptions options;
-      options.tokenizer_file = data.tokenizer_file;
+      options.tokenizer_files = data.tokenizer_files;
       options.overwrite = false;
       model::write_causal_lm_folder(*model, folder.path() / "model", options);
     }

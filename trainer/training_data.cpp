@@ -47,7 +47,7 @@ std::shared_ptr<const text::ExampleDataset> text_dataset(const std::filesystem::
                                                          const text::Tokenizer& tokenizer,
                                                          const std::filesystem::path& cache_dir) {
   text::TokenCache tokens;
-  const auto file = tokenizer_file(config);
+  const auto file = tokenizer_location(config).file;
   if (file.empty()) {
     tokens = text::tokenize_corpus(path, tokenizer);
   } else {
@@ -76,14 +76,27 @@ void require_in_vocabulary(std::optional<std::int64_t> id, const char* what, std
 
 }  // namespace
 
-std::filesystem::path tokenizer_file(const TrainConfig& config) {
-  if (config.tokenizer.type == TokenizerKind::byte) return {};
-  return config.tokenizer.path.empty() ? config.model.path / "tokenizer.model" : config.tokenizer.path;
+text::TokenizerLocation tokenizer_location(const TrainConfig& config) {
+  const auto& tokenizer = config.tokenizer;
+  if (tokenizer.type == TokenizerKind::byte) return {text::TokenizerFormat::sentencepiece, {}, {}};
+  std::filesystem::path file = tokenizer.path;
+  if (tokenizer.type == TokenizerKind::automatic) {
+    const auto where = tokenizer.path.empty() ? config.model.path : tokenizer.path;
+    if (auto found = text::find_tokenizer(where)) return *found;
+    // None there yet: the sentencepiece model train_input makes goes into the folder, or to the file named.
+    std::error_code error;
+    file = tokenizer.path.empty() || std::filesystem::is_directory(where, error) ? where / "tokenizer.model" : where;
+  } else if (file.empty()) {
+    file = config.model.path / "tokenizer.model";
+  }
+  return {text::TokenizerFormat::sentencepiece, file, {file}};
 }
 
 std::shared_ptr<const text::Tokenizer> load_tokenizer(const TrainConfig& config) {
   if (config.tokenizer.type == TokenizerKind::byte) return std::make_shared<text::ByteTokenizer>(kChatMarkers);
-  const auto file = tokenizer_file(config);
+  const auto location = tokenizer_location(config);
+  if (location.format != text::TokenizerFormat::sentencepiece) return text::open_tokenizer(location);
+  const auto& file = location.file;
   std::error_code error;
   if (!std::filesystem::exists(file, error)) {
     if (config.tokenizer.train_input.empty()) {
@@ -109,7 +122,7 @@ TrainingData load_training_data(const TrainConfig& config, std::shared_ptr<const
   TrainingData data;
   data.tokenizer = std::move(tokenizer);
   data.chat_template = chat_template_for(config);
-  data.tokenizer_file = tokenizer_file(config);
+  data.tokenizer_files = tokenizer_location(config).files;
   const text::Tokenizer& t = *data.tokenizer;
   if (config.data.format == DataFormat::instructions) {
     data.train = instruction_dataset(config.data.train, config, data.chat_template, t, nullptr);

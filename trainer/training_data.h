@@ -11,6 +11,7 @@
 #include "lib/text/chat_template.h"
 #include "lib/text/example_dataset.h"
 #include "lib/text/instruction_record.h"
+#include "lib/text/open_tokenizer.h"
 #include "lib/text/tokenizer.h"
 #include "trainer/train_config.h"
 
@@ -24,16 +25,17 @@ struct TrainingData {
   // The records valid's examples came from, indexed by TokenizedExample::source_index: their prompts are
   // generated from (exact match) and their replies scored (choices). Empty: loss-only evaluation.
   std::vector<text::InstructionRecord> valid_records;
-  // Copied into every saved model folder (a sentencepiece tokenizer.model); empty: none.
-  std::filesystem::path tokenizer_file;
+  // Copied into every saved model folder (tokenizer.json and its companions, or a tokenizer.model); empty: none.
+  std::vector<std::filesystem::path> tokenizer_files;
 };
 
-// The tokenizer config.tokenizer names, training a sentencepiece model first when it is missing and
-// train_input is set (see TokenizerConfig). The chat markers are user symbols of a trained model and symbols of
-// the byte tokenizer.
+// The tokenizer config.tokenizer names (text::open_tokenizer picks the kind for type auto), training a
+// sentencepiece model first when there is none and train_input is set (see TokenizerConfig). The chat markers are
+// user symbols of a trained model and symbols of the byte tokenizer.
 std::shared_ptr<const text::Tokenizer> load_tokenizer(const TrainConfig& config);
-// The sentencepiece file load_tokenizer reads (empty for the byte tokenizer).
-std::filesystem::path tokenizer_file(const TrainConfig& config);
+// Where the tokenizer load_tokenizer reads is (or a sentencepiece model it trains will be); file and files are
+// empty for the byte tokenizer.
+text::TokenizerLocation tokenizer_location(const TrainConfig& config);
 
 // Reads and tokenizes config.data: instructions through the chat template (data.max_length,
 // train_on_all_tokens, tasks, max_train_examples), plain text as blocks of data.block_size tokens (the corpus

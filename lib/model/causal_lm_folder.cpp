@@ -42,9 +42,8 @@ void write_causal_lm_folder(const CausalLm& model, const std::filesystem::path& 
   } else {
     write_weights(model, model.hf_state_dict(), folder.path());
   }
-  if (!options.tokenizer_file.empty()) {
-    std::filesystem::copy_file(options.tokenizer_file, folder.path() / options.tokenizer_file.filename(),
-                               std::filesystem::copy_options::overwrite_existing);
+  for (const auto& file : options.tokenizer_files) {
+    std::filesystem::copy_file(file, folder.path() / file.filename(), std::filesystem::copy_options::overwrite_existing);
   }
   folder.commit();
 }

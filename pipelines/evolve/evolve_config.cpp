@@ -90,7 +90,7 @@ const Schema<FitnessConfig>& fitness_schema() {
           .field("default_task_weight", &FitnessConfig::default_task_weight, at_least(0),
                  "weight of tasks not in task_weights (0: only the listed tasks count)")
           .custom("tokenizer", &FitnessConfig::tokenizer, tokenizer_value(),
-                  "a sentencepiece file, byte, or empty: tokenizer.model of the base model's folder")
+                  "a tokenizer folder or file, byte, or empty: the base model's tokenizer")
           .field("max_examples", &FitnessConfig::max_examples, "a seeded subset of data (0: all)")
           .field("generation_examples", &FitnessConfig::generation_examples,
                  "examples generated for the accuracy metrics (> 0 for them)")

@@ -17,7 +17,7 @@
 //     metric: loss                    # loss (mean response loss per task) | exact_match | choice_accuracy
 //     task_weights: {}                # task -> weight of its metric in the mean (unlisted tasks: default_task_weight)
 //     default_task_weight: 1          # 0: only the listed tasks count
-//     tokenizer: ""                   # sentencepiece file, "byte", or "": tokenizer.model of the base model's folder
+//     tokenizer: ""                   # tokenizer folder or file, "byte", or "": the base model's folder
 //     max_examples: 256               # a seeded subset of `data` (0: all)
 //     generation_examples: 0          # examples generated for the accuracy metrics
 //     batch_size: 16
