@@ -127,11 +127,18 @@ std::vector<ChatSegment> ModelChatTemplate::segments(const std::vector<ChatMessa
   }
 
   const bool all = options_.train_on_all_tokens;
-  const auto mismatch = [](std::size_t i) {
-    return Error("chat template: the template writes the text around message " + std::to_string(i) +
-                 " differently for its real content (it depends on the content), so its span cannot be found");
+  // The template text that did not match: texts[k], between contents k - 1 and k (before the first, after the last).
+  const auto mismatch = [&marked](std::size_t k) {
+    const auto name = [&marked](std::size_t c) { return "message " + std::to_string(marked.contents[c]) + "'s"; };
+    const std::string where = marked.contents.empty() ? "of the conversation"
+                              : k == 0                ? "before " + name(0) + " content"
+                              : k == marked.contents.size() ? "after " + name(k - 1) + " content"
+                                                            : "between " + name(k - 1) + " and " + name(k) + " content";
+    return Error("chat template: the template writes different text " + where +
+                 " for the real contents than for placeholders (the text depends on a content), so the replies' "
+                 "spans cannot be found");
   };
-  if (!matches_at(output, 0, marked.texts[0])) throw mismatch(marked.contents.empty() ? 0 : marked.contents[0]);
+  if (!matches_at(output, 0, marked.texts[0])) throw mismatch(0);
   std::vector<ChatSegment> segments;
   segments.push_back({SegmentKind::header, marked.texts[0], all});
   std::size_t pos = marked.texts[0].size();
@@ -140,7 +147,7 @@ std::vector<ChatSegment> ModelChatTemplate::segments(const std::vector<ChatMessa
     std::string after = marked.texts[k + 1];
     const bool last = k + 1 == marked.contents.size();
     const auto end = content_end(output, pos, messages[index].content, after, last);
-    if (end == std::string::npos || end < pos) throw mismatch(index);
+    if (end == std::string::npos || end < pos) throw mismatch(k + 1);
     ChatSegment content{SegmentKind::prompt, output.substr(pos, end - pos), all};
     if (messages[index].role == ChatRole::assistant) {
       // The end of turn: optional whitespace, then the end-of-turn text, moves from the template text into the reply.
@@ -158,7 +165,7 @@ std::vector<ChatSegment> ModelChatTemplate::segments(const std::vector<ChatMessa
     segments.push_back({SegmentKind::header, after, all});
     pos = end + marked.texts[k + 1].size();
   }
-  if (pos != output.size()) throw mismatch(marked.contents.empty() ? 0 : marked.contents.back());
+  if (pos != output.size()) throw mismatch(marked.contents.size());
   std::vector<ChatSegment> nonempty;
   for (auto& segment : segments) {
     if (!segment.text.empty()) nonempty.push_back(std::move(segment));

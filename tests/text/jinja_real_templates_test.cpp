@@ -13,6 +13,7 @@
 #include "lib/io/json_file.h"
 #include "lib/text/jinja/json_value.h"
 #include "lib/text/jinja/template.h"
+#include "lib/util/error.h"
 #include "tests/support/command_runner.h"
 
 namespace ladle::text::jinja {

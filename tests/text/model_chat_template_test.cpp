@@ -113,14 +113,12 @@ TEST_P(RealChatTemplate, LossCoversExactlyTheRepliesAndTheirEndOfTurn) {
   const auto expected = reference_renderings(GetParam());
   const auto bytes = tokenizer();
   const std::string eot = chat_->end_of_turn();
-  // Llama 3 and Gemma 3 trim contents; Qwen3 and DeepSeek V3 write them as they are.
-  const bool trims = std::string(GetParam()) == "llama3_1" || std::string(GetParam()) == "gemma3";
+  const std::string model = GetParam();
   for (std::size_t i = 0; i < conversations().size(); ++i) {
     const auto& conversation = conversations()[i];
     if (conversation.messages.back().role != ChatRole::assistant) continue;
     const auto example = chat_->encode(conversation.messages, bytes);
     EXPECT_EQ(bytes.decode(example.input_ids), expected[i]["output"].get<std::string>()) << conversation.name;
-    std::string trained;
     std::vector<std::int64_t> run;
     std::vector<std::string> spans;
     for (std::size_t t = 0; t <= example.labels.size(); ++t) {
@@ -132,13 +130,20 @@ TEST_P(RealChatTemplate, LossCoversExactlyTheRepliesAndTheirEndOfTurn) {
         run.clear();
       }
     }
+    // Each reply as the template writes it: Llama 3 and Gemma 3 trim it; Qwen3 strips the leading newlines of a
+    // reply after the last user message (its thinking branch); DeepSeek V3 writes it as it is.
     std::vector<std::string> replies;
-    for (const auto& message : conversation.messages) {
-      if (message.role != ChatRole::assistant) continue;
-      const auto stripped = message.content.substr(message.content.find_first_not_of(" \t\n"),
-                                                   message.content.find_last_not_of(" \t\n") -
-                                                       message.content.find_first_not_of(" \t\n") + 1);
-      replies.push_back((trims ? stripped : message.content) + eot);
+    for (std::size_t m = 0; m < conversation.messages.size(); ++m) {
+      const auto& content = conversation.messages[m].content;
+      if (conversation.messages[m].role != ChatRole::assistant) continue;
+      std::string written = content;
+      if (model == "llama3_1" || model == "gemma3") {
+        const auto first = content.find_first_not_of(" \t\n");
+        written = content.substr(first, content.find_last_not_of(" \t\n") - first + 1);
+      } else if (model == "qwen3" && m + 1 == conversation.messages.size()) {
+        written = content.substr(content.find_first_not_of('\n'));
+      }
+      replies.push_back(written + eot);
     }
     EXPECT_EQ(spans, replies) << GetParam() << " / " << conversation.name;
     EXPECT_EQ(chat_->end_of_turn_id(bytes), ByteTokenizer::kFirstSymbolId);
