@@ -14,6 +14,7 @@
 #include "lib/text/jinja/json_value.h"
 #include "lib/text/jinja/template.h"
 #include "lib/util/error.h"
+#include "lib/util/splitmix64.h"
 #include "tests/support/command_runner.h"
 
 namespace ladle::text::jinja {
@@ -115,6 +116,40 @@ TEST(JinjaRealTemplates, MatchPythonJinja2ByteForByte) {
       EXPECT_EQ(output, expected[i]["output"].get<std::string>()) << label;
     }
   }
+}
+
+// Templates are hostile input: the real ones with random bytes deleted, duplicated or replaced either render or
+// fail with a ladle::Error; nothing else escapes and nothing crashes.
+TEST(JinjaRealTemplates, MutatedTemplatesFailCleanly) {
+  const std::string punctuation = "{}%#-+()[]'\"|.,:~=! \n\\abz019";
+  std::uint64_t state = 14;
+  const auto next = [&state] { return state = splitmix64(state); };
+  int templates = 0;
+  for (const char* model : {"llama3_1", "qwen3", "gemma3", "deepseek_v3"}) {
+    if (!fs::exists(config_path(model))) continue;
+    const auto config = io::read_json_file(config_path(model), 64);
+    const auto source = config["chat_template"].get<std::string>();
+    const Value variables = from_json(nlohmann::ordered_json::parse(kRealCases[0].variables));
+    for (int trial = 0; trial < 300; ++trial) {
+      std::string mutated = source;
+      for (int edit = 0; edit < 1 + static_cast<int>(next() % 4); ++edit) {
+        const auto at = next() % mutated.size();
+        switch (next() % 3) {
+          case 0: mutated.erase(at, 1 + next() % 8); break;
+          case 1: mutated.insert(at, mutated.substr(next() % mutated.size(), 1 + next() % 16)); break;
+          default: mutated[at] = punctuation[next() % punctuation.size()];
+        }
+      }
+      try {
+        Template(mutated, "mutated").render(variables.as_dict());
+      } catch (const Error&) {
+      } catch (const std::exception& other) {
+        ADD_FAILURE() << model << " trial " << trial << ": " << other.what() << "\n" << mutated;
+      }
+      ++templates;
+    }
+  }
+  if (templates == 0) GTEST_SKIP() << "data/tokenizers is missing (run scripts/fetch-hf-tokenizers.sh)";
 }
 
 }  // namespace

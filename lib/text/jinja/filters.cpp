@@ -28,8 +28,11 @@ Value attribute_path(const Value& item, const Value& path) {
   if (!path.is_string()) return get_item(item, path);
   Value current = item;
   for (const auto& part : python_split(path.as_string(), std::string("."))) {
-    const bool digits = !part.empty() && std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
-    current = digits ? get_item(current, Value(static_cast<std::int64_t>(std::stoll(part)))) : get_item(current, Value(part));
+    // An all-digit part is an index (Jinja's make_attrgetter); more than 18 digits index nothing.
+    const bool digits = !part.empty() && part.size() <= 18 &&
+                        std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
+    current = digits ? get_item(current, Value(static_cast<std::int64_t>(std::strtoll(part.c_str(), nullptr, 10))))
+                     : get_item(current, Value(part));
   }
   return current;
 }
@@ -353,6 +356,7 @@ Value filter_rejectattr(const Value& input, const CallArguments& call) {
 Value filter_indent(const Value& input, const CallArguments& call) {
   BoundArguments args(call, "indent", {"width", "first", "blank"});
   const Value width = args.get(0, Value(4));
+  if (!width.is_string() && !width.is_int()) throw Error("indent: width must be an int or a string");
   const std::string indentation =
       width.is_string() ? width.as_string() : std::string(static_cast<std::size_t>(std::max<std::int64_t>(0, width.as_int())), ' ');
   const auto lines = python_splitlines(to_str(input) + "\n");

@@ -75,7 +75,7 @@ class Lexer {
       const bool has_sign = tag + 2 < source_.size() && (source_[tag + 2] == '-' || source_[tag + 2] == '+');
       advance_to(tag + 2 + (has_sign ? 1 : 0));
       if (type == '#') {
-        lex_comment(tag);
+        lex_comment();
       } else {
         lex_tag(type == '{');
       }
@@ -116,14 +116,13 @@ class Lexer {
     advance_to(tag);
   }
 
-  void lex_comment(std::size_t tag) {
+  void lex_comment() {
     const int line = line_;
     const auto close = source_.find("#}", pos_);
     if (close == std::string::npos) throw TemplateError(name_, line, "missing end of comment tag");
     const char sign = close > pos_ ? source_[close - 1] : '\0';
     advance_to(close + 2);
     finish_tag(sign, true);
-    (void)tag;
   }
 
   // What follows a tag's end: "-" strips all whitespace, "+" keeps it, trim_blocks drops one newline after a
