@@ -76,9 +76,9 @@ int main(int argc, char** argv) {
 
     trainer::TrainingData data;
     data.tokenizer = std::make_shared<text::ByteTokenizer>(std::vector<std::string>{"<|user|>", "<|assistant|>"});
-    data.train = text::tokenize_instructions(arithmetic(80, 0), data.chat_template, *data.tokenizer);
+    data.train = text::tokenize_instructions(arithmetic(80, 0), *data.chat_template, *data.tokenizer);
     data.valid_records = arithmetic(20, 80);
-    data.valid = text::tokenize_instructions(data.valid_records, data.chat_template, *data.tokenizer);
+    data.valid = text::tokenize_instructions(data.valid_records, *data.chat_template, *data.tokenizer);
 
     model::CausalLmConfig model_config = model::CausalLmConfig::defaults_for("LlamaForCausalLM");
     model_config.vocab_size = data.tokenizer->vocab_size();

@@ -17,7 +17,7 @@ packages=(
   # fast BLAS (openmp flavour: the pthread flavour fights libtorch's OpenMP threads)
   libopenblas0-openmp
   # reference implementations for tests, plots for reports
-  python3 python3-torch python3-numpy gnuplot-nox
+  python3 python3-torch python3-numpy python3-jinja2 gnuplot-nox
 )
 
 sudo_cmd=()

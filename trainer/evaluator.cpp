@@ -78,7 +78,7 @@ GenerationItem generation_item(const TrainingData& data, const text::Instruction
   GenerationItem item;
   item.max_new_tokens = max_new_tokens;
   std::vector<text::ChatMessage> prompt(record.messages.begin(), record.messages.end() - 1);
-  item.prompt = data.chat_template.encode_prompt(prompt, *data.tokenizer);
+  item.prompt = data.chat_template->encode_prompt(prompt, *data.tokenizer);
   item.reference = text::strip_whitespace(record.messages.back().content);
   item.task = record.task;
   if (candidates != nullptr) {
@@ -86,7 +86,7 @@ GenerationItem generation_item(const TrainingData& data, const text::Instruction
     for (const auto& candidate : *candidates) {
       auto messages = record.messages;
       messages.back().content = candidate;
-      item.candidate_examples.push_back(data.chat_template.encode(messages, *data.tokenizer));
+      item.candidate_examples.push_back(data.chat_template->encode(messages, *data.tokenizer));
     }
   }
   return item;

@@ -35,7 +35,7 @@ class ProcessGroup;
 
 // A held-out example whose reply the model generates and, with candidates, chooses.
 struct GenerationItem {
-  std::vector<std::int64_t> prompt;  // the conversation up to the assistant header (ChatTemplate::encode_prompt)
+  std::vector<std::int64_t> prompt;  // the conversation up to the assistant header (ChatFormat::encode_prompt)
   std::string reference;             // the reference reply, stripped of surrounding whitespace
   std::string task;
   std::vector<std::string> candidates;                     // candidate replies (empty: no choice scoring)

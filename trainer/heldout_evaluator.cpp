@@ -37,7 +37,7 @@ HeldOutEvaluator::HeldOutEvaluator(std::shared_ptr<const text::Tokenizer> tokeni
     trainer::TrainingData data;
     data.tokenizer = tokenizer;
     data.valid_records = text::read_instruction_jsonl(set.path).records;
-    data.valid = text::tokenize_instructions(data.valid_records, data.chat_template, *tokenizer);
+    data.valid = text::tokenize_instructions(data.valid_records, *data.chat_template, *tokenizer);
     evaluators_.emplace_back(set.label, std::make_unique<trainer::Evaluator>(
                                             trainer::make_evaluation_set(data, evaluation, options.seed), evaluation,
                                             tokenizer, options.bf16));

@@ -72,6 +72,10 @@ const Schema<DataConfig>& data_schema() {
           .field("block_size", &DataConfig::block_size, at_least(1), "text: tokens per training block")
           .field("train_on_all_tokens", &DataConfig::train_on_all_tokens,
                  "instructions: prompts are targets too (default: replies and eos only)")
+          .choice("chat_template", &DataConfig::chat_template,
+                  Choices<ChatTemplateChoice>{{"auto", ChatTemplateChoice::automatic}, {"tulu", ChatTemplateChoice::tulu}},
+                  "instructions: auto: the model's own chat template when its tokenizer_config.json has one "
+                  "(replies and their end-of-turn token trained), else Tulu v2; tulu: always Tulu v2")
           .field("tasks", &DataConfig::tasks, "instructions: keep only these tasks (empty: all)")
           .field("max_train_examples", &DataConfig::max_train_examples,
                  "a seeded random subset of the training examples (0: all)")

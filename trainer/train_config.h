@@ -64,6 +64,12 @@ enum class DataFormat {
   text,          // a plain-text corpus (scripts/data layout), packed into blocks, every token trained
 };
 
+// Which chat format writes instruction data.
+enum class ChatTemplateChoice {
+  automatic,  // the model's own template when its tokenizer_config.json has one, else Tulu v2
+  tulu,       // Tulu v2's format whatever the model brings
+};
+
 enum class OptimizerKind { adamw, sgd };
 
 enum class ScheduleKind {
@@ -94,6 +100,7 @@ struct DataConfig {
   std::size_t max_length = 512;
   std::size_t block_size = 256;
   bool train_on_all_tokens = false;
+  ChatTemplateChoice chat_template = ChatTemplateChoice::automatic;
   std::vector<std::string> tasks;
   std::size_t max_train_examples = 0;
   bool skip_bad_lines = false;

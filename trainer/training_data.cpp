@@ -8,6 +8,7 @@
 #include "lib/text/byte_tokenizer.h"
 #include "lib/text/corpus_tokens.h"
 #include "lib/text/instruction_dataset.h"
+#include "lib/text/model_chat_template.h"
 #include "lib/text/sentencepiece_tokenizer.h"
 #include "lib/text/token_block_dataset.h"
 #include "lib/util/error.h"
@@ -17,16 +18,9 @@ namespace {
 
 const std::vector<std::string> kChatMarkers = {"<|system|>", "<|user|>", "<|assistant|>"};
 
-text::ChatTemplate chat_template_for(const TrainConfig& config) {
-  text::ChatTemplateOptions options;
-  options.max_length = config.data.max_length;
-  options.train_on_all_tokens = config.data.train_on_all_tokens;
-  return text::ChatTemplate(options);
-}
-
 std::shared_ptr<const text::ExampleDataset> instruction_dataset(const std::filesystem::path& path,
                                                                 const TrainConfig& config,
-                                                                const text::ChatTemplate& chat_template,
+                                                                const text::ChatFormat& chat_format,
                                                                 const text::Tokenizer& tokenizer,
                                                                 std::vector<text::InstructionRecord>* records_out) {
   text::InstructionReadOptions read_options;
@@ -36,7 +30,7 @@ std::shared_ptr<const text::ExampleDataset> instruction_dataset(const std::files
     LADLE_LOG(warning) << path.string() << ": skipped " << set.skipped_lines << " malformed lines";
   }
   std::shared_ptr<const text::ExampleDataset> dataset =
-      text::tokenize_instructions(set.records, chat_template, tokenizer);
+      text::tokenize_instructions(set.records, chat_format, tokenizer);
   if (!config.data.tasks.empty()) dataset = text::filter_by_task(dataset, config.data.tasks);
   if (dataset->size() == 0) throw Error(path.string() + ": no example left to train or evaluate on");
   if (records_out != nullptr) *records_out = std::move(set.records);
@@ -92,6 +86,33 @@ text::TokenizerLocation tokenizer_location(const TrainConfig& config) {
   return {text::TokenizerFormat::sentencepiece, file, {file}};
 }
 
+std::shared_ptr<const text::ChatFormat> load_chat_format(const TrainConfig& config) {
+  if (config.data.chat_template == ChatTemplateChoice::automatic) {
+    text::ModelChatTemplateOptions options;
+    options.max_length = config.data.max_length;
+    options.train_on_all_tokens = config.data.train_on_all_tokens;
+    // The model folder first, then the folder of the tokenizer it was given.
+    std::vector<std::filesystem::path> folders;
+    if (!config.model.path.empty()) folders.push_back(config.model.path);
+    if (!config.tokenizer.path.empty()) {
+      std::error_code error;
+      folders.push_back(std::filesystem::is_directory(config.tokenizer.path, error) ? config.tokenizer.path
+                                                                                    : config.tokenizer.path.parent_path());
+    }
+    for (const auto& folder : folders) {
+      if (auto chat = text::read_model_chat_template(folder, options)) {
+        LADLE_LOG(info) << "chat template: the model's own, from " << folder.string() << " (replies end with '"
+                        << chat->end_of_turn() << "')";
+        return chat;
+      }
+    }
+  }
+  text::ChatTemplateOptions options;
+  options.max_length = config.data.max_length;
+  options.train_on_all_tokens = config.data.train_on_all_tokens;
+  return std::make_shared<const text::ChatTemplate>(options);
+}
+
 std::shared_ptr<const text::Tokenizer> load_tokenizer(const TrainConfig& config) {
   if (config.tokenizer.type == TokenizerKind::byte) return std::make_shared<text::ByteTokenizer>(kChatMarkers);
   const auto location = tokenizer_location(config);
@@ -121,13 +142,13 @@ TrainingData load_training_data(const TrainConfig& config, std::shared_ptr<const
                                 const std::filesystem::path& cache_dir) {
   TrainingData data;
   data.tokenizer = std::move(tokenizer);
-  data.chat_template = chat_template_for(config);
+  data.chat_template = load_chat_format(config);
   data.tokenizer_files = tokenizer_location(config).files;
   const text::Tokenizer& t = *data.tokenizer;
   if (config.data.format == DataFormat::instructions) {
-    data.train = instruction_dataset(config.data.train, config, data.chat_template, t, nullptr);
+    data.train = instruction_dataset(config.data.train, config, *data.chat_template, t, nullptr);
     if (!config.data.valid.empty()) {
-      data.valid = instruction_dataset(config.data.valid, config, data.chat_template, t, &data.valid_records);
+      data.valid = instruction_dataset(config.data.valid, config, *data.chat_template, t, &data.valid_records);
     }
   } else {
     data.train = text_dataset(config.data.train, config, t, cache_dir);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "lib/model/causal_lm.h"
+#include "lib/text/chat_format.h"
 #include "lib/text/chat_template.h"
 #include "lib/text/example_dataset.h"
 #include "lib/text/instruction_record.h"
@@ -19,7 +20,8 @@ namespace ladle::trainer {
 
 struct TrainingData {
   std::shared_ptr<const text::Tokenizer> tokenizer;   // required: pad/eos ids, generation, saved models
-  text::ChatTemplate chat_template;                   // how valid_records become prompts and choice examples
+  // How instruction data and valid_records become examples, prompts and choice examples (default: Tulu v2).
+  std::shared_ptr<const text::ChatFormat> chat_template = std::make_shared<const text::ChatTemplate>();
   std::shared_ptr<const text::ExampleDataset> train;  // required: what the loader batches
   std::shared_ptr<const text::ExampleDataset> valid;  // held-out examples for loss and Fisher (may be null)
   // The records valid's examples came from, indexed by TokenizedExample::source_index: their prompts are
@@ -37,7 +39,12 @@ std::shared_ptr<const text::Tokenizer> load_tokenizer(const TrainConfig& config)
 // empty for the byte tokenizer.
 text::TokenizerLocation tokenizer_location(const TrainConfig& config);
 
-// Reads and tokenizes config.data: instructions through the chat template (data.max_length,
+// The chat format of instruction data: the model's own template (model.path's or the tokenizer folder's
+// tokenizer_config.json) unless data.chat_template is tulu or there is none; else Tulu v2. Either way with
+// data.max_length and train_on_all_tokens.
+std::shared_ptr<const text::ChatFormat> load_chat_format(const TrainConfig& config);
+
+// Reads and tokenizes config.data: instructions through load_chat_format (data.max_length,
 // train_on_all_tokens, tasks, max_train_examples), plain text as blocks of data.block_size tokens (the corpus
 // tokens cached under cache_dir). Throws ladle::Error naming the file for unreadable or empty data.
 TrainingData load_training_data(const TrainConfig& config, std::shared_ptr<const text::Tokenizer> tokenizer,

@@ -10,8 +10,9 @@
 // whitespace first; nothing follows the last eos (open-instruct strips the final newline). A prompt for
 // generation ends with the header "\n<|assistant|>\n", which the model continues with its reply.
 //
-// The text is rendered into segments (bos, role headers, prompt contents, replies, eos) and each segment is
-// encoded on its own, so a segment boundary is always a token boundary and the mask is exact by construction.
+// The text is rendered into segments (bos, role headers, prompt contents, replies, eos; chat_segments.h) and each
+// segment is encoded on its own, so a segment boundary is always a token boundary and the mask is exact by
+// construction.
 // open-instruct instead encodes the whole text and finds the boundaries by encoding prefixes. The two differ in
 // one place: open-instruct also trains on the newline after a non-final reply's eos; here it belongs to the next
 // header and is not a target (after eos a model stops, so that newline is never generated).
@@ -19,39 +20,17 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "lib/text/chat_format.h"
 #include "lib/text/chat_message.h"
+#include "lib/text/chat_segments.h"
 #include "lib/text/tokenized_example.h"
 #include "lib/text/tokenizer.h"
 
 namespace ladle::text {
-
-// What a segment of a rendered conversation is.
-enum class SegmentKind {
-  bos,       // the tokenizer's bos id; text is empty
-  header,    // a role marker with the newlines around it, e.g. "\n<|assistant|>\n"
-  prompt,    // a system or user message's content
-  response,  // an assistant message's content
-  eos,       // the tokenizer's eos id closing a response; text is empty
-};
-
-struct ChatSegment {
-  SegmentKind kind = SegmentKind::prompt;  // what it is
-  std::string text;                        // the text to encode (empty for bos and eos)
-  bool trained = false;                    // whether its tokens are loss targets
-};
-
-// How an example longer than max_length is cut.
-enum class TruncationPolicy {
-  // Keep bos, headers, replies and eos whole and remove tokens from the end of the prompt contents, the last
-  // prompt message first (for Alpaca records: the end of the input, e.g. an email's tail). Only when the example
-  // still does not fit is its end cut, as cut_end does.
-  shorten_prompt,
-  // Keep the first max_length tokens (open-instruct's truncation): replies at the end lose their tail or vanish.
-  cut_end,
-};
 
 struct ChatTemplateOptions {
   std::string system_marker = "<|system|>";        // opens a system message (Tulu v2)
@@ -63,7 +42,7 @@ struct ChatTemplateOptions {
   TruncationPolicy truncation = TruncationPolicy::shorten_prompt;  // how a longer example is cut
 };
 
-class ChatTemplate {
+class ChatTemplate final : public ChatFormat {
  public:
   explicit ChatTemplate(ChatTemplateOptions options = {});
 
@@ -82,10 +61,14 @@ class ChatTemplate {
   // Token ids and labels of a conversation (render(), each segment encoded, truncated to max_length). Task and
   // source index are left for the caller. Throws ladle::Error when the tokenizer lacks an eos id, or a bos id
   // with add_bos.
-  TokenizedExample encode(const std::vector<ChatMessage>& messages, const Tokenizer& tokenizer) const;
+  TokenizedExample encode(const std::vector<ChatMessage>& messages, const Tokenizer& tokenizer) const override;
   // Token ids of a generation prompt (render_prompt()). When max_length is set, prompt contents are shortened
   // from their end to fit; throws ladle::Error when bos and headers alone do not fit.
-  std::vector<std::int64_t> encode_prompt(const std::vector<ChatMessage>& messages, const Tokenizer& tokenizer) const;
+  std::vector<std::int64_t> encode_prompt(const std::vector<ChatMessage>& messages,
+                                          const Tokenizer& tokenizer) const override;
+  // The tokenizer's eos id, which closes every reply.
+  std::optional<std::int64_t> end_of_turn_id(const Tokenizer& tokenizer) const override { return tokenizer.eos_id(); }
+  std::size_t max_length() const override { return options_.max_length; }
 
  private:
   std::vector<ChatSegment> render_messages(const std::vector<ChatMessage>& messages) const;

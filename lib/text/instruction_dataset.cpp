@@ -20,28 +20,30 @@ std::string first_lines(const std::vector<std::size_t>& lines) {
 }  // namespace
 
 std::shared_ptr<const TokenizedDataset> tokenize_instructions(const std::vector<InstructionRecord>& records,
-                                                              const ChatTemplate& chat_template,
+                                                              const ChatFormat& chat_format,
                                                               const Tokenizer& tokenizer) {
-  const auto eos = tokenizer.eos_id();
+  const auto end_of_turn = chat_format.end_of_turn_id(tokenizer);
   std::vector<TokenizedExample> examples;
   examples.reserve(records.size());
   std::vector<std::size_t> dropped_lines;
   std::vector<std::size_t> cut_lines;
   for (std::size_t i = 0; i < records.size(); ++i) {
-    auto example = chat_template.encode(records[i].messages, tokenizer);
-    const bool any_target = std::any_of(example.labels.begin(), example.labels.end(),
-                                        [](std::int64_t label) { return label != kIgnoreLabel; });
-    if (!any_target) {
+    auto example = chat_format.encode(records[i].messages, tokenizer);
+    if (std::all_of(example.labels.begin(), example.labels.end(), [](std::int64_t label) { return label == kIgnoreLabel; })) {
       dropped_lines.push_back(records[i].line);
       continue;
     }
-    // Conversations end with a reply and its eos, so a missing final eos means the reply was cut.
-    if (example.labels.back() != eos) cut_lines.push_back(records[i].line);
+    // Every reply is closed by a trained end-of-turn token, so a missing one means a reply was cut.
+    const auto replies = std::count_if(records[i].messages.begin(), records[i].messages.end(),
+                                       [](const ChatMessage& message) { return message.role == ChatRole::assistant; });
+    if (std::count(example.labels.begin(), example.labels.end(), end_of_turn.value_or(kIgnoreLabel)) < replies) {
+      cut_lines.push_back(records[i].line);
+    }
     example.task = records[i].task;
     example.source_index = i;
     examples.push_back(std::move(example));
   }
-  const auto max_length = chat_template.options().max_length;
+  const auto max_length = chat_format.max_length();
   if (!dropped_lines.empty()) {
     LADLE_LOG(warning) << "dropped " << dropped_lines.size() << " of " << records.size()
                        << " instruction examples with no reply token left within max_length " << max_length

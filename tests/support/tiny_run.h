@@ -66,10 +66,10 @@ inline std::shared_ptr<const text::Tokenizer> tiny_tokenizer() {
 inline TrainingData tiny_data(std::size_t train_count, std::size_t valid_count = 0) {
   TrainingData data;
   data.tokenizer = tiny_tokenizer();
-  data.train = text::tokenize_instructions(tiny_records(train_count), data.chat_template, *data.tokenizer);
+  data.train = text::tokenize_instructions(tiny_records(train_count), *data.chat_template, *data.tokenizer);
   if (valid_count > 0) {
     data.valid_records = tiny_records(valid_count, 1000);
-    data.valid = text::tokenize_instructions(data.valid_records, data.chat_template, *data.tokenizer);
+    data.valid = text::tokenize_instructions(data.valid_records, *data.chat_template, *data.tokenizer);
   }
   return data;
 }

@@ -46,7 +46,7 @@ TrainingData data_with_replies(const std::vector<std::pair<std::string, std::str
     record.task = task_replies[i].first;
     data.valid_records.push_back(record);
   }
-  data.valid = text::tokenize_instructions(data.valid_records, data.chat_template, *data.tokenizer);
+  data.valid = text::tokenize_instructions(data.valid_records, *data.chat_template, *data.tokenizer);
   return data;
 }
 

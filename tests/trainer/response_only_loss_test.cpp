@@ -52,7 +52,7 @@ TEST(ResponseOnlyLoss, OnlyTheReplyAndItsEosAreTargets) {
   const std::string dir = ladle::testing::make_temp_dir("response-only");
   TrainingData data;
   data.tokenizer = testing::tiny_tokenizer();
-  data.train = text::tokenize_instructions(kRecords, data.chat_template, *data.tokenizer);
+  data.train = text::tokenize_instructions(kRecords, *data.chat_template, *data.tokenizer);
   const auto ids = data.train->example(0).input_ids;
   // The byte tokenizer's ids: 'o' = 4 + 111, 'x' = 4 + 120, eos = 2 end the sequence.
   ASSERT_GE(ids.size(), 4u);
@@ -70,8 +70,8 @@ TEST(ResponseOnlyLoss, TrainOnAllTokensMakesEveryTokenATarget) {
   data.tokenizer = testing::tiny_tokenizer();
   text::ChatTemplateOptions options;
   options.train_on_all_tokens = true;
-  data.chat_template = text::ChatTemplate(options);
-  data.train = text::tokenize_instructions(kRecords, data.chat_template, *data.tokenizer);
+  data.chat_template = std::make_shared<const text::ChatTemplate>(options);
+  data.train = text::tokenize_instructions(kRecords, *data.chat_template, *data.tokenizer);
   const auto losses = token_losses(data.train->example(0).input_ids);
   double expected = 0;
   for (double loss : losses) expected += loss / static_cast<double>(losses.size());
