@@ -122,6 +122,17 @@ TEST_F(TrainAveragingCliTest, OverridesReachTheAveragingSection) {
   EXPECT_TRUE(std::filesystem::exists(out + "/lawa/config.json"));
 }
 
+// The value came from --set, so the message names the --set argument (not the line of the file's section).
+TEST_F(TrainAveragingCliTest, OutOfRangeSetValueNamesTheSetArgument) {
+  const std::string out = path("out");
+  const auto result = train(out, {"--set", "averaging.ema.decay=2"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_TRUE(contains(result.err, "ladle: error: --set averaging.ema.decay=2: averaging.ema.decay: expected a number "
+                                   "in [0, 1], got 2"))
+      << result.err;
+  EXPECT_FALSE(std::filesystem::exists(out)) << "nothing should be trained or written";
+}
+
 TEST_F(TrainAveragingCliTest, UnknownKeyInTheSectionIsNamedBeforeTraining) {
   const std::string out = path("out");
   const auto from_set = train(out, {"--set", "averaging.ema.decy=0.9"});
