@@ -158,9 +158,16 @@ class Schema {
         schema.check(from.*member, full_key);
       }
     };
-    entry.describe = [schema](const std::string& full_key, const S&, std::vector<KeyReference>& out) {
+    entry.describe = [member, schema](const std::string& full_key, const S& defaults,
+                                      std::vector<KeyReference>& out) {
       out.push_back({full_key, "a section", "", nullptr, schema.help(), true});
-      const auto nested = schema.reference(full_key);
+      // The defaults of the enclosing struct's member (EvolveConfig's search differs from CmaEsOptions{}).
+      std::vector<KeyReference> nested;
+      if constexpr (is_optional<T>::value) {
+        nested = schema.reference(full_key, (defaults.*member).value_or(Nested{}));
+      } else {
+        nested = schema.reference(full_key, defaults.*member);
+      }
       out.insert(out.end(), nested.begin(), nested.end());
     };
     fields_.push_back(std::move(entry));
@@ -245,8 +252,9 @@ class Schema {
 
   // Every key under `prefix` with its type, range, default (a default-constructed S's) and help, in declaration
   // order, each section followed by its keys.
-  std::vector<KeyReference> reference(const std::string& prefix = "") const {
-    const S defaults{};
+  std::vector<KeyReference> reference(const std::string& prefix = "") const { return reference(prefix, S{}); }
+  // The same with the defaults of `defaults` (a section's, as the enclosing struct initialises it).
+  std::vector<KeyReference> reference(const std::string& prefix, const S& defaults) const {
     std::vector<KeyReference> out;
     for (const auto& field : fields_) field.describe(joined(prefix, field.key), defaults, out);
     return out;
