@@ -144,8 +144,8 @@ TEST_F(TrainAveragingCliTest, UnknownKeyInTheSectionIsNamedBeforeTraining) {
   std::ofstream(path("train.yml"), std::ios::app) << "  ewa: {decay: 0.9}\n";
   const auto from_file = train(out);
   EXPECT_EQ(from_file.exit_code, 1);
-  // The section starts on line 11 of the file.
-  EXPECT_TRUE(contains(from_file.err, "train.yml:11: averaging.ewa: unknown callback type 'ewa' (did you mean "
+  // The averaging section starts on line 11 of the file; the unknown sub-section is named by its own line, 15.
+  EXPECT_TRUE(contains(from_file.err, "train.yml:15: averaging.ewa: unknown callback type 'ewa' (did you mean "
                                       "'ema'?); registered types: ema, swa, lawa, soup, wise_ft"))
       << from_file.err;
 }
