@@ -1,16 +1,22 @@
 #include "callbacks/averaging_config.h"
 
-#include <cmath>
 #include <optional>
-#include <set>
-#include <sstream>
 
 #include "callbacks/averaging_callbacks.h"
 #include "callbacks/end_of_run_callbacks.h"
-#include "lib/util/error.h"
+#include "lib/config/config_source.h"
+#include "lib/config/schema.h"
+#include "lib/config/yaml_value.h"
 
 namespace ladle::callbacks {
 namespace {
+
+using config::above;
+using config::at_least;
+using config::Choices;
+using config::ConfigSource;
+using config::in_closed;
+using config::Schema;
 
 struct EmaCallbackConfig {
   EmaOptions average;
@@ -28,253 +34,268 @@ struct LawaCallbackConfig {
   AveragingCallbackOptions callback;
 };
 
-// One JSON object read key by key: each accessor type-checks its key, and finish() rejects the keys nobody read.
-class Section {
- public:
-  Section(const nlohmann::json& json, std::string path, std::string source)
-      : json_(json), path_(std::move(path)), source_(std::move(source)) {
-    if (!json_.is_object()) fail(path_, "expected a mapping of keys, got " + json_.dump());
-  }
-
-  [[noreturn]] void fail(const std::string& key, const std::string& message) const {
-    throw Error((source_.empty() ? "" : source_ + ": ") + key + ": " + message);
-  }
-
-  const nlohmann::json* find(const std::string& key) {
-    read_.insert(key);
-    const auto found = json_.find(key);
-    return found == json_.end() || found->is_null() ? nullptr : &*found;
-  }
-
-  double number(const std::string& key, double fallback, double min, double max) {
-    const nlohmann::json* value = find(key);
-    if (value == nullptr) return fallback;
-    if (!value->is_number() || !std::isfinite(value->get<double>()) || value->get<double>() < min ||
-        value->get<double>() > max) {
-      fail(path_ + "." + key, "expected a number in [" + number_text(min) + ", " + number_text(max) + "], got " +
-                                  value->dump());
-    }
-    return value->get<double>();
-  }
-
-  std::int64_t integer(const std::string& key, std::int64_t fallback, std::int64_t min) {
-    const nlohmann::json* value = find(key);
-    if (value == nullptr) return fallback;
-    if (!value->is_number_integer() || value->get<std::int64_t>() < min) {
-      fail(path_ + "." + key, "expected an integer >= " + std::to_string(min) + ", got " + value->dump());
-    }
-    return value->get<std::int64_t>();
-  }
-
-  bool boolean(const std::string& key, bool fallback) {
-    const nlohmann::json* value = find(key);
-    if (value == nullptr) return fallback;
-    if (!value->is_boolean()) fail(path_ + "." + key, "expected true or false, got " + value->dump());
-    return value->get<bool>();
-  }
-
-  std::string text(const std::string& key, const std::string& fallback) {
-    const nlohmann::json* value = find(key);
-    if (value == nullptr) return fallback;
-    if (!value->is_string()) fail(path_ + "." + key, "expected a string, got " + value->dump());
-    return value->get<std::string>();
-  }
-
-  std::vector<double> numbers(const std::string& key, const std::vector<double>& fallback) {
-    const nlohmann::json* value = find(key);
-    if (value == nullptr) return fallback;
-    std::vector<double> result;
-    if (value->is_array() && !value->empty()) {
-      for (const auto& item : *value) {
-        if (!item.is_number() || !std::isfinite(item.get<double>())) break;
-        result.push_back(item.get<double>());
-      }
-    }
-    if (result.empty() || result.size() != value->size()) {
-      fail(path_ + "." + key, "expected a non-empty list of numbers, got " + value->dump());
-    }
-    return result;
-  }
-
-  // A value parsed by `parse` (which throws ladle::Error for a bad one), reported under this key.
-  template <typename Parse>
-  auto parsed(const std::string& key, const std::string& fallback, const Parse& parse) {
-    const std::string value = text(key, fallback);
-    try {
-      return parse(value);
-    } catch (const Error& error) {
-      fail(path_ + "." + key, error.what());
-    }
-  }
-
-  void finish() const {
-    for (const auto& item : json_.items()) {
-      if (read_.count(item.key()) == 0) {
-        std::string known;
-        for (const auto& key : read_) known += (known.empty() ? "" : ", ") + key;
-        fail(path_ + "." + item.key(), "unknown key (known: " + known + ")");
-      }
-    }
-  }
-
-  const std::string& path() const { return path_; }
-  const std::string& source() const { return source_; }
-
- private:
-  static std::string number_text(double value) {
-    std::ostringstream text;
-    text << value;
-    return text.str();
-  }
-
-  const nlohmann::json& json_;
-  std::string path_;
-  std::string source_;
-  std::set<std::string> read_;
+// A type's options with the key that turns it off again.
+template <class Options>
+struct Switchable {
+  bool enabled = true;
+  Options options;
 };
 
-constexpr double kHuge = 1e300;
-
-std::filesystem::path resolved(const std::string& path, const std::filesystem::path& base_dir) {
-  if (path.empty() || std::filesystem::path(path).is_absolute()) return path;
-  return base_dir / path;
+template <class Options>
+Schema<Switchable<Options>> switchable(const Schema<Options>& schema) {
+  return Schema<Switchable<Options>>(schema.help())
+      .field("enabled", &Switchable<Options>::enabled,
+             "false turns the callback off (a sub-section that is present turns it on)")
+      .keys_of(&Switchable<Options>::options, schema);
 }
 
-StepSchedule read_schedule(Section& section) {
-  StepSchedule schedule;
-  schedule.start_step = section.integer("start_step", schedule.start_step, 0);
-  schedule.every = section.integer("every", schedule.every, 1);
-  return schedule;
+const Schema<StepSchedule>& step_schedule_schema() {
+  static const auto schema =
+      Schema<StepSchedule>("When the average is updated (weight_average.h).")
+          .field("start_step", &StepSchedule::start_step, at_least(0),
+                 "the first optimizer step that may update it (steps count from 1, so with every > 1 start_step 0 "
+                 "first updates at step `every` and start_step 1 at step 1); after the run's last step: an error "
+                 "before training")
+          .field("every", &StepSchedule::every, at_least(1), "optimizer steps between two updates");
+  return schema;
 }
 
-AveragingCallbackOptions read_callback_options(Section& section) {
-  AveragingCallbackOptions options;
-  options.evaluate = section.boolean("evaluate", options.evaluate);
-  options.save_model = section.boolean("save_model", options.save_model);
-  return options;
+const Choices<BufferMode>& buffer_modes() {
+  static const Choices<BufferMode> modes = {{buffer_mode_name(BufferMode::average), BufferMode::average},
+                                            {buffer_mode_name(BufferMode::copy), BufferMode::copy}};
+  return modes;
 }
 
-std::optional<EmaCallbackConfig> read_ema(Section& section) {
-  EmaCallbackConfig config;
-  EmaOptions& ema = config.average;
-  const bool enabled = section.boolean("enabled", true);
-  ema.decay = section.number("decay", ema.decay, 0.0, 1.0);
-  ema.warmup = section.boolean("warmup", ema.warmup);
-  ema.warmup_gamma = section.number("warmup_gamma", ema.warmup_gamma, 1e-300, kHuge);
-  ema.warmup_power = section.number("warmup_power", ema.warmup_power, 1e-300, kHuge);
-  ema.min_decay = section.number("min_decay", ema.min_decay, 0.0, ema.decay);
-  ema.schedule = read_schedule(section);
-  ema.buffers = section.parsed("buffers", buffer_mode_name(ema.buffers), parse_buffer_mode);
-  ema.offload_to_cpu = section.boolean("offload_to_cpu", ema.offload_to_cpu);
-  config.callback = read_callback_options(section);
-  section.finish();
-  return enabled ? std::optional<EmaCallbackConfig>(config) : std::nullopt;
+constexpr const char* kBuffersHelp =
+    "the module's floating-point buffers (BatchNorm statistics): averaged like the weights, or the live value at "
+    "the latest update";
+
+const Schema<AveragingCallbackOptions>& callback_options_schema() {
+  static const auto schema = Schema<AveragingCallbackOptions>("What the callback does with its average.")
+                                 .field("evaluate", &AveragingCallbackOptions::evaluate,
+                                        "evaluate the averaged weights after every evaluation of the live ones")
+                                 .field("save_model", &AveragingCallbackOptions::save_model,
+                                        "write the averaged model to OUTPUT_DIR/<type>/ at train end");
+  return schema;
 }
 
-std::optional<SwaCallbackConfig> read_swa(Section& section) {
-  SwaCallbackConfig config;
-  const bool enabled = section.boolean("enabled", true);
-  config.average.schedule = read_schedule(section);
-  config.average.buffers = section.parsed("buffers", buffer_mode_name(config.average.buffers), parse_buffer_mode);
-  config.callback = read_callback_options(section);
-  if (const nlohmann::json* lr = section.find("lr")) {
-    Section lr_section(*lr, section.path() + ".lr", section.source());
-    SwaLrOptions options;
-    options.swa_lr = lr_section.number("swa_lr", options.swa_lr, 1e-300, kHuge);
-    options.anneal_steps = lr_section.integer("anneal_steps", options.anneal_steps, 0);
-    options.anneal = lr_section.parsed("anneal", "cos", parse_swa_anneal);
-    lr_section.finish();
-    config.lr = options;
+const Schema<EmaOptions>& ema_options_schema() {
+  static const auto schema =
+      Schema<EmaOptions>("")
+          .field("decay", &EmaOptions::decay, in_closed(0, 1),
+                 "d in average <- d * average + (1 - d) * live, once warmed up")
+          .field("warmup", &EmaOptions::warmup,
+                 "timm's decay warm-up: d(t) = 1 - (1 + t/gamma)^(-power) clamped to [min_decay, decay], t counting "
+                 "updates (not optimizer steps)")
+          .field("warmup_gamma", &EmaOptions::warmup_gamma, above(0), "gamma of the warm-up")
+          .field("warmup_power", &EmaOptions::warmup_power, above(0), "power of the warm-up")
+          .field("min_decay", &EmaOptions::min_decay, in_closed(0, 1),
+                 "lower clamp of the warmed-up decay; at most decay")
+          .keys_of(&EmaOptions::schedule, step_schedule_schema())
+          .choice("buffers", &EmaOptions::buffers, buffer_modes(), kBuffersHelp)
+          .field("offload_to_cpu", &EmaOptions::offload_to_cpu,
+                 "keep the average on the CPU and update it on a background thread");
+  return schema;
+}
+
+const Schema<EmaCallbackConfig>& ema_schema() {
+  static const auto schema = Schema<EmaCallbackConfig>("")
+                                 .keys_of(&EmaCallbackConfig::average, ema_options_schema())
+                                 .keys_of(&EmaCallbackConfig::callback, callback_options_schema());
+  return schema;
+}
+
+const Schema<SwaLrOptions>& swa_lr_schema() {
+  static const auto schema =
+      Schema<SwaLrOptions>(
+          "SWALR's learning-rate phase: from the rate at start_step, anneal to swa_lr over anneal_steps, then hold "
+          "it (swa_lr_schedule.h). Off unless given.")
+          .field("swa_lr", &SwaLrOptions::swa_lr, above(0), "the learning rate annealed to and then held")
+          .field("anneal_steps", &SwaLrOptions::anneal_steps, at_least(0), "optimizer steps of the anneal")
+          .choice("anneal", &SwaLrOptions::anneal,
+                  Choices<SwaAnneal>{
+                      {"cos", SwaAnneal::cosine}, {"cosine", SwaAnneal::cosine}, {"linear", SwaAnneal::linear}},
+                  "the anneal's shape (SWALR's anneal_strategy)");
+  return schema;
+}
+
+const Schema<SwaOptions>& swa_options_schema() {
+  static const auto schema = Schema<SwaOptions>("")
+                                 .keys_of(&SwaOptions::schedule, step_schedule_schema())
+                                 .choice("buffers", &SwaOptions::buffers, buffer_modes(), kBuffersHelp);
+  return schema;
+}
+
+const Schema<SwaCallbackConfig>& swa_schema() {
+  static const auto schema = Schema<SwaCallbackConfig>("")
+                                 .keys_of(&SwaCallbackConfig::average, swa_options_schema())
+                                 .section("lr", &SwaCallbackConfig::lr, swa_lr_schema())
+                                 .keys_of(&SwaCallbackConfig::callback, callback_options_schema());
+  return schema;
+}
+
+const Schema<LawaOptions>& lawa_options_schema() {
+  static const auto schema =
+      Schema<LawaOptions>("")
+          .field("k", &LawaOptions::k, at_least(1),
+                 "snapshots averaged (fewer early in the run, which the log says); one is taken at every update")
+          .keys_of(&LawaOptions::schedule, step_schedule_schema())
+          .choice("storage", &LawaOptions::storage,
+                  Choices<SnapshotStorage>{{snapshot_storage_name(SnapshotStorage::memory), SnapshotStorage::memory},
+                                           {snapshot_storage_name(SnapshotStorage::disk), SnapshotStorage::disk}},
+                  "memory: k copies of the weights on the model's device; disk: k files in directory")
+          .field("directory", &LawaOptions::directory, "where disk storage keeps its files (required for disk)")
+          .choice("buffers", &LawaOptions::buffers, buffer_modes(), kBuffersHelp);
+  return schema;
+}
+
+const Schema<LawaCallbackConfig>& lawa_schema() {
+  static const auto schema = Schema<LawaCallbackConfig>("")
+                                 .keys_of(&LawaCallbackConfig::average, lawa_options_schema())
+                                 .keys_of(&LawaCallbackConfig::callback, callback_options_schema());
+  return schema;
+}
+
+const Schema<SoupCallbackOptions>& soup_schema() {
+  static const auto schema = Schema<SoupCallbackOptions>("")
+                                 .field("greedy", &SoupCallbackOptions::greedy,
+                                        "greedy soup scored on the held-out set (false: the uniform soup of all)")
+                                 .field("metric", &SoupCallbackOptions::metric,
+                                        "the evaluation metric that scores it (loss, perplexity: lower wins)")
+                                 .field("include_checkpoints", &SoupCallbackOptions::include_checkpoints,
+                                        "the kept checkpoints' models are candidates")
+                                 .field("include_averages", &SoupCallbackOptions::include_averages,
+                                        "the averaged models written at train end (ema/, swa/, lawa/) are candidates");
+  return schema;
+}
+
+const Schema<trainer::HeldOutEvaluationOptions>& shifted_evaluation_schema() {
+  static const auto schema = Schema<trainer::HeldOutEvaluationOptions>("").field(
+      "max_examples", &trainer::HeldOutEvaluationOptions::max_examples, "a seeded subset of the shifted set (0: all)");
+  return schema;
+}
+
+const Schema<WiseFtCallbackOptions>& wise_ft_schema() {
+  static const auto schema =
+      Schema<WiseFtCallbackOptions>("")
+          .field("alphas", &WiseFtCallbackOptions::alphas,
+                 "the interpolation weights tried (0: the starting weights, 1: the final ones); at least one")
+          .field("shifted", &WiseFtCallbackOptions::shifted,
+                 "a shifted held-out instruction JSONL, evaluated as ood/ (empty: none)")
+          .field("select_metric", &WiseFtCallbackOptions::select_metric,
+                 "chooses the alpha written (losses: lowest; accuracies: highest)")
+          .keys_of(&WiseFtCallbackOptions::shifted_evaluation, shifted_evaluation_schema());
+  return schema;
+}
+
+// A spec's options as a schema reads them: its JSON under its key, in the config it was read from, so that each
+// message names the line or the --set argument of its option (a spec built in C++ has no file: messages start
+// with its key, and paths resolve against its base_dir).
+class SpecOptions {
+ public:
+  explicit SpecOptions(const trainer::CallbackSpec& spec)
+      : spec_(spec), built_in_code_("", "the training config", spec.base_dir) {}
+
+  template <class S>
+  S read(const Schema<S>& schema) const {
+    S options{};
+    schema.read(config::YamlValue{config::json_to_yaml(spec_.options), spec_.key, source()}, options);
+    return options;
   }
-  section.finish();
-  return enabled ? std::optional<SwaCallbackConfig>(config) : std::nullopt;
-}
 
-std::optional<LawaCallbackConfig> read_lawa(Section& section, const std::filesystem::path& base_dir) {
-  LawaCallbackConfig config;
-  LawaOptions& lawa = config.average;
-  const bool enabled = section.boolean("enabled", true);
-  lawa.k = section.integer("k", lawa.k, 1);
-  lawa.schedule = read_schedule(section);
-  lawa.storage = section.parsed("storage", snapshot_storage_name(lawa.storage), parse_snapshot_storage);
-  lawa.directory = resolved(section.text("directory", ""), base_dir);
-  lawa.buffers = section.parsed("buffers", buffer_mode_name(lawa.buffers), parse_buffer_mode);
-  config.callback = read_callback_options(section);
-  section.finish();
-  return enabled ? std::optional<LawaCallbackConfig>(config) : std::nullopt;
-}
+  // Throws "<where the option was given>: <key>.<name>: <message>", for a check across keys.
+  [[noreturn]] void fail(const std::string& name, const std::string& message) const {
+    source().fail(spec_.key.empty() ? name : spec_.key + "." + name, message);
+  }
 
-std::optional<SoupCallbackOptions> read_soup(Section& section) {
-  SoupCallbackOptions soup;
-  const bool enabled = section.boolean("enabled", true);
-  soup.greedy = section.boolean("greedy", soup.greedy);
-  soup.metric = section.text("metric", soup.metric);
-  soup.include_checkpoints = section.boolean("include_checkpoints", soup.include_checkpoints);
-  soup.include_averages = section.boolean("include_averages", soup.include_averages);
-  section.finish();
-  return enabled ? std::optional<SoupCallbackOptions>(soup) : std::nullopt;
-}
+ private:
+  const ConfigSource& source() const { return spec_.source ? *spec_.source : built_in_code_; }
 
-std::optional<WiseFtCallbackOptions> read_wise_ft(Section& section, const std::filesystem::path& base_dir) {
-  WiseFtCallbackOptions wise_ft;
-  const bool enabled = section.boolean("enabled", true);
-  wise_ft.alphas = section.numbers("alphas", wise_ft.alphas);
-  wise_ft.shifted = resolved(section.text("shifted", ""), base_dir);
-  wise_ft.select_metric = section.text("select_metric", wise_ft.select_metric);
-  wise_ft.shifted_evaluation.max_examples = static_cast<std::size_t>(
-      section.integer("max_examples", static_cast<std::int64_t>(wise_ft.shifted_evaluation.max_examples), 0));
-  section.finish();
-  return enabled ? std::optional<WiseFtCallbackOptions>(wise_ft) : std::nullopt;
-}
+  const trainer::CallbackSpec& spec_;
+  ConfigSource built_in_code_;
+};
 
-// The spec's options as a section named by its `where`: "train.yml:7: averaging.ema" reads as the key
-// "averaging.ema" of source "train.yml:7" (a key has no ": ", so the last one separates them).
-Section section_of(const trainer::CallbackSpec& spec) {
-  const std::size_t split = spec.where.rfind(": ");
-  if (split == std::string::npos) return Section(spec.options, spec.where, "");
-  return Section(spec.options, spec.where.substr(split + 2), spec.where.substr(0, split));
-}
-
-// The callback `make` builds from what `read` reads of the spec's options, or null when they turn it off.
-template <typename Read, typename Make>
-std::shared_ptr<trainer::Callback> made_if_enabled(const trainer::CallbackSpec& spec, const Read& read,
+// The callback `make` builds from the options `schema` reads, or null when they turn it off.
+template <class Options, class Make>
+std::shared_ptr<trainer::Callback> made_if_enabled(const trainer::CallbackSpec& spec, const Schema<Options>& schema,
                                                    const Make& make) {
-  Section section = section_of(spec);
-  const auto config = read(section);
-  if (!config) return nullptr;
-  return make(*config);
+  static const auto with_switch = switchable(schema);
+  const SpecOptions options(spec);
+  const Switchable<Options> config = options.read(with_switch);
+  if (!config.enabled) return nullptr;
+  return make(config.options, options);
 }
-
-}  // namespace
 
 std::shared_ptr<trainer::Callback> make_ema_callback(const trainer::CallbackSpec& spec) {
-  return made_if_enabled(spec, read_ema, [](const EmaCallbackConfig& config) {
+  return made_if_enabled(spec, ema_schema(), [](const EmaCallbackConfig& config, const SpecOptions& options) {
+    if (config.average.min_decay > config.average.decay) {
+      options.fail("min_decay", "expected a number in [0, decay] = [0, " + config::number_text(config.average.decay) +
+                                    "], got " + config::number_text(config.average.min_decay));
+    }
     return std::make_shared<EmaCallback>(config.average, config.callback);
   });
 }
 
 std::shared_ptr<trainer::Callback> make_swa_callback(const trainer::CallbackSpec& spec) {
-  return made_if_enabled(spec, read_swa, [](const SwaCallbackConfig& config) {
+  return made_if_enabled(spec, swa_schema(), [](const SwaCallbackConfig& config, const SpecOptions&) {
     return std::make_shared<SwaCallback>(config.average, config.lr, config.callback);
   });
 }
 
 std::shared_ptr<trainer::Callback> make_lawa_callback(const trainer::CallbackSpec& spec) {
-  const auto read = [&](Section& section) { return read_lawa(section, spec.base_dir); };
-  return made_if_enabled(spec, read, [](const LawaCallbackConfig& config) {
+  return made_if_enabled(spec, lawa_schema(), [](const LawaCallbackConfig& config, const SpecOptions&) {
     return std::make_shared<LawaCallback>(config.average, config.callback);
   });
 }
 
 std::shared_ptr<trainer::Callback> make_soup_callback(const trainer::CallbackSpec& spec) {
-  return made_if_enabled(spec, read_soup,
-                         [](const SoupCallbackOptions& options) { return std::make_shared<SoupCallback>(options); });
+  return made_if_enabled(spec, soup_schema(), [](const SoupCallbackOptions& options, const SpecOptions&) {
+    return std::make_shared<SoupCallback>(options);
+  });
 }
 
 std::shared_ptr<trainer::Callback> make_wise_ft_callback(const trainer::CallbackSpec& spec) {
-  const auto read = [&](Section& section) { return read_wise_ft(section, spec.base_dir); };
-  return made_if_enabled(spec, read,
-                         [](const WiseFtCallbackOptions& options) { return std::make_shared<WiseFtCallback>(options); });
+  return made_if_enabled(spec, wise_ft_schema(),
+                         [](const WiseFtCallbackOptions& options, const SpecOptions& spec_options) {
+                           if (options.alphas.empty())
+                             spec_options.fail("alphas", "expected a non-empty list of numbers, got []");
+                           return std::make_shared<WiseFtCallback>(options);
+                         });
+}
+
+// The keys of a type's options under `prefix`, with `enabled` first (the schema made_if_enabled reads).
+template <auto schema>
+std::vector<config::KeyReference> reference_of(const std::string& prefix) {
+  return switchable(schema()).reference(prefix);
+}
+
+}  // namespace
+
+const std::vector<BuiltinCallbackType>& builtin_callback_types() {
+  static const std::vector<BuiltinCallbackType> types = {
+      {"ema", "exponential moving average of the weights (OUTPUT_DIR/ema/)", make_ema_callback,
+       reference_of<ema_schema>},
+      {"swa", "stochastic weight averaging, optionally with SWALR (OUTPUT_DIR/swa/)", make_swa_callback,
+       reference_of<swa_schema>},
+      {"lawa", "latest weight averaging: mean of the k latest snapshots (OUTPUT_DIR/lawa/)", make_lawa_callback,
+       reference_of<lawa_schema>},
+      {"soup", "uniform or greedy soup of the final weights, checkpoints and averages at train end (OUTPUT_DIR/soup/)",
+       make_soup_callback, reference_of<soup_schema>},
+      {"wise_ft", "WiSE-FT sweep between the starting and final weights at train end (OUTPUT_DIR/wise_ft/)",
+       make_wise_ft_callback, reference_of<wise_ft_schema>},
+  };
+  return types;
+}
+
+std::vector<config::KeyReference> averaging_reference(const std::string& prefix) {
+  std::vector<config::KeyReference> keys;
+  for (const auto& type : builtin_callback_types()) {
+    const std::string key = prefix + "." + type.name;
+    keys.push_back({key, "a section", "", nullptr, type.description, true});
+    const auto type_keys = type.reference(key);
+    keys.insert(keys.end(), type_keys.begin(), type_keys.end());
+  }
+  return keys;
 }
 
 }  // namespace ladle::callbacks

@@ -15,26 +15,13 @@ extern "C" void ladle_builtin_callback_types() {}
 namespace ladle::callbacks {
 namespace {
 
-// Wraps a factory of averaging_config.h as the registry's CallbackFactory.
-trainer::CallbackFactory factory(std::shared_ptr<trainer::Callback> (*make)(const trainer::CallbackSpec&)) {
-  return [make](const trainer::CallbackSpec& spec, const trainer::TrainConfig&) { return make(spec); };
-}
-
-// In this order: a config's `averaging:` sub-sections are made in registration order, and the soup gathers the
-// averages the callbacks before it wrote at train end.
+// In the order of builtin_callback_types(): a config's `averaging:` sub-sections are made in registration order.
 [[maybe_unused]] const bool registered = [] {
-  trainer::register_callback_type("ema", "exponential moving average of the weights (OUTPUT_DIR/ema/)",
-                                  factory(make_ema_callback));
-  trainer::register_callback_type("swa", "stochastic weight averaging, optionally with SWALR (OUTPUT_DIR/swa/)",
-                                  factory(make_swa_callback));
-  trainer::register_callback_type("lawa", "latest weight averaging: mean of the k latest snapshots (OUTPUT_DIR/lawa/)",
-                                  factory(make_lawa_callback));
-  trainer::register_callback_type(
-      "soup", "uniform or greedy soup of the final weights, checkpoints and averages at train end (OUTPUT_DIR/soup/)",
-      factory(make_soup_callback));
-  trainer::register_callback_type(
-      "wise_ft", "WiSE-FT sweep between the starting and final weights at train end (OUTPUT_DIR/wise_ft/)",
-      factory(make_wise_ft_callback));
+  for (const auto& type : builtin_callback_types()) {
+    trainer::register_callback_type(
+        type.name, type.description,
+        [make = type.make](const trainer::CallbackSpec& spec, const trainer::TrainConfig&) { return make(spec); });
+  }
   return true;
 }();
 

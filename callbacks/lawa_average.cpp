@@ -39,12 +39,6 @@ std::string snapshot_storage_name(SnapshotStorage storage) {
   return storage == SnapshotStorage::memory ? "memory" : "disk";
 }
 
-SnapshotStorage parse_snapshot_storage(const std::string& name) {
-  if (name == "memory") return SnapshotStorage::memory;
-  if (name == "disk") return SnapshotStorage::disk;
-  throw Error("unknown LAWA snapshot storage '" + name + "', expected 'memory' or 'disk'");
-}
-
 void mean_of_flat(const std::vector<at::Tensor>& sources, at::Tensor& mean) {
   if (sources.empty()) throw Error("mean_of_flat: no tensors to average");
   const std::int64_t numel = mean.numel();

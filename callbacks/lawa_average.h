@@ -30,9 +30,8 @@ enum class SnapshotStorage {
   disk,    // k safetensors files in LawaOptions::directory (read through memory maps when averaging)
 };
 
-// "memory" or "disk"; parse_snapshot_storage throws ladle::Error quoting anything else.
+// "memory" or "disk".
 std::string snapshot_storage_name(SnapshotStorage storage);
-SnapshotStorage parse_snapshot_storage(const std::string& name);
 
 struct LawaOptions {
   std::int64_t k = 10;            // snapshots averaged (Kaddour 2022: 10; Sanyal et al. 2023: 5); ≥ 1

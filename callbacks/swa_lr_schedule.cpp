@@ -7,12 +7,6 @@
 
 namespace ladle::callbacks {
 
-SwaAnneal parse_swa_anneal(const std::string& name) {
-  if (name == "cos" || name == "cosine") return SwaAnneal::cosine;
-  if (name == "linear") return SwaAnneal::linear;
-  throw Error("unknown SWA anneal strategy '" + name + "', expected 'cos' or 'linear'");
-}
-
 SwaLrSchedule::SwaLrSchedule(SwaLrOptions options) : options_(options) {
   if (!(options_.swa_lr > 0.0) || !std::isfinite(options_.swa_lr)) {
     throw Error("SWA learning rate schedule: swa_lr is " + std::to_string(options_.swa_lr) +

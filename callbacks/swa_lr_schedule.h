@@ -13,9 +13,6 @@ enum class SwaAnneal {
   linear,  // α(t) = t, SWALR's "linear"
 };
 
-// "cos"/"cosine" or "linear"; throws ladle::Error quoting anything else.
-SwaAnneal parse_swa_anneal(const std::string& name);
-
 struct SwaLrOptions {
   double swa_lr = 0.05;             // the learning rate annealed to and then held (SWALR's swa_lr); > 0
   std::int64_t anneal_steps = 10;   // steps of the anneal (SWALR's anneal_epochs, in whatever unit steps it); ≥ 0

@@ -25,12 +25,6 @@ std::int64_t StepSchedule::first_due_after(std::int64_t step) const {
 
 std::string buffer_mode_name(BufferMode mode) { return mode == BufferMode::average ? "average" : "copy"; }
 
-BufferMode parse_buffer_mode(const std::string& name) {
-  if (name == "average") return BufferMode::average;
-  if (name == "copy") return BufferMode::copy;
-  throw Error("unknown buffer mode '" + name + "', expected 'average' or 'copy'");
-}
-
 NamedTensors module_buffers(const torch::nn::Module& module) {
   NamedTensors buffers;
   for (const auto& item : module.named_buffers(/*recurse=*/true)) buffers.insert(item.key(), item.value());

@@ -48,9 +48,8 @@ enum class BufferMode {
   copy,     // the live value at the latest update (timm's exclude_buffers=True)
 };
 
-// "average" or "copy"; parse_buffer_mode throws ladle::Error quoting anything else.
+// "average" or "copy".
 std::string buffer_mode_name(BufferMode mode);
-BufferMode parse_buffer_mode(const std::string& name);
 
 // An average's checkpoint state. Tensor names start with a role prefix ("average.", "snapshot.3.") followed by the
 // parameter or buffer name ("buffer." + name for buffers), so the state is readable and independent of the flat

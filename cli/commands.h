@@ -13,8 +13,6 @@ void add_tokenizer_command(CLI::App& app);
 void add_merge_command(CLI::App& app);
 void add_cluster_command(CLI::App& app);
 void add_train_command(CLI::App& app);
-// `ladle train --help-config`; after add_train_command.
-void add_train_config_help(CLI::App& app);
 void add_soup_command(CLI::App& app);
 void add_wise_ft_command(CLI::App& app);
 void add_dtm_command(CLI::App& app);

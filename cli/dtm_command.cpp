@@ -1,7 +1,8 @@
 // `ladle dtm --config dtm.yml`: the Disperse-Then-Merge pipeline (pipelines/dtm/dtm_pipeline.h) with its baselines
 // and report; `--jobs N` trains (and evaluates) N runs (models) at once as child processes, `--only-run NAME` /
 // `--only-cluster k` train single runs (one scheduler job each), `--only-evaluate NAME` evaluates one model,
-// `--until STAGE` stops early, `--no-train` only merges, evaluates and reports runs trained elsewhere.
+// `--until STAGE` stops early, `--no-train` only merges, evaluates and reports runs trained elsewhere. `--set
+// KEY=VALUE` overrides a key of dtm.yml (child processes get the same); `--help-config` prints every key.
 #include <CLI/CLI.hpp>
 
 #include <filesystem>
@@ -12,6 +13,8 @@
 #include "lib/util/error.h"
 #include "lib/util/threads.h"
 #include "cli/commands.h"
+#include "cli/config_options.h"
+#include "lib/config/schema.h"
 #include "pipelines/dtm/dtm_config.h"
 #include "pipelines/dtm/dtm_pipeline.h"
 
@@ -20,6 +23,7 @@ namespace {
 
 struct DtmOptions {
   std::string config;
+  std::vector<std::string> overrides;
   int jobs = 1;
   std::vector<std::string> only_runs;
   std::optional<std::int64_t> only_cluster;
@@ -27,6 +31,11 @@ struct DtmOptions {
   std::string until = "report";
   bool no_train = false;
 };
+
+const char* const kDtmConfigIntro =
+    "A Disperse-Then-Merge experiment (pipelines/dtm/dtm_config.h; examples/dtm.yml is one): `train` and one "
+    "held-out set are required. `--set train.optimizer.lr=3e-4` sets a key of an inline training config. The keys "
+    "are declared in `dtm_config_schema()` (pipelines/dtm/dtm_config.cpp).";
 
 void run_dtm(const DtmOptions& options, const CLI::App& app) {
   using namespace dtm;
@@ -51,7 +60,7 @@ void run_dtm(const DtmOptions& options, const CLI::App& app) {
                           app.get_option("--log-level")->as<std::string>()};
   if (threads_given) pipeline.run_overrides.push_back("threads=" + std::to_string(threads));
 
-  DtmPipeline dtm(DtmConfig::from_yaml_file(options.config), pipeline);
+  DtmPipeline dtm(DtmConfig::from_yaml_file(options.config, options.overrides), pipeline);
   const std::string report = dtm.run();
   if (!report.empty()) {
     std::cout << report << "\nreport: " << (dtm.layout().report_dir() / "report.md").string() << "\n";
@@ -68,6 +77,9 @@ void add_dtm_command(CLI::App& app) {
       "dtm", "Disperse-Then-Merge: cluster the instruction data, fine-tune a sub-model per cluster, merge them, "
              "evaluate against the baselines and write a report (examples/dtm.yml)");
   command->add_option("--config", options->config, "The DTM config (YAML; see examples/dtm.yml)")->required();
+  add_set_option(*command, options->overrides);
+  add_help_config_option(*command, {"`ladle dtm`: the Disperse-Then-Merge config", kDtmConfigIntro,
+                                    [] { return dtm::dtm_config_schema().reference(); }});
   command->add_option("--jobs", options->jobs, "Runs trained (and models evaluated) at once, each a child process")->capture_default_str();
   command
       ->add_option("--only-run", options->only_runs,

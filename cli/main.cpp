@@ -96,7 +96,6 @@ int main(int argc, char** argv) {
   ladle::cli::add_merge_command(app);
   ladle::cli::add_cluster_command(app);
   ladle::cli::add_train_command(app);
-  ladle::cli::add_train_config_help(app);
   ladle::cli::add_soup_command(app);
   ladle::cli::add_wise_ft_command(app);
   ladle::cli::add_dtm_command(app);

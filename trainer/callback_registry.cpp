@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <mutex>
 
+#include "lib/config/config_source.h"
 #include "lib/config/suggestion.h"
 #include "lib/util/error.h"
 
@@ -40,8 +41,10 @@ std::vector<CallbackSpec> averaging_specs(const AveragingSection& averaging) {
   for (const auto& [type, options] : averaging.section.items()) {
     CallbackSpec spec;
     spec.type = type;
-    spec.where = averaging.source + ": averaging." + type;
+    spec.key = averaging.key + "." + type;
+    spec.where = averaging.source ? averaging.source->where(spec.key) + ": " + spec.key : spec.key;
     spec.base_dir = averaging.base_dir;
+    spec.source = averaging.source;
     const auto found = std::find_if(registered.begin(), registered.end(),
                                     [&](const CallbackType& known) { return known.name == type; });
     if (found == registered.end()) throw Error(spec.where + ": " + unknown_type_message(type, registered));

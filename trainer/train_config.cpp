@@ -3,6 +3,7 @@
 #include "lib/config/config_source.h"
 #include "lib/config/schema.h"
 #include "trainer/training_data.h"
+#include "lib/config/yaml_value.h"
 
 namespace ladle::trainer {
 namespace {
@@ -224,12 +225,15 @@ CustomValue<std::vector<CallbackSpec>> callback_list() {
             std::vector<CallbackSpec> callbacks;
             if (value.node.IsNull()) return callbacks;
             if (!value.node.IsSequence()) value.expected("a list of {type: ..., options...} entries");
+            const auto source = std::make_shared<const config::ConfigSource>(value.source);
             for (std::size_t i = 0; i < value.node.size(); ++i) {
               const YamlValue entry = value.item(i);
               if (!entry.node.IsMap()) entry.expected("a mapping with a type");
               CallbackSpec spec;
               spec.where = entry.where() + ": " + entry.key;
               spec.base_dir = entry.source.base_dir_for(entry.key);
+              spec.source = source;
+              spec.key = entry.key;
               for (const auto& item : entry.node) {
                 const std::string name = item.first.as<std::string>();
                 if (name == "type") {
@@ -254,7 +258,7 @@ CustomValue<std::vector<CallbackSpec>> callback_list() {
           }};
 }
 
-// The `averaging:` mapping, kept as JSON with its folder and place (AveragingSection says why).
+// The `averaging:` mapping, kept as JSON with the config it came from (AveragingSection says why).
 CustomValue<AveragingSection> averaging_section() {
   return {"a mapping of averaging callbacks (ema, swa, lawa, soup, wise_ft)",
           [](const YamlValue& value) {
@@ -262,22 +266,12 @@ CustomValue<AveragingSection> averaging_section() {
             if (value.node.IsNull()) return averaging;
             if (!value.node.IsMap()) value.expected("a mapping of averaging callbacks (ema, swa, ...)");
             averaging.section = config::yaml_to_json(value.node);
+            averaging.source = std::make_shared<const config::ConfigSource>(value.source);
+            averaging.key = value.key;
             averaging.base_dir = value.source.base_dir_for(value.key);
-            averaging.source = value.where();
             return averaging;
           },
           [](const AveragingSection& averaging) { return averaging.section; }};
-}
-
-TrainConfig read_train_config(const config::ConfigSource& source) {
-  TrainConfig config = train_config_schema().read(source);
-  try {
-    config.validate();
-    config.validate_sources();
-  } catch (const ConfigError& error) {
-    throw source.located(error);
-  }
-  return config;
 }
 
 void require(bool condition, const std::string& key, const std::string& message) {
@@ -327,8 +321,8 @@ const config::Schema<TrainConfig>& train_config_schema() {
           .custom("callbacks", &TrainConfig::callbacks, callback_list(),
                   "callbacks to add, each a type registered by a callback library and its options, in list order")
           .custom("averaging", &TrainConfig::averaging, averaging_section(),
-                  "EMA, SWA, LAWA, soup and WiSE-FT callbacks; checked by the callbacks library "
-                  "(callbacks/averaging_config.h)")
+                  "EMA, SWA, LAWA, soup and WiSE-FT callbacks, one sub-section per type that turns it on; their keys "
+                  "are read by the callbacks library (callbacks/averaging_config.h)")
           .section("online_merging", &TrainConfig::online_merging, online_merging_schema());
   return schema;
 }
@@ -336,12 +330,26 @@ const config::Schema<TrainConfig>& train_config_schema() {
 const char* optimizer_kind_name(OptimizerKind kind) { return config::choice_name(optimizer_kinds(), kind).c_str(); }
 
 TrainConfig TrainConfig::from_yaml_file(const std::filesystem::path& path, const std::vector<std::string>& overrides) {
-  return read_train_config(config::ConfigSource::from_file(path, overrides));
+  const auto source = config::ConfigSource::from_file(path, overrides);
+  return from_yaml_value({source.root(), "", source});
 }
 
 TrainConfig TrainConfig::from_yaml(const std::string& text, const std::string& label,
                                    const std::filesystem::path& base_dir, const std::vector<std::string>& overrides) {
-  return read_train_config(config::ConfigSource(text, label, base_dir, overrides));
+  const config::ConfigSource source(text, label, base_dir, overrides);
+  return from_yaml_value({source.root(), "", source});
+}
+
+TrainConfig TrainConfig::from_yaml_value(const config::YamlValue& value) {
+  TrainConfig config;
+  train_config_schema().read(value, config);
+  try {
+    config.validate();
+    config.validate_sources();
+  } catch (const ConfigError& error) {
+    throw value.source.located(error, value.key);
+  }
+  return config;
 }
 
 // Single-key ranges and choices are the schema's; what remains relates keys to each other.

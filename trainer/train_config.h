@@ -38,6 +38,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -48,7 +49,9 @@
 namespace ladle::config {
 template <class S>
 class Schema;
-}
+class ConfigSource;
+struct YamlValue;
+}  // namespace ladle::config
 
 namespace ladle::trainer {
 
@@ -169,6 +172,12 @@ struct CallbackSpec {
   // Relative paths among the options resolve against this: the config file's folder, or the current directory
   // when the entry was given with --set.
   std::filesystem::path base_dir;
+  // The config the entry was read from and the dotted key of its options there ("averaging.ema", "callbacks[0]",
+  // "train.averaging.ema" in a dtm.yml), so that a factory reading the options with a config::Schema names the
+  // line or the --set argument of each option and resolves each path where its value was given. Null for an entry
+  // built in C++ (then messages start with `key` alone and paths resolve against base_dir).
+  std::shared_ptr<const config::ConfigSource> source;
+  std::string key;
 };
 
 struct DistributedConfig {
@@ -178,15 +187,15 @@ struct DistributedConfig {
 
 // The `averaging:` section, kept as the JSON it was written as: each sub-section turns on the registered callback
 // type of its name with its mapping as options (callback_registry.h). The Trainer makes them; the factories of the
-// built-in types (callbacks/averaging_config.h, a library above the trainer) check every key.
+// built-in types (callbacks/averaging_config.h, a library above the trainer) read every key with its schema.
 struct AveragingSection {
   nlohmann::json section = nullptr;  // the mapping as JSON (YAML scalars typed as JSON); null: no averaging
-  // Relative paths inside it (lawa.directory, wise_ft.shifted) resolve against this: the config file's folder,
-  // or the current directory when the whole section was given with --set (one folder for the whole section: only
-  // the callbacks library knows which of its keys are paths, so a path set with --set averaging.lawa.directory=...
-  // still resolves against the config file's folder; give it absolute to be sure).
+  // The config it was read from and its dotted key there (CallbackSpec::source says why); null when built in C++.
+  std::shared_ptr<const config::ConfigSource> source;
+  std::string key = "averaging";
+  // Relative paths inside a section built in C++ resolve against this (one read from a config resolves each path
+  // against the folder of the file that gave it, or the current directory for a --set value).
   std::filesystem::path base_dir;
-  std::string source = "averaging";  // "train.yml:70" or "--set averaging=...": how messages about it start
 };
 
 // The `online_merging:` section: every optimizer update Δ is merged with the reference task vector
@@ -238,6 +247,10 @@ struct TrainConfig {
   // The same from text; `label` names it in messages and relative paths resolve against `base_dir`.
   static TrainConfig from_yaml(const std::string& text, const std::string& label, const std::filesystem::path& base_dir,
                                const std::vector<std::string>& overrides = {});
+
+  // The training config in the mapping `value` of a larger config (a dtm.yml's `train:`), read and validated as
+  // from_yaml does; messages name its keys under value.key ("dtm.yml:5: train.optimizer.lr: ...").
+  static TrainConfig from_yaml_value(const config::YamlValue& value);
 
   // Throws config::ConfigError naming the first key whose value is outside its declared range (the schema's
   // check) or inconsistent with another.

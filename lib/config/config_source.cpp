@@ -109,7 +109,7 @@ nlohmann::json yaml_to_json(const YAML::Node& node) {
 
 ConfigSource::ConfigSource(const std::string& text, std::string label, fs::path base_dir,
                            const std::vector<std::string>& overrides)
-    : root_(load_yaml(text, label)), label_(std::move(label)), base_dir_(std::move(base_dir)) {
+    : text_(text), root_(load_yaml(text, label)), label_(std::move(label)), base_dir_(std::move(base_dir)) {
   if (root_.IsNull()) root_ = YAML::Node(YAML::NodeType::Map);
   if (!root_.IsMap()) throw Error(label_ + ":" + std::to_string(yaml_line(root_)) + ": expected a mapping of keys");
   for (const auto& assignment : overrides) apply_override(assignment);
@@ -118,6 +118,12 @@ ConfigSource::ConfigSource(const std::string& text, std::string label, fs::path 
 ConfigSource::ConfigSource(const nlohmann::json& document, std::string label)
     : root_(json_to_yaml(document)), label_(std::move(label)), base_dir_(fs::current_path()) {
   if (!root_.IsMap()) throw Error(label_ + ": expected a mapping of keys");
+}
+
+ConfigSource ConfigSource::with_overrides(const std::vector<std::string>& more) const {
+  std::vector<std::string> all = overrides_;
+  all.insert(all.end(), more.begin(), more.end());
+  return ConfigSource(text_, label_, base_dir_, all);
 }
 
 ConfigSource ConfigSource::from_file(const fs::path& path, const std::vector<std::string>& overrides,
@@ -157,6 +163,7 @@ void ConfigSource::apply_override(const std::string& assignment) {
     node.reset(child);
   }
   node[parts.back()] = value;
+  overrides_.push_back(assignment);
   override_of_[key] = assignment;
 }
 
@@ -169,8 +176,19 @@ const std::string* ConfigSource::override_of(const std::string& key) const {
   }
 }
 
-int ConfigSource::line_of(const std::string& key) const {
+const std::string* ConfigSource::override_under(const std::string& key) const {
+  for (const auto& [set_key, assignment] : override_of_) {
+    if (set_key.size() > key.size() && set_key.compare(0, key.size(), key) == 0 &&
+        (set_key[key.size()] == '.' || set_key[key.size()] == '[')) {
+      return &assignment;
+    }
+  }
+  return nullptr;
+}
+
+int ConfigSource::line_of(const std::string& key, bool* complete) const {
   int line = 0;
+  if (complete != nullptr) *complete = true;
   YAML::Node node = root_;
   for (const auto& part : key_parts(key)) {
     YAML::Node next;
@@ -191,6 +209,8 @@ int ConfigSource::line_of(const std::string& key) const {
         }
       }
     }
+    // A key an override added has no line: the file does not have it.
+    if (complete != nullptr) *complete = found && next_line > 0;
     if (!found) break;
     if (next_line > 0) line = next_line;
     node.reset(next);
@@ -200,7 +220,13 @@ int ConfigSource::line_of(const std::string& key) const {
 
 std::string ConfigSource::where(const std::string& key, int line) const {
   if (const std::string* assignment = override_of(key)) return "--set " + *assignment;
-  if (line <= 0) line = line_of(key);
+  if (line <= 0) {
+    bool in_file = false;
+    line = line_of(key, &in_file);
+    if (!in_file) {
+      if (const std::string* assignment = override_under(key)) return "--set " + *assignment;
+    }
+  }
   return label_ + (line > 0 ? ":" + std::to_string(line) : "");
 }
 
@@ -214,6 +240,9 @@ void ConfigSource::fail(const std::string& key, const std::string& message) cons
   throw Error(where(key) + ": " + key + ": " + message);
 }
 
-Error ConfigSource::located(const ConfigError& error) const { return Error(where(error.key()) + ": " + error.what()); }
+Error ConfigSource::located(const ConfigError& error, const std::string& prefix) const {
+  if (prefix.empty()) return Error(where(error.key()) + ": " + error.what());
+  return Error(where(prefix + "." + error.key()) + ": " + prefix + "." + error.what());
+}
 
 }  // namespace ladle::config

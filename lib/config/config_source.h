@@ -32,12 +32,18 @@ class ConfigSource {
   static ConfigSource from_file(const std::filesystem::path& path, const std::vector<std::string>& overrides = {},
                                 std::uintmax_t max_bytes = 1 << 20);
 
+  // The same document with `more` overrides applied after this one's (each run of a pipeline adds its own).
+  ConfigSource with_overrides(const std::vector<std::string>& more) const;
+
   const YAML::Node& root() const { return root_; }
   const std::string& label() const { return label_; }
+  const std::string& text() const { return text_; }  // the YAML as given, before the overrides
+  const std::vector<std::string>& overrides() const { return overrides_; }
 
-  // "--set a.b=1" when the key or a section holding it came from an override; else "<label>:<line>" with `line`
-  // when known, else the line of the key or of its nearest enclosing key that the file has ("<label>" when none
-  // has a line).
+  // "--set a.b=1" when the key or a section holding it came from an override, or when the file lacks the key and
+  // an override set a key under it (`--set averaging.ema.decay=2` names the section averaging.ema); else
+  // "<label>:<line>" with `line` when known, else the line of the key or of its nearest enclosing key that the
+  // file has ("<label>" when none has a line).
   std::string where(const std::string& key, int line = 0) const;
   // True when the key or a section holding it came from an override.
   bool from_override(const std::string& key) const;
@@ -46,17 +52,23 @@ class ConfigSource {
 
   // Throws ladle::Error "<where(key)>: <key>: <message>" (for checks made after reading, by key).
   [[noreturn]] void fail(const std::string& key, const std::string& message) const;
-  // A check's ConfigError with the place of its key in front.
-  Error located(const ConfigError& error) const;
+  // A check's ConfigError with the place of its key in front; the key taken under `prefix` when the checked
+  // struct is a section of the document ("train" of a dtm.yml: "dtm.yml:9: train.optimizer.lr: ...").
+  Error located(const ConfigError& error, const std::string& prefix = "") const;
 
  private:
   void apply_override(const std::string& assignment);
   const std::string* override_of(const std::string& key) const;
-  int line_of(const std::string& key) const;
+  const std::string* override_under(const std::string& key) const;
+  // The line of the key, or of its nearest enclosing key the file has; `complete`: the file has the key itself
+  // (with a line: not one an override added).
+  int line_of(const std::string& key, bool* complete = nullptr) const;
 
+  std::string text_;
   YAML::Node root_;
   std::string label_;
   std::filesystem::path base_dir_;
+  std::vector<std::string> overrides_;               // the --set arguments, in the order applied
   std::map<std::string, std::string> override_of_;  // dotted key -> the --set argument that gave it
 };
 

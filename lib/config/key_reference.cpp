@@ -1,5 +1,7 @@
 #include "lib/config/key_reference.h"
 
+#include <algorithm>
+
 namespace ladle::config {
 
 namespace {
@@ -26,7 +28,7 @@ std::string default_text(const nlohmann::json& value) {
   return value.dump();
 }
 
-std::string reference_markdown(const std::vector<KeyReference>& keys) {
+std::string reference_markdown(const std::vector<KeyReference>& keys, const std::string& heading) {
   // Keys grouped under their section (the part of the key before its last dot), so a top-level key declared after
   // a section still lands in the top-level table.
   const auto parent = [](const std::string& key) {
@@ -44,9 +46,18 @@ std::string reference_markdown(const std::vector<KeyReference>& keys) {
   };
   std::string text = table("");
   for (const auto& key : keys) {
-    if (key.section) text += "\n## `" + key.key + "`\n\n" + key.help + "\n\n" + table(key.key);
+    if (key.section) text += "\n" + heading + " `" + key.key + "`\n\n" + key.help + "\n\n" + table(key.key);
   }
   return text;
+}
+
+std::vector<KeyReference> expanded(std::vector<KeyReference> keys, const std::string& key,
+                                   const std::vector<KeyReference>& detail) {
+  const auto found = std::find_if(keys.begin(), keys.end(), [&](const KeyReference& entry) { return entry.key == key; });
+  if (found == keys.end()) return keys;
+  *found = {key, "a section", "", nullptr, found->help, true};
+  keys.insert(found + 1, detail.begin(), detail.end());
+  return keys;
 }
 
 std::string reference_text(const std::vector<KeyReference>& keys) {

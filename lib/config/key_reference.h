@@ -21,9 +21,13 @@ struct KeyReference {
 // "0.001", "adamw", "[q_proj, v_proj]", "\"\"" for an empty string, "none" for null.
 std::string default_text(const nlohmann::json& value);
 
-// The top-level keys as a table (key, type, default, allowed, description), then each section as a heading with
-// its help and its keys as a table.
-std::string reference_markdown(const std::vector<KeyReference>& keys);
+// The top-level keys as a table (key, type, default, allowed, description), then each section as a heading
+// (`heading`: "##", or "###" under a document's own heading) with its help and its keys as a table.
+std::string reference_markdown(const std::vector<KeyReference>& keys, const std::string& heading = "##");
+// `keys` with the entry of `key` (a custom key whose keys another library declares: the training config's
+// `averaging:`, read by the callbacks library) turned into a section, with its help, followed by `detail`.
+std::vector<KeyReference> expanded(std::vector<KeyReference> keys, const std::string& key,
+                                   const std::vector<KeyReference>& detail);
 // Each key on a line with its type, range and default, its help indented below.
 std::string reference_text(const std::vector<KeyReference>& keys);
 

@@ -6,7 +6,8 @@
 //         .field("decay", &EmaOptions::decay, in_closed(0, 1), "weight of the old average per update")
 //         .field("every", &EmaOptions::every, at_least(1), "update every N optimizer steps")
 //         .choice("anneal", &EmaOptions::anneal, {{"cos", Anneal::cos}, {"linear", Anneal::linear}}, "...")
-//         .section("lr", &EmaOptions::lr, lr_schema());  // a nested struct, or std::optional of one
+//         .section("lr", &EmaOptions::lr, lr_schema())  // a nested struct, or std::optional of one
+//         .keys_of(&EmaOptions::schedule, step_schedule_schema());  // a nested struct's keys beside these
 //     return schema;
 //   }
 //
@@ -157,12 +158,41 @@ class Schema {
         schema.check(from.*member, full_key);
       }
     };
-    entry.describe = [schema](const std::string& full_key, const S&, std::vector<KeyReference>& out) {
+    entry.describe = [member, schema](const std::string& full_key, const S& defaults,
+                                      std::vector<KeyReference>& out) {
       out.push_back({full_key, "a section", "", nullptr, schema.help(), true});
-      const auto nested = schema.reference(full_key);
+      // The defaults of the enclosing struct's member (EvolveConfig's search differs from CmaEsOptions{}).
+      std::vector<KeyReference> nested;
+      if constexpr (is_optional<T>::value) {
+        nested = schema.reference(full_key, (defaults.*member).value_or(Nested{}));
+      } else {
+        nested = schema.reference(full_key, defaults.*member);
+      }
       out.insert(out.end(), nested.begin(), nested.end());
     };
     fields_.push_back(std::move(entry));
+    return *this;
+  }
+
+  // The keys of a nested struct, declared by its own schema, read as keys of this mapping: StepSchedule's
+  // start_step and every sit beside EMA's decay (`ema: {decay: 0.999, every: 10}`), not in a section of their own.
+  template <class Member, class Nested>
+  Schema& keys_of(Member member, const Schema<Nested>& schema) {
+    static_assert(std::is_same_v<member_type<S, Member>, Nested>, "the member holds the nested schema's struct");
+    for (const auto& nested : schema.fields_) {
+      Field entry;
+      entry.key = nested.key;
+      entry.read = [member, read = nested.read](const YamlValue& value, S& into) { read(value, into.*member); };
+      entry.to_json = [member, to_json = nested.to_json](const S& from) { return to_json(from.*member); };
+      entry.check = [member, check = nested.check](const S& from, const std::string& full_key) {
+        check(from.*member, full_key);
+      };
+      entry.describe = [member, describe = nested.describe](const std::string& full_key, const S& defaults,
+                                                            std::vector<KeyReference>& out) {
+        describe(full_key, defaults.*member, out);
+      };
+      fields_.push_back(std::move(entry));
+    }
     return *this;
   }
 
@@ -223,14 +253,18 @@ class Schema {
 
   // Every key under `prefix` with its type, range, default (a default-constructed S's) and help, in declaration
   // order, each section followed by its keys.
-  std::vector<KeyReference> reference(const std::string& prefix = "") const {
-    const S defaults{};
+  std::vector<KeyReference> reference(const std::string& prefix = "") const { return reference(prefix, S{}); }
+  // The same with the defaults of `defaults` (a section's, as the enclosing struct initialises it).
+  std::vector<KeyReference> reference(const std::string& prefix, const S& defaults) const {
     std::vector<KeyReference> out;
     for (const auto& field : fields_) field.describe(joined(prefix, field.key), defaults, out);
     return out;
   }
 
  private:
+  template <class>
+  friend class Schema;  // keys_of takes over another schema's fields
+
   struct Field {
     std::string key;
     bool required = false;

@@ -2,18 +2,13 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <cmath>
-#include <fstream>
-#include <functional>
-#include <map>
-#include <sstream>
-
 #include "callbacks/averaging_callbacks.h"
+#include "lib/config/config_source.h"
+#include "lib/config/schema.h"
 #include "lib/merge/merge_config.h"
 #include "lib/merge/merge_method.h"
 #include "lib/merge/merge_method_registry.h"
 #include "lib/util/error.h"
-#include "lib/util/yaml_fields.h"
 #include "trainer/callback_registry.h"
 
 namespace ladle::dtm {
@@ -21,7 +16,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr std::uintmax_t kMaxConfigBytes = 1 << 20;
+using config::at_least;
+using config::Choices;
+using config::ConfigSource;
+using config::CustomValue;
+using config::Schema;
+using config::YamlValue;
 
 // A mapping as one line of YAML flow style, to be echoed into the merge engine's config.
 std::string flow_yaml(const YAML::Node& node) {
@@ -30,257 +30,279 @@ std::string flow_yaml(const YAML::Node& node) {
   return out.c_str();
 }
 
-// Reads one mapping key by key against a schema; every message starts "<label>:<line>: <dotted key>: ".
-class DtmParser : YamlFields {
- public:
-  DtmParser(std::string label, fs::path base_dir) : YamlFields(std::move(label), std::move(base_dir)) {}
+// `train:`: a train YAML's path (read whole, its own file in messages), or the training config inline.
+CustomValue<DtmTrainSource> train_source() {
+  return {"a path to a train YAML, or the training config inline",
+          [](const YamlValue& value) -> DtmTrainSource {
+            if (value.node.IsMap()) return {std::make_shared<const ConfigSource>(value.source), value.key};
+            if (!value.node.IsScalar()) value.expected("a train YAML's path or a mapping");
+            const fs::path file = value.resolved(value.node.Scalar());
+            std::error_code error;
+            if (!fs::is_regular_file(file, error)) value.fail("'" + file.string() + "' does not exist");
+            return {std::make_shared<const ConfigSource>(ConfigSource::from_file(file)), ""};
+          },
+          [](const DtmTrainSource& train) -> nlohmann::json {
+            if (!train.source) return nullptr;
+            return train.key.empty() ? nlohmann::json(train.source->label())
+                                     : config::yaml_to_json(train.source->root()[train.key]);
+          }};
+}
 
-  DtmConfig parse(const std::string& text) {
-    const YAML::Node root = load_yaml(text, label());
-    if (!root.IsMap()) throw Error(label() + ": expected a mapping of keys (output_dir, train, cluster, ...)");
-    text_ = text;
-    root_ = root;
-    DtmConfig c;
-    bool has_train = false;
-    section(root, "",
-            {
-                {"output_dir", [&](const YAML::Node& n, const std::string& k) { c.output_dir = path(n, k); }},
-                {"train",
-                 [&](const YAML::Node& n, const std::string& k) {
-                   read_train(n, k, c.train);
-                   has_train = true;
-                 }},
-                {"train_overrides", [&](const YAML::Node& n, const std::string& k) { read_overrides(n, k, c.train); }},
-                {"total_steps", [&](const YAML::Node& n, const std::string& k) { c.total_steps = integer(n, k, 0); }},
-                {"records",
-                 [&](const YAML::Node& n, const std::string& k) {
-                   c.records = static_cast<std::size_t>(integer(n, k, 0));
-                 }},
-                {"embed", [&](const YAML::Node& n, const std::string& k) { read_embed(n, k, c.embed); }},
-                {"cluster", [&](const YAML::Node& n, const std::string& k) { read_cluster(n, k, c.cluster); }},
-                {"merge", [&](const YAML::Node& n, const std::string& k) { read_merge(n, k, c.merge); }},
-                {"evaluation", [&](const YAML::Node& n, const std::string& k) { read_evaluation(n, k, c.evaluation); }},
-                {"baselines", [&](const YAML::Node& n, const std::string& k) { read_baselines(n, k, c.baselines); }},
-            });
-    if (!has_train) fail(root, "train", "must be set: a train YAML's path, or the training config inline");
-    if (c.evaluation.sets.empty()) {
-      fail(root, "evaluation", "must name at least one held-out set (valid, test or shifted)");
+// `train_overrides:`: dotted keys of the training config and their values, as `ladle train --set` takes them.
+CustomValue<std::vector<std::string>> train_overrides() {
+  return {"a mapping of dotted training-config keys to values",
+          [](const YamlValue& value) {
+            std::vector<std::string> overrides;
+            if (value.node.IsNull()) return overrides;
+            if (!value.node.IsMap()) value.expected("a mapping of dotted keys to values");
+            for (const auto& item : value.node) {
+              overrides.push_back(item.first.as<std::string>() + "=" + flow_yaml(item.second));
+            }
+            return overrides;
+          },
+          [](const std::vector<std::string>& overrides) {
+            nlohmann::json object = nlohmann::json::object();
+            for (const auto& assignment : overrides) {
+              const auto equals = assignment.find('=');
+              object[assignment.substr(0, equals)] = config::yaml_to_json(YAML::Load(assignment.substr(equals + 1)));
+            }
+            return object;
+          }};
+}
+
+// A mapping of merge parameters, kept as YAML flow style for the merge engine's config.
+CustomValue<std::string> merge_parameters() {
+  return {"a mapping of merge parameters",
+          [](const YamlValue& value) -> std::string {
+            if (value.node.IsNull()) return "";
+            if (!value.node.IsMap()) value.expected("a mapping of parameters");
+            return flow_yaml(value.node);
+          },
+          [](const std::string& parameters) {
+            return parameters.empty() ? nlohmann::json::object() : config::yaml_to_json(YAML::Load(parameters));
+          }};
+}
+
+const Schema<clustering::EmbedderOptions>& embedder_schema() {
+  using clustering::EmbedderOptions;
+  using clustering::EmbedText;
+  using clustering::Pooling;
+  static const auto schema =
+      Schema<EmbedderOptions>("")
+          .choice("text", &EmbedderOptions::text,
+                  Choices<EmbedText>{{clustering::embed_text_name(EmbedText::instruction), EmbedText::instruction},
+                                     {clustering::embed_text_name(EmbedText::response), EmbedText::response},
+                                     {clustering::embed_text_name(EmbedText::both), EmbedText::both}},
+                  "which part of each record is embedded (the DTM authors embed the response)")
+          .choice("pooling", &EmbedderOptions::pooling,
+                  Choices<Pooling>{{clustering::pooling_name(Pooling::mean), Pooling::mean},
+                                   {clustering::pooling_name(Pooling::last_token), Pooling::last_token}},
+                  "how the token states become one vector")
+          .field("layer", &EmbedderOptions::layer, at_least(-1000000),
+                 "which hidden state: 0 the embedding output, i layer i's output, negative counts from the end (-1: "
+                 "the last layer's output after the final norm)")
+          .field("batch_size", &EmbedderOptions::batch_size, at_least(1), "sequences per forward pass")
+          .field("max_length", &EmbedderOptions::max_length, at_least(2),
+                 "tokens per sequence, bos included (a longer text keeps its beginning)");
+  return schema;
+}
+
+const Schema<DtmEmbedConfig>& embed_schema() {
+  static const auto schema =
+      Schema<DtmEmbedConfig>("The embedding of every training record by the base model, which k-means clusters.")
+          .keys_of(&DtmEmbedConfig::embedder, embedder_schema())
+          .field("bf16", &DtmEmbedConfig::bf16, "embed under bf16 autocast");
+  return schema;
+}
+
+const Schema<clustering::KMeansOptions>& cluster_schema() {
+  using clustering::KMeansOptions;
+  static const auto schema =
+      Schema<KMeansOptions>("k-means over the embeddings (faiss; clustering/kmeans.h): one sub-model per cluster.")
+          .field("k", &KMeansOptions::k, at_least(1), "clusters, and sub-models (the paper's K)")
+          .field("iterations", &KMeansOptions::iterations, at_least(1), "Lloyd iterations per run (faiss's niter)")
+          .field("nredo", &KMeansOptions::nredo, at_least(1),
+                 "runs from different initial centroids; the lowest objective wins")
+          .field("seed", &KMeansOptions::seed, at_least(0), "seed of the initial centroids (the random split's too)")
+          .field("spherical", &KMeansOptions::spherical,
+                 "unit-length centroids and inner-product assignment: clusters by cosine similarity")
+          .field("max_points_per_centroid", &KMeansOptions::max_points_per_centroid, at_least(0),
+                 "when positive, faiss trains on a sample of k times this many points (0: all)");
+  return schema;
+}
+
+const Schema<DtmMergeConfig>& merge_schema() {
+  static const auto schema =
+      Schema<DtmMergeConfig>(
+          "The merge of the sub-models (and of the soup's members), as mergekit keys; checked by the merge "
+          "engine's own parser.")
+          .field("merge_method", &DtmMergeConfig::merge_method, "any registered merge method (ladle merge)")
+          .custom("parameters", &DtmMergeConfig::parameters, merge_parameters(), "mergekit's method-wide parameters")
+          .custom("model_parameters", &DtmMergeConfig::model_parameters, merge_parameters(),
+                  "every sub-model's parameters (linear: weight 1 unless given)")
+          .field("dtype", &DtmMergeConfig::dtype, "working dtype (empty: the engine's float32)")
+          .choice("weights", &DtmMergeConfig::weights,
+                  Choices<std::string>{{"final", "final"}, {"ema", "ema"}, {"swa", "swa"}, {"lawa", "lawa"}},
+                  "which weights of each run are merged: final/, or the average the training config keeps "
+                  "(its averaging: must turn it on, with save_model true)");
+  return schema;
+}
+
+const Schema<trainer::HeldOutEvaluationOptions>& heldout_options_schema() {
+  using trainer::HeldOutEvaluationOptions;
+  static const auto schema =
+      Schema<HeldOutEvaluationOptions>("")
+          .field("max_examples", &HeldOutEvaluationOptions::max_examples, "a seeded subset of each set (0: all)")
+          .field("generation_examples", &HeldOutEvaluationOptions::generation_examples,
+                 "examples whose reply is generated for exact match (0: loss only)")
+          .field("batch_size", &HeldOutEvaluationOptions::batch_size, at_least(1), "examples per forward")
+          .field("bf16", &HeldOutEvaluationOptions::bf16, "bf16 autocast for the forward passes")
+          .field("seed", &HeldOutEvaluationOptions::seed, "picks the subsets");
+  return schema;
+}
+
+const Schema<DtmEvaluationConfig>& evaluation_schema() {
+  static const auto schema =
+      Schema<DtmEvaluationConfig>("The held-out evaluation of every model (at least one set).")
+          .field("valid", &DtmEvaluationConfig::valid, "held-out instruction JSONL, reported as valid")
+          .field("test", &DtmEvaluationConfig::test, "held-out instruction JSONL, reported as test")
+          .field("shifted", &DtmEvaluationConfig::shifted, "a shifted held-out set, reported as shifted")
+          .keys_of(&DtmEvaluationConfig::options, heldout_options_schema());
+  return schema;
+}
+
+const Schema<DtmBaselineConfig>& baselines_schema() {
+  static const auto schema =
+      Schema<DtmBaselineConfig>("The paper's comparisons, each from the same base, data and compute.")
+          .field("vanilla", &DtmBaselineConfig::vanilla, "one run on all the records for total_steps steps")
+          .field("random_split", &DtmBaselineConfig::random_split,
+                 "DTM over a random split with k-means' cluster sizes")
+          .field("uniform_soup", &DtmBaselineConfig::uniform_soup,
+                 "the uniform soup of k all-records runs with different seeds, total_steps together");
+  return schema;
+}
+
+void require_sets_exist(const ConfigSource& source, const DtmEvaluationConfig& evaluation) {
+  for (const auto& set : evaluation.sets()) {
+    std::error_code error;
+    if (!fs::is_regular_file(set.path, error)) {
+      source.fail("evaluation." + set.label, "'" + set.path.string() + "' does not exist");
     }
-    check_merge(root, c);
-    // The train config and the callbacks it turns on are made now so that a bad key there stops the pipeline
-    // before any work.
-    std::vector<std::shared_ptr<trainer::Callback>> train_callbacks;
-    try {
-      train_callbacks = trainer::make_config_callbacks(c.train_config());
-    } catch (const Error& error) {
-      throw Error(error.what() + std::string(" (the training config of ") + label() + ")");
-    }
-    check_merged_weights(c, train_callbacks);
-    return c;
   }
+}
 
- private:
-  // The inline mapping of a top-level key exactly as the file has it, with blank lines and spaces in place of
-  // everything before it, so that the training config's parser names the file's own lines and columns.
-  std::string section_text(const YAML::Node& value, const std::string& key) const {
-    std::size_t end = std::string::npos;  // the line of the next top-level key (0-based), or the end of the text
-    bool after = false;
-    for (const auto& item : root_) {
-      if (after) {
-        end = item.first.Mark().line;
-        break;
-      }
-      after = item.first.as<std::string>() == key;
-    }
-    const auto first = static_cast<std::size_t>(value.Mark().line);
-    const auto column = static_cast<std::size_t>(value.Mark().column);
-    std::stringstream in(text_);
-    std::string section, line;
-    for (std::size_t number = 0; std::getline(in, line) && number < end; ++number) {
-      if (number == first) line = std::string(column, ' ') + line.substr(std::min(column, line.size()));
-      section += (number < first ? "" : line) + "\n";
-    }
-    return section;
+// The merge section is checked by the merge engine's own parser, on the config it will be given.
+void check_merge(const ConfigSource& source, const DtmConfig& c) {
+  try {
+    merge::find_merge_method(c.merge.merge_method);
+    merge::parse_merge_config(c.merge_yaml({"sub-model-0", "sub-model-1"}, "base"), "merge",
+                              source.base_dir_for("merge"));
+  } catch (const Error& error) {
+    source.fail("merge", error.what());
   }
+}
 
-  std::string mapping(const YAML::Node& node, const std::string& key) const {
-    if (!node.IsMap()) fail(node, key, "expected a mapping of parameters, got " + yaml_shown(node));
-    return flow_yaml(node);
-  }
-
-  void read_train(const YAML::Node& node, const std::string& key, DtmTrainSource& train) {
-    if (node.IsMap()) {
-      train.text = section_text(node, key);
-      train.label = label();
-      train.base_dir = base_dir();
+// Averaged weights to merge must be written by every run: the training config keeps that average and saves it.
+void check_merged_weights(const ConfigSource& source, const DtmConfig& c,
+                          const std::vector<std::shared_ptr<trainer::Callback>>& train_callbacks) {
+  if (c.merge.weights == "final") return;
+  for (const auto& callback : train_callbacks) {
+    const auto* averaging = dynamic_cast<const callbacks::AveragingCallback*>(callback.get());
+    if (callback->name() == c.merge.weights && averaging != nullptr && averaging->callback_options().save_model) {
       return;
     }
-    if (!node.IsScalar()) fail(node, key, "expected a train YAML's path or a mapping, got " + yaml_shown(node));
-    const fs::path file = existing_file(node, key);
-    if (fs::file_size(file) > kMaxConfigBytes) fail(node, key, "'" + file.string() + "' is too large for a config");
-    std::ifstream in(file, std::ios::binary);
-    std::stringstream text;
-    text << in.rdbuf();
-    train.text = text.str();
-    train.label = file.string();
-    train.base_dir = fs::absolute(file).parent_path();
   }
+  source.fail("merge.weights", "the training config (" + c.train.source->label() + ") writes no " + c.merge.weights +
+                                   "/ model: turn it on there, e.g. averaging: {" + c.merge.weights +
+                                   ": {...}}, with save_model true");
+}
 
-  void read_overrides(const YAML::Node& node, const std::string& key, DtmTrainSource& train) {
-    if (!node.IsMap()) fail(node, key, "expected a mapping of dotted keys to values, got " + yaml_shown(node));
-    for (const auto& item : node) train.overrides.push_back(item.first.as<std::string>() + "=" + flow_yaml(item.second));
+DtmConfig read_dtm_config(const ConfigSource& source) {
+  DtmConfig c = dtm_config_schema().read(source);
+  c.overrides = source.overrides();
+  if (!c.train.source) source.fail("train", "must be set: a train YAML's path, or the training config inline");
+  if (c.evaluation.sets().empty()) {
+    source.fail("evaluation", "must name at least one held-out set (valid, test or shifted)");
   }
-
-  void read_embed(const YAML::Node& node, const std::string& prefix, DtmEmbedConfig& e) {
-    auto& o = e.embedder;
-    section(node, prefix,
-            {
-                {"text",
-                 [&](const YAML::Node& n, const std::string& k) {
-                   const auto text = clustering::parse_embed_text(string(n, k));
-                   if (!text) fail(n, k, "expected instruction, response or both, got " + yaml_shown(n));
-                   o.text = *text;
-                 }},
-                {"pooling",
-                 [&](const YAML::Node& n, const std::string& k) {
-                   const auto pooling = clustering::parse_pooling(string(n, k));
-                   if (!pooling) fail(n, k, "expected mean or last, got " + yaml_shown(n));
-                   o.pooling = *pooling;
-                 }},
-                {"layer", [&](const YAML::Node& n, const std::string& k) { o.layer = integer(n, k, -1000000); }},
-                {"batch_size", [&](const YAML::Node& n, const std::string& k) { o.batch_size = integer(n, k, 1); }},
-                {"max_length", [&](const YAML::Node& n, const std::string& k) { o.max_length = integer(n, k, 2); }},
-                {"bf16", [&](const YAML::Node& n, const std::string& k) { e.bf16 = boolean(n, k); }},
-            });
+  require_sets_exist(source, c.evaluation);
+  check_merge(source, c);
+  // The train config and the callbacks it turns on are made now so that a bad key there stops the pipeline
+  // before any work.
+  std::vector<std::shared_ptr<trainer::Callback>> train_callbacks;
+  try {
+    train_callbacks = trainer::make_config_callbacks(c.train_config());
+  } catch (const Error& error) {
+    throw Error(error.what() + std::string(" (the training config of ") + source.label() + ")");
   }
-
-  void read_cluster(const YAML::Node& node, const std::string& prefix, clustering::KMeansOptions& o) {
-    section(node, prefix,
-            {
-                {"k", [&](const YAML::Node& n, const std::string& k) { o.k = integer(n, k, 1); }},
-                {"iterations",
-                 [&](const YAML::Node& n, const std::string& k) { o.iterations = static_cast<int>(integer(n, k, 1)); }},
-                {"nredo",
-                 [&](const YAML::Node& n, const std::string& k) { o.nredo = static_cast<int>(integer(n, k, 1)); }},
-                {"seed", [&](const YAML::Node& n, const std::string& k) { o.seed = static_cast<int>(integer(n, k, 0)); }},
-                {"spherical", [&](const YAML::Node& n, const std::string& k) { o.spherical = boolean(n, k); }},
-                {"max_points_per_centroid",
-                 [&](const YAML::Node& n, const std::string& k) { o.max_points_per_centroid = integer(n, k, 0); }},
-            });
-  }
-
-  void read_merge(const YAML::Node& node, const std::string& prefix, DtmMergeConfig& m) {
-    merge_node_ = node;
-    section(node, prefix,
-            {
-                {"merge_method", [&](const YAML::Node& n, const std::string& k) { m.merge_method = string(n, k); }},
-                {"parameters", [&](const YAML::Node& n, const std::string& k) { m.parameters = mapping(n, k); }},
-                {"model_parameters",
-                 [&](const YAML::Node& n, const std::string& k) { m.model_parameters = mapping(n, k); }},
-                {"dtype", [&](const YAML::Node& n, const std::string& k) { m.dtype = string(n, k); }},
-                {"weights",
-                 [&](const YAML::Node& n, const std::string& k) {
-                   m.weights = string(n, k);
-                   if (m.weights != "final" && m.weights != "ema" && m.weights != "swa" && m.weights != "lawa") {
-                     fail(n, k, "expected final, ema, swa or lawa, got " + yaml_shown(n));
-                   }
-                 }},
-            });
-  }
-
-  // Averaged weights to merge must be written by every run: the training config keeps that average and saves it.
-  void check_merged_weights(const DtmConfig& c,
-                            const std::vector<std::shared_ptr<trainer::Callback>>& train_callbacks) const {
-    if (c.merge.weights == "final") return;
-    for (const auto& callback : train_callbacks) {
-      const auto* averaging = dynamic_cast<const callbacks::AveragingCallback*>(callback.get());
-      if (callback->name() == c.merge.weights && averaging != nullptr && averaging->callback_options().save_model) {
-        return;
-      }
-    }
-    fail(merge_node_["weights"], "merge.weights",
-         "the training config (" + c.train.label + ") writes no " + c.merge.weights +
-             "/ model: turn it on there, e.g. averaging: {" + c.merge.weights + ": {...}}, with save_model true");
-  }
-
-  // The merge section is checked by the merge engine's own parser, on the config it will be given.
-  void check_merge(const YAML::Node& root, const DtmConfig& c) const {
-    const YAML::Node where = merge_node_.IsDefined() ? merge_node_ : root;
-    try {
-      merge::find_merge_method(c.merge.merge_method);
-      merge::parse_merge_config(c.merge_yaml({"sub-model-0", "sub-model-1"}, "base"), "merge", base_dir());
-    } catch (const Error& error) {
-      fail(where, "merge", error.what());
-    }
-  }
-
-  void read_evaluation(const YAML::Node& node, const std::string& prefix, DtmEvaluationConfig& e) {
-    auto& o = e.options;
-    auto set = [&](const char* label) {
-      return [&, label](const YAML::Node& n, const std::string& k) { e.sets.push_back({label, existing_file(n, k)}); };
-    };
-    section(node, prefix,
-            {
-                {"valid", set("valid")},
-                {"test", set("test")},
-                {"shifted", set("shifted")},
-                {"max_examples",
-                 [&](const YAML::Node& n, const std::string& k) {
-                   o.max_examples = static_cast<std::size_t>(integer(n, k, 0));
-                 }},
-                {"generation_examples",
-                 [&](const YAML::Node& n, const std::string& k) {
-                   o.generation_examples = static_cast<std::size_t>(integer(n, k, 0));
-                 }},
-                {"batch_size",
-                 [&](const YAML::Node& n, const std::string& k) {
-                   o.batch_size = static_cast<std::size_t>(integer(n, k, 1));
-                 }},
-                {"bf16", [&](const YAML::Node& n, const std::string& k) { o.bf16 = boolean(n, k); }},
-                {"seed",
-                 [&](const YAML::Node& n, const std::string& k) { o.seed = static_cast<std::uint64_t>(integer(n, k, 0)); }},
-            });
-  }
-
-  void read_baselines(const YAML::Node& node, const std::string& prefix, DtmBaselineConfig& b) {
-    section(node, prefix,
-            {
-                {"vanilla", [&](const YAML::Node& n, const std::string& k) { b.vanilla = boolean(n, k); }},
-                {"random_split", [&](const YAML::Node& n, const std::string& k) { b.random_split = boolean(n, k); }},
-                {"uniform_soup", [&](const YAML::Node& n, const std::string& k) { b.uniform_soup = boolean(n, k); }},
-            });
-  }
-
-  std::string text_;  // the whole file
-  YAML::Node root_;
-  YAML::Node merge_node_;
-};
+  check_merged_weights(source, c, train_callbacks);
+  return c;
+}
 
 }  // namespace
 
-DtmConfig DtmConfig::from_yaml_file(const std::filesystem::path& path) {
-  DtmConfig config = from_yaml(read_config_text(path, kMaxConfigBytes), path.string(), fs::absolute(path).parent_path());
+const config::Schema<DtmConfig>& dtm_config_schema() {
+  static const auto schema =
+      Schema<DtmConfig>("The experiment as a whole.")
+          .field("output_dir", &DtmConfig::output_dir,
+                 "every stage's output (embed/, cluster/, runs/, merge/, evaluate/, report/)")
+          .custom("train", &DtmConfig::train, train_source(),
+                  "the base training config of every run (required): a train YAML's path, or its keys inline (`ladle "
+                  "train --help-config`); its model.path is the base model")
+          .custom("train_overrides", &DtmConfig::train_overrides, train_overrides(),
+                  "applied to the training config as `ladle train --set` ({evaluation.every_steps: 20})")
+          .field("total_steps", &DtmConfig::total_steps, at_least(0),
+                 "optimizer steps of the k sub-models together (0: the training config's max_steps)")
+          .field("records", &DtmConfig::records, "a seeded random subset of the training records (0: all)")
+          .section("embed", &DtmConfig::embed, embed_schema())
+          .section("cluster", &DtmConfig::cluster, cluster_schema())
+          .section("merge", &DtmConfig::merge, merge_schema())
+          .section("evaluation", &DtmConfig::evaluation, evaluation_schema())
+          .section("baselines", &DtmConfig::baselines, baselines_schema());
+  return schema;
+}
+
+std::vector<trainer::HeldOutSet> DtmEvaluationConfig::sets() const {
+  std::vector<trainer::HeldOutSet> given;
+  for (const auto& [label, path] :
+       {std::pair<const char*, const fs::path&>{"valid", valid}, {"test", test}, {"shifted", shifted}}) {
+    if (!path.empty()) given.push_back({label, path});
+  }
+  return given;
+}
+
+DtmConfig DtmConfig::from_yaml_file(const std::filesystem::path& path, const std::vector<std::string>& overrides) {
+  DtmConfig config = read_dtm_config(ConfigSource::from_file(path, overrides));
   config.config_file = fs::absolute(path).lexically_normal();
   return config;
 }
 
-DtmConfig DtmConfig::from_yaml(const std::string& text, const std::string& label, const std::filesystem::path& base_dir) {
-  return DtmParser(label, base_dir).parse(text);
+DtmConfig DtmConfig::from_yaml(const std::string& text, const std::string& label, const std::filesystem::path& base_dir,
+                               const std::vector<std::string>& overrides) {
+  return read_dtm_config(ConfigSource(text, label, base_dir, overrides));
 }
 
 trainer::TrainConfig DtmConfig::train_config(const std::vector<std::string>& run_overrides) const {
-  std::vector<std::string> overrides = train.overrides;
+  // The overrides name training-config keys; in a dtm.yml they sit under `train`.
+  std::vector<std::string> overrides = train_overrides;
   overrides.insert(overrides.end(), run_overrides.begin(), run_overrides.end());
-  trainer::TrainConfig config = trainer::TrainConfig::from_yaml(train.text, train.label, train.base_dir, overrides);
+  if (!train.key.empty()) {
+    for (auto& assignment : overrides) assignment = train.key + "." + assignment;
+  }
+  const ConfigSource source = train.source->with_overrides(overrides);
+  const YAML::Node& root = source.root();
+  const trainer::TrainConfig config =
+      trainer::TrainConfig::from_yaml_value({train.key.empty() ? root : root[train.key], train.key, source});
+  const auto key = [&](const std::string& name) { return train.key.empty() ? name : train.key + "." + name; };
   if (config.model.path.empty()) {
-    throw Error(train.label + ": model.path: DTM fine-tunes one base model: set model.path to its Hugging Face folder");
+    source.fail(key("model.path"), "DTM fine-tunes one base model: set model.path to its Hugging Face folder");
   }
   if (config.data.format != trainer::DataFormat::instructions) {
-    throw Error(train.label + ": data.format: DTM clusters instruction records; expected instructions");
+    source.fail(key("data.format"), "DTM clusters instruction records; expected instructions");
   }
   if (config.data.max_train_examples != 0 || !config.data.tasks.empty()) {
-    throw Error(train.label + ": data.max_train_examples / data.tasks: the DTM pipeline picks the records itself " +
-                "(dtm.yml's `records`); leave these unset");
+    source.fail(key("data.max_train_examples"),
+                "the DTM pipeline picks the records itself (dtm.yml's `records`); leave data.max_train_examples and "
+                "data.tasks unset");
   }
   return config;
 }

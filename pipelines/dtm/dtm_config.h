@@ -14,13 +14,17 @@
 //   baselines: {vanilla: true, random_split: true, uniform_soup: true}
 //
 // The base model is the train config's model.path (a Hugging Face folder); every run fine-tunes it. Relative
-// paths resolve against the folder of the file that holds them (an inline `train:` mapping: dtm.yml's folder).
+// paths resolve against the folder of the file that holds them (an inline `train:` mapping: dtm.yml's folder), or
+// the current directory for a value given with `ladle dtm --set`.
+// Every key is declared once in dtm_config.cpp (lib/config/schema.h), which reads, checks and documents it
+// (`ladle dtm --help-config`, docs/config.md); the `train:` section is read by the training config's own schema.
 // Unknown keys and values of the wrong type or range are errors naming the file, the line and the key
-// ("dtm.yml:7: cluster.k: expected a whole number >= 1, got 'many'"), as train_config.h's parser reports them.
+// ("dtm.yml:7: cluster.k: expected a whole number >= 1, got 'many'"), or the --set argument that gave the value.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -31,12 +35,10 @@
 
 namespace ladle::dtm {
 
-// Where the base training config comes from; every run's TrainConfig is it plus overrides.
+// Where the base training config comes from: a train YAML (read whole), or the dtm.yml's own `train:` mapping.
 struct DtmTrainSource {
-  std::string text;                    // the train YAML (a file's contents, or the inline mapping re-emitted)
-  std::string label;                   // names it in messages: "examples/train-tiny.yml" or "dtm.yml:3: train"
-  std::filesystem::path base_dir;      // relative paths in `text` resolve against it
-  std::vector<std::string> overrides;  // "key=value" from train_overrides, applied before each run's own
+  std::shared_ptr<const config::ConfigSource> source;  // the train YAML, or the dtm.yml (with its --set overrides)
+  std::string key;                                     // of the training config in it: "" or "train"
 };
 
 struct DtmEmbedConfig {
@@ -62,10 +64,15 @@ struct DtmMergeConfig {
 };
 
 struct DtmEvaluationConfig {
-  // The held-out sets, labelled "valid", "test" and "shifted" (any may be absent; at least one is given).
-  std::vector<trainer::HeldOutSet> sets;
+  // The held-out sets (any may be empty; at least one is given).
+  std::filesystem::path valid;
+  std::filesystem::path test;
+  std::filesystem::path shifted;
   // Examples, generation (exact match) and choice scoring per set, batch, bf16, seed (heldout_evaluator.h).
   trainer::HeldOutEvaluationOptions options{256, 64, 16, true, 0};
+
+  // The given sets labelled "valid", "test" and "shifted", in that order.
+  std::vector<trainer::HeldOutSet> sets() const;
 };
 
 // The comparisons the paper makes, each from the same base, data and compute.
@@ -79,6 +86,8 @@ struct DtmConfig {
   std::filesystem::path config_file;                  // the dtm.yml read (empty when built from text)
   std::filesystem::path output_dir = "out/dtm";      // every stage's output
   DtmTrainSource train;                               // the base training config
+  // Dotted keys of the training config and values ("optimizer.lr=0.05"), applied to it as `ladle train --set`.
+  std::vector<std::string> train_overrides;
   std::int64_t total_steps = 0;                       // steps of the sub-models together; 0: train's max_steps
   std::size_t records = 0;                            // a seeded subset of the training records (0: all)
   DtmEmbedConfig embed;
@@ -87,11 +96,14 @@ struct DtmConfig {
   DtmEvaluationConfig evaluation;
   DtmBaselineConfig baselines;
 
-  // Reads and validates a dtm.yml (and the train config it names, so a bad key there fails before any work).
-  // Throws ladle::Error as the header describes.
-  static DtmConfig from_yaml_file(const std::filesystem::path& path);
+  std::vector<std::string> overrides;                 // the `ladle dtm --set` arguments (child processes get them)
+
+  // Reads and validates a dtm.yml with `overrides` ("key=value", dotted keys, YAML values) applied, and the train
+  // config it names, so a bad key there fails before any work. Throws ladle::Error as the header describes.
+  static DtmConfig from_yaml_file(const std::filesystem::path& path, const std::vector<std::string>& overrides = {});
   // The same from text; `label` names it in messages and relative paths resolve against `base_dir`.
-  static DtmConfig from_yaml(const std::string& text, const std::string& label, const std::filesystem::path& base_dir);
+  static DtmConfig from_yaml(const std::string& text, const std::string& label, const std::filesystem::path& base_dir,
+                             const std::vector<std::string>& overrides = {});
 
   // The base training config with train_overrides, then `run_overrides` ("key=value", absolute paths).
   trainer::TrainConfig train_config(const std::vector<std::string>& run_overrides = {}) const;
@@ -100,5 +112,8 @@ struct DtmConfig {
   // methods that require a base model).
   std::string merge_yaml(const std::vector<std::filesystem::path>& models, const std::filesystem::path& base) const;
 };
+
+// The declaration of every key (lib/config/schema.h): reading, range checks and the key reference.
+const config::Schema<DtmConfig>& dtm_config_schema();
 
 }  // namespace ladle::dtm

@@ -93,7 +93,7 @@ std::string DtmFingerprints::merge(const std::vector<DtmRun>& members, const std
 std::string DtmFingerprints::evaluation(const std::string& model) const {
   const auto& o = config_.evaluation.options;
   nlohmann::json sets = nlohmann::json::array();
-  for (const auto& set : config_.evaluation.sets) {
+  for (const auto& set : config_.evaluation.sets()) {
     sets.push_back({set.label, set.path.string(), content_hash(set.path)});
   }
   return fingerprint_of({{"stage", "evaluation"},

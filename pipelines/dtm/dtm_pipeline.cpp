@@ -31,6 +31,7 @@
 #include "trainer/bf16_autocast.h"
 #include "trainer/distributed.h"
 #include "pipelines/dtm/child_processes.h"
+#include "lib/config/config_source.h"
 #include "pipelines/dtm/dtm_fingerprints.h"
 #include "pipelines/dtm/dtm_report.h"
 #include "trainer/training_data.h"
@@ -165,7 +166,7 @@ DtmPipeline::DtmPipeline(DtmConfig config, DtmPipelineOptions options)
   layout_.root = fs::absolute(config_.output_dir).lexically_normal();
   if (config_.total_steps == 0 && base_train_.max_steps == 0) {
     throw Error(config_.config_file.string() + ": total_steps: set it, or max_steps in the training config (" +
-                config_.train.label + ")");
+                config_.train.source->label() + ")");
   }
   // Each of the K sub-models trains at least one step: say so before embedding and clustering, not after.
   const std::int64_t total = config_.total_steps > 0 ? config_.total_steps : base_train_.max_steps;
@@ -509,7 +510,7 @@ void DtmPipeline::evaluate() {
   std::unique_ptr<trainer::HeldOutEvaluator> evaluator;  // read and tokenized once, when first needed
   for (const EvaluatedModel* model : stale) {
     if (!evaluator) {
-      evaluator = std::make_unique<trainer::HeldOutEvaluator>(trainer::load_tokenizer(base_train_), config_.evaluation.sets,
+      evaluator = std::make_unique<trainer::HeldOutEvaluator>(trainer::load_tokenizer(base_train_), config_.evaluation.sets(),
                                                                 config_.evaluation.options);
     }
     const auto start = std::chrono::steady_clock::now();
@@ -533,6 +534,7 @@ ChildCommand DtmPipeline::child_command(const std::string& label, const std::vec
   ChildCommand command{label, {options_.executable.string()}, log};
   command.argv.insert(command.argv.end(), options_.global_args.begin(), options_.global_args.end());
   command.argv.insert(command.argv.end(), {"dtm", "--config", config_.config_file.string()});
+  for (const auto& assignment : config_.overrides) command.argv.insert(command.argv.end(), {"--set", assignment});
   command.argv.insert(command.argv.end(), arguments.begin(), arguments.end());
   return command;
 }
@@ -552,7 +554,7 @@ void DtmPipeline::report() {
     models.push_back(std::move(scores));
   }
   std::vector<std::string> sets;
-  for (const auto& set : config_.evaluation.sets) sets.push_back(set.label);
+  for (const auto& set : config_.evaluation.sets()) sets.push_back(set.label);
 
   nlohmann::json steps = nlohmann::json::object();
   for (const auto& run : runs()) steps[run.name] = run.steps;

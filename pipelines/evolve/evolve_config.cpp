@@ -133,7 +133,9 @@ CustomValue<YAML::Node> merge_value() {
           [](const YAML::Node& node) { return config::yaml_to_json(node); }};
 }
 
-const Schema<EvolveConfig>& evolve_schema() {
+}  // namespace
+
+const config::Schema<EvolveConfig>& evolve_config_schema() {
   static const auto schema =
       Schema<EvolveConfig>("A CMA-ES search for a merge recipe.")
           .field("output_dir", &EvolveConfig::output_dir,
@@ -149,6 +151,8 @@ const Schema<EvolveConfig>& evolve_schema() {
           .field("merge_seed", &EvolveConfig::merge_seed, "seed of random merge methods (dare_*, della*)");
   return schema;
 }
+
+namespace {
 
 // Model paths made absolute, so that the recipes written anywhere name the same files.
 void resolve_model(const ConfigSource& source, YAML::Node node, const std::string& key) {
@@ -205,9 +209,10 @@ void read_merge(const ConfigSource& source, EvolveConfig& c) {
       templ["base_model"] ? fs::path(templ["base_model"].Scalar()) : fs::path(templ["models"][0]["model"].Scalar());
 }
 
-EvolveConfig read_evolve_config(const ConfigSource& source, const std::string& text) {
-  EvolveConfig c = evolve_schema().read(source);
-  c.text = text;
+EvolveConfig read_evolve_config(const ConfigSource& source) {
+  EvolveConfig c = evolve_config_schema().read(source);
+  c.text = source.text();
+  for (const auto& assignment : source.overrides()) c.text += "\n# --set " + assignment;
   if (!source.root()["merge"]) source.fail("merge", "must be set: the mergekit config the genome fills in");
   if (c.genome.parameters.empty()) source.fail("genome", "must name at least one parameter to search");
   if (c.fitness.data.empty()) source.fail("fitness.data", "must be set: the held-out JSONL of the fitness");
@@ -245,16 +250,16 @@ search::CmaEsOptions evolve_search_defaults() {
   return options;
 }
 
-EvolveConfig EvolveConfig::from_yaml_file(const std::filesystem::path& path) {
-  const std::string text = config::read_config_text(path);
-  EvolveConfig config = read_evolve_config(ConfigSource(text, path.string(), fs::absolute(path).parent_path()), text);
+EvolveConfig EvolveConfig::from_yaml_file(const std::filesystem::path& path,
+                                          const std::vector<std::string>& overrides) {
+  EvolveConfig config = read_evolve_config(ConfigSource::from_file(path, overrides));
   config.config_file = fs::absolute(path).lexically_normal();
   return config;
 }
 
 EvolveConfig EvolveConfig::from_yaml(const std::string& text, const std::string& label,
-                                     const std::filesystem::path& base_dir) {
-  return read_evolve_config(ConfigSource(text, label, base_dir), text);
+                                     const std::filesystem::path& base_dir, const std::vector<std::string>& overrides) {
+  return read_evolve_config(ConfigSource(text, label, base_dir, overrides));
 }
 
 }  // namespace ladle::evolve

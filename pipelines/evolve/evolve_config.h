@@ -36,9 +36,11 @@
 //     bound_penalty: 1                # weight of the squared distance outside [min, max]
 //   merge_seed: 0                     # seed of random merge methods (dare_*, della*)
 //
-// Relative paths resolve against evolve.yml's folder. Unknown keys and values of the wrong type or range are
-// errors naming the file, the line and the key; the merge template is checked by the merge engine's own parser.
-// The keys are declared once in evolve_config.cpp (lib/config/schema.h), which reads, checks and documents them.
+// Relative paths resolve against evolve.yml's folder (the current directory for a value given with `ladle evolve
+// --set`). Unknown keys and values of the wrong type or range are errors naming the file, the line and the key, or
+// the --set argument; the merge template is checked by the merge engine's own parser. The keys are declared once in
+// evolve_config.cpp (lib/config/schema.h), which reads, checks and documents them (`ladle evolve --help-config`,
+// docs/config.md).
 #pragma once
 
 #include <cstdint>
@@ -50,6 +52,11 @@
 #include <yaml-cpp/yaml.h>
 
 #include "lib/search/cma_es.h"
+
+namespace ladle::config {
+template <class S>
+class Schema;
+}  // namespace ladle::config
 
 namespace ladle::evolve {
 
@@ -87,7 +94,7 @@ search::CmaEsOptions evolve_search_defaults();
 
 struct EvolveConfig {
   std::filesystem::path config_file;           // the evolve.yml read (empty when built from text)
-  std::string text;                            // its contents: a resumed run must have the same
+  std::string text;                            // its contents and --set overrides: a resumed run must have the same
   std::filesystem::path output_dir = "out/evolve";
   YAML::Node merge_template;                   // the `merge` mapping, model paths made absolute
   std::string merge_method;
@@ -98,9 +105,14 @@ struct EvolveConfig {
   search::CmaEsOptions search = evolve_search_defaults();  // in gene units; mean and bounds filled by the parser
   std::uint64_t merge_seed = 0;
 
-  // Reads and validates evolve.yml. Throws ladle::Error as the header describes.
-  static EvolveConfig from_yaml_file(const std::filesystem::path& path);
-  static EvolveConfig from_yaml(const std::string& text, const std::string& label, const std::filesystem::path& base_dir);
+  // Reads and validates evolve.yml with `overrides` ("key=value", dotted keys, YAML values; `ladle evolve --set`)
+  // applied. Throws ladle::Error as the header describes.
+  static EvolveConfig from_yaml_file(const std::filesystem::path& path, const std::vector<std::string>& overrides = {});
+  static EvolveConfig from_yaml(const std::string& text, const std::string& label, const std::filesystem::path& base_dir,
+                                const std::vector<std::string>& overrides = {});
 };
+
+// The declaration of every key (lib/config/schema.h): reading, range checks and the key reference.
+const config::Schema<EvolveConfig>& evolve_config_schema();
 
 }  // namespace ladle::evolve

@@ -126,10 +126,12 @@ TEST_F(BuiltinCallbackTypesTest, BadOptionsNameTheEntryAndTheKey) {
   };
   EXPECT_TRUE(contains(message("callbacks:\n  - {type: ema, decy: 0.9}\n"), "train.yml:2: callbacks[0].decy: unknown key"));
   EXPECT_TRUE(contains(message("averaging:\n  ema: {decay: 1.5}\n"),
-                       "train.yml:1: averaging.ema.decay: expected a number in [0, 1]"));
+                       "train.yml:2: averaging.ema.decay: expected a number in [0, 1]"));
   EXPECT_TRUE(contains(message("averaging:\n  lawa: {storage: tape}\n"),
-                       "averaging.lawa.storage: unknown LAWA snapshot storage 'tape'"));
+                       "averaging.lawa.storage: expected one of memory, disk, got 'tape'"));
   EXPECT_TRUE(contains(message("averaging: {wise_ft: {alphas: all}}\n"),
+                       "averaging.wise_ft.alphas: expected a list of numbers, got 'all'"));
+  EXPECT_TRUE(contains(message("averaging: {wise_ft: {alphas: []}}\n"),
                        "averaging.wise_ft.alphas: expected a non-empty list of numbers"));
   EXPECT_TRUE(contains(message("averaging: {ema: 0.9}\n"), "train.yml:1: averaging.ema: expected a mapping"));
   EXPECT_TRUE(contains(message("averaging: {emma: {}}\n"),

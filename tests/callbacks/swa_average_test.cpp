@@ -161,7 +161,7 @@ TEST(SwaLrSchedule, MatchesTorchSwalrForCosineAndLinear) {
     SwaLrOptions options;
     options.swa_lr = 0.0625;
     options.anneal_steps = 5;
-    options.anneal = parse_swa_anneal(strategy);
+    options.anneal = strategy == "cos" ? SwaAnneal::cosine : SwaAnneal::linear;
     const SwaLrSchedule schedule(options);
     for (std::size_t k = 0; k < 9; ++k) {
       EXPECT_NEAR(schedule.lr(static_cast<std::int64_t>(k), 0.25), expected.at(strategy)[k], 1e-15)

@@ -122,6 +122,17 @@ TEST_F(TrainAveragingCliTest, OverridesReachTheAveragingSection) {
   EXPECT_TRUE(std::filesystem::exists(out + "/lawa/config.json"));
 }
 
+// The value came from --set, so the message names the --set argument (not the line of the file's section).
+TEST_F(TrainAveragingCliTest, OutOfRangeSetValueNamesTheSetArgument) {
+  const std::string out = path("out");
+  const auto result = train(out, {"--set", "averaging.ema.decay=2"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_TRUE(contains(result.err, "ladle: error: --set averaging.ema.decay=2: averaging.ema.decay: expected a number "
+                                   "in [0, 1], got 2"))
+      << result.err;
+  EXPECT_FALSE(std::filesystem::exists(out)) << "nothing should be trained or written";
+}
+
 TEST_F(TrainAveragingCliTest, UnknownKeyInTheSectionIsNamedBeforeTraining) {
   const std::string out = path("out");
   const auto from_set = train(out, {"--set", "averaging.ema.decy=0.9"});
@@ -133,8 +144,8 @@ TEST_F(TrainAveragingCliTest, UnknownKeyInTheSectionIsNamedBeforeTraining) {
   std::ofstream(path("train.yml"), std::ios::app) << "  ewa: {decay: 0.9}\n";
   const auto from_file = train(out);
   EXPECT_EQ(from_file.exit_code, 1);
-  // The section starts on line 11 of the file.
-  EXPECT_TRUE(contains(from_file.err, "train.yml:11: averaging.ewa: unknown callback type 'ewa' (did you mean "
+  // The averaging section starts on line 11 of the file; the unknown sub-section is named by its own line, 15.
+  EXPECT_TRUE(contains(from_file.err, "train.yml:15: averaging.ewa: unknown callback type 'ewa' (did you mean "
                                       "'ema'?); registered types: ema, swa, lawa, soup, wise_ft"))
       << from_file.err;
 }

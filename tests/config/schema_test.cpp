@@ -201,6 +201,57 @@ TEST(ConfigSchema, ReferenceListsEveryKeyWithTypeRangeDefaultAndHelp) {
       << reference_text(keys);
 }
 
+// keys_of: a nested struct's keys read, checked, dumped and listed beside the outer ones.
+struct Schedule {
+  std::int64_t start_step = 0;
+  std::int64_t every = 1;
+};
+
+struct Swa {
+  bool enabled = true;
+  Schedule schedule;
+};
+
+const Schema<Swa>& swa_schema() {
+  static const auto schedule = Schema<Schedule>("")
+                                   .field("start_step", &Schedule::start_step, at_least(0), "first step")
+                                   .field("every", &Schedule::every, at_least(1), "interval");
+  static const auto schema =
+      Schema<Swa>("swa").field("enabled", &Swa::enabled, "on").keys_of(&Swa::schedule, schedule);
+  return schema;
+}
+
+TEST(ConfigSchema, KeysOfANestedStructSitBesideTheOuterKeys) {
+  Swa swa;
+  swa_schema().read(YamlValue{YAML::Load("{enabled: false, every: 5}"), "swa", ConfigSource("", "swa.yml", "/")},
+                    swa);
+  EXPECT_FALSE(swa.enabled);
+  EXPECT_EQ(swa.schedule.every, 5);
+  EXPECT_EQ(swa.schedule.start_step, 0);
+  EXPECT_EQ(swa_schema().to_json(swa), (nlohmann::json{{"enabled", false}, {"start_step", 0}, {"every", 5}}));
+  swa.schedule.every = 0;
+  EXPECT_EQ(error_message([&] { swa_schema().check(swa, "swa"); }), "swa.every: expected a whole number >= 1, got 0");
+  const auto keys = swa_schema().reference("averaging.swa");
+  ASSERT_EQ(keys.size(), 3u);
+  EXPECT_EQ(keys[1].key, "averaging.swa.start_step");
+  EXPECT_EQ(keys[2].allowed, ">= 1");
+  EXPECT_EQ(error_message([] { swa_schema().read(ConfigSource("evry: 2\n", "swa.yml", "/")); }),
+            "swa.yml:1: evry: unknown key (did you mean 'every'?); known keys: enabled, start_step, every");
+}
+
+// Options kept as JSON (a callback's) read back through YAML as the same values, and named by the config they came
+// from: an override that added a key under a section the file lacks is where that section came from.
+TEST(ConfigSchema, JsonOptionsReadAsTheirYamlAndSectionsAddedBySetNameTheSetArgument) {
+  const nlohmann::json json = {{"decay", 0.1}, {"every", 3}, {"names", {"a", "b"}}, {"lr", {{"anneal", "linear"}}}};
+  EXPECT_EQ(yaml_to_json(json_to_yaml(json)), json);
+  const ConfigSource source("averaging:\n  ema: {decay: 0.5}\n", "train.yml", "/configs",
+                            {"averaging.swa.every=0", "averaging.ema.every=0"});
+  EXPECT_EQ(source.where("averaging.swa"), "--set averaging.swa.every=0");
+  EXPECT_EQ(source.where("averaging.ema"), "train.yml:2");
+  EXPECT_EQ(source.where("averaging.ema.every"), "--set averaging.ema.every=0");
+  EXPECT_EQ(source.where("averaging.lawa"), "train.yml:1");
+}
+
 TEST(ConfigSuggestion, EditDistanceAndNearMisses) {
   EXPECT_EQ(edit_distance("kitten", "sitting"), 3u);
   EXPECT_EQ(edit_distance("", "abc"), 3u);

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "lib/config/config_source.h"
 #include "tests/support/command_runner.h"
 #include "tests/support/random_checkpoints.h"
 #include "tests/support/test_helpers.h"
@@ -128,14 +129,18 @@ TEST_F(TrainConfigTest, AveragingSectionIsKeptAsJsonWithItsFolderAndLine) {
   EXPECT_EQ(config.averaging.section.at("ema").at("every"), 2);
   EXPECT_EQ(config.averaging.section.at("lawa").at("directory"), "ring");
   EXPECT_EQ(config.averaging.base_dir, std::filesystem::path(dir_));
-  EXPECT_EQ(config.averaging.source, "train.yml:7");
+  ASSERT_NE(config.averaging.source, nullptr);
+  EXPECT_EQ(config.averaging.key, "averaging");
+  EXPECT_EQ(config.averaging.source->where("averaging"), "train.yml:7");
+  EXPECT_EQ(config.averaging.source->where("averaging.ema.decay"), "--set averaging.ema.decay=0.99");
   EXPECT_EQ(config.to_json().at("averaging"), config.averaging.section);
 }
 
 TEST_F(TrainConfigTest, AveragingSectionGivenWithSetResolvesAgainstTheCurrentDirectory) {
   const auto config = parse(yaml(), {"averaging={lawa: {directory: ring}}"});
   EXPECT_EQ(config.averaging.base_dir, std::filesystem::current_path());
-  EXPECT_EQ(config.averaging.source, "--set averaging={lawa: {directory: ring}}");
+  ASSERT_NE(config.averaging.source, nullptr);
+  EXPECT_EQ(config.averaging.source->where("averaging.lawa.directory"), "--set averaging={lawa: {directory: ring}}");
   EXPECT_TRUE(contains(error_message([&] { parse(yaml("averaging: [ema]\n")); }),
                        "train.yml:7: averaging: expected a mapping of averaging callbacks"));
 }

@@ -344,9 +344,10 @@ TEST(DtmPipeline, OnlyRunTrainsDataParallelUnderTorchrunVariables) {
 }
 
 // A dtm.yml in the fixture's folder with `text` as its body, parsed in this process.
-std::string config_error(const DtmFixture& fixture, const std::string& text) {
+std::string config_error(const DtmFixture& fixture, const std::string& text,
+                         const std::vector<std::string>& overrides = {}) {
   try {
-    DtmConfig::from_yaml(text, "dtm.yml", fixture.dir);
+    DtmConfig::from_yaml(text, "dtm.yml", fixture.dir, overrides);
   } catch (const Error& error) {
     return error.what();
   }
@@ -359,13 +360,14 @@ TEST(DtmConfig, BadValuesAreRejectedNamingTheKey) {
   const std::string evaluation = "evaluation: {valid: valid.jsonl}\n";
   EXPECT_EQ(config_error(fixture, train + evaluation), "(accepted)");
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {train + evaluation + "cluster: {kk: 2}\n", "dtm.yml:3: cluster.kk: unknown key; known keys: k,"},
-      {train + evaluation + "cluster: {k: many}\n", "dtm.yml:3: cluster.k: expected a whole number >= 1, got 'many'"},
-      {train + evaluation + "cluster: {k: 0}\n", "cluster.k: expected a whole number >= 1, got '0'"},
-      {train + evaluation + "embed: {pooling: max}\n", "embed.pooling: expected mean or last, got 'max'"},
+      {train + evaluation + "cluster: {kk: 2}\n",
+       "dtm.yml:3: cluster.kk: unknown key (did you mean 'k'?); known keys: k, iterations,"},
+      {train + evaluation + "cluster: {k: many}\n", "dtm.yml:3: cluster.k: expected a whole number, got 'many'"},
+      {train + evaluation + "cluster: {k: 0}\n", "dtm.yml:3: cluster.k: expected a whole number >= 1, got 0"},
+      {train + evaluation + "embed: {pooling: max}\n", "embed.pooling: expected one of mean, last, got 'max'"},
       {train + evaluation + "merge: {merge_method: averaging}\n", "dtm.yml:3: merge: "},
       {train + evaluation + "merge: {weights: best}\n",
-       "dtm.yml:3: merge.weights: expected final, ema, swa or lawa, got 'best'"},
+       "dtm.yml:3: merge.weights: expected one of final, ema, swa, lawa, got 'best'"},
       {train + evaluation + "merge: {weights: ema}\n",
        "dtm.yml:3: merge.weights: the training config (dtm.yml) writes no ema/ model"},
       {"train: {model: {path: base}, tokenizer: {type: byte}, data: {train: train.jsonl}, averaging: {emaa: {}}}\n" +
@@ -379,7 +381,7 @@ TEST(DtmConfig, BadValuesAreRejectedNamingTheKey) {
       // An inline training config's errors name the dtm.yml's own line.
       {"train:\n  model: {path: base}\n  batch_size: lots\n  tokenizer: {type: byte}\n  data: {train: train.jsonl}\n" +
            evaluation,
-       "dtm.yml:3: batch_size: expected a whole number, got 'lots'"},
+       "dtm.yml:3: train.batch_size: expected a whole number, got 'lots'"},
       {"train: {tokenizer: {type: byte}, model: {config: {hidden_size: 8}}, data: {train: train.jsonl}}\n" + evaluation,
        "model.path: DTM fine-tunes one base model"},
   };
@@ -387,6 +389,42 @@ TEST(DtmConfig, BadValuesAreRejectedNamingTheKey) {
     const std::string message = config_error(fixture, text);
     EXPECT_TRUE(contains(message, expected)) << "config:\n" << text << "message: " << message;
   }
+}
+
+// Every key is read by the schema: an unknown one gets a suggestion and the line, a value out of range the allowed
+// range, a value from --set the --set argument (`ladle dtm --set` too), inline training keys their `train.` key.
+TEST(DtmConfig, UnknownKeysRangesAndSetValuesAreNamedAsTheSchemaNamesThem) {
+  const DtmFixture fixture("dtm-config-schema", kNoBaselines);
+  const std::string train = "train: {model: {path: base}, tokenizer: {type: byte}, data: {train: train.jsonl}}\n";
+  const std::string evaluation = "evaluation: {valid: valid.jsonl}\n";
+  EXPECT_EQ(config_error(fixture, train + evaluation + "cluster:\n  iteratons: 3\n"),
+            "dtm.yml:4: cluster.iteratons: unknown key (did you mean 'iterations'?); known keys: k, iterations, "
+            "nredo, seed, spherical, max_points_per_centroid");
+  EXPECT_EQ(config_error(fixture, train + evaluation + "embed: {max_length: 1}\n"),
+            "dtm.yml:3: embed.max_length: expected a whole number >= 2, got 1");
+  EXPECT_EQ(config_error(fixture, train + evaluation, {"cluster.k=0"}),
+            "--set cluster.k=0: cluster.k: expected a whole number >= 1, got 0");
+  EXPECT_EQ(config_error(fixture, train + evaluation, {"evaluation.batch_size=0"}),
+            "--set evaluation.batch_size=0: evaluation.batch_size: expected a whole number >= 1, got 0");
+  EXPECT_EQ(config_error(fixture, train + evaluation, {"train.optimizer.lr=-1"}),
+            "--set train.optimizer.lr=-1: train.optimizer.lr: expected a number > 0, got -1 (the training config of "
+            "dtm.yml)");
+  EXPECT_EQ(config_error(fixture, train + evaluation, {"train.averaging.ema.decay=2"}),
+            "--set train.averaging.ema.decay=2: train.averaging.ema.decay: expected a number in [0, 1], got 2 (the "
+            "training config of dtm.yml)");
+  EXPECT_EQ(config_error(fixture, train + evaluation, {"cluster.k=3"}), "(accepted)");
+
+  // A train YAML named by path is its own file in messages.
+  std::ofstream(fixture.dir / "train.yml") << "model: {path: base}\noptimizer: {lrr: 1}\n";
+  EXPECT_EQ(config_error(fixture, "train: train.yml\n" + evaluation),
+            (fixture.dir / "train.yml").string() +
+                ":2: optimizer.lrr: unknown key (did you mean 'lr'?); known keys: name, lr, betas, eps, weight_decay, "
+                "momentum, nesterov, decay_embeddings (the training config of dtm.yml)");
+
+  std::ofstream(fixture.dir / "dtm.yml") << train << evaluation;
+  const auto result = fixture.dtm({"--set", "cluster.k=0"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_TRUE(contains(result.err, "--set cluster.k=0: cluster.k: expected a whole number >= 1, got 0")) << result.err;
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "lib/util/error.h"
 #include "tests/support/command_runner.h"
 #include "tests/support/random_checkpoints.h"
+#include "tests/support/test_helpers.h"
 #include "tests/support/tiny_run.h"
 #include "pipelines/evolve/evolve_config.h"
 #include "pipelines/evolve/evolve_run.h"
@@ -76,9 +77,10 @@ class EvolveTest : public ::testing::Test {
   EvolveConfig config(const std::string& output, const std::string& extra = "", const std::string& fitness = "") const {
     return EvolveConfig::from_yaml(config_text(output, extra, fitness), "evolve.yml", dir_);
   }
-  void expect_rejected(const std::string& text, const std::string& message) const {
+  void expect_rejected(const std::string& text, const std::string& message,
+                       const std::vector<std::string>& overrides = {}) const {
     try {
-      EvolveConfig::from_yaml(text, "evolve.yml", dir_);
+      EvolveConfig::from_yaml(text, "evolve.yml", dir_, overrides);
       ADD_FAILURE() << "accepted; expected an error containing: " << message;
     } catch (const Error& error) {
       EXPECT_NE(std::string(error.what()).find(message), std::string::npos) << error.what();
@@ -190,6 +192,8 @@ TEST_F(EvolveTest, StateOfAnotherConfigIsNotResumed) {
   options.progress = [](const std::string&) {};
   run_evolve(config(path("out")), options);
   EXPECT_THROW(run_evolve(config(path("out"), "merge_seed: 5\n"), options), Error);
+  const auto overridden = EvolveConfig::from_yaml(config_text(path("out")), "evolve.yml", dir_, {"merge_seed=5"});
+  EXPECT_THROW(run_evolve(overridden, options), Error) << "a --set value is part of the config a resume must match";
 }
 
 TEST_F(EvolveTest, RejectsBadConfigsNamingTheKeyAndLine) {
@@ -208,6 +212,18 @@ TEST_F(EvolveTest, RejectsBadConfigsNamingTheKeyAndLine) {
   expect_rejected(std::string(text).replace(text.find("seed: 3, "), 9, "sigma: 0, "),
                   "search.sigma: expected a number > 0, got 0");
   expect_rejected(std::string(text).replace(text.find("dtype: float32"), 14, "dtype: float7"), "merge: ");
+}
+
+TEST_F(EvolveTest, ErrorOfASetValueNamesTheSetArgument) {
+  const std::string text = config_text("out");
+  expect_rejected(text, "--set search.sigma=0: search.sigma: expected a number > 0, got 0", {"search.sigma=0"});
+  expect_rejected(text, "--set fitness.batch_sise=2: fitness.batch_sise: unknown key (did you mean 'batch_size'?)",
+                  {"fitness.batch_sise=2"});
+  ladle::testing::write_text_file(path("evolve.yml"), text);
+  const auto set = ladle::testing::run_ladle({"evolve", "--config", path("evolve.yml"), "--set", "search.sigma=-1"});
+  EXPECT_EQ(set.exit_code, 1);
+  EXPECT_TRUE(ladle::testing::contains(set.err, "--set search.sigma=-1: search.sigma: expected a number > 0, got -1"))
+      << set.err;
 }
 
 }  // namespace
