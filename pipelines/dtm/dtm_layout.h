@@ -6,7 +6,8 @@
 //   cluster/random/   the random split with the same sizes, likewise
 //   runs/<name>/      one trainer run each (trainer output_dir: metrics.jsonl, checkpoints/, final/, and ema/,
 //                     swa/, lawa/ when the train section keeps those averages) and
-//                     dtm-run.json once it finished; runs/<name>.lock is held while it trains, runs/<name>.log is
+//                     dtm-run.json once it finished; runs/<name>.run-lock is held by the job that trains it
+//                     (others wait; the trainer's own io::OutputLock is runs/<name>.lock), runs/<name>.log is
 //                     a child process's output
 //   merge/<family>/   merged models (kmeans, random: the merge engine over the sub-models; soup: uniform soup),
 //                     with the mergekit config given to the engine beside them (<family>.yml)
@@ -36,7 +37,7 @@ struct DtmLayout {
   }
   std::filesystem::path run_dir(const std::string& run) const { return root / "runs" / run; }
   std::filesystem::path run_done_file(const std::string& run) const { return run_dir(run) / "dtm-run.json"; }
-  std::filesystem::path run_lock_file(const std::string& run) const { return root / "runs" / (run + ".lock"); }
+  std::filesystem::path run_lock_file(const std::string& run) const { return root / "runs" / (run + ".run-lock"); }
   std::filesystem::path run_log_file(const std::string& run) const { return root / "runs" / (run + ".log"); }
   std::filesystem::path merge_dir(const std::string& family) const { return root / "merge" / family; }
   std::filesystem::path evaluation_file(const std::string& model) const {

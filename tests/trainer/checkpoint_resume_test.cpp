@@ -184,8 +184,14 @@ TEST_F(CheckpointResumeTest, CheckpointHoldsAModelFolderAndTheOptimizerStateByPa
 }
 
 TEST_F(CheckpointResumeTest, ResumeWithoutACheckpointIsAClearError) {
+  // Refused before anything is written: a missing folder stays missing.
+  const auto missing = ladle::testing::error_message([&] { run(config(dir_ + "/missing"), -1, true); });
+  EXPECT_TRUE(ladle::testing::contains(missing, "no such folder")) << missing;
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/missing"));
+  std::filesystem::create_directories(dir_ + "/empty");
   const auto message = ladle::testing::error_message([&] { run(config(dir_ + "/empty"), -1, true); });
   EXPECT_TRUE(ladle::testing::contains(message, "no complete checkpoint")) << message;
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/empty/train_config.json"));
 }
 
 TEST_F(CheckpointResumeTest, FreshRunRefusesAnOutputFolderHoldingAnotherRun) {
