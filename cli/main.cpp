@@ -102,13 +102,9 @@ int main(int argc, char** argv) {
   ladle::cli::add_evolve_command(app);
   try {
     app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& help) {
-    return app.exit(help);
-  } catch (const CLI::CallForAllHelp& help) {
-    return app.exit(help);
-  } catch (const CLI::CallForVersion& version) {
-    return app.exit(version);
   } catch (const CLI::ParseError& error) {
+    // --help, --version and commands that print and finish early (CLI::Success) end with status 0.
+    if (error.get_exit_code() == 0) return app.exit(error);
     return usage_error(app, error, argc, argv);
   } catch (const ladle::Error& error) {
     std::cerr << "ladle: error: " << error.what() << "\n";
