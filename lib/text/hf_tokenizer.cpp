@@ -5,7 +5,7 @@
 #include "lib/io/strict_json.h"
 #include "lib/io/text_file.h"
 #include "lib/text/hf/json_field.h"
-#include "lib/text/hf/utf8.h"
+#include "lib/text/utf8.h"
 #include "lib/util/error.h"
 
 namespace ladle::text {
@@ -168,7 +168,7 @@ void HfTokenizer::finish(const Files& files) {
 }
 
 std::vector<std::int64_t> HfTokenizer::encode(const std::string& text) const {
-  hf::require_valid_utf8(text, "the text to encode");
+  require_valid_utf8(text, "the text to encode");
   std::vector<std::int64_t> ids;
   ids.reserve(text.size() / 3);
   std::vector<hf::Piece> pieces;

@@ -20,7 +20,7 @@
 #include "lib/io/text_file.h"
 #include "lib/text/hf/json_field.h"
 #include "lib/text/hf/normalizer.h"
-#include "lib/text/hf/utf8.h"
+#include "lib/text/utf8.h"
 #include "lib/text/hf_tokenizer.h"
 #include "lib/text/open_tokenizer.h"
 #include "tests/support/command_runner.h"
@@ -78,7 +78,7 @@ void add_man_pages(std::vector<std::string>& texts, std::size_t budget) {
     for (const auto& page : pages) {
       if (used >= budget) break;
       const auto result = testing::run_command("gzip", {"-dc", page.string()});
-      if (result.exit_code != 0 || hf::find_invalid_utf8(result.out) != std::string::npos) continue;
+      if (result.exit_code != 0 || text::find_invalid_utf8(result.out) != std::string::npos) continue;
       texts.push_back(result.out);
       used += result.out.size();
     }

@@ -13,7 +13,7 @@
 #include "lib/text/hf/decoder.h"
 #include "lib/text/hf/normalizer.h"
 #include "lib/text/hf/pre_tokenizer.h"
-#include "lib/text/hf/utf8.h"
+#include "lib/text/utf8.h"
 #include "lib/text/open_tokenizer.h"
 #include "lib/util/error.h"
 #include "tests/support/command_runner.h"
@@ -271,7 +271,7 @@ TEST_F(HfTokenizerTest, InvalidUtf8IsAnErrorNamingTheByte) {
   // An overlong form and a surrogate are ill-formed too.
   EXPECT_THROW(tokenizer->encode("\xC0\xAF"), Error);
   EXPECT_THROW(tokenizer->encode("\xED\xA0\x80"), Error);
-  EXPECT_EQ(hf::utf8_lossy("a\xF0\x9F\x98" "b"), "a\xEF\xBF\xBD" "b");  // one U+FFFD for the truncated emoji
+  EXPECT_EQ(text::utf8_lossy("a\xF0\x9F\x98" "b"), "a\xEF\xBF\xBD" "b");  // one U+FFFD for the truncated emoji
 }
 
 TEST_F(HfTokenizerTest, UnsupportedConstructsAreErrorsNamingThem) {

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "lib/text/hf/unicode_classes.h"
-#include "lib/text/hf/utf8.h"
+#include "lib/text/utf8.h"
 #include "lib/util/error.h"
 
 namespace ladle::text::hf {

@@ -5,7 +5,7 @@
 
 #include "lib/io/strict_json.h"
 #include "lib/io/text_file.h"
-#include "lib/text/hf/utf8.h"
+#include "lib/text/utf8.h"
 #include "lib/util/error.h"
 
 namespace ladle::text::hf {

@@ -4,7 +4,7 @@
 
 #include "lib/text/hf/byte_level_alphabet.h"
 #include "lib/text/hf/pattern.h"
-#include "lib/text/hf/utf8.h"
+#include "lib/text/utf8.h"
 
 namespace ladle::text::hf {
 namespace {

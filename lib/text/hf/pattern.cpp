@@ -4,7 +4,7 @@
 
 #include <mutex>
 
-#include "lib/text/hf/utf8.h"
+#include "lib/text/utf8.h"
 #include "lib/util/error.h"
 
 namespace ladle::text::hf {

@@ -2,7 +2,7 @@
 
 #include "lib/text/jinja/methods.h"
 #include "lib/text/jinja/python_str.h"
-#include "lib/text/jinja/unicode.h"
+#include "lib/text/utf8.h"
 
 namespace ladle::text::jinja {
 namespace {

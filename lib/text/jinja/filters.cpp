@@ -10,6 +10,7 @@
 #include "lib/text/jinja/python_json.h"
 #include "lib/text/jinja/python_str.h"
 #include "lib/text/jinja/unicode.h"
+#include "lib/text/utf8.h"
 #include "lib/text/jinja/value_tests.h"
 #include "lib/util/error.h"
 

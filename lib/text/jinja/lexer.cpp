@@ -4,6 +4,7 @@
 
 #include "lib/text/jinja/template_error.h"
 #include "lib/text/jinja/unicode.h"
+#include "lib/text/utf8.h"
 
 namespace ladle::text::jinja {
 namespace {

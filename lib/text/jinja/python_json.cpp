@@ -4,7 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
-#include "lib/text/jinja/unicode.h"
+#include "lib/text/utf8.h"
 #include "lib/util/error.h"
 
 namespace ladle::text::jinja {

@@ -4,6 +4,7 @@
 
 #include "lib/text/jinja/slice_indices.h"
 #include "lib/text/jinja/unicode.h"
+#include "lib/text/utf8.h"
 #include "lib/util/error.h"
 
 namespace ladle::text::jinja {

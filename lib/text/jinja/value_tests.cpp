@@ -5,6 +5,7 @@
 #include "lib/text/jinja/arguments.h"
 #include "lib/text/jinja/python_str.h"
 #include "lib/text/jinja/unicode.h"
+#include "lib/text/utf8.h"
 #include "lib/util/error.h"
 
 namespace ladle::text::jinja {

@@ -1,11 +1,13 @@
-#include "lib/text/hf/utf8.h"
+#include "lib/text/utf8.h"
 
 #include <cstdio>
 
 #include "lib/util/error.h"
 
-namespace ladle::text::hf {
+namespace ladle::text {
 namespace {
+
+constexpr char32_t kReplacementCharacter = 0xFFFD;
 
 // The length of the well-formed character at `offset`, or 0 when it is ill-formed; `*valid_prefix` receives the
 // length of the longest prefix that could still begin a well-formed character (the "maximal subpart").
@@ -37,6 +39,17 @@ std::size_t well_formed_length(std::string_view text, std::size_t offset, std::s
     *valid_prefix = i + 1;
   }
   return length;
+}
+
+// Calls visit(code point) for each character of any text, ill-formed sequences as U+FFFD (decode_code_point).
+template <typename Visit>
+void for_each_code_point(std::string_view text, Visit visit) {
+  std::size_t offset = 0;
+  while (offset < text.size()) {
+    std::size_t length = 0;
+    visit(decode_code_point(text, offset, &length));
+    offset += length;
+  }
 }
 
 }  // namespace
@@ -101,19 +114,39 @@ void append_utf8(std::string& out, char32_t c) {
 std::string utf8_lossy(std::string_view bytes) {
   std::string out;
   out.reserve(bytes.size());
-  std::size_t offset = 0;
-  while (offset < bytes.size()) {
-    std::size_t prefix = 0;
-    const std::size_t length = well_formed_length(bytes, offset, &prefix);
-    if (length > 0) {
-      out.append(bytes.substr(offset, length));
-      offset += length;
-    } else {
-      out += "\xEF\xBF\xBD";
-      offset += prefix;
-    }
-  }
+  for_each_code_point(bytes, [&](char32_t c) { append_utf8(out, c); });
   return out;
 }
 
-}  // namespace ladle::text::hf
+char32_t decode_code_point(std::string_view text, std::size_t offset, std::size_t* length) {
+  std::size_t prefix = 0;
+  const std::size_t well_formed = well_formed_length(text, offset, &prefix);
+  if (well_formed == 0) {
+    *length = prefix;
+    return kReplacementCharacter;
+  }
+  *length = well_formed;
+  return code_point_at(text, offset);
+}
+
+std::u32string utf8_to_code_points(std::string_view text) {
+  std::u32string out;
+  out.reserve(text.size());
+  for_each_code_point(text, [&](char32_t c) { out.push_back(c); });
+  return out;
+}
+
+std::string code_points_to_utf8(std::u32string_view code_points) {
+  std::string out;
+  out.reserve(code_points.size());
+  for (const char32_t c : code_points) append_utf8(out, c);
+  return out;
+}
+
+std::size_t code_point_count(std::string_view text) {
+  std::size_t count = 0;
+  for_each_code_point(text, [&](char32_t) { ++count; });
+  return count;
+}
+
+}  // namespace ladle::text
