@@ -30,10 +30,8 @@ data=${DATA:-$repo/data/instructions/train.jsonl}
 
 mkdir -p "$work"
 cmake --build "$build_dir" > "$work/ladle-build.log"
-cmake --install "$build_dir" --prefix "$work/prefix" > "$work/install.log"
-cmake -S "$here" -B "$work/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$work/prefix" \
-  > "$work/configure.log" || { cat "$work/configure.log"; exit 1; }
-cmake --build "$work/build" > "$work/build.log" || { cat "$work/build.log"; exit 1; }
+source "$here/../build-against-install.sh"
+build_against_installed_ladle "$build_dir" "$here" "$work"
 bench=$work/build/clustering_benchmark
 
 model=${MODEL:-}

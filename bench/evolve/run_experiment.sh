@@ -15,10 +15,8 @@ work=${WORK:-/var/tmp/ladle-evolve-bench}
 out=$root/out/evolve
 mkdir -p "$work" "$out"
 
-cmake --install "$build" --prefix "$work/prefix" > "$work/install.log"
-cmake -S "$here" -B "$work/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$work/prefix" \
-  > "$work/configure.log" || { cat "$work/configure.log"; exit 1; }
-cmake --build "$work/build" > "$work/build.log" || { cat "$work/build.log"; exit 1; }
+source "$here/../build-against-install.sh"
+build_against_installed_ladle "$build" "$here" "$work"
 evaluate=$work/build/evaluate_models
 
 for config in evolve-task-arithmetic evolve; do

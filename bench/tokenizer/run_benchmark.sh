@@ -24,10 +24,8 @@ tokenizers=${TOKENIZERS:-llama3_1 qwen3 gemma3 deepseek_v3 gpt2}
 node_modules=$hf_data/npm-tokenizers/node_modules
 
 mkdir -p "$work"
-cmake --install "$build" --prefix "$work/prefix" > "$work/install.log"
-cmake -S "$here" -B "$work/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$work/prefix" \
-  > "$work/configure.log" || { cat "$work/configure.log"; exit 1; }
-cmake --build "$work/build" > "$work/build.log" || { cat "$work/build.log"; exit 1; }
+source "$here/../build-against-install.sh"
+build_against_installed_ladle "$build" "$here" "$work"
 
 echo "text: $text ($(wc -c < "$text") bytes)"
 results=$work/results.jsonl

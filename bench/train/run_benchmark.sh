@@ -21,10 +21,8 @@ warmup=${WARMUP:-3}
 steps=${STEPS:-20}
 mkdir -p "$work"
 
-cmake --install "$build" --prefix "$work/prefix" > "$work/install.log"
-cmake -S "$here" -B "$work/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$work/prefix" \
-  > "$work/configure.log" || { cat "$work/configure.log"; exit 1; }
-cmake --build "$work/build" > "$work/build.log" || { cat "$work/build.log"; exit 1; }
+source "$here/../build-against-install.sh"
+build_against_installed_ladle "$build" "$here" "$work"
 
 bf16=()
 for arg in "$@"; do [[ $arg == --bf16 ]] && bf16=(--bf16); done
