@@ -54,7 +54,9 @@ void run_wise_ft(const WiseFtOptions& options) {
   for (const double alpha : options.alphas) {
     if (!std::isfinite(alpha)) throw Error("--alpha must be a finite number");
     const std::string warning = merge::extrapolation_warning("--alpha", alpha);
-    if (!warning.empty()) LADLE_LOG(warning) << warning;
+    if (!warning.empty()) {
+      LADLE_LOG(warning) << warning;
+    }
   }
   io::CheckpointWriteOptions write_options;
   write_options.max_shard_bytes = io::parse_byte_size(options.out_shard_size);
