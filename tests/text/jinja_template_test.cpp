@@ -211,6 +211,17 @@ TEST(JinjaTemplate, LongOperatorFilterAndSubscriptChainsAreAnErrorNotACrash) {
   EXPECT_EQ(Template(sum + " }}", "t").render({}), "150");
 }
 
+// A namespace holding itself made repr recurse until the stack overflowed, and the shared_ptr cycle leaked.
+// Expected outputs: python3-jinja2 3.1.2's (Python's recursive repr prints "[...]", "{...}").
+TEST(JinjaTemplate, NamespaceInsideItselfPrintsAsPythonsRecursiveRepr) {
+  EXPECT_EQ(Template("{% set ns = namespace(a=1) %}{% set ns.me = ns %}{{ ns }}", "t").render({}),
+            "<Namespace {'a': 1, 'me': <Namespace {...}>}>");
+  EXPECT_EQ(Template("{% set ns = namespace(a=1) %}{% set ns.me = [ns] %}{{ ns.me }}", "t").render({}),
+            "[<Namespace {'a': 1, 'me': [...]}>]");
+  EXPECT_EQ(Template("{% set ns = namespace(a=1) %}{% set ns.me = (ns, {'k': ns}) %}{{ ns }}", "t").render({}),
+            "<Namespace {'a': 1, 'me': (<Namespace {...}>, {'k': <Namespace {...}>})}>");
+}
+
 TEST(JinjaTemplate, UnboundedRecursionIsAnError) {
   const Template t("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}", "t");
   EXPECT_TRUE(testing::contains(testing::error_message([&] { t.render({}); }), "macro calls nested deeper than 100"));
