@@ -7,6 +7,8 @@ set -euo pipefail
 packages=(
   # toolchain
   build-essential cmake ninja-build ccache pkg-config clang git
+  # the fuzz targets (scripts/fuzz.sh): clang's libFuzzer and sanitizer runtimes, and its OpenMP
+  libclang-rt-dev libomp-dev
   # the chosen dependencies
   libtorch-dev libfaiss-dev libsentencepiece-dev sentencepiece libboost-log-dev libgtest-dev libgmock-dev
   libgloo-dev

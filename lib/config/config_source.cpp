@@ -2,6 +2,7 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
 namespace ladle::config {
@@ -26,15 +27,63 @@ std::vector<std::string> key_parts(const std::string& key) {
   return parts;
 }
 
+// Bounds on a parsed document's tree, so that no reader walks forever: configs nest a few levels and a 1 MB file
+// holds fewer values, but an alias inside its own anchor (`a: &x {b: *x}`) makes a tree without end, and aliases of
+// aliases one that grows exponentially with the text.
+constexpr int kMaxYamlDepth = 64;
+constexpr std::size_t kMaxYamlValues = std::size_t{1} << 20;
+
+struct YamlProblem {
+  YAML::Node node;  // the value to name (its line)
+  std::string message;
+};
+
+// The first thing under `node` that the readers could not take: the bounds above, or a key that is a list, a
+// mapping or nothing (`[a, b]: 1`, `? {x: 1}`): every reader takes keys as strings, and yaml-cpp would throw its own
+// conversion error at whichever met it first.
+std::optional<YamlProblem> structure_problem(const YAML::Node& node, int depth, std::size_t& values) {
+  if (++values > kMaxYamlValues) {
+    return YamlProblem{node, "expands to more than " + std::to_string(kMaxYamlValues) + " values (aliases of aliases?)"};
+  }
+  if (depth > kMaxYamlDepth) {
+    return YamlProblem{node, "nested deeper than " + std::to_string(kMaxYamlDepth) +
+                                 " levels (an alias inside its own anchor?)"};
+  }
+  if (node.IsSequence()) {
+    for (const auto& item : node) {
+      if (auto problem = structure_problem(item, depth + 1, values)) return problem;
+    }
+  } else if (node.IsMap()) {
+    for (const auto& item : node) {
+      if (!item.first.IsScalar()) {
+        return YamlProblem{item.first, "expected a key name, got " + yaml_shown(item.first) + " as a key"};
+      }
+      if (auto problem = structure_problem(item.second, depth + 1, values)) return problem;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<YamlProblem> structure_problem(const YAML::Node& root) {
+  std::size_t values = 0;
+  return structure_problem(root, 0, values);
+}
+
 }  // namespace
 
 YAML::Node load_yaml(const std::string& text, const std::string& label) {
+  YAML::Node root;
   try {
-    return YAML::Load(text);
+    root = YAML::Load(text);
   } catch (const YAML::Exception& error) {
     throw Error(label + (error.mark.is_null() ? "" : ":" + std::to_string(error.mark.line + 1)) +
                 ": not valid YAML: " + error.msg);
   }
+  if (const auto problem = structure_problem(root)) {
+    const int line = yaml_line(problem->node);
+    throw Error(label + (line > 0 ? ":" + std::to_string(line) : "") + ": " + problem->message);
+  }
+  return root;
 }
 
 std::string read_config_text(const fs::path& path, std::uintmax_t max_bytes) {
@@ -143,6 +192,7 @@ void ConfigSource::apply_override(const std::string& assignment) {
   } catch (const YAML::Exception& error) {
     throw Error("--set " + assignment + ": the value is not valid YAML: " + error.msg);
   }
+  if (const auto problem = structure_problem(value)) throw Error("--set " + assignment + ": " + problem->message);
   std::vector<std::string> parts;
   std::stringstream stream(key);
   for (std::string part; std::getline(stream, part, '.');) {

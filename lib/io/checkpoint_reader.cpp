@@ -4,6 +4,7 @@
 #include <map>
 #include <system_error>
 
+#include "lib/io/safetensors_index.h"
 #include "lib/io/strict_json.h"
 #include "lib/io/text_file.h"
 #include "lib/log/log.h"
@@ -21,18 +22,10 @@ constexpr const char* kIndexFile = "model.safetensors.index.json";
 constexpr const char* kConfigFile = "config.json";
 // Index and config files are small (a large model's index is a few hundred KB); anything near this is hostile.
 constexpr std::uintmax_t kMaxJsonFileBytes = 100'000'000;
-// Index: root -> weight_map / metadata -> values; the slack allows whatever else a tool puts in metadata.
-constexpr std::size_t kMaxIndexDepth = 16;
 
 bool path_exists(const fs::path& path) {
   std::error_code error;
   return fs::exists(path, error);
-}
-
-// A shard name in an index must stay inside the folder.
-bool is_plain_file_name(const std::string& name) {
-  return !name.empty() && name != "." && name != ".." && name.find('/') == std::string::npos &&
-         name.find('\0') == std::string::npos;
 }
 
 }  // namespace
@@ -118,27 +111,9 @@ void CheckpointReader::add_shard(const fs::path& shard_path) {
 
 void CheckpointReader::open_index(const fs::path& index_path) {
   const std::string label = index_path.string();
-  const json index = parse_json_strict(read_text_file(index_path, kMaxJsonFileBytes), label, kMaxIndexDepth);
-  if (!index.is_object()) throw Error(label + ": must be a JSON object, got " + index.type_name());
-  if (!index.contains("weight_map") || !index["weight_map"].is_object()) {
-    throw Error(label + ": needs a \"weight_map\" object mapping tensor names to shard files");
-  }
-  // Shards in file-name order (Hugging Face's names sort in shard order), each with the tensors listed for it.
-  std::map<std::string, std::vector<std::string>> listed;
-  for (const auto& item : index["weight_map"].items()) {
-    const std::string where = label + ": weight_map entry for tensor " + quote_for_message(item.key());
-    if (!item.value().is_string()) throw Error(where + ": must be a shard file name string");
-    const auto& file = item.value().get_ref<const std::string&>();
-    if (!is_plain_file_name(file)) {
-      throw Error(where + ": shard " + quote_for_message(file) +
-                  " must be a plain file name inside the checkpoint folder");
-    }
-    listed[file].push_back(item.key());
-  }
-  if (listed.empty()) throw Error(label + ": weight_map lists no tensors");
-
+  const SafetensorsIndex index = parse_safetensors_index(read_text_file(index_path, kMaxJsonFileBytes), label);
   const fs::path folder = index_path.parent_path();
-  for (const auto& [file, names] : listed) {
+  for (const auto& [file, names] : index.tensors_by_shard) {
     if (!fs::is_regular_file(folder / file)) {
       throw Error(label + ": shard " + quote_for_message(file) + " (listed for tensor " +
                   quote_for_message(names.front()) + ") does not exist in " + folder.string());
@@ -154,14 +129,14 @@ void CheckpointReader::open_index(const fs::path& index_path) {
     }
   }
   for (const auto& name : names()) {
-    if (!index["weight_map"].contains(name)) {
+    if (index.tensor_names.count(name) == 0) {
       LADLE_LOG(warning) << label << ": tensor " << quote_for_message(name) << " is in shard "
                          << shard_of(name).path().filename().string()
                          << " but not in the weight_map; loading it anyway, as transformers does";
     }
   }
-  if (index.contains("metadata") && index["metadata"].is_object() && index["metadata"].contains("total_size")) {
-    const json& declared = index["metadata"]["total_size"];
+  if (index.total_size) {
+    const json& declared = *index.total_size;
     const std::uint64_t actual = tensor_bytes();
     const bool matches = declared.is_number_unsigned()
                              ? declared.get<std::uint64_t>() == actual

@@ -2,13 +2,17 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
 namespace ladle::io {
 
+// The largest such file read: they are kilobytes; anything near this is hostile.
+inline constexpr std::uintmax_t kMaxJsonFileBytes = 10'000'000;
+
 // Parses the file with io::parse_json_strict (no duplicate keys, at most `max_depth` levels). Throws
-// ladle::Error naming the path when it cannot be read, exceeds 10 MB or is not valid JSON.
+// ladle::Error naming the path when it cannot be read, exceeds kMaxJsonFileBytes or is not valid JSON.
 nlohmann::json read_json_file(const std::filesystem::path& path, std::size_t max_depth = 32);
 
 }  // namespace ladle::io

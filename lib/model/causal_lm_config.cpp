@@ -8,6 +8,8 @@
 #include "lib/config/config_source.h"
 #include "lib/config/schema.h"
 #include "lib/io/json_file.h"
+#include "lib/io/strict_json.h"
+#include "lib/io/text_file.h"
 #include "lib/util/error.h"
 
 namespace ladle::model {
@@ -414,13 +416,18 @@ CausalLmConfig CausalLmConfig::from_json(const json& document, const std::string
 }
 
 CausalLmConfig CausalLmConfig::from_file(const std::filesystem::path& path) {
-  const json document = io::read_json_file(path);
+  return from_text(io::read_text_file(path, io::kMaxJsonFileBytes), path);
+}
+
+CausalLmConfig CausalLmConfig::from_text(const std::string& text, const std::filesystem::path& path) {
+  constexpr std::size_t kMaxDepth = 32;
+  const json document = io::parse_json_strict(text, path.string(), kMaxDepth);
   if (!document.is_object()) throw Error(path.string() + ": expected a JSON object of config.json fields");
   // JSON is YAML: parsed again as YAML, every key keeps its line for the messages. A file yaml-cpp cannot parse
   // (a few JSON escapes) is read without lines.
   std::optional<ConfigSource> source;
   try {
-    source.emplace(config::read_config_text(path, std::uintmax_t{10} << 20), path.string(), path.parent_path());
+    source.emplace(text, path.string(), path.parent_path());
   } catch (const Error&) {
     return read_config(document, ConfigSource(document, path.string()));
   }

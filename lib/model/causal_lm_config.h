@@ -111,6 +111,8 @@ struct CausalLmConfig {
   static CausalLmConfig from_json(const nlohmann::json& json, const std::string& source = "config.json");
   // The same from a config.json file, naming its lines: "model/config.json:7: hidden_size: ...".
   static CausalLmConfig from_file(const std::filesystem::path& path);
+  // The same from a config.json's text; `path` names it in messages and is not read.
+  static CausalLmConfig from_text(const std::string& text, const std::filesystem::path& path);
 
   // A config.json that transformers' AutoConfig and AutoModelForCausalLM accept for this model, with
   // extra_fields merged in and "torch_dtype" set to the given name ("float32", "bfloat16", "float16").

@@ -21,11 +21,14 @@ struct JsonFile {
   nlohmann::json json;
 };
 
-std::optional<JsonFile> read_optional_json(const fs::path& path) {
+std::optional<std::string> read_optional_text(const fs::path& path) {
   std::error_code error;
   if (!fs::is_regular_file(path, error)) return std::nullopt;
-  return JsonFile{path.string(),
-                  io::parse_json_strict(io::read_text_file(path, kMaxTokenizerFileBytes), path.string(), kMaxJsonDepth)};
+  return io::read_text_file(path, kMaxTokenizerFileBytes);
+}
+
+JsonFile parse_json_file(const std::string& text, const fs::path& path) {
+  return JsonFile{path.string(), io::parse_json_strict(text, path.string(), kMaxJsonDepth)};
 }
 
 // A special token named in tokenizer_config.json or special_tokens_map.json: "<s>", {"content": "<s>", ...} or
@@ -60,9 +63,17 @@ struct SpecialTokenNames {
   }
 };
 
-SpecialTokenNames special_token_names(const fs::path& folder, SpecialTokenNames defaults = {}) {
-  for (const char* name : {"tokenizer_config.json", "special_tokens_map.json"}) {
-    if (const auto file = read_optional_json(folder / name)) defaults.read(*file);
+HfTokenizer::SpecialTokenTexts read_special_token_texts(const fs::path& folder) {
+  return {read_optional_text(folder / "tokenizer_config.json"), read_optional_text(folder / "special_tokens_map.json")};
+}
+
+SpecialTokenNames special_token_names(const fs::path& folder, const HfTokenizer::SpecialTokenTexts& texts,
+                                      SpecialTokenNames defaults = {}) {
+  if (texts.tokenizer_config) {
+    defaults.read(parse_json_file(*texts.tokenizer_config, folder / "tokenizer_config.json"));
+  }
+  if (texts.special_tokens_map) {
+    defaults.read(parse_json_file(*texts.special_tokens_map, folder / "special_tokens_map.json"));
   }
   return defaults;
 }
@@ -74,9 +85,16 @@ struct HfTokenizer::Files {
 };
 
 std::unique_ptr<HfTokenizer> HfTokenizer::from_tokenizer_json(const fs::path& tokenizer_json) {
-  const auto file = read_optional_json(tokenizer_json);
-  if (!file) throw Error(tokenizer_json.string() + ": no such file");
-  const hf::JsonField root(file->json, file->name);
+  const auto text = read_optional_text(tokenizer_json);
+  if (!text) throw Error(tokenizer_json.string() + ": no such file");
+  return from_tokenizer_json_text(*text, tokenizer_json, read_special_token_texts(tokenizer_json.parent_path()));
+}
+
+std::unique_ptr<HfTokenizer> HfTokenizer::from_tokenizer_json_text(const std::string& text,
+                                                                   const fs::path& tokenizer_json,
+                                                                   const SpecialTokenTexts& special_tokens) {
+  const JsonFile file = parse_json_file(text, tokenizer_json);
+  const hf::JsonField root(file.json, file.name);
   if (!root.is_object()) root.fail("expected an object");
   for (const char* key : {"truncation", "padding"}) {
     if (const auto value = root.optional(key)) {
@@ -102,7 +120,7 @@ std::unique_ptr<HfTokenizer> HfTokenizer::from_tokenizer_json(const fs::path& to
     }
   }
   tokenizer->added_ = std::make_unique<hf::AddedVocabulary>(std::move(added), tokenizer->normalizer_.get());
-  Files files{special_token_names(tokenizer_json.parent_path())};
+  Files files{special_token_names(tokenizer_json.parent_path(), special_tokens)};
   tokenizer->finish(files);
   return tokenizer;
 }
@@ -121,7 +139,7 @@ std::unique_ptr<HfTokenizer> HfTokenizer::from_vocab_and_merges(const fs::path& 
   SpecialTokenNames defaults;
   defaults.bos = defaults.eos = defaults.unk = "<|endoftext|>";
   defaults.bos_where = defaults.eos_where = "GPT-2's default bos/eos token";
-  Files files{special_token_names(folder, defaults)};
+  Files files{special_token_names(folder, read_special_token_texts(folder), defaults)};
   // The special tokens are added tokens matched in raw text, as GPT2TokenizerFast registers them.
   std::vector<hf::AddedToken> added;
   for (const auto& name : {files.specials.bos, files.specials.eos, files.specials.unk, files.specials.pad}) {

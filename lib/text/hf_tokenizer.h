@@ -30,6 +30,16 @@ class HfTokenizer final : public Tokenizer {
   // tokenizer.json, with tokenizer_config.json and special_tokens_map.json from its folder when present.
   // Throws ladle::Error naming the file and the field for anything malformed or unsupported.
   static std::unique_ptr<HfTokenizer> from_tokenizer_json(const std::filesystem::path& tokenizer_json);
+  // The texts of the files beside tokenizer.json that name its special tokens, each when the folder has it.
+  struct SpecialTokenTexts {
+    std::optional<std::string> tokenizer_config;    // tokenizer_config.json
+    std::optional<std::string> special_tokens_map;  // special_tokens_map.json (its tokens win)
+  };
+  // The same from the files' texts; `tokenizer_json` names the files in messages (its folder's
+  // tokenizer_config.json, ...) and nothing is read.
+  static std::unique_ptr<HfTokenizer> from_tokenizer_json_text(const std::string& text,
+                                                               const std::filesystem::path& tokenizer_json,
+                                                               const SpecialTokenTexts& special_tokens = {});
   // A folder with GPT-2's vocab.json and merges.txt (and optionally tokenizer_config.json and
   // special_tokens_map.json): GPT2TokenizerFast's pipeline, with its defaults bos = eos = unk = "<|endoftext|>".
   static std::unique_ptr<HfTokenizer> from_vocab_and_merges(const std::filesystem::path& folder);

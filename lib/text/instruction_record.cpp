@@ -135,12 +135,16 @@ InstructionRecord parse_instruction_line(std::string_view text, const std::strin
 InstructionSet read_instruction_jsonl(const std::filesystem::path& path, const InstructionReadOptions& options) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path.string() + ": cannot open the instruction file");
+  return read_instruction_jsonl(in, path.string(), options);
+}
+
+InstructionSet read_instruction_jsonl(std::istream& in, const std::string& name, const InstructionReadOptions& options) {
   InstructionSet set;
   std::string line;
   for (std::size_t number = 1; read_bounded_line(in, line, options.max_line_bytes); ++number) {
     if (number == 1 && starts_with(line, "\xEF\xBB\xBF")) line.erase(0, 3);
     if (!line.empty() && line.back() == '\r') line.pop_back();
-    const auto label = path.string() + ":" + std::to_string(number);
+    const auto label = name + ":" + std::to_string(number);
     // Checked before blankness: only the start of an overlong line was kept.
     const bool too_long = line.size() > options.max_line_bytes;
     if (!too_long && is_blank(line)) continue;
@@ -155,13 +159,13 @@ InstructionSet read_instruction_jsonl(const std::filesystem::path& path, const I
       ++set.skipped_lines;
     }
   }
-  if (in.bad()) throw Error(path.string() + ": read error");
+  if (in.bad()) throw Error(name + ": read error");
   if (set.records.empty()) {
-    throw Error(path.string() + ": no instruction records (" + std::to_string(set.skipped_lines) +
+    throw Error(name + ": no instruction records (" + std::to_string(set.skipped_lines) +
                 " malformed lines skipped)");
   }
   if (set.skipped_lines > 0) {
-    LADLE_LOG(warning) << path.string() << ": skipped " << set.skipped_lines << " malformed lines, read "
+    LADLE_LOG(warning) << name << ": skipped " << set.skipped_lines << " malformed lines, read "
                        << set.records.size() << " records";
   }
   return set;

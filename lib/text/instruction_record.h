@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <istream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +42,9 @@ struct InstructionSet {
 // the field, or is skipped and counted with options.skip_bad_lines. Throws when the file cannot be read or holds
 // no record at all.
 InstructionSet read_instruction_jsonl(const std::filesystem::path& path, const InstructionReadOptions& options = {});
+// The same from a stream; `name` stands for the file in messages ("NAME:LINE: ...").
+InstructionSet read_instruction_jsonl(std::istream& in, const std::string& name,
+                                      const InstructionReadOptions& options = {});
 
 // One line's record (line number left 0). `label` starts every error message, e.g. "train.jsonl:12".
 //

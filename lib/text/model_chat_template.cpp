@@ -1,10 +1,10 @@
 #include "lib/text/model_chat_template.h"
 
-#include <fstream>
 #include <map>
-#include <sstream>
 
 #include "lib/io/json_file.h"
+#include "lib/io/strict_json.h"
+#include "lib/io/text_file.h"
 #include "lib/text/jinja/python_str.h"
 #include "lib/util/error.h"
 
@@ -205,14 +205,6 @@ std::optional<std::string> token_text(const nlohmann::json& token) {
   return std::nullopt;
 }
 
-std::string read_text_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path.string() + ": cannot be read");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 std::optional<std::string> template_source(const nlohmann::json& config, const std::filesystem::path& config_path) {
   if (!config.contains("chat_template") || config["chat_template"].is_null()) return std::nullopt;
   const auto& value = config["chat_template"];
@@ -236,15 +228,24 @@ std::shared_ptr<const ModelChatTemplate> read_model_chat_template(const std::fil
   const auto config_path = folder / "tokenizer_config.json";
   std::error_code error;
   if (!std::filesystem::is_regular_file(config_path, error)) return nullptr;
-  const nlohmann::json config = io::read_json_file(config_path, 64);
+  const std::string config_text = io::read_text_file(config_path, io::kMaxJsonFileBytes);
   const auto jinja_path = folder / "chat_template.jinja";
-  std::optional<std::string> source;
-  std::string name = config_path.string() + " chat_template";
-  if (std::filesystem::is_regular_file(jinja_path, error)) {
-    source = read_text_file(jinja_path);
-    name = jinja_path.string();
-  } else {
+  std::optional<std::string> jinja;
+  if (std::filesystem::is_regular_file(jinja_path, error)) jinja = io::read_text_file(jinja_path, io::kNoSizeLimit);
+  return parse_model_chat_template(config_text, jinja, folder, options);
+}
+
+std::shared_ptr<const ModelChatTemplate> parse_model_chat_template(const std::string& tokenizer_config,
+                                                                   const std::optional<std::string>& chat_template_jinja,
+                                                                   const std::filesystem::path& folder,
+                                                                   ModelChatTemplateOptions options) {
+  const auto config_path = folder / "tokenizer_config.json";
+  const nlohmann::json config = io::parse_json_strict(tokenizer_config, config_path.string(), 64);
+  std::optional<std::string> source = chat_template_jinja;
+  std::string name = (folder / "chat_template.jinja").string();
+  if (!source) {
     source = template_source(config, config_path);
+    name = config_path.string() + " chat_template";
   }
   if (!source) return nullptr;
 

@@ -27,6 +27,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -81,5 +82,11 @@ class ModelChatTemplate final : public ChatFormat {
 // interpreter cannot parse.
 std::shared_ptr<const ModelChatTemplate> read_model_chat_template(const std::filesystem::path& folder,
                                                                   ModelChatTemplateOptions options = {});
+// The same from the texts of tokenizer_config.json and, when the folder has one, chat_template.jinja; `folder`
+// names the files in messages and nothing is read.
+std::shared_ptr<const ModelChatTemplate> parse_model_chat_template(const std::string& tokenizer_config,
+                                                                   const std::optional<std::string>& chat_template_jinja,
+                                                                   const std::filesystem::path& folder,
+                                                                   ModelChatTemplateOptions options = {});
 
 }  // namespace ladle::text

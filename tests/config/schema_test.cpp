@@ -105,6 +105,30 @@ TEST(ConfigSchema, WrongTypeIsShownAsWritten) {
   EXPECT_EQ(error_message([] { read("decay: 0.5\ndecay: 0.6\n"); }), "ema.yml:2: decay: given twice");
 }
 
+// A key that is no name reached yaml-cpp's as<std::string>(), whose conversion error escaped: `ladle train` and
+// `ladle merge check` said "internal error: yaml-cpp: error at line 2, column 1: bad conversion".
+TEST(ConfigSchema, KeyThatIsNoNameIsRefusedWithItsLine) {
+  EXPECT_EQ(error_message([] { read("decay: 0.5\n[a, b]: 1\n"); }), "ema.yml:2: expected a key name, got a list as a key");
+  EXPECT_EQ(error_message([] { read("lr:\n  ? {start: 1}\n  : 2\n"); }),
+            "ema.yml:2: expected a key name, got a mapping as a key");
+  EXPECT_EQ(error_message([] { read("", {"lr={[a]: 1}"}); }), "--set lr={[a]: 1}: expected a key name, got a list as a key");
+}
+
+// An alias inside its own anchor made `ladle train` recurse until the stack overflowed (a segmentation fault);
+// aliases of aliases expand exponentially.
+TEST(ConfigSchema, AliasesWithoutEndOrOfExponentialSizeAreRefused) {
+  EXPECT_EQ(error_message([] { read("lr: &x {start: *x}\n"); }),
+            "ema.yml:1: nested deeper than 64 levels (an alias inside its own anchor?)");
+  std::string laughs = "a0: &a0 [x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < 8; ++i) {
+    const std::string previous = "*a" + std::to_string(i - 1);
+    laughs += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [" + previous + ", " + previous + ", " +
+              previous + ", " + previous + ", " + previous + ", " + previous + ", " + previous + ", " + previous + "]\n";
+  }
+  EXPECT_TRUE(contains(error_message([&] { read(laughs); }), "expands to more than 1048576 values (aliases of aliases?)"));
+  EXPECT_DOUBLE_EQ(read("lr: &x {start: 0.5}\nwarmup: *x\n").warmup->start, 0.5);  // an alias elsewhere is fine
+}
+
 TEST(ConfigSchema, UnknownChoiceListsTheNamesAndSuggestsTheNearest) {
   EXPECT_EQ(error_message([] { read("lr: {anneal: linea}\n"); }),
             "ema.yml:1: lr.anneal: expected one of cos, linear, got 'linea' (did you mean 'linear'?)");

@@ -1,4 +1,4 @@
-// libFuzzer entry point for the safetensors header parser (built by scripts/fuzz-safetensors.sh).
+// libFuzzer target: the safetensors header parser (lib/io/safetensors_header.cpp), as SafetensorsReader calls it.
 // A ladle::Error is the parser rejecting the input as it should; any other exception, a sanitizer report or
 // a crash is a bug.
 #include <cstddef>

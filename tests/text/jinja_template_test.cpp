@@ -197,6 +197,31 @@ TEST(JinjaTemplate, DeepNestingIsAnErrorNotACrash) {
   EXPECT_TRUE(testing::contains(testing::error_message([&] { Template(ifs, "t"); }), "nested deeper"));
 }
 
+// Chains parsed in loops build trees as deep as they are long; a 2,000-term sum (8 KB) overflowed the renderer's
+// stack under AddressSanitizer.
+TEST(JinjaTemplate, LongOperatorFilterAndSubscriptChainsAreAnErrorNotACrash) {
+  for (const std::string link : {" + 1", " ~ 'a'", " or x", "|trim", "[0]", ".a", "()", " if 1"}) {
+    std::string chain = "{{ x";
+    for (int i = 0; i < 5000; ++i) chain += link;
+    EXPECT_TRUE(testing::contains(testing::error_message([&] { Template(chain + " }}", "t"); }), "t:1: statements or "
+                                  "expressions nested deeper than 200 levels")) << link;
+  }
+  std::string sum = "{{ 0";  // a chain within the bound renders
+  for (int i = 0; i < 150; ++i) sum += " + 1";
+  EXPECT_EQ(Template(sum + " }}", "t").render({}), "150");
+}
+
+// A namespace holding itself made repr recurse until the stack overflowed, and the shared_ptr cycle leaked.
+// Expected outputs: python3-jinja2 3.1.2's (Python's recursive repr prints "[...]", "{...}").
+TEST(JinjaTemplate, NamespaceInsideItselfPrintsAsPythonsRecursiveRepr) {
+  EXPECT_EQ(Template("{% set ns = namespace(a=1) %}{% set ns.me = ns %}{{ ns }}", "t").render({}),
+            "<Namespace {'a': 1, 'me': <Namespace {...}>}>");
+  EXPECT_EQ(Template("{% set ns = namespace(a=1) %}{% set ns.me = [ns] %}{{ ns.me }}", "t").render({}),
+            "[<Namespace {'a': 1, 'me': [...]}>]");
+  EXPECT_EQ(Template("{% set ns = namespace(a=1) %}{% set ns.me = (ns, {'k': ns}) %}{{ ns }}", "t").render({}),
+            "<Namespace {'a': 1, 'me': (<Namespace {...}>, {'k': <Namespace {...}>})}>");
+}
+
 TEST(JinjaTemplate, UnboundedRecursionIsAnError) {
   const Template t("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}", "t");
   EXPECT_TRUE(testing::contains(testing::error_message([&] { t.render({}); }), "macro calls nested deeper than 100"));

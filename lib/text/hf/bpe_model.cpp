@@ -97,7 +97,9 @@ BpeModel::BpeModel(Vocabulary vocabulary, const std::vector<Merge>& merges, BpeS
   merge_keys_.assign(capacity, 0);
   merge_targets_.resize(capacity);
   for (std::size_t rank = 0; rank < merges.size(); ++rank) {
-    const auto& [left, right] = merges[rank];
+    // Named references, not a structured binding: a lambda may not capture one before C++20 (clang refuses it).
+    const std::string& left = merges[rank].first;
+    const std::string& right = merges[rank].second;
     const auto id_of = [&](const std::string& token) {
       const auto id = vocabulary_.find(token);
       if (!id) throw Error(where_merge(rank) + ": merge '" + left + " " + right + "' needs '" + token +

@@ -210,7 +210,21 @@ class Parser {
            (t.kind == TokenKind::op && (t.value == ")" || t.value == "]")) || (t.kind == TokenKind::name && t.value == "in");
   }
 
+  // An expression, its tree's depth checked once the outermost one is complete: operator, filter and subscript
+  // chains ("1 + 1 + ...", "x|f|f...", "a[0][0]...") are parsed in loops, so Depth does not see how deep their
+  // trees get, but the renderer recurses over them (a 2,000-term sum overflowed its stack under AddressSanitizer).
   ExprPtr parse_expression(bool with_condexpr) {
+    const int line = current().line;
+    const bool outermost = expression_nesting_++ == 0;
+    auto expr = parse_expression_tree(with_condexpr);
+    --expression_nesting_;
+    if (outermost && depth_ + expression_depth(*expr) > kMaxNesting) {
+      fail(line, "statements or expressions nested deeper than " + std::to_string(kMaxNesting) + " levels");
+    }
+    return expr;
+  }
+
+  ExprPtr parse_expression_tree(bool with_condexpr) {
     Depth depth(*this);
     if (!with_condexpr) return parse_or();
     auto expr = parse_or();
@@ -644,10 +658,29 @@ class Parser {
     return expr;
   }
 
+  // The levels of an expression tree, counted without recursion.
+  static int expression_depth(const Expr& root) {
+    int deepest = 0;
+    std::vector<std::pair<const Expr*, int>> pending{{&root, 1}};
+    while (!pending.empty()) {
+      const auto [expr, level] = pending.back();
+      pending.pop_back();
+      deepest = std::max(deepest, level);
+      for (const auto& child : expr->children) {
+        if (child) pending.emplace_back(child.get(), level + 1);
+      }
+      for (const auto& keyword : expr->keywords) {
+        if (keyword.second) pending.emplace_back(keyword.second.get(), level + 1);
+      }
+    }
+    return deepest;
+  }
+
   const std::vector<Token>& tokens_;
   const std::string& name_;
   std::size_t index_ = 0;
   int depth_ = 0;
+  int expression_nesting_ = 0;  // parse_expression calls under way
 };
 
 }  // namespace

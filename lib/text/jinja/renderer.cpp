@@ -54,6 +54,14 @@ std::int64_t floor_modulo(std::int64_t a, std::int64_t b) {
 class Renderer {
  public:
   Renderer(const Program& program, const RenderLimits& limits) : program_(program), limits_(limits) {}
+  Renderer(const Renderer&) = delete;
+  Renderer& operator=(const Renderer&) = delete;
+  // A namespace can hold itself, or another that holds it ({% set ns.me = ns %}): emptying every namespace the
+  // render made breaks those shared_ptr cycles (they leaked), and destroys a chain of namespaces one at a time
+  // rather than recursively.
+  ~Renderer() {
+    for (const auto& ns : namespaces_) ns->attributes = Dict();
+  }
 
   std::string run(const Dict& variables) {
     auto globals = std::make_shared<Scope>();
@@ -495,8 +503,9 @@ class Renderer {
       for (std::int64_t i = 0; i < static_cast<std::int64_t>(std::max<long double>(0, count)); ++i) items.emplace_back(start + i * step);
       return Value(std::move(items));
     }});
-    globals.variables["namespace"] = Value(Callable{"namespace", [](const CallArguments& call) {
+    globals.variables["namespace"] = Value(Callable{"namespace", [this](const CallArguments& call) {
       auto ns = std::make_shared<Namespace>();
+      namespaces_.push_back(ns);
       for (const auto& initial : call.positional) {
         if (!initial.is_dict()) throw Error("namespace() takes a dict or keyword arguments");
         for (const auto& [key, value] : initial.as_dict().items()) ns->attributes.set(key, value);
@@ -551,6 +560,7 @@ class Renderer {
 
   const Program& program_;
   const RenderLimits& limits_;
+  std::vector<std::shared_ptr<Namespace>> namespaces_;  // every namespace() of this render
   std::size_t steps_ = 0;
   int call_depth_ = 0;
 };

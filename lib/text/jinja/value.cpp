@@ -1,8 +1,10 @@
 #include "lib/text/jinja/value.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <vector>
 
 #include "lib/text/utf8.h"
 #include "lib/util/error.h"
@@ -133,6 +135,44 @@ std::string to_str(const Value& value) {
   }
 }
 
+namespace {
+
+// The containers repr() is printing, innermost last: a container met again inside itself prints as Python's
+// recursive repr does ("[...]", "{...}"), which a namespace holding itself (or a list that holds it) needs.
+thread_local std::vector<const void*> containers_in_repr;
+
+// Runs print() with `container` marked as being printed; "recursion" when it already is.
+template <class Print>
+std::string repr_of_container(const void* container, const char* recursion, const Print& print) {
+  if (std::find(containers_in_repr.begin(), containers_in_repr.end(), container) != containers_in_repr.end()) {
+    return recursion;
+  }
+  containers_in_repr.push_back(container);
+  std::string text;
+  try {
+    text = print();
+  } catch (...) {
+    containers_in_repr.pop_back();
+    throw;
+  }
+  containers_in_repr.pop_back();
+  return text;
+}
+
+std::string dict_repr(const Dict& dict) {
+  return repr_of_container(&dict, "{...}", [&] {
+    std::string out = "{";
+    bool first = true;
+    for (const auto& [key, item] : dict.items()) {
+      out += (first ? "" : ", ") + string_repr(key) + ": " + repr(item);
+      first = false;
+    }
+    return out + "}";
+  });
+}
+
+}  // namespace
+
 std::string repr(const Value& value) {
   switch (value.kind()) {
     case Value::Kind::undefined: return "Undefined";
@@ -143,21 +183,15 @@ std::string repr(const Value& value) {
     case Value::Kind::string: return string_repr(value.as_string());
     case Value::Kind::list: {
       const auto& items = value.as_list();
-      std::string out = value.is_tuple() ? "(" : "[";
-      for (std::size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + repr(items[i]);
-      if (value.is_tuple()) return out + (items.size() == 1 ? ",)" : ")");
-      return out + "]";
+      return repr_of_container(&items, value.is_tuple() ? "(...)" : "[...]", [&] {
+        std::string out = value.is_tuple() ? "(" : "[";
+        for (std::size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + repr(items[i]);
+        if (value.is_tuple()) return out + (items.size() == 1 ? ",)" : ")");
+        return out + "]";
+      });
     }
-    case Value::Kind::dict: {
-      std::string out = "{";
-      bool first = true;
-      for (const auto& [key, item] : value.as_dict().items()) {
-        out += (first ? "" : ", ") + string_repr(key) + ": " + repr(item);
-        first = false;
-      }
-      return out + "}";
-    }
-    case Value::Kind::name_space: return "<Namespace " + repr(Value(value.as_namespace().attributes)) + ">";
+    case Value::Kind::dict: return dict_repr(value.as_dict());
+    case Value::Kind::name_space: return "<Namespace " + dict_repr(value.as_namespace().attributes) + ">";
     case Value::Kind::callable: return "<function " + value.as_callable().name + ">";
   }
   return "";
