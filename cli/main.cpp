@@ -12,6 +12,7 @@
 
 #include "lib/config/suggestion.h"
 #include "lib/log/log.h"
+#include "lib/log/log_file.h"
 #include "lib/util/error.h"
 #include "lib/util/progress_line.h"
 #include "lib/util/threads.h"
@@ -102,6 +103,7 @@ int main(int argc, char** argv) {
   ladle::cli::add_evolve_command(app);
   try {
     app.parse(argc, argv);
+    ladle::log::check_log_file();
   } catch (const CLI::ParseError& error) {
     // --help, --version and commands that print and finish early (CLI::Success) end with status 0.
     if (error.get_exit_code() == 0) return app.exit(error);

@@ -13,3 +13,5 @@ find_package(CLI11 REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(ONIG REQUIRED IMPORTED_TARGET oniguruma)
 pkg_check_modules(ICU REQUIRED IMPORTED_TARGET icu-uc)
+# Checkpoint checksums (lib/io/checksum_manifest.h): xxHash's XXH3-128.
+pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)

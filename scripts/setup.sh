@@ -16,6 +16,8 @@ packages=(
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
   # Hugging Face tokenizers: Oniguruma (their regex engine) and ICU (Unicode normalization)
   libonig-dev libicu-dev
+  # checkpoint checksums (XXH3-128)
+  libxxhash-dev
   # fast BLAS (openmp flavour: the pthread flavour fights libtorch's OpenMP threads)
   libopenblas0-openmp
   # reference implementations for tests, plots for reports

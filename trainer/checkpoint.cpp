@@ -9,6 +9,7 @@
 
 #include "lib/io/atomic_file.h"
 #include "lib/io/checkpoint_reader.h"
+#include "lib/io/checksum_manifest.h"
 #include "lib/io/safetensors_reader.h"
 #include "lib/io/safetensors_writer.h"
 #include "lib/io/strict_json.h"
@@ -59,13 +60,15 @@ std::vector<CheckpointInfo> complete_checkpoints(const std::filesystem::path& di
   return found;
 }
 
-std::filesystem::path find_latest_checkpoint(const std::filesystem::path& path) {
+std::vector<std::filesystem::path> resume_candidates(const std::filesystem::path& path) {
   std::error_code error;
   if (!std::filesystem::exists(path, error)) throw Error("--resume " + path.string() + ": no such folder");
-  if (is_complete(path)) return path;
+  if (is_complete(path)) return {path};
   for (const auto& directory : {path / "checkpoints", path}) {
     const auto found = complete_checkpoints(directory);
-    if (!found.empty()) return found.back().path;
+    std::vector<std::filesystem::path> newest_first;
+    for (auto it = found.rbegin(); it != found.rend(); ++it) newest_first.push_back(it->path);
+    if (!newest_first.empty()) return newest_first;
   }
   std::string leftovers;
   for (const auto& directory : {path / "checkpoints", path}) {
@@ -78,6 +81,27 @@ std::filesystem::path find_latest_checkpoint(const std::filesystem::path& path) 
   }
   throw Error("--resume " + path.string() + ": no complete checkpoint there or in its checkpoints/ folder" +
               (leftovers.empty() ? "" : " (incomplete, ignored: " + leftovers + ")"));
+}
+
+std::filesystem::path find_latest_checkpoint(const std::filesystem::path& path) {
+  return resume_candidates(path).front();
+}
+
+std::filesystem::path find_checkpoint_to_resume(const std::filesystem::path& path) {
+  std::string rejected;
+  for (const auto& candidate : resume_candidates(path)) {
+    const io::ChecksumVerification check = io::verify_checksum_manifest(candidate);
+    if (!check.manifest_found) {
+      LADLE_LOG(warning) << candidate.string() << ": has no " << io::kChecksumManifestFile
+                         << " (written before checkpoints had one), so it cannot be verified; resuming from it";
+      return candidate;
+    }
+    if (check.problems.empty()) return candidate;
+    const std::string problems = io::describe_problems(candidate, check.problems);
+    LADLE_LOG(warning) << candidate.string() << ": does not match its checksums, passing it over:\n" << problems;
+    rejected += (rejected.empty() ? "" : "; ") + problems;
+  }
+  throw Error("--resume " + path.string() + ": no checkpoint matches its checksums (" + rejected + ")");
 }
 
 void prune_checkpoints(const std::filesystem::path& output_dir, std::size_t keep_last) {

@@ -8,10 +8,13 @@
 //   optimizer.safetensors  every optimizer buffer per parameter ("exp_avg.<name>", ...), bit for bit
 //   rng.safetensors        torch's default CPU generator state of every process ("torch_cpu_generator.rank0")
 //   callbacks/<name>/      each callback's state.safetensors, state.json and own files (callback.h)
+//   checksums.json         size and XXH3-128 hash of every other file (lib/io/checksum_manifest.h), written last;
+//                          --resume passes over a checkpoint that does not match it
 //
 // A checkpoint is written under a temporary name beside its final one ("step-00000100.partial-<pid>") and
 // renamed into place when complete (io::AtomicDirectory), so an interrupted write never looks complete: a
-// checkpoint counts as complete when its name is exactly step-<digits> and it holds trainer_state.json.
+// checkpoint counts as complete when its name is exactly step-<digits> and it holds trainer_state.json (checkpoints
+// written before checksums.json existed have none, and still count).
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -40,10 +43,17 @@ std::filesystem::path checkpoint_path(const std::filesystem::path& output_dir, s
 // The complete checkpoints in a checkpoints folder, by increasing step (none when it does not exist).
 std::vector<CheckpointInfo> complete_checkpoints(const std::filesystem::path& directory);
 
-// The checkpoint to resume from: `path` itself when it is a complete checkpoint, else the complete checkpoint
-// with the highest step in path/checkpoints/ or in path/. Throws ladle::Error when there is none, naming any
-// incomplete leftovers it ignored.
+// The checkpoints a --resume of `path` may start from, newest first: `path` itself when it is a complete
+// checkpoint, else the complete checkpoints in path/checkpoints/ or (when there are none there) in path/. Throws
+// ladle::Error when there is none, naming any incomplete leftovers it ignored.
+std::vector<std::filesystem::path> resume_candidates(const std::filesystem::path& path);
+// The first of resume_candidates(path).
 std::filesystem::path find_latest_checkpoint(const std::filesystem::path& path);
+// The checkpoint to resume from: the first of resume_candidates(path) that matches its checksums.json. One that
+// does not (a missing, truncated or changed file) is passed over with a warning naming each file and what differs,
+// for the previous complete one; one without a manifest (written before checkpoints had one) is taken with a
+// warning that it cannot be verified. Throws ladle::Error naming every problem when no candidate matches.
+std::filesystem::path find_checkpoint_to_resume(const std::filesystem::path& path);
 
 // Deletes the oldest complete checkpoints in OUTPUT_DIR/checkpoints until `keep_last` remain (0: keep all).
 void prune_checkpoints(const std::filesystem::path& output_dir, std::size_t keep_last);

@@ -11,6 +11,7 @@
 #include "lib/io/atomic_file.h"
 #include "lib/io/output_lock.h"
 #include "lib/io/checkpoint_reader.h"
+#include "lib/io/checksum_manifest.h"
 #include "lib/io/safetensors_reader.h"
 #include "lib/io/safetensors_writer.h"
 #include "lib/io/strict_json.h"
@@ -387,8 +388,9 @@ void Trainer::Impl::write_checkpoint() {
         {"metrics", metrics},
         {"callbacks", callback_list},
     };
-    // Written last: a folder with trainer_state.json under its final name is a complete checkpoint.
+    // Last, the state and then the checksums of every file; the folder is complete once committed under its name.
     io::write_file_atomically(folder.path() / kTrainerStateFile, trainer_state.dump(2) + "\n");
+    io::write_checksum_manifest(folder.path());
     folder.commit();
   }
   group->barrier();
@@ -483,7 +485,7 @@ TrainResult Trainer::Impl::train(const std::optional<std::filesystem::path>& res
   }
   // Refuse a --resume without a checkpoint, and a folder another process is writing, before writing anything.
   const std::optional<std::filesystem::path> checkpoint =
-      resume_from ? std::optional(find_latest_checkpoint(*resume_from)) : std::nullopt;
+      resume_from ? std::optional(find_checkpoint_to_resume(*resume_from)) : std::nullopt;
   if (group->is_main()) output_lock = std::make_unique<io::OutputLock>(config.output_dir);
   prepare_output_dir(resume_from.has_value());
   if (checkpoint) restore_checkpoint(*checkpoint);

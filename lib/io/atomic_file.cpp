@@ -59,6 +59,44 @@ pid_t pid_after(const std::string& name, const std::string& prefix) {
 
 bool process_is_running(pid_t pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM); }
 
+// Swaps the two names in one step (renameat2 with RENAME_EXCHANGE). Returns false when the file system cannot
+// (EINVAL: some network and FUSE file systems; ENOSYS: a kernel before 3.15); throws on any other failure.
+bool exchange_names(const fs::path& a, const fs::path& b) {
+  if (::renameat2(AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), RENAME_EXCHANGE) == 0) return true;
+  if (errno == EINVAL || errno == ENOSYS) return false;
+  throw Error(b.string() + ": cannot exchange it with " + a.string() + ": " + std::strerror(errno));
+}
+
+// Puts the folder `replacement` in place of the existing `target` and deletes the old one. With an exchange the
+// target name holds the old or the new folder at every moment; the old one then sits under the replacement's
+// ".partial-<pid>" name, where a kill before its removal leaves an ordinary leftover (remove_abandoned_partials).
+// Without one, the old folder is renamed aside to "<target>.replaced.partial-<pid>" first: a kill between the two
+// renames leaves no target, but both folders stay on disk.
+void replace_folder(const fs::path& replacement, const fs::path& target) {
+  fs::path old = replacement;
+  if (!exchange_names(replacement, target)) {
+    const int reason = errno;
+    LADLE_LOG(debug) << target.string() << ": the file system cannot exchange two names (" << std::strerror(reason)
+                     << "); replacing the folder in two renames";
+    std::error_code error;
+    old = partial_path_for(target.parent_path() / (target.filename().string() + ".replaced"));
+    fs::remove_all(old, error);
+    rename_or_throw(target, old);
+    try {
+      rename_or_throw(replacement, target);
+    } catch (...) {
+      std::rename(old.c_str(), target.c_str());  // put the old folder back
+      throw;
+    }
+  }
+  sync_directory(target.parent_path());  // the new folder is durably in place before the old one goes
+  std::error_code error;
+  fs::remove_all(old, error);
+  if (error) {
+    LADLE_LOG(warning) << old.string() << ": cannot remove the replaced folder: " << error.message();
+  }
+}
+
 }  // namespace
 
 std::size_t remove_abandoned_partials(const fs::path& target) {
@@ -200,26 +238,13 @@ void AtomicDirectory::commit() {
   if (target_exists && !overwrite_) {
     throw Error(target_.string() + ": already exists (choose another folder or allow overwriting)");
   }
-  if (!target_exists) {
-    rename_or_throw(partial_, target_);
+  if (target_exists) {
+    replace_folder(partial_, target_);
   } else {
-    // Also ends in ".partial-<pid>" so that a leftover is recognisable as one.
-    const fs::path old = partial_path_for(target_.parent_path() / (target_.filename().string() + ".replaced"));
-    fs::remove_all(old, error);
-    rename_or_throw(target_, old);
-    try {
-      rename_or_throw(partial_, target_);
-    } catch (...) {
-      std::rename(old.c_str(), target_.c_str());  // put the old folder back
-      throw;
-    }
-    fs::remove_all(old, error);
-    if (error) {
-      LADLE_LOG(warning) << old.string() << ": cannot remove the replaced folder: " << error.message();
-    }
+    rename_or_throw(partial_, target_);
+    sync_directory(target_.parent_path());
   }
   committed_ = true;
-  sync_directory(target_.parent_path());
   lock_.reset();
 }
 

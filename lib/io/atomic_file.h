@@ -90,8 +90,8 @@ class AtomicDirectory {
   const std::filesystem::path& path() const { return partial_; }
 
   // Renames the partial folder onto the target. If the target exists: throws ladle::Error unless overwrite,
-  // in which case the old folder is first renamed aside, then deleted once the new one is in place (so a crash
-  // never leaves neither).
+  // in which case the two exchange names in one step (renameat2 RENAME_EXCHANGE: the target is old or new at every
+  // moment) and the old one is deleted; where a file system cannot exchange, it is renamed aside first.
   void commit();
 
  private:

@@ -22,8 +22,8 @@ struct LoggingOptions {
   Level file_level = Level::debug;           // least severe record written to the file
 };
 
-// Installs the stderr sink (and the file sink) with timestamps and severities. Safe to call again: the
-// previous sinks are replaced. Before the first call, records at info and above go to stderr.
+// Installs the stderr sink (and the file sink: lib/log/log_file.h) with timestamps and severities. Safe to call
+// again: the previous sinks are replaced. Before the first call, records at info and above go to stderr.
 void configure_logging(const LoggingOptions& options);
 
 // True when a record at this level would reach at least one sink (so callers can skip formatting).

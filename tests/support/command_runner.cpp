@@ -1,8 +1,11 @@
 #include "tests/support/command_runner.h"
 
+#include "tests/support/interrupted_command.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,9 +14,11 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 namespace ladle::testing {
 namespace {
@@ -45,7 +50,30 @@ std::string make_temp_dir(const std::string& label) {
   return dir.string();
 }
 
-CommandResult run_command(const std::string& program, const std::vector<std::string>& args) {
+namespace {
+
+// The child's wait status, after a SIGKILL once `kill_after` has passed when it is given.
+int wait_for(pid_t child, std::optional<std::chrono::microseconds> kill_after) {
+  int status = 0;
+  if (kill_after) {
+    const auto deadline = std::chrono::steady_clock::now() + *kill_after;
+    while (waitpid(child, &status, WNOHANG) == 0) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        kill(child, SIGKILL);
+        waitpid(child, &status, 0);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    return status;
+  }
+  waitpid(child, &status, 0);
+  return status;
+}
+
+// run_command, with a SIGKILL once `kill_after` has passed when it is given.
+CommandResult run_command_until(const std::string& program, const std::vector<std::string>& args,
+                                std::optional<std::chrono::microseconds> kill_after) {
   const std::string dir = make_temp_dir("run");
   const std::string out_path = dir + "/out", err_path = dir + "/err";
   pid_t child = fork();
@@ -64,8 +92,7 @@ CommandResult run_command(const std::string& program, const std::vector<std::str
     execvp(program.c_str(), argv.data());
     _exit(127);
   }
-  int status = 0;
-  waitpid(child, &status, 0);
+  const int status = wait_for(child, kill_after);
   CommandResult result;
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   result.out = read_file(out_path);
@@ -74,7 +101,17 @@ CommandResult run_command(const std::string& program, const std::vector<std::str
   return result;
 }
 
+}  // namespace
+
+CommandResult run_command(const std::string& program, const std::vector<std::string>& args) {
+  return run_command_until(program, args, std::nullopt);
+}
+
 CommandResult run_ladle(const std::vector<std::string>& args) { return run_command(LADLE_CLI_PATH, args); }
+
+CommandResult run_ladle_killed_after(const std::vector<std::string>& args, std::chrono::microseconds delay) {
+  return run_command_until(LADLE_CLI_PATH, args, delay);
+}
 
 std::string python_program() {
   const char* configured = std::getenv("LADLE_PYTHON");

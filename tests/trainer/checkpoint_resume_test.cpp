@@ -1,11 +1,16 @@
 // Checkpoints and resume: training 2N steps straight and N steps + resume + N steps give bit-identical weights
 // (with dropout, a warmup + cosine schedule, accumulation and an epoch boundary in play), a callback's state
-// comes back exactly, and an interrupted checkpoint write is passed over for the previous complete one.
+// comes back exactly, and an interrupted checkpoint write is passed over for the previous complete one, as is one
+// whose files no longer match its checksums.json (a flipped byte, a truncated file); `ladle inspect --verify` finds
+// the same damage.
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "lib/io/checkpoint_reader.h"
+#include "lib/io/checksum_manifest.h"
+#include "lib/log/log.h"
 #include "lib/weights/flat_parameters.h"
 #include "tests/support/command_runner.h"
 #include "tests/support/random_checkpoints.h"
@@ -77,8 +82,41 @@ class CheckpointResumeTest : public ::testing::Test {
     return testing::parameters_of(trainer.model());
   }
 
+  // What `act` logs at warning level or above.
+  template <typename Act>
+  std::string warnings_while(const Act& act) const {
+    log::LoggingOptions logging;
+    logging.console_level = log::Level::error;
+    logging.file = dir_ + "/warnings.log";
+    logging.file_level = log::Level::warning;
+    log::configure_logging(logging);
+    act();
+    log::configure_logging(log::LoggingOptions{});
+    const std::string text = ladle::testing::read_text_file(dir_ + "/warnings.log");
+    std::filesystem::remove(dir_ + "/warnings.log");
+    return text;
+  }
+
+  // Checkpoints at steps 2 and 4 of a run stopped at step 4 (of 8).
+  TrainConfig run_to_step_4(const std::string& out) {
+    TrainConfig c = config(out);
+    c.checkpoint.every_steps = 2;
+    c.checkpoint.keep_last = 0;
+    run(c, 4, false);
+    return c;
+  }
+
   std::string dir_;
 };
+
+// Changes the last byte of a file in place (for a safetensors file: the last tensor's data).
+void flip_last_byte(const std::filesystem::path& file) {
+  std::fstream stream(file, std::ios::in | std::ios::out | std::ios::binary);
+  stream.seekg(-1, std::ios::end);
+  const char byte = static_cast<char>(stream.get());
+  stream.seekp(-1, std::ios::end);
+  stream.put(static_cast<char>(byte ^ 0x10));
+}
 
 TEST_F(CheckpointResumeTest, ResumingMidEpochGivesBitIdenticalWeights) {
   const auto straight = run(config(dir_ + "/straight"), -1, false);
@@ -200,6 +238,82 @@ TEST_F(CheckpointResumeTest, FreshRunRefusesAnOutputFolderHoldingAnotherRun) {
   run(c, -1, false);
   const auto message = ladle::testing::error_message([&] { run(c, -1, false); });
   EXPECT_TRUE(ladle::testing::contains(message, "already holds a run")) << message;
+}
+
+TEST_F(CheckpointResumeTest, EveryCheckpointHoldsAManifestOfItsFilesThatVerifies) {
+  const TrainConfig c = run_to_step_4(dir_ + "/run");
+  for (const std::int64_t step : {2, 4}) {
+    const auto checkpoint = checkpoint_path(c.output_dir, step);
+    const io::ChecksumVerification check = io::verify_checksum_manifest(checkpoint);
+    EXPECT_TRUE(check.verified()) << io::describe_problems(checkpoint, check.problems);
+    // trainer_state.json, optimizer and rng state, the model folder's config, weights and tokenizer files, ...
+    EXPECT_GE(check.files_checked, 5u);
+  }
+}
+
+TEST_F(CheckpointResumeTest, AFlippedByteInTheNewestCheckpointFallsBackToThePreviousOneAndStillEndsBitIdentical) {
+  TrainConfig c = run_to_step_4(dir_ + "/run");
+  const auto damaged = checkpoint_path(c.output_dir, 4) / "model/model.safetensors";
+  flip_last_byte(damaged);
+  NamedTensors resumed;
+  const std::string warnings = warnings_while([&] {
+    EXPECT_EQ(find_checkpoint_to_resume(c.output_dir), checkpoint_path(c.output_dir, 2));
+    resumed = run(c, -1, true);
+  });
+  EXPECT_TRUE(ladle::testing::contains(warnings, damaged.string() + ": content differs")) << warnings;
+  EXPECT_TRUE(io::verify_checksum_manifest(checkpoint_path(c.output_dir, 4)).verified()) << "rewritten by the resume";
+  c.output_dir = dir_ + "/straight";
+  testing::expect_bitwise_equal(run(c, -1, false), resumed);
+}
+
+TEST_F(CheckpointResumeTest, ATruncatedFileInTheNewestCheckpointFallsBackToThePreviousOne) {
+  const TrainConfig c = run_to_step_4(dir_ + "/run");
+  const auto damaged = checkpoint_path(c.output_dir, 4) / "optimizer.safetensors";
+  std::filesystem::resize_file(damaged, std::filesystem::file_size(damaged) - 100);
+  const std::string warnings =
+      warnings_while([&] { EXPECT_EQ(find_checkpoint_to_resume(c.output_dir), checkpoint_path(c.output_dir, 2)); });
+  EXPECT_TRUE(ladle::testing::contains(warnings, damaged.string() + ": size ")) << warnings;
+}
+
+TEST_F(CheckpointResumeTest, ACheckpointWithoutAManifestResumesWithAWarningThatItCannotBeVerified) {
+  const TrainConfig c = run_to_step_4(dir_ + "/run");
+  std::filesystem::remove(checkpoint_path(c.output_dir, 4) / io::kChecksumManifestFile);
+  const std::string warnings =
+      warnings_while([&] { EXPECT_EQ(find_checkpoint_to_resume(c.output_dir), checkpoint_path(c.output_dir, 4)); });
+  EXPECT_TRUE(ladle::testing::contains(warnings, "cannot be verified")) << warnings;
+}
+
+TEST_F(CheckpointResumeTest, ResumeFailsClearlyWhenNoCheckpointMatchesItsChecksums) {
+  const TrainConfig c = run_to_step_4(dir_ + "/run");
+  flip_last_byte(checkpoint_path(c.output_dir, 2) / "rng.safetensors");
+  std::filesystem::remove(checkpoint_path(c.output_dir, 4) / "optimizer.safetensors");
+  const auto message = ladle::testing::error_message([&] { run(c, -1, true); });
+  EXPECT_TRUE(ladle::testing::contains(message, "no checkpoint matches its checksums")) << message;
+  EXPECT_TRUE(ladle::testing::contains(message, "step-00000004/optimizer.safetensors: missing")) << message;
+  EXPECT_TRUE(ladle::testing::contains(message, "step-00000002/rng.safetensors: content differs")) << message;
+}
+
+TEST_F(CheckpointResumeTest, InspectVerifyChecksACheckpointOrEveryCheckpointOfARun) {
+  const TrainConfig c = run_to_step_4(dir_ + "/run");
+  const std::string run_dir = c.output_dir.string(), step_4 = checkpoint_path(c.output_dir, 4).string();
+  const auto whole_run = ladle::testing::run_ladle({"inspect", "--verify", run_dir});
+  EXPECT_EQ(whole_run.exit_code, 0) << whole_run.err;
+  EXPECT_TRUE(ladle::testing::contains(whole_run.out, "step-00000002: verified, ")) << whole_run.out;
+  EXPECT_TRUE(ladle::testing::contains(whole_run.out, step_4 + ": verified, ")) << whole_run.out;
+
+  flip_last_byte(step_4 + "/model/model.safetensors");
+  const auto one = ladle::testing::run_ladle({"inspect", "--verify", step_4});
+  EXPECT_EQ(one.exit_code, 1);
+  EXPECT_TRUE(ladle::testing::contains(one.out, step_4 + "/model/model.safetensors: content differs")) << one.out;
+  EXPECT_EQ(one.err, "ladle: error: " + step_4 + ": 1 of 1 folder not verified\n");
+  const auto damaged_run = ladle::testing::run_ladle({"inspect", "--verify", run_dir});
+  EXPECT_EQ(damaged_run.exit_code, 1);
+  EXPECT_TRUE(ladle::testing::contains(damaged_run.err, ": 1 of 2 folders not verified")) << damaged_run.err;
+
+  std::filesystem::remove(step_4 + "/checksums.json");
+  const auto unverifiable = ladle::testing::run_ladle({"inspect", "--verify", step_4});
+  EXPECT_EQ(unverifiable.exit_code, 1);
+  EXPECT_TRUE(ladle::testing::contains(unverifiable.out, "no checksums.json, cannot be verified")) << unverifiable.out;
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "lib/log/log.h"
 
+#include "lib/log/log_file.h"
+
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -8,6 +10,7 @@
 
 #include "lib/util/error.h"
 #include "tests/support/command_runner.h"
+#include "tests/support/test_helpers.h"
 
 namespace ladle::log {
 
@@ -46,6 +49,39 @@ TEST(Logging, DisabledLevelsAreNotFormatted) {
   LADLE_LOG(debug) << count();
   EXPECT_EQ(evaluated, 0);
   configure_logging(LoggingOptions{});
+}
+
+// /dev/full accepts the open and fails every write with ENOSPC, as a full disk does.
+TEST(Logging, ALogFileThatCannotBeWrittenFailsWhenItIsConfigured) {
+  LoggingOptions options;
+  options.console_level = Level::error;
+  options.file = "/dev/full";
+  EXPECT_EQ(ladle::testing::error_message([&] { configure_logging(options); }),
+            "/dev/full: cannot write the log: No space left on device");
+  configure_logging(LoggingOptions{});
+  EXPECT_NO_THROW(check_log_file());
+}
+
+TEST(Logging, AFailedWriteLaterIsReportedByCheckLogFile) {
+  LoggingOptions options;
+  options.console_level = Level::error;
+  options.file = "/dev/full";
+  options.file_level = Level::warning;  // no first record at configuration: the first write is the one below
+  configure_logging(options);
+  EXPECT_NO_THROW(check_log_file());
+  LADLE_LOG(warning) << "a record the disk has no room for";
+  EXPECT_EQ(ladle::testing::error_message([] { check_log_file(); }),
+            "/dev/full: cannot write the log: No space left on device");
+  configure_logging(LoggingOptions{});
+}
+
+TEST(Logging, TheCommandLineEndsWithAnErrorWhenTheLogCannotBeWritten) {
+  const auto result = ladle::testing::run_ladle({"--log-file", "/dev/full", "version"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_EQ(result.err, "ladle: error: /dev/full: cannot write the log: No space left on device\n");
+  const auto unopenable = ladle::testing::run_ladle({"--log-file", "/nonexistent-folder/run.log", "version"});
+  EXPECT_EQ(unopenable.exit_code, 1);
+  EXPECT_EQ(unopenable.err, "ladle: error: /nonexistent-folder/run.log: cannot open the log: No such file or directory\n");
 }
 
 }  // namespace ladle::log
