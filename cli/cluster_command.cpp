@@ -16,12 +16,14 @@
 #include "lib/io/atomic_file.h"
 #include "lib/log/log.h"
 #include "lib/model/causal_lm_factory.h"
+#include "lib/model/device.h"
 #include "lib/text/instruction_record.h"
 #include "lib/io/model_folder.h"
 #include "lib/text/open_tokenizer.h"
 #include "lib/util/error.h"
 #include "trainer/bf16_autocast.h"
 #include "cli/commands.h"
+#include "cli/device_option.h"
 
 namespace ladle::cli {
 namespace {
@@ -38,7 +40,8 @@ struct ClusterOptions {
   std::string pooling = "mean";
   clustering::EmbedderOptions embedder;
   clustering::KMeansOptions kmeans;
-  bool bf16 = false;  // embed under CPU bf16 autocast
+  bool bf16 = false;  // embed under bf16 autocast
+  std::string device = "cpu";  // where the embedding model runs
   bool random_split = false;
   bool overwrite = false;
   std::int64_t examples = 3;
@@ -53,7 +56,7 @@ clustering::FloatMatrix compute_embeddings(const ClusterOptions& options,
                 "' holds no tokenizer (tokenizer.json, vocab.json + merges.txt or tokenizer.model; give --tokenizer)");
   }
   auto tokenizer = text::open_tokenizer(tokenizer_path);
-  auto model = model::load_causal_lm(options.model);
+  auto model = model::load_causal_lm(options.model, model::resolve_device(options.device, "--device"));
   clustering::EmbedderOptions embedder_options = options.embedder;
   embedder_options.text = *clustering::parse_embed_text(options.embed);
   embedder_options.pooling = *clustering::parse_pooling(options.pooling);
@@ -172,6 +175,7 @@ void add_cluster_command(CLI::App& app) {
   command->add_option("--max-length", options->embedder.max_length, "Tokens per sequence (bos included)")
       ->capture_default_str();
   command->add_flag("--bf16", options->bf16, "Embed under bf16 autocast (faster on CPUs with AVX512_BF16)");
+  add_device_option(*command, options->device, "Where the embedding model runs");
   command->add_option("--iterations", options->kmeans.iterations, "k-means iterations per run")->capture_default_str();
   command->add_option("--nredo", options->kmeans.nredo, "k-means runs; the best is kept")->capture_default_str();
   command->add_option("--seed", options->kmeans.seed, "Seed of k-means and of the random split")->capture_default_str();

@@ -17,9 +17,11 @@
 #include "lib/merge/merge_config.h"
 #include "lib/merge/merge_plan.h"
 #include "lib/merge/merged_model_writer.h"
+#include "lib/model/device.h"
 #include "lib/util/error.h"
 #include "lib/util/human_format.h"
 #include "cli/commands.h"
+#include "cli/device_option.h"
 
 namespace ladle::cli {
 namespace {
@@ -29,7 +31,7 @@ struct MergeOptions {
   std::string output;
   std::string out_shard_size = "5G";
   int threads = 0;
-  std::string device = "cpu";
+  std::string device;  // empty: the config's device key
   std::uint64_t seed = 0;
   bool dry_run = false;
   bool overwrite = false;
@@ -115,11 +117,12 @@ void run_merge(const MergeOptions& options) {
   if (options.threads < 0) throw Error("--threads must be 0 (all cores) or positive");
   write_options.overwrite = options.overwrite;
   write_options.execution.threads = options.threads;
-  write_options.execution.device = merge::parse_merge_device(options.device);
   write_options.execution.seed = options.seed;
   write_options.execution.allow_nonfinite = options.allow_nonfinite;
 
   const merge::MergeConfig config = merge::load_merge_config(options.config);
+  write_options.execution.device = options.device.empty() ? model::resolve_device(config.device, "device")
+                                                          : model::resolve_device(options.device, "--device");
   const merge::InputModels models(config);
   require_clean_check(merge::check_merge(config, models));
   const merge::MergePlan plan = merge::plan_merge(config, models);
@@ -184,7 +187,7 @@ void add_merge_command(CLI::App& app) {
   command->add_option("--threads", options->threads,
                       "Tensors merged at once (0: OMP_NUM_THREADS, else every core)")
       ->capture_default_str();
-  command->add_option("--device", options->device, "Where the math runs: cpu, cuda or cuda:N")->capture_default_str();
+  add_device_option(*command, options->device, "Where the math runs (default: the config's device key, else cpu)");
   command->add_option("--seed", options->seed, "Seed of the random methods (dare_*, della*)")->capture_default_str();
   command->add_flag("--dry-run", options->dry_run, "Check and print the plan, write nothing");
   command->add_flag("--overwrite", options->overwrite, "Replace OUT_DIR if it exists");

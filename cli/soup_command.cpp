@@ -13,8 +13,10 @@
 #include "callbacks/model_soup.h"
 #include "lib/io/safetensors_writer.h"
 #include "lib/model/causal_lm_factory.h"
+#include "lib/model/device.h"
 #include "lib/util/error.h"
 #include "cli/commands.h"
+#include "cli/device_option.h"
 
 namespace ladle::cli {
 namespace {
@@ -29,6 +31,7 @@ struct SoupOptions {
   std::size_t max_examples = 256;
   std::size_t generation_examples = 64;
   bool bf16 = false;
+  std::string device = "cpu";  // where the greedy soup's scoring model runs
   std::string out_shard_size = "5G";
   bool overwrite = false;
   bool allow_nonfinite = false;
@@ -66,7 +69,7 @@ void run_soup(const SoupOptions& options) {
   const std::filesystem::path folder = io::model_folder_of(candidates.front());
   const trainer::HeldOutEvaluator evaluator(trainer::load_heldout_tokenizer(folder, options.tokenizer),
                                               {{"valid", options.valid}}, evaluation);
-  const auto model = model::load_causal_lm(folder);
+  const auto model = model::load_causal_lm(folder, model::resolve_device(options.device, "--device"));
   const std::string metric = "valid/" + options.metric;
   const auto result = callbacks::greedy_soup(
       candidates,
@@ -108,6 +111,8 @@ void add_soup_command(CLI::App& app) {
                       "Held-out examples generated for exact_match / choice_accuracy")
       ->capture_default_str();
   command->add_flag("--bf16", options->bf16, "bf16 autocast for the held-out forward passes");
+  add_device_option(*command, options->device,
+                    "Where the greedy soup's scoring model runs (the averaging itself streams on the CPU)");
   command->add_option("--out-shard-size", options->out_shard_size,
                       "Tensor bytes per output shard (K/M/G binary, KB/MB/GB decimal)")
       ->capture_default_str();

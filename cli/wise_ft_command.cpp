@@ -20,11 +20,13 @@
 #include "lib/io/checkpoint_reader.h"
 #include "lib/io/safetensors_writer.h"
 #include "lib/model/causal_lm_factory.h"
+#include "lib/model/device.h"
 #include "lib/log/log.h"
 #include "lib/merge/interpolation_factor.h"
 #include "lib/util/error.h"
 #include "lib/weights/nonfinite_values.h"
 #include "cli/commands.h"
+#include "cli/device_option.h"
 
 namespace ladle::cli {
 namespace {
@@ -40,6 +42,7 @@ struct WiseFtOptions {
   std::string tokenizer;
   std::size_t max_examples = 256;
   bool bf16 = false;
+  std::string device = "cpu";  // where the scoring model runs
   std::string out_shard_size = "5G";
   bool overwrite = false;
   bool allow_nonfinite = false;
@@ -91,7 +94,7 @@ void run_wise_ft(const WiseFtOptions& options) {
   const std::filesystem::path folder = io::model_folder_of(options.finetuned);
   const trainer::HeldOutEvaluator evaluator(trainer::load_heldout_tokenizer(folder, options.tokenizer), sets,
                                               evaluation);
-  const auto model = model::load_causal_lm(folder);
+  const auto model = model::load_causal_lm(folder, model::resolve_device(options.device, "--device"));
 
   const std::vector<double> alphas = options.alphas.empty() ? callbacks::default_wise_ft_alphas() : options.alphas;
   const callbacks::WiseFtSweep sweep = callbacks::wise_ft_sweep(
@@ -139,6 +142,7 @@ void add_wise_ft_command(CLI::App& app) {
   command->add_option("--max-examples", options->max_examples, "Held-out examples per set (0: all)")
       ->capture_default_str();
   command->add_flag("--bf16", options->bf16, "bf16 autocast for the held-out forward passes");
+  add_device_option(*command, options->device, "Where the scoring model runs (the interpolation streams on the CPU)");
   command->add_option("--out-shard-size", options->out_shard_size,
                       "Tensor bytes per output shard (K/M/G binary, KB/MB/GB decimal)")
       ->capture_default_str();

@@ -76,7 +76,7 @@ ProcessGroup::ProcessGroup() = default;
 
 ProcessGroup::ProcessGroup(const DistributedEnvironment& environment, const DistributedConfig& config,
                            at::Device device)
-    : rank_(environment.rank), world_size_(environment.world_size) {
+    : rank_(environment.rank), world_size_(environment.world_size), device_(device) {
   if (world_size_ == 1) return;
   backend_ = config.backend == "auto" ? (device.is_cuda() ? "nccl" : "gloo") : config.backend;
   const auto timeout = std::chrono::milliseconds(static_cast<std::int64_t>(config.timeout_seconds * 1000));
@@ -121,18 +121,36 @@ ProcessGroup::ProcessGroup(const DistributedEnvironment& environment, const Dist
 
 ProcessGroup::~ProcessGroup() = default;
 
+namespace {
+
+// Runs `collective` on `tensor`, through a copy on the group's device when the backend needs one there (NCCL
+// reduces CUDA tensors only; the step's loss and token counts are CPU tensors).
+template <class Collective>
+void on_group_device(at::Tensor& tensor, at::Device device, const std::string& backend, Collective collective) {
+  if (backend != "nccl" || tensor.device() == device) {
+    std::vector<at::Tensor> tensors{tensor};
+    collective(tensors);
+    return;
+  }
+  std::vector<at::Tensor> staged{tensor.to(device)};
+  collective(staged);
+  tensor.copy_(staged.front());
+}
+
+}  // namespace
+
 void ProcessGroup::all_reduce_sum(at::Tensor& tensor) {
   if (!impl_) return;
-  std::vector<at::Tensor> tensors{tensor};
-  impl_->group->allreduce(tensors)->wait();
+  on_group_device(tensor, device_, backend_,
+                  [this](std::vector<at::Tensor>& tensors) { impl_->group->allreduce(tensors)->wait(); });
 }
 
 void ProcessGroup::broadcast(at::Tensor& tensor, int root) {
   if (!impl_) return;
-  std::vector<at::Tensor> tensors{tensor};
   c10d::BroadcastOptions options;
   options.rootRank = root;
-  impl_->group->broadcast(tensors, options)->wait();
+  on_group_device(tensor, device_, backend_,
+                  [&](std::vector<at::Tensor>& tensors) { impl_->group->broadcast(tensors, options)->wait(); });
 }
 
 void ProcessGroup::barrier() {

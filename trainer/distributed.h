@@ -60,6 +60,7 @@ class ProcessGroup {
   std::unique_ptr<Impl> impl_;
   int rank_ = 0;
   int world_size_ = 1;
+  at::Device device_ = at::kCPU;  // where the model lives (collectives of the NCCL backend run there)
   std::string backend_ = "none";
 };
 

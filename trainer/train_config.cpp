@@ -1,7 +1,9 @@
 #include "trainer/train_config.h"
 
 #include "lib/config/config_source.h"
+#include "lib/config/device_value.h"
 #include "lib/config/schema.h"
+#include "lib/model/device.h"
 #include "trainer/training_data.h"
 #include "lib/config/yaml_value.h"
 
@@ -301,6 +303,7 @@ const config::Schema<TrainConfig>& train_config_schema() {
           .field("bf16", &TrainConfig::bf16, "bf16 autocast for forward passes; weights and optimizer state stay fp32")
           .field("threads", &TrainConfig::threads, in_closed(0, 4096),
                  "intra-op threads (0: OMP_NUM_THREADS, else every core)")
+          .custom("device", &TrainConfig::device, config::device_value(), config::kDeviceHelp)
           .field("log_every_steps", &TrainConfig::log_every_steps, at_least(1),
                  "training metrics to the log and metrics.jsonl every N steps")
           .field("overwrite_output_dir", &TrainConfig::overwrite_output_dir,
@@ -407,6 +410,8 @@ void TrainConfig::validate_sources() const {
           "selects instruction tasks; plain text has none");
 
   require(!fisher.enabled || !data.valid.empty(), "fisher.enabled", "needs held-out data (data.valid)");
+  const std::string device_problem = model::device_problem(device);
+  require(device_problem.empty(), "device", device_problem);
 
   for (const auto& [key, folder] : {std::pair<const char*, const std::filesystem::path&>{
                                         "online_merging.reference_model", online_merging.reference_model},

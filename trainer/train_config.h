@@ -6,7 +6,7 @@
 //   output_dir: out/run            seed: 0          max_steps: 200       epochs: 1
 //   batch_size: 8                  gradient_accumulation_steps: 1        max_grad_norm: 1.0
 //   bf16: false                    threads: 0       log_every_steps: 10  overwrite_output_dir: false
-//   retain_freed_memory: true
+//   retain_freed_memory: true      device: cpu      (cpu, cuda, cuda:N or auto: lib/config/device_value.h)
 //   model:      {path: base/} or {config: {hidden_size: 64, ...}} or {config_file: config.json}; init_seed
 //   tokenizer:  {type: auto, path: tokenizer.model, train_input: corpus.txt, vocab_size: 2000}
 //   data:       {format: instructions, train: train.jsonl, valid: valid.jsonl, max_length: 512, ...}
@@ -222,6 +222,9 @@ struct TrainConfig {
   double max_grad_norm = 1.0;
   bool bf16 = false;
   int threads = 0;
+  // Where the model, its optimizer state, the batches and the averages live (lib/config/device_value.h);
+  // cpu unless the config says otherwise, so a config runs where it ran before on any machine.
+  std::string device = "cpu";
   std::int64_t log_every_steps = 10;
   bool overwrite_output_dir = false;
   bool retain_freed_memory = true;

@@ -18,6 +18,7 @@
 #include "lib/io/text_file.h"
 #include "lib/log/log.h"
 #include "lib/model/causal_lm_loss.h"
+#include "lib/model/device.h"
 #include "lib/model/lora.h"
 #include "lib/text/data_loader.h"
 #include "lib/util/error.h"
@@ -535,7 +536,7 @@ Trainer::Trainer(TrainConfig config) {
   auto config_callbacks = make_config_callbacks(config);
   configure_threads(config.threads);
   if (config.retain_freed_memory) retain_freed_memory();
-  auto group = join_process_group(config, at::kCPU);
+  auto group = join_process_group(config, model::resolve_device(config.device));
   auto tokenizer = load_tokenizer(config);
   auto data = load_training_data(config, tokenizer, config.output_dir / "cache");
   auto model = load_model(config, *tokenizer);

@@ -4,6 +4,7 @@
 
 #include "lib/log/log.h"
 #include "lib/model/causal_lm_factory.h"
+#include "lib/model/device.h"
 #include "lib/io/json_file.h"
 #include "lib/text/byte_tokenizer.h"
 #include "lib/text/corpus_tokens.h"
@@ -163,9 +164,10 @@ TrainingData load_training_data(const TrainConfig& config, std::shared_ptr<const
 }
 
 std::shared_ptr<model::CausalLm> load_model(const TrainConfig& config, const text::Tokenizer& tokenizer) {
+  const c10::Device device = model::resolve_device(config.device);
   std::shared_ptr<model::CausalLm> model;
   if (!config.model.path.empty()) {
-    model = model::load_causal_lm(config.model.path);
+    model = model::load_causal_lm(config.model.path, device);
     LADLE_LOG(info) << "model: " << config.model.path.string() << " (" << model->config().architecture << ")";
   } else {
     nlohmann::json json =
@@ -182,6 +184,7 @@ std::shared_ptr<model::CausalLm> load_model(const TrainConfig& config, const tex
     }
     const auto model_config = model::CausalLmConfig::from_json(json, source);
     model = model::create_causal_lm(model_config, config.model.init_seed);
+    if (!device.is_cpu()) model->to(device);
     LADLE_LOG(info) << "model: a fresh " << model_config.architecture << " (hidden " << model_config.hidden_size << ", "
                     << model_config.num_hidden_layers << " layers, vocabulary " << model_config.vocab_size
                     << ") from seed " << config.model.init_seed;

@@ -2,8 +2,9 @@
 """The Python side of the training-throughput benchmark: an idiomatic PyTorch training loop (Debian python3-torch).
 
 A Llama written as transformers' modeling_llama.py computes it (nn.Linear layers without bias, RMSNorm in fp32,
-rotary embeddings, eager attention with a causal mask, SwiGLU MLP), loaded from the Hugging Face folder train_bench
-wrote, trained on random token batches of the same shape with torch.optim.AdamW (weight decay on matrices and
+rotary embeddings with Llama 3's rope_scaling, grouped-query eager attention with a causal mask, SwiGLU MLP, tied
+embeddings when the config ties them; Qwen3's per-head q/k RMSNorm as modeling_qwen3.py adds it), loaded from the
+Hugging Face folder train_bench wrote, trained on random token batches of the same shape with torch.optim.AdamW (weight decay on matrices and
 embeddings, none on norms, as ladle), clip_grad_norm_, and an EMA of the weights kept by
 torch.optim.swa_utils.AveragedModel with an EMA avg_fn, updated after every optimizer step.
 
@@ -26,18 +27,19 @@ DTYPES = {"F32": torch.float32, "BF16": torch.bfloat16, "F16": torch.float16}
 
 
 def read_safetensors(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    (header_size,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8 : 8 + header_size])
-    base = 8 + header_size
+    """Every tensor of a safetensors file as fp32 (https://github.com/huggingface/safetensors, "Format")."""
     tensors = {}
-    for name, entry in header.items():
-        if name == "__metadata__":
-            continue
-        start, end = entry["data_offsets"]
-        raw = bytearray(data[base + start : base + end])
-        tensors[name] = torch.frombuffer(raw, dtype=DTYPES[entry["dtype"]]).reshape(entry["shape"]).clone()
+    with open(path, "rb") as f:
+        (header_size,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(header_size))
+        base = 8 + header_size
+        for name, entry in header.items():
+            if name == "__metadata__":
+                continue
+            start, end = entry["data_offsets"]
+            f.seek(base + start)
+            raw = bytearray(f.read(end - start))
+            tensors[name] = torch.frombuffer(raw, dtype=DTYPES[entry["dtype"]]).reshape(entry["shape"]).float()
     return tensors
 
 
@@ -59,23 +61,52 @@ def rotate_half(x):
     return torch.cat((-x2, x1), dim=-1)
 
 
+def inverse_frequencies(config, head_dim):
+    theta = config.get("rope_theta", 10000.0)
+    inv_freq = 1.0 / theta ** (torch.arange(0, head_dim, 2).float() / head_dim)
+    scaling = config.get("rope_scaling")
+    if not scaling:
+        return inv_freq
+    # transformers' _compute_llama3_parameters
+    factor, low, high = scaling["factor"], scaling["low_freq_factor"], scaling["high_freq_factor"]
+    old = scaling["original_max_position_embeddings"]
+    wavelen = 2 * math.pi / inv_freq
+    scaled = torch.where(wavelen > old / low, inv_freq / factor, inv_freq)
+    smooth = (old / wavelen - low) / (high - low)
+    smoothed = (1 - smooth) * scaled / factor + smooth * scaled
+    medium = ~(wavelen < old / high) * ~(wavelen > old / low)
+    return torch.where(medium, smoothed, scaled)
+
+
 class Attention(nn.Module):
-    def __init__(self, hidden, heads):
+    def __init__(self, config):
         super().__init__()
-        self.heads, self.head_dim = heads, hidden // heads
-        self.q_proj = nn.Linear(hidden, hidden, bias=False)
-        self.k_proj = nn.Linear(hidden, hidden, bias=False)
-        self.v_proj = nn.Linear(hidden, hidden, bias=False)
-        self.o_proj = nn.Linear(hidden, hidden, bias=False)
+        hidden = config["hidden_size"]
+        self.heads = config["num_attention_heads"]
+        self.kv_heads = config.get("num_key_value_heads") or self.heads
+        self.head_dim = config.get("head_dim") or hidden // self.heads
+        self.q_proj = nn.Linear(hidden, self.heads * self.head_dim, bias=False)
+        self.k_proj = nn.Linear(hidden, self.kv_heads * self.head_dim, bias=False)
+        self.v_proj = nn.Linear(hidden, self.kv_heads * self.head_dim, bias=False)
+        self.o_proj = nn.Linear(self.heads * self.head_dim, hidden, bias=False)
+        self.qk_norm = config.get("model_type") == "qwen3"
+        if self.qk_norm:
+            self.q_norm = RMSNorm(self.head_dim, config["rms_norm_eps"])
+            self.k_norm = RMSNorm(self.head_dim, config["rms_norm_eps"])
 
     def forward(self, x, cos, sin, mask):
         batch, seq, _ = x.shape
-        shape = (batch, seq, self.heads, self.head_dim)
-        q = self.q_proj(x).view(shape).transpose(1, 2)
-        k = self.k_proj(x).view(shape).transpose(1, 2)
-        v = self.v_proj(x).view(shape).transpose(1, 2)
+        q = self.q_proj(x).view(batch, seq, self.heads, self.head_dim)
+        k = self.k_proj(x).view(batch, seq, self.kv_heads, self.head_dim)
+        v = self.v_proj(x).view(batch, seq, self.kv_heads, self.head_dim).transpose(1, 2)
+        if self.qk_norm:
+            q, k = self.q_norm(q), self.k_norm(k)
+        q, k = q.transpose(1, 2), k.transpose(1, 2)
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
+        groups = self.heads // self.kv_heads
+        k = k.repeat_interleave(groups, dim=1)
+        v = v.repeat_interleave(groups, dim=1)
         scores = q @ k.transpose(2, 3) / math.sqrt(self.head_dim) + mask
         probs = F.softmax(scores, dim=-1, dtype=torch.float32).to(q.dtype)
         return self.o_proj((probs @ v).transpose(1, 2).reshape(batch, seq, -1))
@@ -96,7 +127,7 @@ class DecoderLayer(nn.Module):
     def __init__(self, config):
         super().__init__()
         hidden, eps = config["hidden_size"], config["rms_norm_eps"]
-        self.self_attn = Attention(hidden, config["num_attention_heads"])
+        self.self_attn = Attention(config)
         self.mlp = Mlp(hidden, config["intermediate_size"])
         self.input_layernorm = RMSNorm(hidden, eps)
         self.post_attention_layernorm = RMSNorm(hidden, eps)
@@ -106,7 +137,7 @@ class DecoderLayer(nn.Module):
         return x + self.mlp(self.post_attention_layernorm(x))
 
 
-class LlamaModel(nn.Module):
+class DecoderModel(nn.Module):
     def __init__(self, config):
         super().__init__()
         self.embed_tokens = nn.Embedding(config["vocab_size"], config["hidden_size"])
@@ -117,11 +148,12 @@ class LlamaModel(nn.Module):
 class LlamaForCausalLM(nn.Module):
     def __init__(self, config):
         super().__init__()
-        self.model = LlamaModel(config)
+        self.model = DecoderModel(config)
         self.lm_head = nn.Linear(config["hidden_size"], config["vocab_size"], bias=False)
-        head_dim = config["hidden_size"] // config["num_attention_heads"]
-        theta = config.get("rope_theta", 10000.0)
-        self.register_buffer("inv_freq", 1.0 / theta ** (torch.arange(0, head_dim, 2).float() / head_dim), False)
+        if config.get("tie_word_embeddings"):
+            self.lm_head.weight = self.model.embed_tokens.weight
+        head_dim = config.get("head_dim") or config["hidden_size"] // config["num_attention_heads"]
+        self.register_buffer("inv_freq", inverse_frequencies(config, head_dim), False)
 
     def forward(self, input_ids):
         seq = input_ids.shape[1]

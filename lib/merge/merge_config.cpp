@@ -8,6 +8,7 @@
 #include <set>
 
 #include "lib/config/config_source.h"
+#include "lib/config/device_value.h"
 #include "lib/config/schema.h"
 #include "lib/merge/merge_method_registry.h"
 #include "lib/util/error.h"
@@ -404,7 +405,10 @@ const Schema<MergeConfig>& merge_config_schema() {
           .custom("tokenizer", &MergeConfig::tokenizer_source, tokenizer_section_value(),
                   "mergekit's {source: ...} form of tokenizer_source")
           .field("chat_template", &MergeConfig::chat_template,
-                 "ignored with a warning: the tokenizer files are copied as they are");
+                 "ignored with a warning: the tokenizer files are copied as they are")
+          .custom("device", &MergeConfig::device, config::device_value(),
+                  "ladle's key: where the math runs, cpu, cuda, cuda:N or auto (inputs are read and outputs written "
+                  "on the CPU); `ladle merge --device` overrides it");
   return schema;
 }
 

@@ -20,6 +20,7 @@
 //   out_dtype: bfloat16             # stored dtype of the result
 //   tokenizer_source: base          # base | a model path (`union` is refused: it needs vocabulary remapping)
 //   chat_template: ...              # ignored with a warning
+//   device: cpu                     # ladle's: where the math runs (cpu, cuda, cuda:N, auto); --device overrides
 // A parameter value is a number or boolean, a list of numbers (a "gradient", interpolated over the layers of a
 // slice), or a list of {filter, value} entries matched on tensor names (a `value` with no filter is the fallback).
 // The keys are declared once (lib/config/schema.h) in merge_config.cpp: unknown keys (with a "did you mean"), wrong
@@ -123,6 +124,9 @@ struct MergeConfig {
   std::optional<c10::ScalarType> out_dtype;
   std::optional<TokenizerSource> tokenizer_source;
   std::string chat_template;         // accepted and ignored, with a warning: the tokenizer files are copied as they are
+  // ladle's key (mergekit has a --cuda flag instead): where the math runs (lib/config/device_value.h); inputs are
+  // read and outputs written on the CPU. `ladle merge --device` overrides it.
+  std::string device = "cpu";
   std::vector<std::string> warnings;  // accepted but ignored settings (chat_template, ...)
 
   // Every distinct model whose tensors are read (base models, models, slice sources; not a tokenizer_source

@@ -429,20 +429,6 @@ std::uint64_t tensor_seed(std::uint64_t run_seed, const std::string& tensor_name
   return splitmix64(run_seed ^ splitmix64(hash));
 }
 
-c10::Device parse_merge_device(const std::string& text) {
-  std::optional<c10::Device> device;
-  try {
-    device = c10::Device(text);
-  } catch (const std::exception&) {
-    throw Error("--device '" + text + "': expected cpu, cuda or cuda:N");
-  }
-  if (!device->is_cpu() && !device->is_cuda()) throw Error("--device '" + text + "': expected cpu, cuda or cuda:N");
-  if (device->is_cuda() && !at::hasCUDA()) {
-    throw Error("--device '" + text + "': this libtorch has no CUDA support or sees no GPU; use --device cpu");
-  }
-  return *device;
-}
-
 MergeExecutionStats execute_merge(const MergePlan& plan, const InputModels& models, io::CheckpointWriter& writer,
                                   const MergeExecutionOptions& options) {
   // Every output's name, dtype and shape is known now: the writer writes the shards' headers up front and then

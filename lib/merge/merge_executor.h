@@ -67,10 +67,6 @@ struct MergeExecutionStats {
 // of the name, mixed with the seed by splitmix64), so it depends on neither thread count nor tensor order.
 std::uint64_t tensor_seed(std::uint64_t run_seed, const std::string& tensor_name);
 
-// Parses "cpu", "cuda", "cuda:1"; throws ladle::Error for anything else, or for cuda when this libtorch has no
-// CUDA support or sees no GPU.
-c10::Device parse_merge_device(const std::string& text);
-
 // Computes every tensor of the plan and adds it to `writer` (which the caller finishes). Throws ladle::Error
 // naming the tensor when a method fails; the caller's writer then discards its partial output.
 MergeExecutionStats execute_merge(const MergePlan& plan, const InputModels& models, io::CheckpointWriter& writer,

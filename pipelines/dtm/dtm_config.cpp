@@ -4,6 +4,7 @@
 
 #include "callbacks/averaging_callbacks.h"
 #include "lib/config/config_source.h"
+#include "lib/config/device_value.h"
 #include "lib/config/schema.h"
 #include "lib/merge/merge_config.h"
 #include "lib/merge/merge_method.h"
@@ -253,6 +254,9 @@ const config::Schema<DtmConfig>& dtm_config_schema() {
           .field("total_steps", &DtmConfig::total_steps, at_least(0),
                  "optimizer steps of the k sub-models together (0: the training config's max_steps)")
           .field("records", &DtmConfig::records, "a seeded random subset of the training records (0: all)")
+          .custom("device", &DtmConfig::device, config::device_value(),
+                  "where every stage runs (embedding, the training runs, merges, evaluation; it is the training "
+                  "config's device, which it overrides): cpu, cuda, cuda:N or auto")
           .section("embed", &DtmConfig::embed, embed_schema())
           .section("cluster", &DtmConfig::cluster, cluster_schema())
           .section("merge", &DtmConfig::merge, merge_schema())
@@ -283,7 +287,8 @@ DtmConfig DtmConfig::from_yaml(const std::string& text, const std::string& label
 
 trainer::TrainConfig DtmConfig::train_config(const std::vector<std::string>& run_overrides) const {
   // The overrides name training-config keys; in a dtm.yml they sit under `train`.
-  std::vector<std::string> overrides = train_overrides;
+  std::vector<std::string> overrides = {"device=" + device};
+  overrides.insert(overrides.end(), train_overrides.begin(), train_overrides.end());
   overrides.insert(overrides.end(), run_overrides.begin(), run_overrides.end());
   if (!train.key.empty()) {
     for (auto& assignment : overrides) assignment = train.key + "." + assignment;

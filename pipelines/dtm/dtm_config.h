@@ -6,6 +6,7 @@
 //   train_overrides: {evaluation.every_steps: 20}   # dotted keys applied to it, as `ladle train --set`
 //   total_steps: 0                    # optimizer steps of the K sub-models together (0: the train config's max_steps)
 //   records: 0                        # a seeded random subset of the training records (0: all of data.train)
+//   device: cpu                       # where every stage runs, training included (lib/config/device_value.h)
 //   embed:    {text: response, pooling: mean, layer: -1, batch_size: 32, max_length: 256, bf16: true}
 //   cluster:  {k: 4, iterations: 20, nredo: 1, seed: 1234, spherical: false, max_points_per_centroid: 0}
 //   merge:    {merge_method: linear, parameters: {}, model_parameters: {}, dtype: float32, weights: final}
@@ -90,6 +91,9 @@ struct DtmConfig {
   std::vector<std::string> train_overrides;
   std::int64_t total_steps = 0;                       // steps of the sub-models together; 0: train's max_steps
   std::size_t records = 0;                            // a seeded subset of the training records (0: all)
+  // Where embedding, training, merges and evaluation run (lib/config/device_value.h); the training runs get it as
+  // their config's device (train_config applies it before train_overrides).
+  std::string device = "cpu";
   DtmEmbedConfig embed;
   clustering::KMeansOptions cluster;                  // K and faiss's knobs; the random split uses its seed too
   DtmMergeConfig merge;
@@ -105,7 +109,7 @@ struct DtmConfig {
   static DtmConfig from_yaml(const std::string& text, const std::string& label, const std::filesystem::path& base_dir,
                              const std::vector<std::string>& overrides = {});
 
-  // The base training config with train_overrides, then `run_overrides` ("key=value", absolute paths).
+  // The base training config with `device`, train_overrides, then `run_overrides` ("key=value", absolute paths).
   trainer::TrainConfig train_config(const std::vector<std::string>& run_overrides = {}) const;
 
   // The mergekit YAML that merges `models` (sub-model folders, or LoRA adapter folders) onto `base` (given to the

@@ -24,6 +24,7 @@
 #include "lib/merge/merged_model_writer.h"
 #include "lib/model/causal_lm.h"
 #include "lib/model/causal_lm_factory.h"
+#include "lib/model/device.h"
 #include "lib/text/instruction_record.h"
 #include "lib/text/seeded_permutation.h"
 #include "lib/util/error.h"
@@ -235,7 +236,7 @@ void DtmPipeline::embed() {
   }
 
   auto tokenizer = trainer::load_tokenizer(base_train_);
-  auto model = model::load_causal_lm(base_train_.model.path);
+  auto model = model::load_causal_lm(base_train_.model.path, model::resolve_device(config_.device));
   model->eval();
   LADLE_LOG(info) << "dtm: embedding the " << clustering::embed_text_name(config_.embed.embedder.text) << " of "
                   << records.size() << " records with " << base_train_.model.path.string();
@@ -421,6 +422,7 @@ void DtmPipeline::merge() {
       if (check.has_errors()) throw Error("merge of " + yaml.string() + " cannot run:\n" + check.text());
       merge::MergedModelWriteOptions write_options;
       write_options.overwrite = true;
+      write_options.execution.device = model::resolve_device(config_.device);
       merge::write_merged_model(merge_config, merge::plan_merge(merge_config, inputs), inputs, out, write_options);
     }
     record_fingerprint(out, fingerprint);
@@ -514,7 +516,7 @@ void DtmPipeline::evaluate() {
                                                                 config_.evaluation.options);
     }
     const auto start = std::chrono::steady_clock::now();
-    auto lm = model::load_causal_lm(model->path);
+    auto lm = model::load_causal_lm(model->path, model::resolve_device(config_.device));
     LADLE_LOG(info) << "dtm: evaluating " << model->name << " (" << model->path.string() << ")";
     const trainer::Metrics metrics = evaluator->evaluate(*lm);
     nlohmann::json runs = nlohmann::json::array();

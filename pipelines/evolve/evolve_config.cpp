@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "lib/config/config_source.h"
+#include "lib/config/device_value.h"
 #include "lib/config/schema.h"
 #include "lib/merge/merge_config.h"
 #include "lib/merge/merge_method.h"
@@ -148,7 +149,9 @@ const config::Schema<EvolveConfig>& evolve_config_schema() {
                   "gradient of that many points over the layers")
           .section("fitness", &EvolveConfig::fitness, fitness_schema())
           .section("search", &EvolveConfig::search, search_schema())
-          .field("merge_seed", &EvolveConfig::merge_seed, "seed of random merge methods (dare_*, della*)");
+          .field("merge_seed", &EvolveConfig::merge_seed, "seed of random merge methods (dare_*, della*)")
+          .custom("device", &EvolveConfig::device, config::device_value(),
+                  "where the candidates are merged and scored: cpu, cuda, cuda:N or auto");
   return schema;
 }
 

@@ -35,6 +35,7 @@
 //     tol_x: 1e-4                     # ... or its steps are smaller than this (gene units)
 //     bound_penalty: 1                # weight of the squared distance outside [min, max]
 //   merge_seed: 0                     # seed of random merge methods (dare_*, della*)
+//   device: cpu                       # where candidates are merged and scored (lib/config/device_value.h)
 //
 // Relative paths resolve against evolve.yml's folder (the current directory for a value given with `ladle evolve
 // --set`). Unknown keys and values of the wrong type or range are errors naming the file, the line and the key, or
@@ -104,6 +105,7 @@ struct EvolveConfig {
   FitnessConfig fitness;
   search::CmaEsOptions search = evolve_search_defaults();  // in gene units; mean and bounds filled by the parser
   std::uint64_t merge_seed = 0;
+  std::string device = "cpu";                  // where candidates are merged and scored (lib/config/device_value.h)
 
   // Reads and validates evolve.yml with `overrides` ("key=value", dotted keys, YAML values; `ladle evolve --set`)
   // applied. Throws ladle::Error as the header describes.

@@ -19,6 +19,7 @@
 #include "lib/merge/merge_executor.h"
 #include "lib/merge/merge_plan.h"
 #include "lib/merge/merged_model_writer.h"
+#include "lib/model/device.h"
 #include "lib/search/cma_es.h"
 #include "lib/util/available_memory.h"
 #include "lib/util/error.h"
@@ -132,7 +133,7 @@ class EvolveRun {
   // One RecipeFitness per worker, as many workers as scoring_workers.h allows.
   void start_workers() {
     const fs::path model_folder = io::model_folder_of(config_.base_model);
-    fitness_.push_back(std::make_unique<RecipeFitness>(config_.fitness, model_folder));
+    fitness_.push_back(std::make_unique<RecipeFitness>(config_.fitness, model_folder, device_));
     std::uint64_t merged_bytes = 0;
     for (const auto& tensor : merge::plan_merge(template_config_, models_).tensors) merged_bytes += tensor.output_bytes;
     ScoringLimits limits;
@@ -143,7 +144,7 @@ class EvolveRun {
     const ScoringWorkers workers = choose_scoring_workers(config_.fitness.workers, limits);
     LADLE_LOG(info) << "evolve: scoring " << workers.count << " candidate(s) at once (" << workers.reason << ")";
     while (static_cast<int>(fitness_.size()) < workers.count) {
-      fitness_.push_back(std::make_unique<RecipeFitness>(config_.fitness, model_folder));
+      fitness_.push_back(std::make_unique<RecipeFitness>(config_.fitness, model_folder, device_));
     }
   }
 
@@ -152,6 +153,7 @@ class EvolveRun {
     const merge::MergeConfig recipe = parse(genome_.recipe_yaml(point));
     merge::MergeExecutionOptions execution;
     execution.seed = config_.merge_seed;
+    execution.device = device_;
     merge::MergeExecutionStats stats;
     NamedTensors weights = merge::merge_into_tensors(merge::plan_merge(recipe, models_), models_, &stats, execution);
     result.merge_seconds = stats.seconds;
@@ -256,6 +258,7 @@ class EvolveRun {
     merge::MergedModelWriteOptions write;
     write.overwrite = true;
     write.execution.seed = config_.merge_seed;
+    write.execution.device = device_;
     merge::write_merged_model(written, merge::plan_merge(written, models_), models_, file("model"), write);
   }
 
@@ -273,6 +276,7 @@ class EvolveRun {
   }
 
   const EvolveConfig& config_;
+  const c10::Device device_ = model::resolve_device(config_.device);  // merges and scoring run there
   EvolveRunOptions options_;
   MergeGenome genome_;
   merge::MergeConfig template_config_;

@@ -13,8 +13,9 @@ constexpr const char* kLabel = "fitness";
 
 }  // namespace
 
-RecipeFitness::RecipeFitness(const FitnessConfig& config, const std::filesystem::path& model_folder)
-    : config_(config), model_(model::load_causal_lm(model_folder)) {
+RecipeFitness::RecipeFitness(const FitnessConfig& config, const std::filesystem::path& model_folder,
+                             c10::Device device)
+    : config_(config), model_(model::load_causal_lm(model_folder, device)) {
   trainer::HeldOutEvaluationOptions options;
   options.max_examples = config.max_examples;
   options.generation_examples = config.generation_examples;

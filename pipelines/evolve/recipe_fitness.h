@@ -4,6 +4,8 @@
 // weighted mean, sum_t w_t m_t / sum_t w_t over the tasks present. Lower is better: accuracies enter negated.
 #pragma once
 
+#include <c10/core/Device.h>
+
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -29,8 +31,8 @@ struct FitnessScore {
 
 class RecipeFitness {
  public:
-  // Tokenizes the fitness data once and builds the model from `model_folder`'s config.json.
-  RecipeFitness(const FitnessConfig& config, const std::filesystem::path& model_folder);
+  // Tokenizes the fitness data once and builds the model from `model_folder`'s config.json on `device`.
+  RecipeFitness(const FitnessConfig& config, const std::filesystem::path& model_folder, c10::Device device = c10::kCPU);
   ~RecipeFitness();
   RecipeFitness(const RecipeFitness&) = delete;
   RecipeFitness& operator=(const RecipeFitness&) = delete;

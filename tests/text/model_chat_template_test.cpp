@@ -1,16 +1,20 @@
 // The chat templates of real models (data/tokenizers/*, fetched by scripts/fetch-hf-tokenizers.sh): rendered
 // byte for byte as python3-jinja2 renders them with transformers' settings (tests/tools/jinja_reference.py),
-// and the loss mask covering exactly each assistant reply and the end-of-turn token after it.
+// and the loss mask covering exactly each assistant reply and the end-of-turn token after it, with a byte
+// tokenizer (spans read back as text) and with the model's own tokenizer.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "lib/text/byte_tokenizer.h"
 #include "lib/text/model_chat_template.h"
+#include "lib/text/open_tokenizer.h"
 #include "tests/support/command_runner.h"
 #include "tests/support/test_helpers.h"
 
@@ -107,46 +111,123 @@ TEST_P(RealChatTemplate, RendersEveryConversationAsPythonJinja2Does) {
   }
 }
 
+// Each reply of a conversation as the template writes it, closed by the end of turn: Llama 3 and Gemma 3 trim
+// it; Qwen3 strips the leading newlines of a reply after the last user message (its thinking branch); DeepSeek V3
+// writes it as it is.
+std::vector<std::string> written_replies(const std::string& model, const Conversation& conversation,
+                                         const std::string& eot) {
+  std::vector<std::string> replies;
+  for (std::size_t m = 0; m < conversation.messages.size(); ++m) {
+    const auto& content = conversation.messages[m].content;
+    if (conversation.messages[m].role != ChatRole::assistant) continue;
+    std::string written = content;
+    if (model == "llama3_1" || model == "gemma3") {
+      const auto first = content.find_first_not_of(" \t\n");
+      written = content.substr(first, content.find_last_not_of(" \t\n") - first + 1);
+    } else if (model == "qwen3" && m + 1 == conversation.messages.size()) {
+      written = content.substr(content.find_first_not_of('\n'));
+    }
+    replies.push_back(written + eot);
+  }
+  return replies;
+}
+
+// The runs of trained tokens of an example (labels equal to their ids, checked), in order.
+std::vector<std::vector<std::int64_t>> trained_runs(const TokenizedExample& example) {
+  std::vector<std::vector<std::int64_t>> runs;
+  std::vector<std::int64_t> run;
+  for (std::size_t t = 0; t <= example.labels.size(); ++t) {
+    if (t < example.labels.size() && example.labels[t] != kIgnoreLabel) {
+      EXPECT_EQ(example.labels[t], example.input_ids[t]);
+      run.push_back(example.labels[t]);
+    } else if (!run.empty()) {
+      runs.push_back(run);
+      run.clear();
+    }
+  }
+  return runs;
+}
+
 // The trained tokens read back as the replies, each closed by the end of turn; everything else is the
 // template's text, and all of it together is the rendering python3-jinja2 makes.
 TEST_P(RealChatTemplate, LossCoversExactlyTheRepliesAndTheirEndOfTurn) {
   const auto expected = reference_renderings(GetParam());
   const auto bytes = tokenizer();
-  const std::string eot = chat_->end_of_turn();
-  const std::string model = GetParam();
   for (std::size_t i = 0; i < conversations().size(); ++i) {
     const auto& conversation = conversations()[i];
     if (conversation.messages.back().role != ChatRole::assistant) continue;
     const auto example = chat_->encode(conversation.messages, bytes);
     EXPECT_EQ(bytes.decode(example.input_ids), expected[i]["output"].get<std::string>()) << conversation.name;
-    std::vector<std::int64_t> run;
     std::vector<std::string> spans;
-    for (std::size_t t = 0; t <= example.labels.size(); ++t) {
-      if (t < example.labels.size() && example.labels[t] != kIgnoreLabel) {
-        EXPECT_EQ(example.labels[t], example.input_ids[t]);
-        run.push_back(example.labels[t]);
-      } else if (!run.empty()) {
-        spans.push_back(bytes.decode(run));
-        run.clear();
-      }
-    }
-    // Each reply as the template writes it: Llama 3 and Gemma 3 trim it; Qwen3 strips the leading newlines of a
-    // reply after the last user message (its thinking branch); DeepSeek V3 writes it as it is.
-    std::vector<std::string> replies;
-    for (std::size_t m = 0; m < conversation.messages.size(); ++m) {
-      const auto& content = conversation.messages[m].content;
-      if (conversation.messages[m].role != ChatRole::assistant) continue;
-      std::string written = content;
-      if (model == "llama3_1" || model == "gemma3") {
-        const auto first = content.find_first_not_of(" \t\n");
-        written = content.substr(first, content.find_last_not_of(" \t\n") - first + 1);
-      } else if (model == "qwen3" && m + 1 == conversation.messages.size()) {
-        written = content.substr(content.find_first_not_of('\n'));
-      }
-      replies.push_back(written + eot);
-    }
-    EXPECT_EQ(spans, replies) << GetParam() << " / " << conversation.name;
+    for (const auto& run : trained_runs(example)) spans.push_back(bytes.decode(run));
+    EXPECT_EQ(spans, written_replies(GetParam(), conversation, chat_->end_of_turn()))
+        << GetParam() << " / " << conversation.name;
     EXPECT_EQ(chat_->end_of_turn_id(bytes), ByteTokenizer::kFirstSymbolId);
+  }
+}
+
+// tokenizer.json's added tokens (read from the file itself): content -> {id, special}.
+using AddedTokens = std::map<std::string, std::pair<std::int64_t, bool>>;
+
+AddedTokens added_tokens(const fs::path& folder) {
+  std::ifstream in(folder / "tokenizer.json");
+  const nlohmann::json tokenizer = nlohmann::json::parse(in);
+  AddedTokens tokens;
+  for (const auto& token : tokenizer.at("added_tokens")) {
+    tokens[token.at("content").get<std::string>()] = {token.at("id").get<std::int64_t>(),
+                                                       token.at("special").get<bool>()};
+  }
+  return tokens;
+}
+
+// `text` without the special added tokens' texts, longest first: what decode() (which skips them) gives back.
+std::string without_special_tokens(std::string text, const AddedTokens& tokens) {
+  std::vector<std::string> special;
+  for (const auto& [content, token] : tokens) {
+    if (token.second) special.push_back(content);
+  }
+  std::sort(special.begin(), special.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
+  for (const auto& content : special) {
+    for (auto at = text.find(content); at != std::string::npos; at = text.find(content, at)) {
+      text.erase(at, content.size());
+    }
+  }
+  return text;
+}
+
+// The same with the model's real tokenizer: each trained run is one reply's own tokens followed by the single
+// end-of-turn token (its id as tokenizer.json's added_tokens list it); the example holds the end-of-turn id as
+// often as python3-jinja2's rendering holds its text, and decodes to that rendering less its special tokens.
+TEST_P(RealChatTemplate, LossWithTheRealTokenizerCoversExactlyTheRepliesAndTheirEndOfTurnToken) {
+  const auto expected = reference_renderings(GetParam());
+  const auto real = open_tokenizer(model_folder(GetParam()));
+  const auto tokens = added_tokens(model_folder(GetParam()));
+  const std::string eot = chat_->end_of_turn();
+  ASSERT_EQ(tokens.count(eot), 1u) << eot << " is not an added token of " << GetParam();
+  const std::int64_t eot_id = tokens.at(eot).first;
+  EXPECT_EQ(chat_->end_of_turn_id(*real), eot_id);
+  for (std::size_t i = 0; i < conversations().size(); ++i) {
+    const auto& conversation = conversations()[i];
+    if (conversation.messages.back().role != ChatRole::assistant) continue;
+    SCOPED_TRACE(std::string(GetParam()) + " / " + conversation.name);
+    const std::string rendering = expected[i]["output"].get<std::string>();
+    const auto example = chat_->encode(conversation.messages, *real);
+    EXPECT_EQ(real->decode(example.input_ids), without_special_tokens(rendering, tokens));
+    std::size_t eot_texts = 0;
+    for (auto at = rendering.find(eot); at != std::string::npos; at = rendering.find(eot, at + eot.size())) {
+      ++eot_texts;
+    }
+    EXPECT_EQ(static_cast<std::size_t>(std::count(example.input_ids.begin(), example.input_ids.end(), eot_id)),
+              eot_texts);
+    const auto runs = trained_runs(example);
+    const auto replies = written_replies(GetParam(), conversation, "");
+    ASSERT_EQ(runs.size(), replies.size());
+    for (std::size_t r = 0; r < runs.size(); ++r) {
+      EXPECT_EQ(runs[r].back(), eot_id) << "reply " << r;
+      EXPECT_EQ(std::count(runs[r].begin(), runs[r].end(), eot_id), 1) << "reply " << r;
+      const std::vector<std::int64_t> reply(runs[r].begin(), runs[r].end() - 1);
+      EXPECT_EQ(real->decode(reply), replies[r]) << "reply " << r;
+    }
   }
 }
 
