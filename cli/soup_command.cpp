@@ -14,6 +14,7 @@
 #include "lib/io/safetensors_writer.h"
 #include "lib/model/causal_lm_factory.h"
 #include "lib/util/error.h"
+#include "cli/byte_size_validator.h"
 #include "cli/commands.h"
 
 namespace ladle::cli {
@@ -110,6 +111,7 @@ void add_soup_command(CLI::App& app) {
   command->add_flag("--bf16", options->bf16, "bf16 autocast for the held-out forward passes");
   command->add_option("--out-shard-size", options->out_shard_size,
                       "Tensor bytes per output shard (K/M/G binary, KB/MB/GB decimal)")
+      ->check(positive_byte_size())
       ->capture_default_str();
   command->add_flag("--overwrite", options->overwrite, "Replace OUT_DIR if it exists");
   command->add_flag("--allow-nonfinite", options->allow_nonfinite,

@@ -24,6 +24,7 @@
 #include "lib/merge/interpolation_factor.h"
 #include "lib/util/error.h"
 #include "lib/weights/nonfinite_values.h"
+#include "cli/byte_size_validator.h"
 #include "cli/commands.h"
 
 namespace ladle::cli {
@@ -139,6 +140,7 @@ void add_wise_ft_command(CLI::App& app) {
   command->add_flag("--bf16", options->bf16, "bf16 autocast for the held-out forward passes");
   command->add_option("--out-shard-size", options->out_shard_size,
                       "Tensor bytes per output shard (K/M/G binary, KB/MB/GB decimal)")
+      ->check(positive_byte_size())
       ->capture_default_str();
   command->add_flag("--overwrite", options->overwrite, "Replace OUT_DIR if it exists");
   command->add_flag("--allow-nonfinite", options->allow_nonfinite,
