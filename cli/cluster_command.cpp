@@ -107,6 +107,11 @@ void run_cluster(const ClusterOptions& options) {
     throw Error("--pooling must be mean or last, got '" + options.pooling + "'");
   }
   if (options.model.empty() && options.embeddings.empty()) throw Error("give --model, or --embeddings to reuse");
+  std::error_code error;
+  // Before the tokenizer is looked for in it, which would report a missing model as a missing tokenizer.
+  if (!options.model.empty() && !fs::exists(options.model, error)) {
+    throw Error("--model: '" + options.model + "' does not exist (a Hugging Face model folder)");
+  }
   const auto records = text::read_instruction_jsonl(options.data).records;
   if (options.kmeans.k > static_cast<std::int64_t>(records.size())) {
     throw Error("cannot make " + std::to_string(options.kmeans.k) + " clusters from the " +

@@ -4,6 +4,8 @@
 // CONFIG.yml OUT_DIR`: several adapters merged in ΔW space, written as an adapter or a full model.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
+
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -20,6 +22,7 @@
 #include "lib/model/device.h"
 #include "lib/util/error.h"
 #include "lib/util/human_format.h"
+#include "cli/byte_size_validator.h"
 #include "cli/commands.h"
 #include "cli/device_option.h"
 
@@ -90,12 +93,23 @@ const char* const kConfigReferencePreamble =
     "keys it does not implement (modules, residual_weight, tokenizer_source: union) instead of ignoring them.\n"
     "\n";
 
+// The one error line of a report with errors: the config, its first error and what to do, and how many more the
+// report (printed on stdout) lists.
+Error first_check_error(const merge::MergeCheckReport& report) {
+  const auto first = std::find_if(report.findings.begin(), report.findings.end(), [](const merge::CheckFinding& f) {
+    return f.severity == merge::CheckSeverity::error;
+  });
+  const std::size_t more = report.count(merge::CheckSeverity::error) - 1;
+  return Error(report.config_label + ": [" + first->topic + "] " + first->message +
+               (first->advice.empty() ? "" : " (" + first->advice + ")") +
+               (more == 0 ? "" : "; " + std::to_string(more) + " more error(s) in the report above"));
+}
+
 // Logs the report's warnings and notes; with errors, prints the whole report and stops.
 void require_clean_check(const merge::MergeCheckReport& report) {
   if (report.has_errors()) {
-    std::cerr << report.text();
-    throw Error("merge check found " + std::to_string(report.count(merge::CheckSeverity::error)) +
-                " error(s) (report above); nothing was written");
+    std::cout << report.text();
+    throw first_check_error(report);
   }
   for (const auto& finding : report.findings) {
     if (finding.severity == merge::CheckSeverity::warning) {
@@ -113,7 +127,6 @@ void run_merge(const MergeOptions& options) {
   }
   merge::MergedModelWriteOptions write_options;
   write_options.max_shard_bytes = io::parse_byte_size(options.out_shard_size);
-  if (write_options.max_shard_bytes == 0) throw Error("--out-shard-size must be positive");
   if (options.threads < 0) throw Error("--threads must be 0 (all cores) or positive");
   write_options.overwrite = options.overwrite;
   write_options.execution.threads = options.threads;
@@ -140,7 +153,6 @@ void run_merge(const MergeOptions& options) {
 void run_lora(const LoraOptions& options) {
   merge::UpdatedModelWriteOptions write_options;
   write_options.max_shard_bytes = io::parse_byte_size(options.out_shard_size);
-  if (write_options.max_shard_bytes == 0) throw Error("--out-shard-size must be positive");
   write_options.overwrite = options.overwrite;
   const auto stats = merge::merge_lora_into_model(options.base, options.adapter, options.output, write_options);
   std::cout << "merged the adapter into " << stats.updated << " of " << stats.tensors << " tensors ("
@@ -154,7 +166,6 @@ void run_lora_adapters(const LoraAdaptersOptions& options) {
   merge_options.rank = options.rank;
   merge_options.seed = options.seed;
   merge_options.max_shard_bytes = io::parse_byte_size(options.out_shard_size);
-  if (merge_options.max_shard_bytes == 0) throw Error("--out-shard-size must be positive");
   merge_options.overwrite = options.overwrite;
   const merge::MergeConfig config = merge::load_merge_config(options.config);
   for (const auto& warning : config.warnings) LADLE_LOG(warning) << warning;
@@ -167,9 +178,7 @@ void run_check(const std::string& path) {
   const merge::InputModels models(config);
   const merge::MergeCheckReport report = merge::check_merge(config, models);
   std::cout << report.text();
-  if (report.has_errors()) {
-    throw Error("merge check found " + std::to_string(report.count(merge::CheckSeverity::error)) + " error(s)");
-  }
+  if (report.has_errors()) throw first_check_error(report);
 }
 
 }  // namespace
@@ -183,6 +192,7 @@ void add_merge_command(CLI::App& app) {
   command->add_option("output", options->output, "The folder to write (appears only when complete)");
   command->add_option("--out-shard-size", options->out_shard_size,
                       "Tensor bytes per output shard (K/M/G binary, KB/MB/GB decimal)")
+      ->check(positive_byte_size())
       ->capture_default_str();
   command->add_option("--threads", options->threads,
                       "Tensors merged at once (0: OMP_NUM_THREADS, else every core)")
@@ -220,6 +230,7 @@ void add_merge_command(CLI::App& app) {
   lora->add_option("output", lora_options->output, "The model folder to write (appears only when complete)")
       ->required();
   lora->add_option("--out-shard-size", lora_options->out_shard_size, "Tensor bytes per output shard")
+      ->check(positive_byte_size())
       ->capture_default_str();
   lora->add_flag("--overwrite", lora_options->overwrite, "Replace OUT_DIR if it exists");
   lora->callback([lora_options] { run_lora(*lora_options); });
@@ -240,6 +251,7 @@ void add_merge_command(CLI::App& app) {
       ->capture_default_str();
   adapters->add_option("--out-shard-size", adapters_options->out_shard_size,
                        "Tensor bytes per output shard (full model)")
+      ->check(positive_byte_size())
       ->capture_default_str();
   adapters->add_flag("--overwrite", adapters_options->overwrite, "Replace OUT_DIR if it exists");
   adapters->callback([adapters_options] { run_lora_adapters(*adapters_options); });

@@ -15,6 +15,7 @@
 #include "lib/model/causal_lm_factory.h"
 #include "lib/model/device.h"
 #include "lib/util/error.h"
+#include "cli/byte_size_validator.h"
 #include "cli/commands.h"
 #include "cli/device_option.h"
 
@@ -115,6 +116,7 @@ void add_soup_command(CLI::App& app) {
                     "Where the greedy soup's scoring model runs (the averaging itself streams on the CPU)");
   command->add_option("--out-shard-size", options->out_shard_size,
                       "Tensor bytes per output shard (K/M/G binary, KB/MB/GB decimal)")
+      ->check(positive_byte_size())
       ->capture_default_str();
   command->add_flag("--overwrite", options->overwrite, "Replace OUT_DIR if it exists");
   command->add_flag("--allow-nonfinite", options->allow_nonfinite,

@@ -25,6 +25,7 @@
 #include "lib/merge/interpolation_factor.h"
 #include "lib/util/error.h"
 #include "lib/weights/nonfinite_values.h"
+#include "cli/byte_size_validator.h"
 #include "cli/commands.h"
 #include "cli/device_option.h"
 
@@ -145,6 +146,7 @@ void add_wise_ft_command(CLI::App& app) {
   add_device_option(*command, options->device, "Where the scoring model runs (the interpolation streams on the CPU)");
   command->add_option("--out-shard-size", options->out_shard_size,
                       "Tensor bytes per output shard (K/M/G binary, KB/MB/GB decimal)")
+      ->check(positive_byte_size())
       ->capture_default_str();
   command->add_flag("--overwrite", options->overwrite, "Replace OUT_DIR if it exists");
   command->add_flag("--allow-nonfinite", options->allow_nonfinite,

@@ -179,6 +179,8 @@ Metrics Evaluator::evaluate(model::CausalLm& model, ProcessGroup& group, const s
   });
   model::GenerationOptions generation;
   if (tokenizer_->eos_id()) generation.stop_token_ids = {*tokenizer_->eos_id()};
+  // A vocabulary padded beyond the tokenizer's: the padding ids have no text to compare.
+  generation.decodable_vocab_size = std::min(tokenizer_->vocab_size(), model.config().vocab_size);
   for (std::size_t start = 0; start < items.size(); start += config_.batch_size) {
     const std::size_t end = std::min(items.size(), start + config_.batch_size);
     std::vector<std::vector<std::int64_t>> prompts;

@@ -282,6 +282,8 @@ void require(bool condition, const std::string& key, const std::string& message)
 
 void require_file(const std::filesystem::path& path, const std::string& key, const std::string& what) {
   std::error_code error;
+  require(!std::filesystem::is_directory(path, error), key,
+          what + " '" + path.string() + "' is a folder; expected a file");
   require(std::filesystem::is_regular_file(path, error), key, what + " '" + path.string() + "' does not exist");
 }
 

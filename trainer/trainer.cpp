@@ -2,10 +2,13 @@
 
 #include <ATen/ATen.h>
 #include <torch/nn/module.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <regex>
 
 #include "lib/io/atomic_file.h"
@@ -39,6 +42,29 @@
 
 namespace ladle::trainer {
 namespace {
+
+// output_dir must be a folder, or a path where one can be made: checked before the data and the model are
+// loaded, so that a file in the way (or a folder ladle may not write in) is named at once, not met after the
+// loading as a filesystem error.
+void require_output_folder(const std::filesystem::path& output_dir) {
+  const std::filesystem::path dir = std::filesystem::absolute(output_dir);
+  std::error_code error;
+  for (auto path = dir;; path = path.parent_path()) {
+    if (std::filesystem::exists(path, error)) {
+      if (!std::filesystem::is_directory(path, error)) {
+        throw Error("output_dir: '" + path.string() + "' is a file, not a folder" +
+                    (path == dir ? "" : " (output_dir " + dir.string() + " would be inside it)") +
+                    ": choose another output_dir");
+      }
+      if (::access(path.c_str(), W_OK | X_OK) != 0) {
+        throw Error("output_dir: cannot write in '" + path.string() + "' (" + std::strerror(errno) +
+                    "): choose another output_dir");
+      }
+      return;
+    }
+    if (path == path.parent_path()) return;
+  }
+}
 
 constexpr int kCheckpointVersion = 1;
 constexpr const char* kPeftPrefix = "base_model.model.";
@@ -532,6 +558,7 @@ TrainResult Trainer::Impl::train(const std::optional<std::filesystem::path>& res
 Trainer::Trainer(TrainConfig config) {
   config.validate();
   config.validate_sources();
+  require_output_folder(config.output_dir);
   // Before anything slow, so a misspelt callback type or option fails at once.
   auto config_callbacks = make_config_callbacks(config);
   configure_threads(config.threads);
@@ -546,6 +573,7 @@ Trainer::Trainer(TrainConfig config) {
 
 Trainer::Trainer(TrainConfig config, std::shared_ptr<model::CausalLm> model, TrainingData data) {
   config.validate();
+  require_output_folder(config.output_dir);
   auto config_callbacks = make_config_callbacks(config);
   configure_threads(config.threads);
   if (config.retain_freed_memory) retain_freed_memory();

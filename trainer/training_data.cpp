@@ -5,6 +5,7 @@
 #include "lib/log/log.h"
 #include "lib/model/causal_lm_factory.h"
 #include "lib/model/device.h"
+#include "lib/io/checkpoint_reader.h"
 #include "lib/io/json_file.h"
 #include "lib/text/byte_tokenizer.h"
 #include "lib/text/corpus_tokens.h"
@@ -13,6 +14,7 @@
 #include "lib/text/sentencepiece_tokenizer.h"
 #include "lib/text/token_block_dataset.h"
 #include "lib/util/error.h"
+#include "lib/weights/nonfinite_values.h"
 
 namespace ladle::trainer {
 namespace {
@@ -66,6 +68,20 @@ void require_in_vocabulary(std::optional<std::int64_t> id, const char* what, std
   if (id && *id >= vocab_size) {
     throw Error(std::string("the tokenizer's ") + what + " id " + std::to_string(*id) +
                 " is outside the model's vocabulary of " + std::to_string(vocab_size));
+  }
+}
+
+// A NaN or infinity in the starting weights would first show as a NaN loss at step 1, which reads as divergence:
+// refuse it before training, naming the tensor and the file that holds it.
+void require_finite_weights(const std::filesystem::path& model_path) {
+  const io::CheckpointReader checkpoint(model_path);
+  for (const auto& name : checkpoint.names()) {
+    const at::Tensor tensor = checkpoint.tensor(name);
+    const std::int64_t count = count_nonfinite(tensor);
+    if (count == 0) continue;
+    throw Error("model.path: " + checkpoint.shard_of(name).path().string() + ": tensor '" + name + "' has " +
+                std::to_string(count) + " NaN or infinite value" + (count == 1 ? "" : "s") + " (of " +
+                std::to_string(tensor.numel()) + "); training would diverge at once: start from another checkpoint");
   }
 }
 
@@ -167,6 +183,7 @@ std::shared_ptr<model::CausalLm> load_model(const TrainConfig& config, const tex
   const c10::Device device = model::resolve_device(config.device);
   std::shared_ptr<model::CausalLm> model;
   if (!config.model.path.empty()) {
+    require_finite_weights(config.model.path);
     model = model::load_causal_lm(config.model.path, device);
     LADLE_LOG(info) << "model: " << config.model.path.string() << " (" << model->config().architecture << ")";
   } else {

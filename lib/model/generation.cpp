@@ -13,7 +13,8 @@
 namespace ladle::model {
 namespace {
 
-void validate(const std::vector<std::vector<std::int64_t>>& prompts, const GenerationOptions& options) {
+void validate(const std::vector<std::vector<std::int64_t>>& prompts, const GenerationOptions& options,
+              std::int64_t vocab_size) {
   if (options.max_new_tokens < 0) {
     throw Error("generate: max_new_tokens must be >= 0, got " + std::to_string(options.max_new_tokens));
   }
@@ -23,14 +24,21 @@ void validate(const std::vector<std::vector<std::int64_t>>& prompts, const Gener
   if (!(options.top_p > 0 && options.top_p <= 1)) {
     throw Error("generate: top_p must be in (0, 1], got " + std::to_string(options.top_p));
   }
+  if (options.decodable_vocab_size < 0 || options.decodable_vocab_size > vocab_size) {
+    throw Error("generate: decodable_vocab_size must be in [0, " + std::to_string(vocab_size) +
+                "] (the model's vocabulary), got " + std::to_string(options.decodable_vocab_size));
+  }
   if (prompts.empty()) throw Error("generate: no prompts");
   for (std::size_t i = 0; i < prompts.size(); ++i) {
     if (prompts[i].empty()) throw Error("generate: prompt " + std::to_string(i) + " is empty");
   }
 }
 
-// The next token of each sequence from the last position's logits [batch, vocab] (fp32, CPU).
-at::Tensor choose_tokens(const at::Tensor& logits, const GenerationOptions& options, at::Generator& generator) {
+// The next token of each sequence from the last position's logits [batch, vocab] (fp32, CPU). Choosing among the
+// first decodable_vocab_size logits only is masking the rest with -inf: their softmax probability is 0.
+at::Tensor choose_tokens(const at::Tensor& all_logits, const GenerationOptions& options, at::Generator& generator) {
+  const at::Tensor logits = options.decodable_vocab_size > 0 ? all_logits.narrow(-1, 0, options.decodable_vocab_size)
+                                                              : all_logits;
   if (options.temperature == 0) return logits.argmax(-1);
   at::Tensor scores = logits / options.temperature;
   if (options.top_p < 1) {
@@ -48,7 +56,7 @@ at::Tensor choose_tokens(const at::Tensor& logits, const GenerationOptions& opti
 
 std::vector<std::vector<std::int64_t>> generate(CausalLm& model, const std::vector<std::vector<std::int64_t>>& prompts,
                                                 const GenerationOptions& options) {
-  validate(prompts, options);
+  validate(prompts, options, model.config().vocab_size);
   at::NoGradGuard no_grad;
   const auto batch = static_cast<std::int64_t>(prompts.size());
   std::int64_t longest = 0;

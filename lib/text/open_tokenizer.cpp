@@ -78,6 +78,8 @@ std::shared_ptr<const Tokenizer> open_tokenizer(const TokenizerLocation& locatio
 }
 
 std::shared_ptr<const Tokenizer> open_tokenizer(const fs::path& path) {
+  std::error_code error;
+  if (!fs::exists(path, error)) throw Error("'" + path.string() + "' does not exist (a model folder or tokenizer file)");
   const auto location = find_tokenizer(path);
   if (!location) {
     throw Error("'" + path.string() +

@@ -1,6 +1,8 @@
 #include "lib/text/sentencepiece_tokenizer.h"
 
+#include <cctype>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <thread>
 
@@ -123,7 +125,7 @@ std::string trainer_arguments(const SentencePieceTrainOptions& options, const st
        << " --add_dummy_prefix=" << (options.add_dummy_prefix ? "true" : "false")
        << " --input_sentence_size=" << options.input_sentence_size << " --shuffle_input_sentence=true"
        << " --num_threads=" << threads
-       << " --unk_id=0 --bos_id=1 --eos_id=2 --pad_id=3 --minloglevel=1";
+       << " --unk_id=0 --bos_id=1 --eos_id=2 --pad_id=3";
   if (!options.user_symbols.empty()) {
     args << " --user_defined_symbols=";
     for (std::size_t i = 0; i < options.user_symbols.size(); ++i) args << (i ? "," : "") << options.user_symbols[i];
@@ -131,14 +133,40 @@ std::string trainer_arguments(const SentencePieceTrainOptions& options, const st
   return args.str();
 }
 
+// True when the file holds a character other than whitespace; reads only up to the first one.
+bool has_text(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  char c = 0;
+  while (in.get(c)) {
+    if (!std::isspace(static_cast<unsigned char>(c))) return true;
+  }
+  return false;
+}
+
+// sentencepiece's failed checks read "Internal: ./src/file.cc(123) [condition] message": keep the message when
+// there is one.
+std::string without_check_location(const std::string& error) {
+  const std::size_t end = error.rfind("] ");
+  const bool located = error.rfind("Internal: ", 0) == 0 && end != std::string::npos && end + 2 < error.size();
+  return located ? error.substr(end + 2) : error;
+}
+
 void require_trainable(const SentencePieceTrainOptions& options) {
   if (options.inputs.empty()) throw Error("tokenizer training needs at least one input file");
+  bool any_text = false;
   for (const auto& input : options.inputs) {
     if (!std::filesystem::is_regular_file(input)) throw Error("tokenizer input '" + input.string() + "' is not a file");
     const auto name = input.string();
     if (name.find_first_of(", ") != std::string::npos) {
       throw Error("tokenizer input '" + name + "': paths with commas or spaces are not supported by sentencepiece");
     }
+    any_text = any_text || has_text(input);
+  }
+  // sentencepiece would fail on it only after its own log lines, with an "Internal" check failure.
+  if (!any_text) {
+    throw Error("tokenizer input '" + options.inputs.front().string() + "'" +
+                (options.inputs.size() > 1 ? " and the others are" : " is") +
+                " empty (only whitespace): a tokenizer needs text to learn its pieces from");
   }
   for (const auto& symbol : options.user_symbols) {
     if (symbol.empty() || symbol.find_first_of(", ") != std::string::npos) {
@@ -168,7 +196,7 @@ void train_sentencepiece(const SentencePieceTrainOptions& options) {
   if (api.train(trainer_arguments(options, prefix).c_str(), options.seed, error, sizeof error) != 0) {
     std::filesystem::remove(prefix.string() + ".model");
     std::filesystem::remove(prefix.string() + ".vocab");
-    throw Error("tokenizer training failed: " + std::string(error));
+    throw Error("tokenizer training failed: " + without_check_location(error));
   }
   std::filesystem::rename(prefix.string() + ".vocab", output.parent_path() / (output.stem().string() + ".vocab"));
   std::filesystem::rename(prefix.string() + ".model", output);

@@ -51,7 +51,8 @@ class MergeCliTest : public ::testing::Test {
     args.insert(args.end(), extra.begin(), extra.end());
     return run_ladle(args);
   }
-  // A merge that must fail: returns its stderr after checking that nothing was left behind.
+  // A merge that must fail: returns what it said (the report on stdout, the error line on stderr) after checking
+  // that nothing was left behind.
   std::string failed_merge(const std::string& yaml) {
     const CommandResult result = merge(yaml);
     EXPECT_NE(result.exit_code, 0) << result.out;
@@ -59,7 +60,9 @@ class MergeCliTest : public ::testing::Test {
     for (const auto& entry : fs::directory_iterator(dir_)) {
       EXPECT_EQ(entry.path().filename().string().find("out.partial"), std::string::npos) << entry.path();
     }
-    return result.err;
+    // The one error line names the first problem; the check's report of all of them is on stdout.
+    EXPECT_EQ(result.err.find('\n'), result.err.size() - 1) << result.err;
+    return result.out + result.err;
   }
   at::Tensor output(const std::string& name, const std::string& out = "out") {
     return io::CheckpointReader(dir_ / out).tensor(name);

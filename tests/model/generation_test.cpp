@@ -4,6 +4,8 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "lib/model/causal_lm_factory.h"
 #include "lib/util/error.h"
 
@@ -112,12 +114,45 @@ TEST(Generation, ZeroNewTokensGivesEmptyContinuations) {
   EXPECT_EQ(generate(*tiny_model(/*gpt2=*/false), kPrompts, options), Tokens(3));
 }
 
+// A model whose vocabulary is padded beyond its tokenizer's: with the largest id greedy generation picks declared
+// undecodable, only ids below decodable_vocab_size come out, greedy or sampled, and greedy picks the argmax over the
+// decodable logits (checked by hand on the whole sequence).
+TEST(Generation, IdsPastTheDecodableVocabularyAreNeverGenerated) {
+  auto model = tiny_model(/*gpt2=*/false);
+  GenerationOptions options;
+  options.max_new_tokens = 6;
+  std::int64_t largest = 0;
+  for (const auto& free_running : generate(*model, kPrompts, options)) {
+    largest = std::max(largest, *std::max_element(free_running.begin(), free_running.end()));
+  }
+  ASSERT_GT(largest, 0);
+  options.decodable_vocab_size = largest;
+  const Tokens greedy = generate(*model, kPrompts, options);
+  at::NoGradGuard no_grad;
+  for (std::size_t i = 0; i < kPrompts.size(); ++i) {
+    std::vector<std::int64_t> sequence = kPrompts[i];
+    for (const std::int64_t token : greedy[i]) {
+      const at::Tensor logits = model->forward(at::tensor(sequence, at::kLong).unsqueeze(0)).logits[0][-1];
+      EXPECT_EQ(token, logits.narrow(0, 0, largest).argmax().item<std::int64_t>()) << i;
+      sequence.push_back(token);
+    }
+  }
+  options.temperature = 5.0;  // flat: every id has a fair chance
+  options.max_new_tokens = 20;
+  for (const auto& sampled : generate(*model, kPrompts, options)) {
+    for (const std::int64_t token : sampled) EXPECT_LT(token, largest);
+  }
+}
+
 TEST(Generation, InvalidRequestsAreRejected) {
   auto model = tiny_model(/*gpt2=*/true);
   GenerationOptions options;
   EXPECT_THROW(generate(*model, {}, options), Error);
   EXPECT_THROW(generate(*model, {{1}, {}}, options), Error);
   EXPECT_THROW(generate(*model, {{64}}, options), Error);
+  options.decodable_vocab_size = 65;  // beyond the model's 64 ids
+  EXPECT_THROW(generate(*model, kPrompts, options), Error);
+  options.decodable_vocab_size = 0;
   options.top_p = 0;
   EXPECT_THROW(generate(*model, kPrompts, options), Error);
   options.top_p = 1;

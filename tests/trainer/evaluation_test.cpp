@@ -17,8 +17,12 @@ namespace {
 constexpr std::int64_t kLetterK = 4 + 'k';
 constexpr std::int64_t kEos = 2;
 
-std::shared_ptr<model::CausalLm> replies_k_model() {
-  auto model = testing::tiny_model();
+// vocab_size beyond the byte tokenizer's 263 pads the model's vocabulary, as real checkpoints do (to a multiple of
+// 64, say): the padding rows have no text.
+std::shared_ptr<model::CausalLm> replies_k_model(std::int64_t vocab_size = 263) {
+  nlohmann::json config = testing::tiny_llama_json();
+  config["vocab_size"] = vocab_size;
+  auto model = model::create_causal_lm(model::CausalLmConfig::from_json(config), 0);
   at::NoGradGuard no_grad;
   for (auto& item : model->named_parameters()) {
     at::Tensor p = item.value();
@@ -50,10 +54,10 @@ TrainingData data_with_replies(const std::vector<std::pair<std::string, std::str
   return data;
 }
 
-Metrics evaluate(const TrainingData& data, EvaluationConfig config) {
+Metrics evaluate(const TrainingData& data, EvaluationConfig config,
+                 std::shared_ptr<model::CausalLm> model = replies_k_model()) {
   Evaluator evaluator(make_evaluation_set(data, config, 0), config, data.tokenizer, false);
   ProcessGroup single;
-  auto model = replies_k_model();
   return evaluator.evaluate(*model, single, "eval");
 }
 
@@ -77,6 +81,21 @@ TEST(Evaluation, ExactMatchComparesTheGreedyReplyWithTheReference) {
   const Metrics metrics = evaluate(data_with_replies(kReplies), EvaluationConfig{});
   EXPECT_DOUBLE_EQ(metrics.at("eval/exact_match/k_task"), 1.0);
   EXPECT_DOUBLE_EQ(metrics.at("eval/exact_match/j_task"), 0.0);
+  EXPECT_DOUBLE_EQ(metrics.at("eval/exact_match"), 2.0 / 3.0);
+}
+
+// A padding id the model prefers (logit 44 after every token, above 'k''s 40) is never generated: the tokenizer could
+// not decode it. The greedy reply is still "k", the best decodable token.
+TEST(Evaluation, GenerationOfAPaddedVocabularyModelStaysWithinTheTokenizersIds) {
+  auto model = replies_k_model(/*vocab_size=*/320);
+  {
+    at::NoGradGuard no_grad;
+    at::Tensor head = model->named_parameters()["lm_head.weight"];
+    head[300][0] = 11;
+    head[300][1] = 11;
+  }
+  const Metrics metrics = evaluate(data_with_replies(kReplies), EvaluationConfig{}, model);
+  EXPECT_DOUBLE_EQ(metrics.at("eval/exact_match/k_task"), 1.0);
   EXPECT_DOUBLE_EQ(metrics.at("eval/exact_match"), 2.0 / 3.0);
 }
 

@@ -10,11 +10,21 @@
 
 #include "lib/text/sentencepiece_abi.h"
 
+// Not in the installed headers, but exported by libsentencepiece (src/common.h: LOG(severity) prints when
+// severity >= GetMinLogLevel(); INFO 0, WARNING 1, ERROR 2, FATAL 3).
+namespace sentencepiece::logging {
+void SetMinLogLevel(int level);
+}
+
 struct LadleSpmProcessor {
   sentencepiece::SentencePieceProcessor processor;
 };
 
 namespace {
+
+// sentencepiece's LOG_FATAL: its own lines only before it aborts. Its failures come back as statuses, which ladle
+// reports as its one error line; its progress lines would break that line's contract (and --quiet).
+constexpr int kFatalLevel = 3;
 
 int fail(const std::string& message, char* error, size_t error_size) {
   if (error != nullptr && error_size > 0) {
@@ -95,6 +105,9 @@ int is_control(const LadleSpmProcessor* processor, int32_t id) { return processo
 
 int train(const char* arguments, unsigned int seed, char* error, size_t error_size) {
   sentencepiece::SetRandomGeneratorSeed(seed);
+  // Set here rather than with --minloglevel, which sentencepiece applies only after it has logged the whole
+  // command line at INFO level.
+  sentencepiece::logging::SetMinLogLevel(kFatalLevel);
   const auto status = sentencepiece::SentencePieceTrainer::Train(arguments);
   return status.ok() ? 0 : fail(status.ToString(), error, error_size);
 }
