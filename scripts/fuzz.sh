@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes ladle's parsers of outside files with libFuzzer, AddressSanitizer and UndefinedBehaviorSanitizer, one target
-# per parser (tests/fuzz/TARGET_fuzzer.cpp; docs/fuzzing.md lists them with their figures).
+# per parser (tests/fuzz/*_fuzzer.cpp; docs/fuzzing.md lists them with their figures).
 #
 #   scripts/fuzz.sh TARGET|all [SECONDS]    fuzz each target for SECONDS (default 60)
 #   scripts/fuzz.sh TARGET|all --runs N     fuzz each target for N executions
