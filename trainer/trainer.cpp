@@ -513,7 +513,10 @@ TrainResult Trainer::Impl::train(const std::optional<std::filesystem::path>& res
   // Refuse a --resume without a checkpoint, and a folder another process is writing, before writing anything.
   const std::optional<std::filesystem::path> checkpoint =
       resume_from ? std::optional(find_checkpoint_to_resume(*resume_from)) : std::nullopt;
-  if (group->is_main()) output_lock = std::make_unique<io::OutputLock>(config.output_dir);
+  if (group->is_main()) {
+    output_lock = std::make_unique<io::OutputLock>(config.output_dir);
+    io::remove_stale_lock_files(checkpoints_dir(config.output_dir));  // the run lock covers every checkpoint's
+  }
   prepare_output_dir(resume_from.has_value());
   if (checkpoint) restore_checkpoint(*checkpoint);
   dispatch(Event::train_begin);

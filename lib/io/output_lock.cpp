@@ -9,6 +9,7 @@
 #include <cstring>
 #include <string>
 
+#include "lib/log/log.h"
 #include "lib/util/error.h"
 
 namespace ladle::io {
@@ -70,6 +71,24 @@ OutputLock::OutputLock(const fs::path& target) : lock_file_(lock_file_for(target
 OutputLock::~OutputLock() {
   ::unlink(lock_file_.c_str());  // while still holding the lock, so no one else's file is removed
   ::close(fd_);
+}
+
+std::size_t remove_stale_lock_files(const fs::path& directory) {
+  std::size_t removed = 0;
+  std::error_code error;
+  for (fs::directory_iterator it(directory, error), end; !error && it != end; it.increment(error)) {
+    const fs::path& path = it->path();
+    if (path.extension() != ".lock" || !it->is_regular_file()) continue;
+    const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) continue;
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0 && still_linked(fd, path)) {
+      ::unlink(path.c_str());  // while holding it, as a releasing holder does
+      ++removed;
+      LADLE_LOG(debug) << "removed " << path.string() << ", left by a writer that was killed";
+    }
+    ::close(fd);
+  }
+  return removed;
 }
 
 }  // namespace ladle::io

@@ -4,6 +4,7 @@
 // process dies (a killed run never leaves a folder locked); the file itself is removed on release.
 #pragma once
 
+#include <cstddef>
 #include <filesystem>
 
 namespace ladle::io {
@@ -23,5 +24,11 @@ class OutputLock {
   std::filesystem::path lock_file_;
   int fd_ = -1;
 };
+
+// Removes the lock files in `directory` that no process holds: a killed writer leaves its "<target>.lock" behind
+// (the kernel releases the lock, not the file), and a target that is never written again keeps it. Call it only
+// while holding a lock that covers the whole folder (the trainer's run lock for its checkpoints), so no other
+// writer can be taking one of these locks. Returns how many were removed.
+std::size_t remove_stale_lock_files(const std::filesystem::path& directory);
 
 }  // namespace ladle::io

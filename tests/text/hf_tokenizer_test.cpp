@@ -360,7 +360,7 @@ TEST_F(HfTokenizerTest, OpenTokenizerPrefersTokenizerJsonThenVocabAndMergesThenS
   EXPECT_EQ(location->files[1].string(), (folder_ / "tokenizer_config.json").string());
   EXPECT_EQ(find_tokenizer(folder_ / "merges.txt")->format, TokenizerFormat::vocab_and_merges);
   EXPECT_EQ(find_tokenizer(folder_ / "tokenizer.model")->format, TokenizerFormat::sentencepiece);
-  EXPECT_TRUE(contains(error_message([&] { open_tokenizer(folder_ / "missing"); }), "holds no tokenizer"));
+  EXPECT_TRUE(contains(error_message([&] { open_tokenizer(folder_ / "missing"); }), "does not exist"));
 }
 
 }  // namespace
