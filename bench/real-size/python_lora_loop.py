@@ -14,7 +14,6 @@ Usage: python_lora_loop.py MODEL_DIR --batch B --seq S --warmup W --steps N --th
 Prints one JSON line: {"side": "python", "tokens_per_second": ..., "seconds_per_step": ..., "saved_activation_bytes":
 ...} (the bytes autograd saved for the first step's backward, counted once per storage).
 """
-import argparse
 import contextlib
 import json
 import math
@@ -27,7 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "train"))
-from python_loop import LlamaForCausalLM, read_safetensors  # noqa: E402  (the small benchmark's model, shared)
+from python_loop import LlamaForCausalLM, read_safetensors, timing_arguments  # noqa: E402  (the small benchmark's model, shared)
 
 
 class LoraLinear(nn.Module):
@@ -71,13 +70,7 @@ def add_lora(model, targets, r, alpha):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("model_dir")
-    parser.add_argument("--batch", type=int, default=2)
-    parser.add_argument("--seq", type=int, default=256)
-    parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser = timing_arguments(batch=2, seq=256, warmup=2, steps=4)
     parser.add_argument("--r", type=int, default=16)
     parser.add_argument("--alpha", type=float, default=32)
     parser.add_argument("--targets", default="q_proj,k_proj,v_proj,o_proj")

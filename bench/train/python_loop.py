@@ -167,14 +167,20 @@ class LlamaForCausalLM(nn.Module):
         return self.lm_head(self.model.norm(h)).float()
 
 
-def main():
+def timing_arguments(batch, seq, warmup, steps):
+    """The options every timed loop takes (this one and bench/real-size/python_lora_loop.py), with its defaults."""
     parser = argparse.ArgumentParser()
     parser.add_argument("model_dir")
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--seq", type=int, default=128)
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--batch", type=int, default=batch)
+    parser.add_argument("--seq", type=int, default=seq)
+    parser.add_argument("--warmup", type=int, default=warmup)
+    parser.add_argument("--steps", type=int, default=steps)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
+    return parser
+
+
+def main():
+    parser = timing_arguments(batch=16, seq=128, warmup=3, steps=20)
     parser.add_argument("--ema-decay", type=float, default=0.999)
     parser.add_argument("--bf16", action="store_true")
     args = parser.parse_args()
