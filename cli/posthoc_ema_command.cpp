@@ -115,6 +115,7 @@ void add_posthoc_ema_command(CLI::App& app) {
   command->add_option("output", options->output, "The folder to write the reconstructions into")->required();
   command->add_option("--sigma-rel", options->sigma_rels, "Target relative widths (comma-separated or repeated)")
       ->delimiter(',')
+      ->expected(1)  // one (comma-separated) value per --sigma-rel, so OUT_DIR may follow it
       ->required();
   command->add_option("--step", options->step, "The step to reconstruct at (default: the last snapshot's)");
   command->add_option("--valid", options->valid,
