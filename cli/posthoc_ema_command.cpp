@@ -32,7 +32,7 @@ namespace {
 struct PosthocEmaOptions {
   std::string run_dir;
   std::string output;
-  std::vector<double> sigma_rels;
+  std::string sigma_rel_list;
   std::int64_t step = 0;  // 0: the last snapshot's step
   std::string valid;
   std::string tokenizer;
@@ -58,8 +58,29 @@ void write_plot(const std::filesystem::path& output, const std::vector<nlohmann:
   run_gnuplot(output / "posthoc.gp");
 }
 
+// The numbers of "0.05,0.1".
+std::vector<double> sigma_rels_of(const std::string& list) {
+  std::vector<double> values;
+  std::istringstream items(list);
+  std::string item;
+  while (std::getline(items, item, ',')) {
+    std::size_t used = 0;
+    double value = 0;
+    try {
+      value = std::stod(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used == 0 || used != item.size())
+      throw Error("--sigma-rel: expected numbers separated by commas, got '" + list + "'");
+    values.push_back(value);
+  }
+  if (values.empty()) throw Error("--sigma-rel: give at least one target width");
+  return values;
+}
+
 void run_posthoc_ema(const PosthocEmaOptions& options) {
-  if (options.sigma_rels.empty()) throw Error("--sigma-rel: give at least one target width");
+  const std::vector<double> sigma_rels = sigma_rels_of(options.sigma_rel_list);
   const auto snapshots = callbacks::find_posthoc_snapshots(options.run_dir);
   const std::int64_t step = options.step > 0 ? options.step : snapshots.back().step;
   std::vector<callbacks::PosthocSnapshot> used;
@@ -81,7 +102,7 @@ void run_posthoc_ema(const PosthocEmaOptions& options) {
         std::vector<trainer::HeldOutSet>{{"valid", options.valid}}, evaluation);
   }
   std::vector<nlohmann::json> records;
-  for (const double sigma_rel : options.sigma_rels) {
+  for (const double sigma_rel : sigma_rels) {
     const double gamma = callbacks::gamma_of_sigma_rel(sigma_rel);
     const std::vector<double> weights = callbacks::posthoc_ema_coefficients(used, gamma, step);
     const std::filesystem::path folder = output / ("sigma_rel-" + config::number_text(sigma_rel));
@@ -113,9 +134,8 @@ void add_posthoc_ema_command(CLI::App& app) {
   command->add_option("run_dir", options->run_dir, "The run's output folder (with posthoc/ from averaging.posthoc)")
       ->required();
   command->add_option("output", options->output, "The folder to write the reconstructions into")->required();
-  command->add_option("--sigma-rel", options->sigma_rels, "Target relative widths (comma-separated or repeated)")
-      ->delimiter(',')
-      ->expected(1)  // one (comma-separated) value per --sigma-rel, so OUT_DIR may follow it
+  // One comma-separated value (parsed in run_posthoc_ema), so OUT_DIR may follow it: a vector option would take it.
+  command->add_option("--sigma-rel", options->sigma_rel_list, "Target relative widths, comma-separated (0.05,0.1)")
       ->required();
   command->add_option("--step", options->step, "The step to reconstruct at (default: the last snapshot's)");
   command->add_option("--valid", options->valid,

@@ -60,7 +60,8 @@ TEST_F(PosthocEmaCliTest, SnapshotsAreWrittenAndATrackedWidthReconstructsToItsLa
     EXPECT_TRUE(std::filesystem::exists(run + "/posthoc/" + name + ".json")) << name;
   }
   const auto result = ladle::testing::run_ladle(
-      {"-q", "posthoc-ema", run, "--sigma-rel", "0.07,0.1", path("out"), "--valid", path("valid.jsonl")});
+      {"-q", "posthoc-ema", run, "--sigma-rel", "0.07,0.1", path("out"), "--valid", path("valid.jsonl"),
+       "--tokenizer", "byte"});  // the run trained with the byte tokenizer: its folders have no tokenizer file
   ASSERT_EQ(result.exit_code, 0) << result.err;
   const NamedTensors reconstruction = io::CheckpointReader(path("out/sigma_rel-0.1")).load_all();
   const NamedTensors snapshot = io::CheckpointReader(run + "/posthoc/step-00000006-sigma_rel-0.1").load_all();
