@@ -1,12 +1,20 @@
 #include "callbacks/averaging_config.h"
 
+#include <cmath>
 #include <optional>
+#include <regex>
+#include <set>
 
 #include "callbacks/averaging_callbacks.h"
 #include "callbacks/end_of_run_callbacks.h"
+#include "callbacks/parameter_filter.h"
+#include "callbacks/posthoc_ema_callback.h"
+#include "callbacks/power_ema.h"
 #include "lib/config/config_source.h"
 #include "lib/config/schema.h"
 #include "lib/config/yaml_value.h"
+#include "lib/io/safetensors_writer.h"
+#include "lib/util/error.h"
 
 namespace ladle::callbacks {
 namespace {
@@ -15,11 +23,18 @@ using config::above;
 using config::at_least;
 using config::Choices;
 using config::ConfigSource;
+using config::CustomValue;
 using config::in_closed;
 using config::Schema;
 
+// One EMA as a config gives it: besides EmaOptions, a name and the other ways of giving its decay (at most one of
+// decay, half_life_steps, sigma_rel, gamma).
 struct EmaCallbackConfig {
+  std::string name;
   EmaOptions average;
+  std::optional<double> half_life_steps;
+  std::optional<double> sigma_rel;
+  std::optional<double> gamma;
   AveragingCallbackOptions callback;
 };
 
@@ -75,7 +90,14 @@ const Schema<AveragingCallbackOptions>& callback_options_schema() {
                                  .field("evaluate", &AveragingCallbackOptions::evaluate,
                                         "evaluate the averaged weights after every evaluation of the live ones")
                                  .field("save_model", &AveragingCallbackOptions::save_model,
-                                        "write the averaged model to OUTPUT_DIR/<type>/ at train end");
+                                        "write the averaged model to OUTPUT_DIR/<type>/ at train end")
+                                 .field("include", &AveragingCallbackOptions::include,
+                                        "regular expressions (ECMAScript, matched anywhere in the name): only the "
+                                        "parameters and buffers named by one are averaged, the others keep their "
+                                        "live value in the evaluated and written model (empty: all)")
+                                 .field("exclude", &AveragingCallbackOptions::exclude,
+                                        "regular expressions: the parameters and buffers named by one keep their live "
+                                        "value");
   return schema;
 }
 
@@ -99,9 +121,22 @@ const Schema<EmaOptions>& ema_options_schema() {
 }
 
 const Schema<EmaCallbackConfig>& ema_schema() {
-  static const auto schema = Schema<EmaCallbackConfig>("")
-                                 .keys_of(&EmaCallbackConfig::average, ema_options_schema())
-                                 .keys_of(&EmaCallbackConfig::callback, callback_options_schema());
+  static const auto schema =
+      Schema<EmaCallbackConfig>(
+          "A mapping, or a list of mappings each with a unique name (several EMAs, updated in one pass).")
+          .field("name", &EmaCallbackConfig::name,
+                 "[a-z0-9_-]+, required in a list: the EMA is written as OUTPUT_DIR/ema-<name>/ and evaluated as "
+                 "ema-<name>/ (unnamed: ema/)")
+          .keys_of(&EmaCallbackConfig::average, ema_options_schema())
+          .field("half_life_steps", &EmaCallbackConfig::half_life_steps, above(0),
+                 "instead of decay: optimizer steps after which a weight counts half, decay = 0.5^(every / "
+                 "half_life_steps)")
+          .field("sigma_rel", &EmaCallbackConfig::sigma_rel, above(0),
+                 "instead of decay: EDM2's power-function EMA of this relative width (gamma from sigma_rel, "
+                 "callbacks/power_ema.h)")
+          .field("gamma", &EmaCallbackConfig::gamma, above(-1),
+                 "instead of decay: EDM2's power-function EMA with this exponent, beta_t = (1 - 1/t)^(gamma+1)")
+          .keys_of(&EmaCallbackConfig::callback, callback_options_schema());
   return schema;
 }
 
@@ -156,16 +191,45 @@ const Schema<LawaCallbackConfig>& lawa_schema() {
   return schema;
 }
 
+// A byte count as parse_byte_size reads it ("20GB", "512MiB", "1000000").
+CustomValue<std::uint64_t> byte_size() {
+  return {"a byte size (K, M, G, T binary; KB, MB, GB, TB decimal)",
+          [](const config::YamlValue& value) -> std::uint64_t {
+            const std::string text = config::ValueType<std::string>::read(value, {});
+            try {
+              return io::parse_byte_size(text);
+            } catch (const Error& error) {
+              value.fail(error.what());
+            }
+          },
+          [](const std::uint64_t& bytes) { return nlohmann::json(bytes); }};
+}
+
+const Schema<PosthocOptions>& posthoc_schema() {
+  static const auto schema =
+      Schema<PosthocOptions>(
+          "Post-hoc EMA (EDM2): power EMAs of these widths, snapshotted to OUTPUT_DIR/posthoc/ for `ladle "
+          "posthoc-ema`.")
+          .field("sigma_rels", &PosthocOptions::sigma_rels, above(0),
+                 "the relative widths of the power EMAs kept and snapshotted (each below about 0.28)")
+          .field("every_steps", &PosthocOptions::every_steps, at_least(1),
+                 "optimizer steps between two snapshots (the last step is always snapshotted)")
+          .custom("budget", &PosthocOptions::budget_bytes, byte_size(),
+                  "disk the run's snapshots may take; a run that would need more is refused before training");
+  return schema;
+}
+
 const Schema<SoupCallbackOptions>& soup_schema() {
-  static const auto schema = Schema<SoupCallbackOptions>("")
-                                 .field("greedy", &SoupCallbackOptions::greedy,
-                                        "greedy soup scored on the held-out set (false: the uniform soup of all)")
-                                 .field("metric", &SoupCallbackOptions::metric,
-                                        "the evaluation metric that scores it (loss, perplexity: lower wins)")
-                                 .field("include_checkpoints", &SoupCallbackOptions::include_checkpoints,
-                                        "the kept checkpoints' models are candidates")
-                                 .field("include_averages", &SoupCallbackOptions::include_averages,
-                                        "the averaged models written at train end (ema/, swa/, lawa/) are candidates");
+  static const auto schema =
+      Schema<SoupCallbackOptions>("")
+          .field("greedy", &SoupCallbackOptions::greedy,
+                 "greedy soup scored on the held-out set (false: the uniform soup of all)")
+          .field("metric", &SoupCallbackOptions::metric,
+                 "the evaluation metric that scores it (loss, perplexity: lower wins)")
+          .field("include_checkpoints", &SoupCallbackOptions::include_checkpoints,
+                 "the kept checkpoints' models are candidates")
+          .field("include_averages", &SoupCallbackOptions::include_averages,
+                 "the averaged models written at train end (ema/, ema-NAME/, swa/, lawa/) are candidates");
   return schema;
 }
 
@@ -196,16 +260,27 @@ class SpecOptions {
   explicit SpecOptions(const trainer::CallbackSpec& spec)
       : spec_(spec), built_in_code_("", "the training config", spec.base_dir) {}
 
-  template <class S>
-  S read(const Schema<S>& schema) const {
-    S options{};
-    schema.read(config::YamlValue{config::json_to_yaml(spec_.options), spec_.key, source()}, options);
-    return options;
+  // The options (a mapping, or a list of them), as the config gave them.
+  config::YamlValue value() const {
+    return config::YamlValue{config::json_to_yaml(spec_.options), spec_.key, source()};
   }
 
-  // Throws "<where the option was given>: <key>.<name>: <message>", for a check across keys.
-  [[noreturn]] void fail(const std::string& name, const std::string& message) const {
-    source().fail(spec_.key.empty() ? name : spec_.key + "." + name, message);
+  template <class S>
+  S read(const Schema<S>& schema, const config::YamlValue& value) const {
+    S options{};
+    schema.read(value, options);
+    return options;
+  }
+  template <class S>
+  S read(const Schema<S>& schema) const {
+    return read(schema, value());
+  }
+
+  // Throws "<where the option was given>: <key>.<name>: <message>", for a check across keys; `entry` is the key of
+  // the mapping ("averaging.ema[1]"), the spec's own when empty.
+  [[noreturn]] void fail(const std::string& name, const std::string& message, const std::string& entry = "") const {
+    const std::string& key = entry.empty() ? spec_.key : entry;
+    source().fail(key.empty() || name.empty() ? key + name : key + "." + name, message);
   }
 
  private:
@@ -226,25 +301,112 @@ std::shared_ptr<trainer::Callback> made_if_enabled(const trainer::CallbackSpec& 
   return make(config.options, options);
 }
 
-std::shared_ptr<trainer::Callback> make_ema_callback(const trainer::CallbackSpec& spec) {
-  return made_if_enabled(spec, ema_schema(), [](const EmaCallbackConfig& config, const SpecOptions& options) {
-    if (config.average.min_decay > config.average.decay) {
-      options.fail("min_decay", "expected a number in [0, decay] = [0, " + config::number_text(config.average.decay) +
-                                    "], got " + config::number_text(config.average.min_decay));
+// A filter's patterns are checked when the config is read (`entry`: SpecOptions::fail).
+void check_filter(const AveragingCallbackOptions& callback, const SpecOptions& options, const std::string& entry = "") {
+  try {
+    ParameterFilter(callback.include, callback.exclude);
+  } catch (const Error& error) {
+    options.fail(std::string(error.what()).rfind("include", 0) == 0 ? "include" : "exclude", error.what(), entry);
+  }
+}
+
+// The EMA an entry (`entry` its key) describes, its decay given by exactly one key (decay by default).
+NamedEma named_ema(const EmaCallbackConfig& config, const nlohmann::json& given, const SpecOptions& options,
+                   const std::string& entry) {
+  static const std::regex valid_name("[a-z0-9_-]+");
+  if (!config.name.empty() && !std::regex_match(config.name, valid_name)) {
+    options.fail("name", "expected [a-z0-9_-]+, got '" + config.name + "'", entry);
+  }
+  std::vector<std::string> decay_keys;
+  for (const char* key : {"decay", "half_life_steps", "sigma_rel", "gamma"}) {
+    if (given.contains(key)) decay_keys.push_back(key);
+  }
+  if (decay_keys.size() > 1) {
+    options.fail(decay_keys[1],
+                 "expected one of decay, half_life_steps, sigma_rel, gamma, got " + config::comma_list(decay_keys),
+                 entry);
+  }
+  NamedEma ema{config.name, config.average, config.callback};
+  if (config.half_life_steps) {
+    ema.options.decay = std::pow(0.5, static_cast<double>(ema.options.schedule.every) / *config.half_life_steps);
+  }
+  if (config.gamma) ema.options.power_gamma = *config.gamma;
+  if (config.sigma_rel) {
+    try {
+      ema.options.power_gamma = gamma_of_sigma_rel(*config.sigma_rel);
+    } catch (const Error& error) {
+      options.fail("sigma_rel", error.what(), entry);
     }
-    return std::make_shared<EmaCallback>(config.average, config.callback);
-  });
+  }
+  if (ema.options.power_gamma && ema.options.warmup) {
+    options.fail("warmup", "expected false for a power-function EMA (" + decay_keys.front() + " given)", entry);
+  }
+  if (config.average.min_decay > ema.options.decay) {
+    options.fail("min_decay",
+                 "expected a number in [0, decay] = [0, " + config::number_text(ema.options.decay) + "], got " +
+                     config::number_text(config.average.min_decay),
+                 entry);
+  }
+  check_filter(config.callback, options, entry);
+  return ema;
+}
+
+// `averaging.ema` as a mapping (one EMA) or a list of them (each named, names unique); entries with `enabled:
+// false` are left out.
+std::shared_ptr<trainer::Callback> make_ema_callback(const trainer::CallbackSpec& spec) {
+  static const auto with_switch = switchable(ema_schema());
+  const SpecOptions options(spec);
+  const config::YamlValue value = options.value();
+  std::vector<NamedEma> emas;
+  if (!value.node.IsSequence()) {
+    const Switchable<EmaCallbackConfig> config = options.read(with_switch, value);
+    if (!config.enabled) return nullptr;
+    emas.push_back(named_ema(config.options, spec.options, options, ""));
+    return std::make_shared<EmaCallback>(std::move(emas));
+  }
+  if (value.node.size() == 0) options.fail("", "expected a mapping or a non-empty list of mappings, got []", spec.key);
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < value.node.size(); ++i) {
+    const config::YamlValue item = value.item(i);
+    const Switchable<EmaCallbackConfig> config = options.read(with_switch, item);
+    if (config.options.name.empty()) {
+      options.fail("name", "a required key is missing (every EMA of a list has one)", item.key);
+    }
+    if (!names.insert(config.options.name).second) {
+      options.fail("name", "expected a name no other EMA of the list has, got '" + config.options.name + "' again",
+                   item.key);
+    }
+    if (config.enabled) emas.push_back(named_ema(config.options, spec.options.at(i), options, item.key));
+  }
+  if (emas.empty()) return nullptr;
+  return std::make_shared<EmaCallback>(std::move(emas));
 }
 
 std::shared_ptr<trainer::Callback> make_swa_callback(const trainer::CallbackSpec& spec) {
-  return made_if_enabled(spec, swa_schema(), [](const SwaCallbackConfig& config, const SpecOptions&) {
+  return made_if_enabled(spec, swa_schema(), [](const SwaCallbackConfig& config, const SpecOptions& options) {
+    check_filter(config.callback, options);
     return std::make_shared<SwaCallback>(config.average, config.lr, config.callback);
   });
 }
 
 std::shared_ptr<trainer::Callback> make_lawa_callback(const trainer::CallbackSpec& spec) {
-  return made_if_enabled(spec, lawa_schema(), [](const LawaCallbackConfig& config, const SpecOptions&) {
+  return made_if_enabled(spec, lawa_schema(), [](const LawaCallbackConfig& config, const SpecOptions& options) {
+    check_filter(config.callback, options);
     return std::make_shared<LawaCallback>(config.average, config.callback);
+  });
+}
+
+std::shared_ptr<trainer::Callback> make_posthoc_callback(const trainer::CallbackSpec& spec) {
+  return made_if_enabled(spec, posthoc_schema(), [](const PosthocOptions& options, const SpecOptions& spec_options) {
+    if (options.sigma_rels.empty()) spec_options.fail("sigma_rels", "expected a non-empty list of numbers, got []");
+    for (const double sigma_rel : options.sigma_rels) {
+      try {
+        gamma_of_sigma_rel(sigma_rel);
+      } catch (const Error& error) {
+        spec_options.fail("sigma_rels", error.what());
+      }
+    }
+    return std::make_shared<PosthocEmaCallback>(options);
   });
 }
 
@@ -273,12 +435,14 @@ std::vector<config::KeyReference> reference_of(const std::string& prefix) {
 
 const std::vector<BuiltinCallbackType>& builtin_callback_types() {
   static const std::vector<BuiltinCallbackType> types = {
-      {"ema", "exponential moving average of the weights (OUTPUT_DIR/ema/)", make_ema_callback,
-       reference_of<ema_schema>},
+      {"ema", "exponential moving averages of the weights, classic or power-function (OUTPUT_DIR/ema/, ema-NAME/)",
+       make_ema_callback, reference_of<ema_schema>},
       {"swa", "stochastic weight averaging, optionally with SWALR (OUTPUT_DIR/swa/)", make_swa_callback,
        reference_of<swa_schema>},
       {"lawa", "latest weight averaging: mean of the k latest snapshots (OUTPUT_DIR/lawa/)", make_lawa_callback,
        reference_of<lawa_schema>},
+      {"posthoc", "power EMAs snapshotted for post-hoc EMA reconstruction (OUTPUT_DIR/posthoc/)", make_posthoc_callback,
+       reference_of<posthoc_schema>},
       {"soup", "uniform or greedy soup of the final weights, checkpoints and averages at train end (OUTPUT_DIR/soup/)",
        make_soup_callback, reference_of<soup_schema>},
       {"wise_ft", "WiSE-FT sweep between the starting and final weights at train end (OUTPUT_DIR/wise_ft/)",

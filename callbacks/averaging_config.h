@@ -2,9 +2,11 @@
 // entry of the same type (trainer/callback_registry.h; the two spellings give the same callback):
 //
 //   averaging:                      # an example; the defaults are the options structs' (docs/config.md lists them)
-//     ema:  {decay: 0.999, every: 1, buffers: average}
+//     ema:  {decay: 0.999, every: 1, buffers: average}     # or a list of named EMAs, updated in one pass:
+//     # ema: [{name: slow, sigma_rel: 0.05}, {name: fast, half_life_steps: 500, exclude: ['\.bias$']}]
 //     swa:  {start_step: 150, every: 5, lr: {swa_lr: 0.0005, anneal_steps: 10, anneal: cos}}  # lr: SWALR's phase
 //     lawa: {k: 5, every: 20, storage: memory}
+//     posthoc: {sigma_rels: [0.05, 0.10], every_steps: 1000, budget: 20GB}  # snapshots for `ladle posthoc-ema`
 //     soup:    {greedy: true, metric: loss, include_checkpoints: true, include_averages: true}
 //     wise_ft: {alphas: [0, 0.1, 0.5, 1], shifted: shifted.jsonl, select_metric: id/loss}
 //   callbacks:
@@ -46,7 +48,7 @@ struct BuiltinCallbackType {
   std::vector<config::KeyReference> (*reference)(const std::string& prefix);
 };
 
-// ema, swa, lawa, soup, wise_ft: the order in which a config's `averaging:` makes them (the soup gathers the
+// ema, swa, lawa, posthoc, soup, wise_ft: the order in which a config's `averaging:` makes them (the soup gathers the
 // averages the callbacks before it wrote at train end).
 const std::vector<BuiltinCallbackType>& builtin_callback_types();
 

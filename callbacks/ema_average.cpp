@@ -8,6 +8,7 @@
 
 #include "callbacks/background_worker.h"
 #include "callbacks/flat_average.h"
+#include "callbacks/power_ema.h"
 #include "lib/log/log.h"
 #include "lib/util/error.h"
 #include "lib/weights/tensor_ops.h"
@@ -20,8 +21,8 @@ void validate(const EmaOptions& options) {
     throw Error("EMA: decay is " + std::to_string(options.decay) + ", expected a value in [0, 1]");
   }
   if (!(options.min_decay >= 0.0 && options.min_decay <= options.decay)) {
-    throw Error("EMA: min_decay is " + std::to_string(options.min_decay) + ", expected a value in [0, decay = " +
-                std::to_string(options.decay) + "]");
+    throw Error("EMA: min_decay is " + std::to_string(options.min_decay) +
+                ", expected a value in [0, decay = " + std::to_string(options.decay) + "]");
   }
   if (!(options.warmup_gamma > 0.0) || !std::isfinite(options.warmup_gamma)) {
     throw Error("EMA: warmup_gamma is " + std::to_string(options.warmup_gamma) + ", expected a positive number");
@@ -29,7 +30,28 @@ void validate(const EmaOptions& options) {
   if (!(options.warmup_power > 0.0) || !std::isfinite(options.warmup_power)) {
     throw Error("EMA: warmup_power is " + std::to_string(options.warmup_power) + ", expected a positive number");
   }
+  if (options.power_gamma) {
+    if (!(*options.power_gamma > -1.0) || !std::isfinite(*options.power_gamma)) {
+      throw Error("EMA: the power profile's gamma is " + std::to_string(*options.power_gamma) +
+                  ", expected a number > -1");
+    }
+    if (options.warmup) throw Error("EMA: a power-function EMA (gamma, sigma_rel) takes no warmup");
+  }
   options.schedule.validate("EMA");
+}
+
+// Live values are folded in this many elements at a time by update_together: 512 KiB of fp32, which stays in the
+// cache while every average reads it.
+constexpr std::int64_t kSliceElements = std::int64_t{1} << 17;
+
+// average ← d·average + (1 − d)·live; d = 0 is a copy: ema_update_ computes 0·average + 1·live, which would turn an
+// uninitialised NaN into NaN.
+void fold(at::Tensor average, const at::Tensor& live, double d) {
+  if (d == 0.0) {
+    average.copy_(live);
+  } else {
+    ema_update_(average, live, d);
+  }
 }
 
 // The options that shape the numbers, recorded in the state so a resume with different ones is reported.
@@ -41,7 +63,8 @@ nlohmann::json options_json(const EmaOptions& options) {
           {"min_decay", options.min_decay},
           {"start_step", options.schedule.start_step},
           {"every", options.schedule.every},
-          {"buffers", buffer_mode_name(options.buffers)}};
+          {"buffers", buffer_mode_name(options.buffers)},
+          {"power_gamma", options.power_gamma ? nlohmann::json(*options.power_gamma) : nlohmann::json(nullptr)}};
 }
 
 }  // namespace
@@ -57,16 +80,14 @@ double ema_decay(const EmaOptions& options, std::int64_t updates_before) {
 EmaAverage::EmaAverage(const FlatParameters& live, NamedTensors live_buffers, EmaOptions options)
     : WeightAverage(live, std::move(live_buffers)), options_(std::move(options)) {
   validate(options_);
-  const std::optional<at::Device> device =
-      options_.offload_to_cpu ? std::optional<at::Device>(at::kCPU) : std::nullopt;
+  const std::optional<at::Device> device = options_.offload_to_cpu ? std::optional<at::Device>(at::kCPU) : std::nullopt;
   average_ = empty_flat_like(live_, /*accumulate=*/true, device);
   buffer_average_ = make_buffer_storage(live_buffers_, device);
   if (options_.offload_to_cpu) {
     for (const auto& group : live_.groups()) {
       // Pinned host memory lets a GPU copy run at full speed; CPU tensors need (and allow) none.
-      staging_.push_back(at::empty({group.values.numel()}, at::TensorOptions()
-                                                               .dtype(group.dtype)
-                                                               .pinned_memory(!group.device.is_cpu())));
+      staging_.push_back(at::empty({group.values.numel()},
+                                   at::TensorOptions().dtype(group.dtype).pinned_memory(!group.device.is_cpu())));
     }
     for (const auto& [name, buffer] : live_buffers_) {
       staging_buffers_.insert(name, at::empty(buffer.sizes(), buffer.options().device(at::kCPU)));
@@ -83,12 +104,16 @@ bool EmaAverage::on_optimizer_step(std::int64_t step) {
   return true;
 }
 
+double EmaAverage::decay_at(std::int64_t step) const {
+  if (!options_.power_gamma) return ema_decay(options_, updates_);
+  const std::int64_t previous = updates_ == 0 ? 0 : last_step_;
+  return power_ema_beta(*options_.power_gamma, step, step - previous);
+}
+
 void EmaAverage::update(std::int64_t step) {
-  const double d = ema_decay(options_, updates_);
+  const double d = decay_at(step);
   if (!options_.offload_to_cpu) {
-    std::vector<at::Tensor> values;
-    for (const auto& group : live_.groups()) values.push_back(group.values);
-    apply(values, live_buffers_, d);
+    apply(live_flat_values(live_), live_buffers_, d);
   } else {
     // The staging buffers are free once the previous update is done; the copy is a blocking one, so the live
     // weights may change (the next optimizer step) as soon as update() returns.
@@ -97,20 +122,55 @@ void EmaAverage::update(std::int64_t step) {
     copy_buffers(staging_buffers_, live_buffers_);
     worker_->submit([this, d] { apply(staging_, staging_buffers_, d); });
   }
+  record_update(step);
+}
+
+void EmaAverage::update_together(const std::vector<EmaAverage*>& emas, std::int64_t step) {
+  std::vector<EmaAverage*> joint;
+  std::vector<double> decays;
+  for (EmaAverage* ema : emas) {
+    if (!ema->options_.schedule.due(step)) continue;
+    if (ema->options_.offload_to_cpu) {
+      ema->update(step);
+      continue;
+    }
+    if (!joint.empty() && &ema->live_ != &joint.front()->live_) {
+      throw Error("EMA: update_together needs averages of the same live parameters");
+    }
+    joint.push_back(ema);
+    decays.push_back(ema->decay_at(step));
+  }
+  if (joint.empty()) return;
+  at::NoGradGuard no_grad;
+  const auto& groups = joint.front()->live_.groups();
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    const std::int64_t numel = groups[g].values.numel();
+    for (std::int64_t offset = 0; offset < numel; offset += kSliceElements) {
+      const std::int64_t length = std::min(kSliceElements, numel - offset);
+      const at::Tensor live = groups[g].values.narrow(0, offset, length);
+      for (std::size_t k = 0; k < joint.size(); ++k)
+        fold(joint[k]->average_[g].narrow(0, offset, length), live, decays[k]);
+    }
+  }
+  for (std::size_t k = 0; k < joint.size(); ++k) {
+    joint[k]->apply_to_buffers(joint[k]->live_buffers_, decays[k]);
+    joint[k]->record_update(step);
+  }
+}
+
+void EmaAverage::record_update(std::int64_t step) {
   ++updates_;
   last_step_ = step;
 }
 
 void EmaAverage::apply(const std::vector<at::Tensor>& values, const NamedTensors& buffers, double d) {
   at::NoGradGuard no_grad;
-  // d = 0 is a copy: ema_update_ computes 0·average + 1·live, which would turn an uninitialised NaN into NaN.
-  for (std::size_t g = 0; g < average_.size(); ++g) {
-    if (d == 0.0) {
-      average_[g].copy_(values[g]);
-    } else {
-      ema_update_(average_[g], values[g], d);
-    }
-  }
+  for (std::size_t g = 0; g < average_.size(); ++g) fold(average_[g], values[g], d);
+  apply_to_buffers(buffers, d);
+}
+
+void EmaAverage::apply_to_buffers(const NamedTensors& buffers, double d) {
+  at::NoGradGuard no_grad;
   for (auto& [name, stored] : buffer_average_) {
     const at::Tensor& buffer = buffers.at(name);
     if (d == 0.0 || options_.buffers == BufferMode::copy || !at::isFloatingType(buffer.scalar_type())) {
@@ -140,7 +200,8 @@ NamedTensors EmaAverage::averaged_buffers() {
 AveragingState EmaAverage::state() {
   wait();
   AveragingState state;
-  state.info = {{"kind", name()}, {"updates", updates_}, {"last_step", last_step_}, {"options", options_json(options_)}};
+  state.info = {
+      {"kind", name()}, {"updates", updates_}, {"last_step", last_step_}, {"options", options_json(options_)}};
   if (updates_ > 0) {
     state.tensors = named_flat_views(layout_, average_, "average.");
     for (const auto& [name, tensor] : prefixed(buffer_average_, "average.buffer.")) state.tensors.insert(name, tensor);

@@ -2,7 +2,9 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <system_error>
+#include <vector>
 
 #include "callbacks/model_soup.h"
 #include "lib/io/atomic_file.h"
@@ -17,6 +19,26 @@
 
 namespace ladle::callbacks {
 namespace {
+
+// The averaged models the averaging callbacks wrote into `output_dir`: ema/, the named EMAs' ema-<name>/ (in name
+// order), swa/, lawa/.
+std::vector<std::string> written_averages(const std::filesystem::path& output_dir) {
+  std::vector<std::string> named_emas;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(output_dir, error)) {
+    const std::string name = entry.path().filename().string();
+    if (starts_with(name, "ema-")) named_emas.push_back(name);
+  }
+  std::sort(named_emas.begin(), named_emas.end());
+  std::vector<std::string> candidates = {"ema"};
+  candidates.insert(candidates.end(), named_emas.begin(), named_emas.end());
+  candidates.insert(candidates.end(), {"swa", "lawa"});
+  std::vector<std::string> written;
+  for (const auto& candidate : candidates) {
+    if (std::filesystem::exists(output_dir / candidate / "config.json", error)) written.push_back(candidate);
+  }
+  return written;
+}
 
 // Copies of the model's weights under their Hugging Face names (which are its parameter names).
 NamedTensors live_weights(const model::CausalLm& model) {
@@ -65,9 +87,7 @@ void SoupCallback::on_event(trainer::Event event, trainer::TrainState& state) {
     }
   }
   if (options_.include_averages) {
-    for (const char* average : {"ema", "swa", "lawa"}) {
-      std::error_code error;
-      if (!std::filesystem::exists(state.output_dir / average / "config.json", error)) continue;
+    for (const std::string& average : written_averages(state.output_dir)) {
       candidates.push_back(folder_weights(state.output_dir / average, candidates.front()));
       labels.push_back(average);
     }
@@ -126,8 +146,8 @@ void WiseFtCallback::on_event(trainer::Event event, trainer::TrainState& state) 
   if (!options_.shifted.empty()) {
     // The trainer owns the tokenizer and outlives this call: a non-owning pointer.
     std::shared_ptr<const text::Tokenizer> tokenizer(&state.tokenizer(), [](const text::Tokenizer*) {});
-    shifted = std::make_unique<trainer::HeldOutEvaluator>(tokenizer, std::vector<trainer::HeldOutSet>{{"ood", options_.shifted}},
-                                                 options_.shifted_evaluation);
+    shifted = std::make_unique<trainer::HeldOutEvaluator>(
+        tokenizer, std::vector<trainer::HeldOutSet>{{"ood", options_.shifted}}, options_.shifted_evaluation);
   }
   sweep_ = wise_ft_sweep(base_, live, options_.alphas, [&](const NamedTensors& weights) {
     trainer::Metrics metrics;

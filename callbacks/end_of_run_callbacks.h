@@ -1,6 +1,7 @@
 // Callbacks that combine models at the end of a run (Event::train_end, after the final model was written):
 //   SoupCallback    a uniform or greedy soup (model_soup.h) of the run's final weights, its kept checkpoints and
-//                   the averaged models written at train end (ema/, swa/, lawa/), written to OUTPUT_DIR/soup/
+//                   the averaged models written at train end (ema/, ema-NAME/, swa/, lawa/), written to
+//                   OUTPUT_DIR/soup/
 //   WiseFtCallback  a WiSE-FT sweep (wise_ft.h) between the run's starting weights and its final weights,
 //                   evaluated on the trainer's held-out set ("id/...") and optionally a shifted set ("ood/..."),
 //                   with the table and plot and the chosen alpha's model in OUTPUT_DIR/wise_ft/
@@ -25,7 +26,7 @@ struct SoupCallbackOptions {
   bool greedy = true;               // greedy soup scored on the held-out set (else the uniform soup of all)
   std::string metric = "loss";      // the trainer's evaluation metric that scores it (loss/perplexity: lower wins)
   bool include_checkpoints = true;  // the kept checkpoints' models (OUTPUT_DIR/checkpoints/step-*/model/)
-  bool include_averages = true;     // the averaged models written at train end (OUTPUT_DIR/ema/, swa/, lawa/)
+  bool include_averages = true;  // the averaged models written at train end (OUTPUT_DIR/ema/, ema-NAME/, swa/, lawa/)
 };
 
 // name "soup". Metrics: "soup_candidate/..." while scoring (greedy), then "soup/..." for the soup.

@@ -2,7 +2,6 @@
 
 #include <ATen/ATen.h>
 
-
 #include "lib/util/error.h"
 #include "lib/util/shape_text.h"
 
@@ -32,17 +31,22 @@ FlatLayout layout_of(const FlatParameters& live) {
   return layout;
 }
 
-at::ScalarType average_dtype(at::ScalarType live_dtype) {
-  return live_dtype == at::kDouble ? at::kDouble : at::kFloat;
-}
+at::ScalarType average_dtype(at::ScalarType live_dtype) { return live_dtype == at::kDouble ? at::kDouble : at::kFloat; }
 
 std::vector<at::Tensor> empty_flat_like(const FlatParameters& live, bool accumulate, std::optional<at::Device> device) {
   std::vector<at::Tensor> flat;
   for (const auto& group : live.groups()) {
     const at::ScalarType dtype = accumulate ? average_dtype(group.dtype) : group.dtype;
-    flat.push_back(at::empty({group.values.numel()}, at::TensorOptions().dtype(dtype).device(device.value_or(group.device))));
+    flat.push_back(
+        at::empty({group.values.numel()}, at::TensorOptions().dtype(dtype).device(device.value_or(group.device))));
   }
   return flat;
+}
+
+std::vector<at::Tensor> live_flat_values(const FlatParameters& live) {
+  std::vector<at::Tensor> values;
+  for (const auto& group : live.groups()) values.push_back(group.values);
+  return values;
 }
 
 std::vector<at::Tensor> copy_live_values(const FlatParameters& live, std::optional<at::Device> device) {
@@ -84,7 +88,8 @@ NamedTensors make_buffer_storage(const NamedTensors& live_buffers, std::optional
   for (const auto& [name, buffer] : live_buffers) {
     const at::Device where = device.value_or(buffer.device());
     if (at::isFloatingType(buffer.scalar_type())) {
-      storage.insert(name, at::zeros(buffer.sizes(), buffer.options().dtype(average_dtype(buffer.scalar_type())).device(where)));
+      storage.insert(
+          name, at::zeros(buffer.sizes(), buffer.options().dtype(average_dtype(buffer.scalar_type())).device(where)));
     } else {
       storage.insert(name, buffer.to(where, buffer.scalar_type(), /*non_blocking=*/false, /*copy=*/true));
     }

@@ -26,6 +26,9 @@ at::ScalarType average_dtype(at::ScalarType live_dtype);
 std::vector<at::Tensor> empty_flat_like(const FlatParameters& live, bool accumulate,
                                         std::optional<at::Device> device = std::nullopt);
 
+// The live groups' values tensors (aliases, not copies), in groups() order.
+std::vector<at::Tensor> live_flat_values(const FlatParameters& live);
+
 // Copies of the live groups' current values (exact, in their own dtype), on `device` (the group's when nullopt).
 std::vector<at::Tensor> copy_live_values(const FlatParameters& live, std::optional<at::Device> device = std::nullopt);
 
@@ -34,8 +37,7 @@ void copy_live_values_into(const FlatParameters& live, const std::vector<at::Ten
 
 // prefix + parameter name -> view of that parameter's slot in flat[group], shaped like the parameter, in
 // parameter order. The views alias `flat`.
-NamedTensors named_flat_views(const FlatLayout& layout, const std::vector<at::Tensor>& flat,
-                              const std::string& prefix);
+NamedTensors named_flat_views(const FlatLayout& layout, const std::vector<at::Tensor>& flat, const std::string& prefix);
 
 // Copies tensors[prefix + name] into each parameter's slot of `flat` (converting dtype and device). Every parameter
 // must be present with its shape; throws ladle::Error starting with `owner` and naming the first missing or

@@ -50,7 +50,9 @@ std::vector<CallbackSpec> averaging_specs(const AveragingSection& averaging) {
     if (found == registered.end()) throw Error(spec.where + ": " + unknown_type_message(type, registered));
     // A sub-section present without options (`ema:`) turns its callback on with the defaults.
     if (!options.is_null()) spec.options = options;
-    if (!spec.options.is_object()) throw Error(spec.where + ": expected a mapping of options, got " + options.dump());
+    if (!spec.options.is_object() && !spec.options.is_array()) {  // a list: several of the type (averaging.ema)
+      throw Error(spec.where + ": expected a mapping of options (or a list of them), got " + options.dump());
+    }
     ranked.emplace_back(found - registered.begin(), std::move(spec));
   }
   std::sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.first < b.first; });

@@ -262,7 +262,7 @@ CustomValue<std::vector<CallbackSpec>> callback_list() {
 
 // The `averaging:` mapping, kept as JSON with the config it came from (AveragingSection says why).
 CustomValue<AveragingSection> averaging_section() {
-  return {"a mapping of averaging callbacks (ema, swa, lawa, soup, wise_ft)",
+  return {"a mapping of averaging callbacks (ema, swa, lawa, posthoc, soup, wise_ft)",
           [](const YamlValue& value) {
             AveragingSection averaging;
             if (value.node.IsNull()) return averaging;

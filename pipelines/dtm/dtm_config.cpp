@@ -209,7 +209,7 @@ void check_merged_weights(const ConfigSource& source, const DtmConfig& c,
   if (c.merge.weights == "final") return;
   for (const auto& callback : train_callbacks) {
     const auto* averaging = dynamic_cast<const callbacks::AveragingCallback*>(callback.get());
-    if (callback->name() == c.merge.weights && averaging != nullptr && averaging->callback_options().save_model) {
+    if (callback->name() == c.merge.weights && averaging != nullptr && averaging->writes_model(c.merge.weights)) {
       return;
     }
   }

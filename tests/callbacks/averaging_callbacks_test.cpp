@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 
 #include "lib/io/checkpoint_reader.h"
@@ -223,6 +224,85 @@ TEST_F(AveragingCallbacksTest, ResumeWithAllThreeCallbacksIsBitIdentical) {
         << straight.callbacks[i]->name();
   }
   EXPECT_EQ(resumed.recorder->learning_rates.back(), straight.recorder->learning_rates.back());
+}
+
+// Three EMAs of one callback: each equals its own recursion over the trainer's weights (the classic ones with ATen
+// ops as above, the power one with beta_t = (1 - 1/t)^(gamma+1)), is evaluated and written under its own name.
+std::shared_ptr<EmaCallback> three_emas(double gamma) {
+  NamedEma slow{"slow", {}, {}};
+  slow.options.decay = 0.7;
+  NamedEma fast{"fast", {}, {}};
+  fast.options.decay = 0.2;
+  NamedEma power{"power", {}, {}};
+  power.options.power_gamma = gamma;
+  return std::make_shared<EmaCallback>(std::vector<NamedEma>{slow, fast, power});
+}
+
+TEST_F(AveragingCallbacksTest, SeveralEmasEachFollowTheirOwnRecursionAndWriteTheirOwnFolders) {
+  TrainConfig c = config("several");
+  c.evaluation.every_steps = 4;
+  const double gamma = 2.0;
+  const auto emas = three_emas(gamma);
+  const Run result = run(c, {emas});
+  const auto& live = result.recorder->weights;
+  ASSERT_EQ(live.size(), 8u);
+  at::Tensor slow = live[0].clone();
+  at::Tensor fast = live[0].clone();
+  at::Tensor power = live[0].to(at::kDouble);
+  for (std::size_t k = 1; k < 8; ++k) {
+    slow = 0.7 * slow + (1 - 0.7) * live[k];
+    fast = 0.2 * fast + (1 - 0.2) * live[k];
+    const double t = static_cast<double>(k + 1);
+    const double beta = std::pow(1 - 1 / t, gamma + 1);
+    power = beta * power + (1 - beta) * live[k].to(at::kDouble);
+  }
+  EXPECT_TRUE(at::equal(emas->average(0)->averaged_flat_values().at(0), slow));
+  EXPECT_TRUE(at::equal(emas->average(1)->averaged_flat_values().at(0), fast));
+  EXPECT_LE((emas->average(2)->averaged_flat_values().at(0).to(at::kDouble) - power).abs().max().item<double>(), 1e-6);
+  for (const char* output : {"ema-slow", "ema-fast", "ema-power"}) {
+    EXPECT_TRUE(std::filesystem::exists(c.output_dir / output / "config.json")) << output;
+    EXPECT_EQ(result.result.metrics.count(std::string(output) + "/loss"), 1u) << output;
+  }
+  EXPECT_FALSE(std::filesystem::exists(c.output_dir / "ema"));
+}
+
+TEST_F(AveragingCallbacksTest, ResumeWithSeveralEmasIsBitIdentical) {
+  const Run straight = run(config("several-straight"), {three_emas(3.0)});
+  run(config("several-split"), {three_emas(3.0)}, /*stop_at=*/5);
+  const Run resumed = run(config("several-split"), {three_emas(3.0)}, -1, /*resume=*/true);
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_TRUE(at::equal(resumed.callbacks[0]->average(i)->averaged_flat_values().at(0),
+                          straight.callbacks[0]->average(i)->averaged_flat_values().at(0)))
+        << straight.callbacks[0]->outputs()[i].output;
+  }
+}
+
+// Tensors the filter leaves out are the final live weights in the written model; the others are the average.
+TEST_F(AveragingCallbacksTest, FilteredOutParametersKeepTheirLiveValueInTheWrittenAverage) {
+  const TrainConfig c = config("filtered");
+  AveragingCallbackOptions filtered;
+  filtered.exclude = {"norm\\.weight$"};
+  EmaOptions options;
+  options.decay = 0.7;
+  const auto ema = std::make_shared<EmaCallback>(options, filtered);
+  const Run result = run(c, {ema});
+  const io::CheckpointReader written(c.output_dir / "ema");
+  const NamedTensors averaged = ema->average()->averaged_weights();
+  std::size_t live_kept = 0;
+  for (const auto& [name, tensor] : result.final_weights) {
+    const bool is_norm = name.find("norm.weight") != std::string::npos;
+    EXPECT_TRUE(at::equal(written.tensor(name), is_norm ? tensor : averaged.at(name))) << name;
+    live_kept += is_norm ? 1 : 0;
+  }
+  EXPECT_GT(live_kept, 0u);
+}
+
+TEST_F(AveragingCallbacksTest, AFilterThatLeavesEveryParameterOutIsRefused) {
+  AveragingCallbackOptions filtered;
+  filtered.include = {"no-such-parameter"};
+  const auto swa = std::make_shared<SwaCallback>(SwaOptions{}, std::nullopt, filtered);
+  const std::string message = ladle::testing::error_message([&] { run(config("empty-filter"), {swa}); });
+  EXPECT_TRUE(ladle::testing::contains(message, "leave every parameter out")) << message;
 }
 
 }  // namespace

@@ -4,8 +4,11 @@
 // issue 13 found the old header comment misstating: EMA decay 0.9999, SWA start 0 every 1, LAWA k 10 every 1).
 #include "callbacks/averaging_config.h"
 
+#include "callbacks/averaging_callbacks.h"
+
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 
 #include "tests/support/command_runner.h"
@@ -42,10 +45,10 @@ class AveragingConfigTest : public ::testing::Test {
 TEST_F(AveragingConfigTest, UnknownKeyGetsASuggestionAndTheLine) {
   EXPECT_EQ(error_of("averaging:\n  ema: {decay: 0.9}\n  swa:\n    start_stpe: 2\n"),
             "train.yml:4: averaging.swa.start_stpe: unknown key (did you mean 'start_step'?); known keys: enabled, "
-            "start_step, every, buffers, lr, evaluate, save_model");
+            "start_step, every, buffers, lr, evaluate, save_model, include, exclude");
   EXPECT_EQ(error_of("callbacks:\n  - {type: lawa, kk: 2}\n"),
             "train.yml:2: callbacks[0].kk: unknown key (did you mean 'k'?); known keys: enabled, k, start_step, every, "
-            "storage, directory, buffers, evaluate, save_model");
+            "storage, directory, buffers, evaluate, save_model, include, exclude");
 }
 
 TEST_F(AveragingConfigTest, ValueOutOfRangeNamesTheAllowedRange) {
@@ -72,8 +75,8 @@ TEST_F(AveragingConfigTest, ErrorOfASetValueNamesTheSetArgument) {
             "--set averaging.ema.decay=2: averaging.ema.decay: expected a number in [0, 1], got 2");
   EXPECT_EQ(error_of("averaging:\n  ema: {decay: 0.5}\n", {"averaging.ema.decy=0.9"}),
             "--set averaging.ema.decy=0.9: averaging.ema.decy: unknown key (did you mean 'decay'?); known keys: "
-            "enabled, decay, warmup, warmup_gamma, warmup_power, min_decay, start_step, every, buffers, "
-            "offload_to_cpu, evaluate, save_model");
+            "enabled, name, decay, warmup, warmup_gamma, warmup_power, min_decay, start_step, every, buffers, "
+            "offload_to_cpu, half_life_steps, sigma_rel, gamma, evaluate, save_model, include, exclude");
   // A sub-section only --set gives is named by it too.
   EXPECT_EQ(error_of("averaging:\n  ema: {decay: 0.5}\n", {"averaging.swa.every=0"}),
             "--set averaging.swa.every=0: averaging.swa.every: expected a whole number >= 1, got 0");
@@ -113,6 +116,48 @@ TEST(AveragingReference, ListsEveryTypesKeysWithTheRealDefaults) {
   EXPECT_EQ(find("averaging.lawa.every").default_value, 1);
   EXPECT_EQ(find("averaging.soup.metric").default_value, "loss");
   EXPECT_EQ(find("averaging.wise_ft.enabled").default_value, true);
+}
+
+// A list of EMAs: each entry's errors name its index and line; names are required, valid and unique.
+TEST_F(AveragingConfigTest, ListOfEmasNamesTheEntryOfEachError) {
+  EXPECT_EQ(error_of("averaging:\n  ema:\n    - {name: slow, decay: 0.99}\n    - {decay: 0.9}\n"),
+            "train.yml:4: averaging.ema[1].name: a required key is missing (every EMA of a list has one)");
+  EXPECT_EQ(error_of("averaging:\n  ema:\n    - {name: slow, decay: 0.99}\n    - {name: slow, decay: 0.9}\n"),
+            "train.yml:4: averaging.ema[1].name: expected a name no other EMA of the list has, got 'slow' again");
+  EXPECT_EQ(error_of("averaging:\n  ema:\n    - {name: Slow, decay: 0.99}\n"),
+            "train.yml:3: averaging.ema[0].name: expected [a-z0-9_-]+, got 'Slow'");
+  EXPECT_EQ(error_of("averaging:\n  ema:\n    - {name: a, decay: 1.5}\n"),
+            "train.yml:3: averaging.ema[0].decay: expected a number in [0, 1], got 1.5");
+}
+
+TEST_F(AveragingConfigTest, AnEmasDecayIsGivenByOneKeyAtMost) {
+  EXPECT_EQ(error_of("averaging:\n  ema: {decay: 0.9, sigma_rel: 0.1}\n"),
+            "train.yml:2: averaging.ema.sigma_rel: expected one of decay, half_life_steps, sigma_rel, gamma, got "
+            "decay, sigma_rel");
+  EXPECT_EQ(error_of("averaging:\n  ema:\n    - {name: a, gamma: 3, half_life_steps: 10}\n"),
+            "train.yml:3: averaging.ema[0].gamma: expected one of decay, half_life_steps, sigma_rel, gamma, got "
+            "half_life_steps, gamma");
+  EXPECT_EQ(error_of("averaging:\n  ema: {sigma_rel: 0.1, warmup: true}\n"),
+            "train.yml:2: averaging.ema.warmup: expected false for a power-function EMA (sigma_rel given)");
+  EXPECT_TRUE(ladle::testing::contains(error_of("averaging:\n  swa: {exclude: ['(']}\n"),
+                                       "averaging.swa.exclude: exclude pattern '(' is not a valid regular expression"));
+}
+
+// half_life_steps h with every e gives decay 0.5^(e/h): after h steps (h/e updates) a weight counts half.
+TEST_F(AveragingConfigTest, HalfLifeAndSigmaRelBecomeTheEmasDecayAndGamma) {
+  const auto callbacks = trainer::make_config_callbacks(TrainConfig::from_yaml(
+      "averaging:\n  ema:\n    - {name: h, half_life_steps: 40, every: 4}\n    - {name: p, sigma_rel: 0.1}\n"
+      "model: {config: {hidden_size: 16}}\ntokenizer: {type: byte}\ndata: {train: train.jsonl}\n",
+      "train.yml", dir_, {}));
+  ASSERT_EQ(callbacks.size(), 1u);
+  const auto* ema = dynamic_cast<const EmaCallback*>(callbacks[0].get());
+  ASSERT_NE(ema, nullptr);
+  ASSERT_EQ(ema->outputs().size(), 2u);
+  EXPECT_EQ(ema->outputs()[0].output, "ema-h");
+  EXPECT_EQ(ema->outputs()[1].output, "ema-p");
+  EXPECT_DOUBLE_EQ(ema->emas()[0].options.decay, std::pow(0.5, 0.1));
+  ASSERT_TRUE(ema->emas()[1].options.power_gamma.has_value());
+  EXPECT_NEAR(*ema->emas()[1].options.power_gamma, 6.94, 0.005);  // EDM2 section 3.1
 }
 
 }  // namespace

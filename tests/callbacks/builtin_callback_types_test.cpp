@@ -72,9 +72,11 @@ TEST(BuiltinCallbackTypes, AreRegisteredInTheOrderAveragingMakesThem) {
   for (const auto& type : trainer::registered_callback_types()) names.push_back(type.name);
   std::vector<std::string> builtins;
   for (const auto& name : names) {
-    if (name == "ema" || name == "swa" || name == "lawa" || name == "soup" || name == "wise_ft") builtins.push_back(name);
+    if (name == "ema" || name == "swa" || name == "lawa" || name == "posthoc" || name == "soup" || name == "wise_ft") {
+      builtins.push_back(name);
+    }
   }
-  EXPECT_EQ(builtins, (std::vector<std::string>{"ema", "swa", "lawa", "soup", "wise_ft"}));
+  EXPECT_EQ(builtins, (std::vector<std::string>{"ema", "swa", "lawa", "posthoc", "soup", "wise_ft"}));
 }
 
 // The same EMA from `callbacks:`, from `averaging:` and built by hand: the same callbacks, and ema/ bit for bit.
@@ -112,7 +114,7 @@ TEST_F(BuiltinCallbackTypesTest, EveryBuiltinTypeIsMadeFromEitherSpelling) {
   ASSERT_EQ(callbacks.size(), 1u);
   const auto* swa = dynamic_cast<const SwaCallback*>(callbacks.front().get());
   ASSERT_NE(swa, nullptr);
-  EXPECT_FALSE(swa->callback_options().save_model);
+  EXPECT_FALSE(swa->outputs().front().options.save_model);
 }
 
 TEST_F(BuiltinCallbackTypesTest, EnabledFalseTurnsACallbackOff) {

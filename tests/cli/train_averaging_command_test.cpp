@@ -146,7 +146,7 @@ TEST_F(TrainAveragingCliTest, UnknownKeyInTheSectionIsNamedBeforeTraining) {
   EXPECT_EQ(from_file.exit_code, 1);
   // The averaging section starts on line 11 of the file; the unknown sub-section is named by its own line, 15.
   EXPECT_TRUE(contains(from_file.err, "train.yml:15: averaging.ewa: unknown callback type 'ewa' (did you mean "
-                                      "'ema'?); registered types: ema, swa, lawa, soup, wise_ft"))
+                                      "'ema'?); registered types: ema, swa, lawa, posthoc, soup, wise_ft"))
       << from_file.err;
 }
 
