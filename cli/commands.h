@@ -11,6 +11,7 @@ void add_version_command(CLI::App& app);
 void add_inspect_command(CLI::App& app);
 void add_tokenizer_command(CLI::App& app);
 void add_merge_command(CLI::App& app);
+void add_extract_lora_command(CLI::App& app);
 void add_cluster_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_soup_command(CLI::App& app);

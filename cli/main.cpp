@@ -95,6 +95,7 @@ int main(int argc, char** argv) {
   ladle::cli::add_inspect_command(app);
   ladle::cli::add_tokenizer_command(app);
   ladle::cli::add_merge_command(app);
+  ladle::cli::add_extract_lora_command(app);
   ladle::cli::add_cluster_command(app);
   ladle::cli::add_train_command(app);
   ladle::cli::add_soup_command(app);

@@ -9,7 +9,7 @@
 
 namespace ladle::merge {
 
-LoraFactors truncated_lora_factors(const at::Tensor& delta, std::int64_t rank) {
+LoraFactors truncated_lora_factors(const at::Tensor& delta, std::int64_t rank, SingularValueSplit split) {
   if (delta.dim() != 2) throw Error("LoRA re-factorisation: the update is not a matrix");
   const std::int64_t most = std::min(delta.size(0), delta.size(1));
   if (rank < 1 || rank > most) {
@@ -19,8 +19,11 @@ LoraFactors truncated_lora_factors(const at::Tensor& delta, std::int64_t rank) {
   const at::Tensor matrix = delta.to(delta.scalar_type() == at::kDouble ? at::kDouble : at::kFloat);
   const auto [u, s, vh] = at::linalg_svd(matrix, /*full_matrices=*/false);
   LoraFactors factors;
-  factors.b = (u.narrow(1, 0, rank) * s.narrow(0, 0, rank)).contiguous();
+  const at::Tensor kept = s.narrow(0, 0, rank);
+  const at::Tensor b_scale = split == SingularValueSplit::balanced ? kept.sqrt() : kept;
+  factors.b = (u.narrow(1, 0, rank) * b_scale).contiguous();
   factors.a = vh.narrow(0, 0, rank).contiguous();
+  if (split == SingularValueSplit::balanced) factors.a = (factors.a * b_scale.unsqueeze(1)).contiguous();
   const at::Tensor squares = s.to(at::kDouble).square();
   factors.kept_energy = squares.narrow(0, 0, rank).sum().item<double>();
   factors.total_energy = squares.sum().item<double>();
