@@ -15,6 +15,8 @@
 #              LADLE_FUZZ_CXX        the compiler (default clang++)
 #              LADLE_DATA_DIR        where seeds are taken from: instructions/, tokenizers/ (default <repo>/data)
 #              LADLE_FUZZ_LOG_DIR    where each target's libFuzzer log goes (default BUILD/logs)
+#              LADLE_FUZZ_SEED       libFuzzer's random seed (default: a new one each run); the ctest smoke runs fix it
+#                                    with a fixed number of executions, so a suite run is repeatable
 # Exit status: 0 no finding; 1 a finding (its input is saved under artifacts/ and printed) or a build failure;
 #              2 a usage error; 77 no usable libFuzzer toolchain (ctest reports the test as skipped).
 set -euo pipefail
@@ -123,7 +125,7 @@ for target in "${selected[@]}"; do
   start=$(date +%s)
   set +e
   "$build/tests/fuzz/${target}_fuzzer" "$corpus" "${seed_dirs[@]}" "${budget[@]}" -max_len="$(max_len "$target")" \
-    -timeout=10 -error_exitcode=1 -timeout_exitcode=1 -dict="$build/dicts/$target.dict" \
+    ${LADLE_FUZZ_SEED:+-seed="$LADLE_FUZZ_SEED"} -timeout=10 -error_exitcode=1 -timeout_exitcode=1 -dict="$build/dicts/$target.dict" \
     -artifact_prefix="$build/artifacts/$target-" -print_final_stats=1 >"$log" 2>&1
   result=$?
   set -e

@@ -122,6 +122,15 @@ std::unique_ptr<HfTokenizer> HfTokenizer::from_tokenizer_json_text(const std::st
   tokenizer->added_ = std::make_unique<hf::AddedVocabulary>(std::move(added), tokenizer->normalizer_.get());
   Files files{special_token_names(tokenizer_json.parent_path(), special_tokens)};
   tokenizer->finish(files);
+  // The post-processor's ids come from its own table, not the vocabulary: an id with no token would reach the
+  // model's embedding as an out-of-range index.
+  if (tokenizer->post_processor_) {
+    for (const auto id : tokenizer->post_processor_->process({})) {
+      if (id >= tokenizer->vocab_size() || !tokenizer->has_token_[id]) {
+        root["post_processor"].fail("adds token id " + std::to_string(id) + ", which has no token in the vocabulary");
+      }
+    }
+  }
   return tokenizer;
 }
 

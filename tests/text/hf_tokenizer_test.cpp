@@ -240,6 +240,19 @@ TEST_F(HfTokenizerTest, TemplatePostProcessorAddsSpecialTokens) {
   EXPECT_TRUE(tokenizer->add_bos_token());
 }
 
+TEST_F(HfTokenizerTest, PostProcessorIdWithoutATokenIsRefused) {
+  // Found by the hf_tokenizer_json fuzzer: the template's special-token table gives an id the vocabulary lacks.
+  json config = bpe_tokenizer_json({"a", "<s>"}, {});
+  config["post_processor"] = {{"type", "TemplateProcessing"},
+                              {"single", {{{"SpecialToken", {{"id", "<s>"}}}}, {{"Sequence", {{"id", "A"}}}}}},
+                              {"special_tokens", {{"<s>", {{"ids", {10}}}}}}};
+  const std::string message = error_message([&] { load(config); });
+  EXPECT_TRUE(contains(message, "post_processor")) << message;
+  EXPECT_TRUE(contains(message, "token id 10")) << message;
+  config["post_processor"] = {{"type", "BertProcessing"}, {"cls", {"<s>", 1}}, {"sep", {"</s>", 2}}};
+  EXPECT_TRUE(contains(error_message([&] { load(config); }), "token id 2"));
+}
+
 TEST_F(HfTokenizerTest, SpecialTokensMapOverridesTokenizerConfig) {
   write(folder_ / "special_tokens_map.json", R"({"eos_token": "b"})");
   auto tokenizer = load(bpe_tokenizer_json({"a", "b"}, {}), {{"eos_token", "a"}});
