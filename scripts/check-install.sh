@@ -19,4 +19,4 @@ types=$(sed -n 2p <<< "$output")
 [ "$value" = "2" ] || { echo "expected 2 (the mean of 1 and 3)" >&2; exit 1; }
 # The callbacks library registers its types from a file the consumer never refers to: the installed package's link
 # option must keep it.
-[ "$types" = "ema swa lawa soup wise_ft" ] || { echo "expected the built-in callback types, got '$types'" >&2; exit 1; }
+[ "$types" = "ema swa lawa posthoc soup wise_ft" ] || { echo "expected the built-in callback types, got '$types'" >&2; exit 1; }
