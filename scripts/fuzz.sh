@@ -15,6 +15,8 @@
 #              LADLE_FUZZ_CXX        the compiler (default clang++)
 #              LADLE_DATA_DIR        where seeds are taken from: instructions/, tokenizers/ (default <repo>/data)
 #              LADLE_FUZZ_LOG_DIR    where each target's libFuzzer log goes (default BUILD/logs)
+#              LADLE_FUZZ_TIMEOUT    seconds of wall time one input may take before it counts as a finding (default 10;
+#                                    a long run at the lowest priority beside other work needs more)
 #              LADLE_FUZZ_SEED       libFuzzer's random seed (default: a new one each run); the ctest smoke runs fix it
 #                                    with a fixed number of executions, so a suite run is repeatable
 # Exit status: 0 no finding; 1 a finding (its input is saved under artifacts/ and printed) or a build failure;
@@ -125,7 +127,7 @@ for target in "${selected[@]}"; do
   start=$(date +%s)
   set +e
   "$build/tests/fuzz/${target}_fuzzer" "$corpus" "${seed_dirs[@]}" "${budget[@]}" -max_len="$(max_len "$target")" \
-    ${LADLE_FUZZ_SEED:+-seed="$LADLE_FUZZ_SEED"} -timeout=10 -error_exitcode=1 -timeout_exitcode=1 -dict="$build/dicts/$target.dict" \
+    ${LADLE_FUZZ_SEED:+-seed="$LADLE_FUZZ_SEED"} -timeout="${LADLE_FUZZ_TIMEOUT:-10}" -error_exitcode=1 -timeout_exitcode=1 -dict="$build/dicts/$target.dict" \
     -artifact_prefix="$build/artifacts/$target-" -print_final_stats=1 >"$log" 2>&1
   result=$?
   set -e
