@@ -40,7 +40,7 @@ struct ValueType<bool> {
   static ValueRange natural_range() { return {}; }
   static bool read(const YamlValue& value, const ValueRange&) {
     bool result = false;
-    if (!value.node.IsScalar() || !YAML::convert<bool>::decode(value.node, result)) value.expected(name());
+    if (!value.is_plain_scalar() || !YAML::convert<bool>::decode(value.node, result)) value.expected(name());
     return result;
   }
   static nlohmann::json to_json(bool value) { return value; }
@@ -64,7 +64,7 @@ struct ValueType<T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T,
   }
   static T read(const YamlValue& value, const ValueRange& range) {
     long long result = 0;
-    if (!value.node.IsScalar() || !YAML::convert<long long>::decode(value.node, result) ||
+    if (!value.is_plain_scalar() || !YAML::convert<long long>::decode(value.node, result) ||
         !range.contains(static_cast<double>(result))) {
       value.expected(name(), range);
     }
@@ -84,7 +84,7 @@ struct ValueType<double> {
   static ValueRange natural_range() { return {}; }
   static double read(const YamlValue& value, const ValueRange& range) {
     double result = 0;
-    if (!value.node.IsScalar() || !YAML::convert<double>::decode(value.node, result) || !std::isfinite(result) ||
+    if (!value.is_plain_scalar() || !YAML::convert<double>::decode(value.node, result) || !std::isfinite(result) ||
         !range.contains(result)) {
       value.expected(name(), range);
     }

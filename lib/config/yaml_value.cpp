@@ -16,6 +16,11 @@ void YamlValue::fail(const std::string& message) const { throw Error(where() + "
 void YamlValue::expected(const std::string& what, const ValueRange& range) const {
   // A value of the wrong type is named by its type; a number out of range is shown as written, with the range.
   double number = 0;
+  bool truth = false;
+  if (node.IsScalar() && !is_plain_scalar() &&
+      (YAML::convert<double>::decode(node, number) || YAML::convert<bool>::decode(node, truth))) {
+    fail("expected " + what + ", got " + yaml_shown(node) + " (quoted, so a string: write it without quotes)");
+  }
   if (!node.IsScalar() || !YAML::convert<double>::decode(node, number))
     fail("expected " + what + ", got " + yaml_shown(node));
   fail("expected " + described(what, range) + ", got " + node.Scalar());

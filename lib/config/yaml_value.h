@@ -22,6 +22,9 @@ struct YamlValue {
   YamlValue member(const std::pair<YAML::Node, YAML::Node>& item) const;
   YamlValue item(std::size_t index) const;
 
+  // A scalar written without quotes: YAML reads only those as numbers and booleans ("16" is a string, as it is in
+  // JSON, where transformers would keep it one).
+  bool is_plain_scalar() const { return node.IsScalar() && node.Tag() != "!"; }
   // Throws ladle::Error "<where>: <key>: <message>".
   [[noreturn]] void fail(const std::string& message) const;
   // Throws "... expected <what>, got 'text'" for a value that is no number, else "... expected <what> <range>,

@@ -41,12 +41,9 @@ CheckpointReader::CheckpointReader(const fs::path& path) : path_(path) {
 
   if (path_exists(path / kConfigFile)) {
     const fs::path config_path = path / kConfigFile;
-    const std::string text = read_text_file(config_path, kMaxJsonFileBytes);
-    try {
-      config_ = json::parse(text);
-    } catch (const json::exception& e) {
-      throw Error(config_path.string() + ": invalid JSON (" + e.what() + ")");
-    }
+    // As hostile as any outside file: a key given twice or nesting without end is an error, not a guess.
+    config_ = parse_json_strict(read_text_file(config_path, kMaxJsonFileBytes), config_path.string(),
+                                kMaxConfigJsonDepth);
     if (!config_->is_object()) {
       throw Error(config_path.string() + ": must be a JSON object, got " + config_->type_name());
     }

@@ -14,6 +14,9 @@ namespace ladle::io {
 // twice (nlohmann keeps one of them; which tensor would a reader get?) and nesting deeper than max_depth
 // (objects and arrays each count one level). Throws ladle::Error naming `label` for invalid JSON (including
 // ill-formed UTF-8), duplicate keys and excess depth.
+// How deep a model's config.json may nest: real ones use three or four levels (rope_scaling, quantization_config).
+inline constexpr std::size_t kMaxConfigJsonDepth = 32;
+
 nlohmann::json parse_json_strict(std::string_view text, const std::string& label, std::size_t max_depth);
 
 // Untrusted text (a tensor name, a key) made safe to embed in an error message: single-quoted, control and

@@ -420,8 +420,7 @@ CausalLmConfig CausalLmConfig::from_file(const std::filesystem::path& path) {
 }
 
 CausalLmConfig CausalLmConfig::from_text(const std::string& text, const std::filesystem::path& path) {
-  constexpr std::size_t kMaxDepth = 32;
-  const json document = io::parse_json_strict(text, path.string(), kMaxDepth);
+  const json document = io::parse_json_strict(text, path.string(), io::kMaxConfigJsonDepth);
   if (!document.is_object()) throw Error(path.string() + ": expected a JSON object of config.json fields");
   // JSON is YAML: parsed again as YAML, every key keeps its line for the messages. A file yaml-cpp cannot parse
   // (a few JSON escapes) is read without lines.

@@ -103,6 +103,8 @@ TEST(ConfigSchema, WrongTypeIsShownAsWritten) {
             "ema.yml:1: betas: expected a list of 2 numbers, got a list");
   EXPECT_EQ(error_message([] { read("lr: 3\n"); }), "ema.yml:1: lr: expected a mapping of keys, got '3'");
   EXPECT_EQ(error_message([] { read("decay: 0.5\ndecay: 0.6\n"); }), "ema.yml:2: decay: given twice");
+  EXPECT_EQ(error_message([] { read("every: \"4\"\n"); }),
+            "ema.yml:1: every: expected a whole number, got '4' (quoted, so a string: write it without quotes)");
 }
 
 // A key that is no name reached yaml-cpp's as<std::string>(), whose conversion error escaped: `ladle train` and

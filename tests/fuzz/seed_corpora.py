@@ -4,7 +4,8 @@
 The committed seeds (tests/fuzz/seeds/<target>/) hold small hand-written files of every format; this adds what the
 tree and the data folder hold: the example configs, the head of the instruction data, and each Hugging Face
 tokenizer folder's tokenizer.json (shrunk: a fuzzer's input is kilobytes, and a 10 MB vocabulary would make every
-execution take a second), tokenizer_config.json and chat template. Missing data is skipped.
+execution take a second), tokenizer_config.json and chat template, and a GPT-2 folder's vocab.json and merges.txt
+(shrunk the same way). Missing data is skipped.
 """
 import argparse
 import json
@@ -54,8 +55,24 @@ def shrunk_tokenizer(tokenizer):
     return tokenizer
 
 
+def gpt2_files_seed(folder):
+    """vocab.json and merges.txt shrunk as shrunk_tokenizer does, joined by a NUL byte (the target's input)."""
+    vocab = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
+    kept = dict(sorted(vocab.items(), key=lambda item: item[1])[:VOCAB_KEPT])
+    merges = ["#version: 0.2"]
+    for line in (folder / "merges.txt").read_text(encoding="utf-8").splitlines()[1:]:
+        left, right = line.split(" ", 1)
+        if left in kept and right in kept and left + right in kept:
+            merges.append(line)
+        if len(merges) > MERGES_KEPT:
+            break
+    return json.dumps(kept, ensure_ascii=False) + "\0" + "\n".join(merges) + "\n"
+
+
 def tokenizer_seeds(out, tokenizers):
     for folder in sorted(path for path in tokenizers.glob("*") if path.is_dir()):
+        if (folder / "vocab.json").is_file() and (folder / "merges.txt").is_file():
+            write(out, "gpt2_vocab_merges", folder.name + ".txt", gpt2_files_seed(folder))
         tokenizer_json = folder / "tokenizer.json"
         if tokenizer_json.is_file():
             shrunk = shrunk_tokenizer(json.loads(tokenizer_json.read_text(encoding="utf-8")))

@@ -428,6 +428,14 @@ TEST(CheckpointReader, InvalidConfigJsonNamesTheFile) {
                   (dir.path / "m" / "config.json").string() + ": invalid JSON");
 }
 
+TEST(CheckpointReader, ConfigJsonWithAKeyTwiceIsRefused) {
+  ScratchDir dir;
+  save_checkpoint(dir.path / "m", five_tensors());
+  write_text(dir.path / "m" / "config.json", R"({"hidden_size": 16, "hidden_size": 32})");
+  EXPECT_CONTAINS(error_of([&] { CheckpointReader reader(dir.path / "m"); }),
+                  (dir.path / "m" / "config.json").string() + ": duplicate key 'hidden_size'");
+}
+
 TEST(CheckpointReader, UnknownTensorErrorNamesCheckpointAndTensor) {
   ScratchDir dir;
   save_checkpoint(dir.path / "m", five_tensors());

@@ -134,6 +134,17 @@ TEST(CausalLmConfig, WrongFieldTypeNamesTheField) {
             "model/config.json: hidden_size: expected a whole number, got 'wide'");
 }
 
+// transformers keeps a quoted number a string (and the model then fails on it); ladle read it as the number.
+TEST(CausalLmConfig, QuotedNumberIsAStringNotANumber) {
+  json fields = llama_json();
+  fields["hidden_size"] = "16";
+  EXPECT_EQ(parse_error(fields), "model/config.json: hidden_size: expected a whole number, got '16' (quoted, so a "
+                                 "string: write it without quotes)");
+  fields = llama_json();
+  fields["rms_norm_eps"] = "1e-5";
+  EXPECT_NE(parse_error(fields).find("rms_norm_eps: expected a number, got '1e-5' (quoted"), std::string::npos);
+}
+
 TEST(CausalLmConfig, BooleanIsNotAnInteger) {
   json fields = llama_json();
   fields["num_hidden_layers"] = true;

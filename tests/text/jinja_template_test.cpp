@@ -222,6 +222,31 @@ TEST(JinjaTemplate, NamespaceInsideItselfPrintsAsPythonsRecursiveRepr) {
             "<Namespace {'a': 1, 'me': (<Namespace {...}>, {'k': <Namespace {...}>})}>");
 }
 
+// A value nested without bound at render time (found on the fuzz build) overflowed the stack when destroyed, printed,
+// given to tojson or compared. Python's jinja2 raises RecursionError for the walks; length and identity need none
+// (python3-jinja2 3.1.2 prints 1 and True for the first and fourth templates).
+TEST(JinjaTemplate, ValuesNestedWithoutBoundAreAnErrorNotACrash) {
+  // Two equal lists, each 100,000 levels deep.
+  const std::string deep_list =
+      "{% set ns = namespace(x=[], y=[]) %}"
+      "{% for i in range(100000) %}{% set ns.x = [ns.x] %}{% set ns.y = [ns.y] %}{% endfor %}";
+  EXPECT_EQ(Template(deep_list + "{{ ns.x | length }}", "t").render({}), "1");
+  for (const char* walk : {"{{ ns.x }}", "{{ ns.x | tojson }}", "{{ ns.x == ns.y }}", "{{ ns.x < ns.y }}"}) {
+    const std::string message = testing::error_message([&] { Template(deep_list + walk, "t").render({}); });
+    EXPECT_TRUE(testing::contains(message, "nested deeper than 512 levels")) << walk << ": " << message;
+  }
+  EXPECT_EQ(Template(deep_list + "{{ ns.x == ns.x }}", "t").render({}), "True");
+  const std::string deep_namespaces =
+      "{% set ns = namespace(head=none) %}"
+      "{% for i in range(100000) %}{% set ns.head = namespace(next=ns.head) %}{% endfor %}";
+  EXPECT_EQ(Template(deep_namespaces + "done", "t").render({}), "done");
+  EXPECT_TRUE(testing::contains(
+      testing::error_message([&] { Template(deep_namespaces + "{{ ns.head }}", "t").render({}); }), "nested deeper"));
+  nlohmann::ordered_json messages = nlohmann::ordered_json::array();
+  for (int i = 0; i < 100000; ++i) messages = nlohmann::ordered_json::array({std::move(messages)});
+  EXPECT_TRUE(testing::contains(testing::error_message([&] { from_json(messages); }), "nested deeper than 512 levels"));
+}
+
 TEST(JinjaTemplate, UnboundedRecursionIsAnError) {
   const Template t("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}", "t");
   EXPECT_TRUE(testing::contains(testing::error_message([&] { t.render({}); }), "macro calls nested deeper than 100"));

@@ -134,32 +134,37 @@ std::unique_ptr<BpeModel> BpeModel::from_json(const JsonField& model) {
 
 std::unique_ptr<BpeModel> BpeModel::from_files(const std::filesystem::path& vocab_json,
                                                const std::filesystem::path& merges_txt) {
-  const nlohmann::json vocab =
-      io::parse_json_strict(io::read_text_file(vocab_json, std::uintmax_t{64} << 20), vocab_json.string(), 4);
-  const std::string text = io::read_text_file(merges_txt, std::uintmax_t{64} << 20);
-  require_valid_utf8(text, merges_txt.string());
+  constexpr std::uintmax_t kMaxFileBytes = std::uintmax_t{64} << 20;
+  return from_texts(io::read_text_file(vocab_json, kMaxFileBytes), io::read_text_file(merges_txt, kMaxFileBytes),
+                    vocab_json.string(), merges_txt.string());
+}
+
+std::unique_ptr<BpeModel> BpeModel::from_texts(const std::string& vocab_json, const std::string& merges_txt,
+                                               const std::string& vocab_label, const std::string& merges_label) {
+  const nlohmann::json vocab = io::parse_json_strict(vocab_json, vocab_label, 4);
+  require_valid_utf8(merges_txt, merges_label);
   std::vector<Merge> merges;
   std::vector<std::size_t> lines;
   std::size_t line_number = 0;
-  for (std::size_t begin = 0; begin < text.size();) {
-    std::size_t end = text.find('\n', begin);
-    if (end == std::string::npos) end = text.size();
-    std::string_view line(text.data() + begin, end - begin);
+  for (std::size_t begin = 0; begin < merges_txt.size();) {
+    std::size_t end = merges_txt.find('\n', begin);
+    if (end == std::string::npos) end = merges_txt.size();
+    std::string_view line(merges_txt.data() + begin, end - begin);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     ++line_number;
     begin = end + 1;
     if (line.rfind("#version", 0) == 0) continue;
     const std::size_t space = line.find(' ');
     if (space == std::string_view::npos || line.find(' ', space + 1) != std::string_view::npos) {
-      throw Error(merges_txt.string() + ":" + std::to_string(line_number) +
+      throw Error(merges_label + ":" + std::to_string(line_number) +
                   ": expected \"left right\" (two tokens separated by one space)");
     }
     merges.emplace_back(std::string(line.substr(0, space)), std::string(line.substr(space + 1)));
     lines.push_back(line_number);
   }
   return std::make_unique<BpeModel>(
-      vocabulary_of(JsonField(vocab, vocab_json.string())), merges, BpeSettings{},
-      [&](std::size_t i) { return merges_txt.string() + ":" + std::to_string(lines[i]); }, vocab_json.string());
+      vocabulary_of(JsonField(vocab, vocab_label)), merges, BpeSettings{},
+      [&](std::size_t i) { return merges_label + ":" + std::to_string(lines[i]); }, vocab_label);
 }
 
 void BpeModel::add_merge(std::uint32_t left, std::uint32_t right, MergeTarget target) {

@@ -52,6 +52,9 @@ class BpeModel {
   // GPT-2's vocab.json (token -> id) and merges.txt ("#version" line, then "left right" per line).
   static std::unique_ptr<BpeModel> from_files(const std::filesystem::path& vocab_json,
                                               const std::filesystem::path& merges_txt);
+  // The same from the two files' contents; `vocab_label` and `merges_label` name them in errors.
+  static std::unique_ptr<BpeModel> from_texts(const std::string& vocab_json, const std::string& merges_txt,
+                                              const std::string& vocab_label, const std::string& merges_label);
 
   // Appends the ids of one word (text the pre-tokenizer produced).
   void encode_word(std::string_view word, std::vector<std::int64_t>& out) const;

@@ -54,7 +54,9 @@ class JsonWriter {
 
   void write(const Value& value, int depth) {
     // Python's json.dumps raises RecursionError on deep nesting; a template cannot build cycles.
-    if (depth > 512) throw Error("tojson: nesting deeper than 512 levels");
+    if (depth > kMaxValueNesting) {
+      throw Error("tojson: the value is nested deeper than " + std::to_string(kMaxValueNesting) + " levels");
+    }
     switch (value.kind()) {
       case Value::Kind::none: out += "null"; return;
       case Value::Kind::boolean: out += value.as_bool() ? "true" : "false"; return;

@@ -70,6 +70,59 @@ void Dict::set(std::string key, Value value) {
   items_.emplace_back(std::move(key), std::move(value));
 }
 
+void Dict::release_values_into(std::vector<Value>& out) {
+  for (auto& item : items_) out.push_back(std::move(item.second));
+  items_.clear();
+}
+
+Value::~Value() {
+  std::vector<Value> pending;
+  release_items_into(pending);
+  // Each value taken here gives up its own items before it is destroyed, so no destructor meets a nested container
+  // it owns alone.
+  while (!pending.empty()) {
+    Value last = std::move(pending.back());
+    pending.pop_back();
+    last.release_items_into(pending);
+  }
+}
+
+void Value::release_items_into(std::vector<Value>& out) {
+  // use_count() == 1: no other Value shares the container, so nobody can see it emptied. The const_casts are
+  // sound because the containers are created non-const (the constructors).
+  if (auto* list = std::get_if<std::shared_ptr<const List>>(&data_); list && *list && list->use_count() == 1) {
+    auto& items = const_cast<List&>(**list);
+    for (auto& item : items) out.push_back(std::move(item));
+    items.clear();
+  } else if (auto* dict = std::get_if<std::shared_ptr<const Dict>>(&data_); dict && *dict && dict->use_count() == 1) {
+    const_cast<Dict&>(**dict).release_values_into(out);
+  } else if (auto* ns = std::get_if<std::shared_ptr<Namespace>>(&data_); ns && *ns && ns->use_count() == 1) {
+    (*ns)->attributes.release_values_into(out);
+  }
+}
+
+namespace {
+
+// The depth of the walk that print, == and ordering are making through nested containers, on this thread.
+thread_local int value_walk_depth = 0;
+
+// One level of such a walk; throws past kMaxValueNesting.
+class ValueWalkLevel {
+ public:
+  explicit ValueWalkLevel(const char* operation) {
+    if (value_walk_depth >= kMaxValueNesting) {
+      throw Error(std::string(operation) + ": the value is nested deeper than " + std::to_string(kMaxValueNesting) +
+                  " levels");
+    }
+    ++value_walk_depth;
+  }
+  ~ValueWalkLevel() { --value_walk_depth; }
+  ValueWalkLevel(const ValueWalkLevel&) = delete;
+  ValueWalkLevel& operator=(const ValueWalkLevel&) = delete;
+};
+
+}  // namespace
+
 std::string type_name(const Value& value) {
   switch (value.kind()) {
     case Value::Kind::undefined: return "Undefined";
@@ -174,6 +227,7 @@ std::string dict_repr(const Dict& dict) {
 }  // namespace
 
 std::string repr(const Value& value) {
+  const ValueWalkLevel level("printing");
   switch (value.kind()) {
     case Value::Kind::undefined: return "Undefined";
     case Value::Kind::none: return "None";
@@ -217,6 +271,7 @@ bool equals(const Value& a, const Value& b) {
     return a.as_int() == b.as_int();
   }
   if (a.kind() != b.kind()) return false;
+  const ValueWalkLevel level("comparing with ==");
   switch (a.kind()) {
     case Value::Kind::undefined:
     case Value::Kind::none: return true;
@@ -224,6 +279,7 @@ bool equals(const Value& a, const Value& b) {
     case Value::Kind::list: {
       const auto& x = a.as_list();
       const auto& y = b.as_list();
+      if (&x == &y) return true;  // Python compares items by identity first, so a list equals itself
       if (x.size() != y.size()) return false;
       for (std::size_t i = 0; i < x.size(); ++i) {
         if (!equals(x[i], y[i])) return false;
@@ -233,6 +289,7 @@ bool equals(const Value& a, const Value& b) {
     case Value::Kind::dict: {
       const auto& x = a.as_dict();
       const auto& y = b.as_dict();
+      if (&x == &y) return true;
       if (x.size() != y.size()) return false;
       for (const auto& [key, item] : x.items()) {
         const Value* other = y.find(key);
@@ -256,6 +313,7 @@ int compare(const Value& a, const Value& b) {
   // UTF-8 byte order is code point order, which is Python's str order.
   if (a.is_string() && b.is_string()) return a.as_string().compare(b.as_string()) < 0 ? -1 : a.as_string() == b.as_string() ? 0 : 1;
   if (a.is_list() && b.is_list()) {
+    const ValueWalkLevel level("ordering");
     const auto& x = a.as_list();
     const auto& y = b.as_list();
     for (std::size_t i = 0; i < x.size() && i < y.size(); ++i) {

@@ -18,6 +18,11 @@ namespace ladle::text::jinja {
 class Value;
 using List = std::vector<Value>;
 
+// Containers nested deeper than this stop the operations that walk them (print, ==, ordering, tojson, reading
+// JSON) with an error, as Python's RecursionError stops jinja2: the walk would otherwise overflow the stack. A
+// template can build such a value ({% set ns.x = [ns.x] %} in a loop); real data is nested a few levels.
+inline constexpr int kMaxValueNesting = 512;
+
 // A dict with string keys, in insertion order (Python dicts keep it; tojson and items() show it).
 class Dict {
  public:
@@ -29,6 +34,8 @@ class Dict {
   void set(std::string key, Value value);
   const std::vector<Item>& items() const { return items_; }
   std::size_t size() const { return items_.size(); }
+  // Moves the values out, leaving the dict empty.
+  void release_values_into(std::vector<Value>& out);
 
  private:
   std::vector<Item> items_;
@@ -73,8 +80,9 @@ class Value {
   Value(double f) : data_(f) {}
   Value(std::string s) : data_(std::move(s)) {}
   Value(const char* s) : data_(std::string(s)) {}
-  Value(List list) : data_(std::make_shared<const List>(std::move(list))) {}
-  Value(Dict dict) : data_(std::make_shared<const Dict>(std::move(dict))) {}
+  // The containers are made non-const and shared as const, so that the last owner may empty them (~Value).
+  Value(List list) : data_(std::shared_ptr<const List>(std::make_shared<List>(std::move(list)))) {}
+  Value(Dict dict) : data_(std::shared_ptr<const Dict>(std::make_shared<Dict>(std::move(dict)))) {}
   Value(std::shared_ptr<Namespace> ns) : data_(std::move(ns)) {}
   Value(Callable callable) : data_(std::make_shared<const Callable>(std::move(callable))) {}
   // A tuple: a list everywhere except in repr, where it prints as (a, b).
@@ -83,6 +91,14 @@ class Value {
     value.tuple_ = true;
     return value;
   }
+
+  Value(const Value&) = default;
+  Value(Value&&) noexcept = default;
+  Value& operator=(const Value&) = default;
+  Value& operator=(Value&&) noexcept = default;
+  // Destroys nested containers this value alone owns one level at a time: the default destructor recurses once
+  // per level and overflows the stack on a deep value.
+  ~Value();
 
   Kind kind() const { return static_cast<Kind>(data_.index()); }
   bool is_undefined() const { return kind() == Kind::undefined; }
@@ -111,6 +127,9 @@ class Value {
   const Undefined& as_undefined() const { return std::get<Undefined>(data_); }
 
  private:
+  // Moves the items of the container this value alone owns into `out`, leaving the container empty.
+  void release_items_into(std::vector<Value>& out);
+
   std::variant<Undefined, None, bool, std::int64_t, double, std::string, std::shared_ptr<const List>,
                std::shared_ptr<const Dict>, std::shared_ptr<Namespace>, std::shared_ptr<const Callable>>
       data_;
