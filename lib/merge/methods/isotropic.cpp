@@ -20,6 +20,21 @@ at::Tensor isotropic_product(const std::vector<SingularValueDecomposition>& subs
   return all.product();
 }
 
+struct SubspaceSizes {
+  std::int64_t common = 0;    // k
+  std::int64_t per_task = 0;  // s
+};
+
+// Step 1 of Iso-CTS (see the header) for `rank` = min(m, n) directions and `tasks` tasks.
+SubspaceSizes subspace_sizes(std::int64_t rank, std::int64_t tasks, double fraction) {
+  const auto common_guess = static_cast<std::int64_t>(std::floor(static_cast<double>(rank) * fraction));
+  // std::nearbyint rounds half to even in the default rounding mode, as Python's round does.
+  const auto rounded =
+      static_cast<std::int64_t>(std::nearbyint(static_cast<double>(rank - common_guess) / static_cast<double>(tasks)));
+  const std::int64_t per_task = std::min(rounded, rank / tasks);
+  return {rank - tasks * per_task, per_task};
+}
+
 }  // namespace
 
 at::Tensor IsotropicCommonMerge::matrix_update(const std::vector<at::Tensor>& task_matrices,
@@ -38,19 +53,14 @@ at::Tensor IsotropicCommonAndTaskMerge::matrix_update(const std::vector<at::Tens
   const double fraction = method_parameter(name(), parameters(), inputs, "common_space_fraction");
   const at::Tensor sum = at::stack(task_matrices).sum(0);
   const std::int64_t rank = std::min(sum.size(0), sum.size(1));
-  const auto tasks = static_cast<std::int64_t>(task_matrices.size());
-  const auto common_guess = static_cast<std::int64_t>(std::floor(static_cast<double>(rank) * fraction));
-  // std::nearbyint rounds half to even in the default rounding mode, as Python's round does.
-  const std::int64_t per_task = std::min(
-      static_cast<std::int64_t>(std::nearbyint(static_cast<double>(rank - common_guess) / static_cast<double>(tasks))),
-      rank / tasks);
-  const std::int64_t common = rank - tasks * per_task;
+  const SubspaceSizes sizes = subspace_sizes(rank, static_cast<std::int64_t>(task_matrices.size()), fraction);
 
-  std::vector<SingularValueDecomposition> subspaces = {leading_components(sum, common, sum.norm().item<double>())};
+  std::vector<SingularValueDecomposition> subspaces = {
+      leading_components(sum, sizes.common, sum.norm().item<double>())};
   const at::Tensor common_u = subspaces.front().u;
   for (const at::Tensor& task : task_matrices) {
     const at::Tensor residual = task - at::matmul(common_u, at::matmul(common_u.transpose(0, 1), task));
-    subspaces.push_back(leading_components(residual, per_task, task.norm().item<double>()));
+    subspaces.push_back(leading_components(residual, sizes.per_task, task.norm().item<double>()));
   }
   return isotropic_product(subspaces, sum);
 }
