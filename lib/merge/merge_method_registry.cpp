@@ -55,6 +55,7 @@ const Registry& registry() {
     add(built, std::make_unique<IsotropicCommonAndTaskMerge>());
     add(built, std::make_unique<ConsensusMerge>(/*ties=*/false));
     add(built, std::make_unique<ConsensusMerge>(/*ties=*/true));
+    add(built, std::make_unique<TallMaskMerge>());
     return built;
   }();
   return methods;

@@ -21,6 +21,10 @@ TaskArithmeticVariant multi_task_variant(bool ties) {
 
 }  // namespace
 
+at::Tensor tall_mask(const at::Tensor& task_vector, const at::Tensor& multi_task_vector, double lambda) {
+  return task_vector.abs() >= (multi_task_vector - task_vector).abs() * lambda;
+}
+
 ConsensusMerge::ConsensusMerge(bool ties) : ties_(ties), multi_task_(multi_task_variant(ties)) {}
 
 std::string ConsensusMerge::name() const { return ties_ ? "consensus_ties" : "consensus_ta"; }
@@ -84,14 +88,42 @@ at::Tensor ConsensusMerge::merge(const MethodInputs& inputs) const {
   const double lambda = method_parameter(name(), specs, inputs, "lambda");
 
   const MethodInputs multi_task = multi_task_inputs(inputs);
-  const at::Tensor multi_task_vector = multi_task_.merge(multi_task);
+  const at::Tensor merged = multi_task_vector(multi_task);
   at::Tensor votes = at::zeros(base.sizes(), base.options().dtype(at::kInt));
-  for (const at::Tensor& task : multi_task.models) {
-    votes.add_(task.abs() >= (multi_task_vector - task).abs() * mask_lambda);
-  }
-  const at::Tensor kept = at::where(votes >= static_cast<std::int64_t>(k), multi_task_vector,
-                                    at::zeros_like(multi_task_vector));
+  for (const at::Tensor& task : multi_task.models) votes.add_(tall_mask(task, merged, mask_lambda));
+  const at::Tensor kept = at::where(votes >= static_cast<std::int64_t>(k), merged, at::zeros_like(merged));
   return base + kept * lambda;
+}
+
+std::vector<ParameterSpec> TallMaskMerge::parameters() const {
+  std::vector<ParameterSpec> specs = ConsensusMerge::parameters();
+  specs.erase(std::remove_if(specs.begin(), specs.end(), [](const ParameterSpec& spec) { return spec.name == "k"; }),
+              specs.end());
+  specs.push_back({"task", false, true, std::nullopt, config::at_least(1)});
+  return specs;
+}
+
+void TallMaskMerge::validate(const MethodInputs& inputs) const {
+  check_input_count(name(), inputs, {1, 0}, /*base_required=*/true);
+  const double task = method_parameter(name(), parameters(), inputs, "task");
+  if (task != std::floor(task) || task > static_cast<double>(inputs.models.size())) {
+    fail(name(), inputs, "task must be the number of one of the " + std::to_string(inputs.models.size()) +
+                             " models besides the base (1 for the first), got " + config::number_text(task));
+  }
+}
+
+at::Tensor TallMaskMerge::merge(const MethodInputs& inputs) const {
+  validate(inputs);
+  check_input_tensors(name(), inputs);
+  const std::vector<ParameterSpec> specs = parameters();
+  const auto task = static_cast<std::size_t>(method_parameter(name(), specs, inputs, "task")) - 1;
+  const double mask_lambda = method_parameter(name(), specs, inputs, "tall_mask_lambda");
+  const double lambda = method_parameter(name(), specs, inputs, "lambda");
+  const MethodInputs multi_task = multi_task_inputs(inputs);
+  const at::Tensor merged = multi_task_vector(multi_task);
+  const at::Tensor kept = at::where(tall_mask(multi_task.models[task], merged, mask_lambda), merged,
+                                    at::zeros_like(merged));
+  return working_base(inputs) + kept * lambda;
 }
 
 }  // namespace ladle::merge

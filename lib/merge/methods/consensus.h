@@ -17,6 +17,9 @@
 
 namespace ladle::merge {
 
+// The TALL mask of one task (Eq. 3): [ |τ_t| ≥ λ·|τ_MTL − τ_t| ].
+at::Tensor tall_mask(const at::Tensor& task_vector, const at::Tensor& multi_task_vector, double lambda);
+
 class ConsensusMerge : public MergeMethod {
  public:
   // ties: TIES (Yadav et al. 2023) builds τ_MTL, else task arithmetic.
@@ -37,13 +40,31 @@ class ConsensusMerge : public MergeMethod {
   // As the multi-task method: ties with global_trim.
   bool needs_global_magnitude_thresholds(const std::map<std::string, double>& parameters) const override;
 
- private:
+ protected:
   // The multi-task method's inputs: the task vectors as models over a zero base (so τ_MTL comes back without the
   // cancellation of θ₀ + τ_MTL − θ₀), every parameter resolved with this method's defaults, lambda 1.
   MethodInputs multi_task_inputs(const MethodInputs& inputs) const;
 
+  // τ_MTL of the inputs (τ_t are multi_task_inputs(inputs).models).
+  at::Tensor multi_task_vector(const MethodInputs& multi_task) const { return multi_task_.merge(multi_task); }
+
+ private:
   bool ties_;
   GeneralizedTaskArithmeticMerge multi_task_;
+};
+
+// tall_mask: one task's model as TALL masks retrieve it from the task arithmetic merge (the paper's Sec. 3,
+// "TALL masks" for compression): θ = θ₀ + lambda·(m_task ⊙ τ_MTL), m_task the TALL mask above. Merging, it localises
+// what of the multi-task vector one task uses; run once per task it reconstructs every fine-tune from one τ_MTL.
+class TallMaskMerge : public ConsensusMerge {
+ public:
+  TallMaskMerge() : ConsensusMerge(/*ties=*/false) {}
+
+  std::string name() const override { return "tall_mask"; }
+  // consensus_ta's parameters without k, plus task (required): which model's mask, 1 for the first of `models`.
+  std::vector<ParameterSpec> parameters() const override;
+  void validate(const MethodInputs& inputs) const override;
+  at::Tensor merge(const MethodInputs& inputs) const override;
 };
 
 }  // namespace ladle::merge

@@ -78,6 +78,28 @@ TEST(ConsensusMerge, TiesDefaultsAreTheAuthors) {
   EXPECT_EQ(specs.at("tall_mask_lambda").default_value, 0.6);
 }
 
+// The example above: task 1's TALL mask [1, 0, 1] retrieves [2, 0, −1.9] of τ_MTL, task 2's [1, 1, 0] [2, 3.1, 0].
+TEST(TallMaskMerge, RetrievesTheEntriesOfTheMultiTaskVectorATaskUses) {
+  MethodInputs inputs = task_inputs(floats({1, 1, 1}), {floats({1, 0.1f, -2}), floats({1, 3, 0.1f})});
+  inputs.parameters["task"] = 1;
+  EXPECT_TRUE(at::allclose(TallMaskMerge().merge(inputs), floats({3, 1, -0.9f})));
+  inputs.parameters["task"] = 2;
+  EXPECT_TRUE(at::allclose(TallMaskMerge().merge(inputs), floats({3, 4.1f, 1})));
+}
+
+TEST(TallMaskMerge, OneModelReturnsIt) {
+  MethodInputs inputs = random_task_inputs({5, 4}, 1, 6);
+  inputs.parameters["task"] = 1;
+  EXPECT_TRUE(at::allclose(TallMaskMerge().merge(inputs), inputs.models[0]));
+}
+
+TEST(TallMaskMerge, TaskOutsideTheModelsIsAnError) {
+  MethodInputs inputs = random_task_inputs({4}, 2, 7);
+  inputs.parameters["task"] = 3;
+  EXPECT_TRUE(contains(error_message([&] { TallMaskMerge().validate(inputs); }),
+                       "task must be the number of one of the 2 models besides the base (1 for the first), got 3"));
+}
+
 struct ReferenceCase {
   bool ties;
   std::vector<std::int64_t> shape;
