@@ -9,8 +9,11 @@
 # Usage: bench/merge/run_benchmark.sh
 # Environment: LADLE (the ladle binary; default build/ladle), WORK (scratch folder; default /var/tmp/ladle-merge-bench),
 # DTYPE (F32 or BF16; default F32), SHARD (--out-shard-size; default 512M), THREADS (--threads; default 0 = all
-# cores), REPEAT (runs per measurement, the median is reported; default 3), METHODS (default "linear ties"),
-# WORKING_DTYPE (the configs' `dtype:`, e.g. bfloat16; default none: the math runs in float32).
+# cores), REPEAT (runs per measurement, the median is reported; default 3), METHODS (default "linear ties"; also
+# tsv_m, iso_c, iso_cts, consensus_ta, consensus_ties),
+# WORKING_DTYPE (the configs' `dtype:`, e.g. bfloat16; default none: the math runs in float32), SIZE (extra
+# make_checkpoints.py arguments for smaller inputs, e.g. "--hidden 512 --intermediate 1376 --layers 4 --vocab 8000";
+# default none: the 1 GiB models).
 # Runs REPEAT interleaved rounds (both yardsticks, then each method) and prints the medians: the I/O times with the
 # 1-minute load average before-after all rounds, then per method the wall time, its ratios to the buffered and the
 # direct I/O time, ladle's CPU time (user + system) and the peak RSS against the bound.
@@ -25,11 +28,13 @@ threads=${THREADS:-0}
 repeat=${REPEAT:-3}
 methods=${METHODS:-linear ties}
 working_dtype=${WORKING_DTYPE:-}
-models=$work/models-$dtype
+size=${SIZE:-}
+models=$work/models-$dtype$(echo "$size" | tr -d ' -')
 
 [[ -x $ladle ]] || { echo "no ladle binary at $ladle (set LADLE)" >&2; exit 1; }
 mkdir -p "$work"
-/usr/bin/python3 "$here/make_checkpoints.py" "$models" --models 4 --dtype "$dtype"
+# shellcheck disable=SC2086  # SIZE is a list of arguments
+/usr/bin/python3 "$here/make_checkpoints.py" "$models" --models 4 --dtype "$dtype" $size
 
 cat > "$work/linear.yml" <<EOF
 merge_method: linear
@@ -50,6 +55,16 @@ models:
 parameters: {normalize: true}
 EOF
 [[ -z $working_dtype ]] || echo "dtype: $working_dtype" >> "$work/ties.yml"
+# The SVD methods (an SVD per task matrix and two per merged matrix) and consensus merging, each with its paper's
+# defaults: the base and 3 task models.
+for method in tsv_m iso_c iso_cts consensus_ta consensus_ties; do
+  cat > "$work/$method.yml" <<EOF
+merge_method: $method
+base_model: $models/m0
+models: [{model: $models/m1}, {model: $models/m2}, {model: $models/m3}]
+EOF
+  [[ -z $working_dtype ]] || echo "dtype: $working_dtype" >> "$work/$method.yml"
+done
 
 now() { date +%s.%N; }
 median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }

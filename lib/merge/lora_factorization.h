@@ -31,8 +31,8 @@ struct LoraFactors {
 };
 
 // The rank-`rank` factors of `delta` [out, in] (any floating dtype; the SVD runs in fp32, or fp64 for fp64
-// input, and the factors come back in that dtype). Throws ladle::Error when `delta` is not a matrix or `rank` is
-// not in [1, min(out, in)].
+// input, and the factors come back in that dtype, as lib/merge/truncated_svd.h's thin_svd). Throws ladle::Error
+// when `delta` is not a matrix or `rank` is not in [1, min(out, in)].
 LoraFactors truncated_lora_factors(const at::Tensor& delta, std::int64_t rank,
                                    SingularValueSplit split = SingularValueSplit::on_b);
 

@@ -4,8 +4,10 @@
 #include <memory>
 
 #include "lib/merge/methods/arcee_fusion.h"
+#include "lib/merge/methods/consensus.h"
 #include "lib/merge/methods/fisher.h"
 #include "lib/merge/methods/generalized_task_arithmetic.h"
+#include "lib/merge/methods/isotropic.h"
 #include "lib/merge/methods/karcher.h"
 #include "lib/merge/methods/linear.h"
 #include "lib/merge/methods/model_stock.h"
@@ -15,6 +17,7 @@
 #include "lib/merge/methods/ram.h"
 #include "lib/merge/methods/sce.h"
 #include "lib/merge/methods/slerp.h"
+#include "lib/merge/methods/task_singular_vectors.h"
 #include "lib/util/error.h"
 
 namespace ladle::merge {
@@ -47,6 +50,12 @@ const Registry& registry() {
     add(built, std::make_unique<RamMerge>(/*plus=*/true));
     add(built, std::make_unique<PassthroughMerge>());
     add(built, std::make_unique<FisherMerge>());
+    add(built, std::make_unique<TaskSingularVectorMerge>());
+    add(built, std::make_unique<IsotropicCommonMerge>());
+    add(built, std::make_unique<IsotropicCommonAndTaskMerge>());
+    add(built, std::make_unique<ConsensusMerge>(/*ties=*/false));
+    add(built, std::make_unique<ConsensusMerge>(/*ties=*/true));
+    add(built, std::make_unique<TallMaskMerge>());
     return built;
   }();
   return methods;

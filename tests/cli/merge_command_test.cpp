@@ -373,6 +373,32 @@ TEST_F(MergeCliTest, TiesKeepsTheTopDensityOfEachTensorsTaskVector) {
   }
 }
 
+// TSV-M of a single fine-tune keeps all its singular components: the fine-tune itself, every tensor.
+TEST_F(MergeCliTest, TsvMOfOneModelReturnsIt) {
+  model("base", 1);
+  const NamedTensors a = model("a", 2);
+  ASSERT_EQ(merge("merge_method: tsv_m\nbase_model: base\nmodels: [{model: a}]\n").exit_code, 0);
+  for (const auto& [name, tensor] : a) EXPECT_TRUE(at::allclose(output(name), tensor, 1e-5, 1e-5)) << name;
+}
+
+// Iso-C from the CLI: every matrix's update has one repeated singular value, every other tensor's is the mean.
+TEST_F(MergeCliTest, IsoCFlattensEachMatrixsSpectrum) {
+  const NamedTensors base = model("base", 1);
+  const NamedTensors a = model("a", 2);
+  const NamedTensors b = model("b", 3);
+  ASSERT_EQ(merge("merge_method: iso_c\nbase_model: base\nmodels: [{model: a}, {model: b}]\n").exit_code, 0);
+  for (const auto& [name, tensor] : base) {
+    const at::Tensor update = (output(name) - tensor).to(at::kDouble);
+    if (tensor.dim() != 2) {
+      EXPECT_TRUE(at::allclose(update, ((a.at(name) + b.at(name)) / 2 - tensor).to(at::kDouble), 1e-5, 1e-5)) << name;
+      continue;
+    }
+    const at::Tensor singular_values = at::linalg_svdvals(update);
+    EXPECT_LT((singular_values.max() - singular_values.min()).item<double>(), 1e-4 * singular_values.max().item<double>())
+        << name;
+  }
+}
+
 TEST_F(MergeCliTest, GlobalTrimKeepsTheTopDensityOfTheWholeTaskVector) {
   const NamedTensors base = model("base", 1);
   const NamedTensors a = model("a", 2);

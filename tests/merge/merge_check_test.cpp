@@ -138,6 +138,30 @@ TEST_F(MergeCheckTest, PlanningErrorsAreReported) {
   EXPECT_NE(config[0].message.find("'weight'"), std::string::npos) << config[0].message;
 }
 
+// The SVD and consensus methods' parameters go through the same declared ranges and validate() as every method's.
+TEST_F(MergeCheckTest, CommonSpaceFractionOutsideZeroToOneIsAnError) {
+  ladle::testing::write_random_llama(dir_ / "base");
+  ladle::testing::write_random_llama(dir_ / "a");
+  const auto report = check(
+      "merge_method: iso_cts\nbase_model: base\nmodels: [{model: a}]\nparameters: {common_space_fraction: 0}\n");
+  const auto config = findings(report, CheckSeverity::error, "config");
+  ASSERT_EQ(config.size(), 1u) << report.text();
+  EXPECT_NE(config[0].message.find("common_space_fraction"), std::string::npos) << config[0].message;
+  EXPECT_NE(config[0].message.find("(0, 1]"), std::string::npos) << config[0].message;
+}
+
+TEST_F(MergeCheckTest, ConsensusKAboveTheModelCountIsAnError) {
+  ladle::testing::write_random_llama(dir_ / "base");
+  ladle::testing::write_random_llama(dir_ / "a");
+  ladle::testing::write_random_llama(dir_ / "b");
+  const auto report =
+      check("merge_method: consensus_ta\nbase_model: base\nmodels: [{model: a}, {model: b}]\nparameters: {k: 3}\n");
+  const auto config = findings(report, CheckSeverity::error, "config");
+  ASSERT_EQ(config.size(), 1u) << report.text();
+  EXPECT_NE(config[0].message.find("k = 3 exceeds the number of models besides the base (2)"), std::string::npos)
+      << config[0].message;
+}
+
 TEST_F(MergeCheckTest, DifferentStoredDtypesAreANote) {
   ladle::testing::write_random_llama(dir_ / "a");
   RandomLlamaOptions bf16;

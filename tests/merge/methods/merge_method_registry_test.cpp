@@ -14,9 +14,11 @@ namespace ladle::merge {
 namespace {
 
 const std::vector<std::string> kExpectedNames = {
-    "arcee_fusion", "breadcrumbs", "breadcrumbs_ties", "dare_linear", "dare_ties", "della",     "della_linear",
-    "fisher",       "karcher",     "linear",           "model_stock", "multislerp", "nearswap", "nuslerp",
-    "passthrough",  "ram",         "ramplus_tl",       "sce",         "slerp",      "task_arithmetic", "ties"};
+    "arcee_fusion", "breadcrumbs", "breadcrumbs_ties", "consensus_ta", "consensus_ties", "dare_linear",
+    "dare_ties",    "della",       "della_linear",     "fisher",       "iso_c",          "iso_cts",
+    "karcher",      "linear",      "model_stock",      "multislerp",   "nearswap",       "nuslerp",
+    "passthrough",  "ram",         "ramplus_tl",       "sce",          "slerp",          "tall_mask",
+    "task_arithmetic", "ties",     "tsv_m"};
 
 // Inputs every method accepts: a base when the method can use one, as many models as it takes, and a value for
 // every parameter it declares without a default (weight 1, t 0.5), plus density 0.5 to exercise sparsification.
@@ -45,6 +47,8 @@ MethodInputs generic_inputs(const MergeMethod& method, const at::Tensor& base, c
       }
     } else if (spec.name == "t") {
       inputs.parameters["t"] = 0.5;
+    } else if (spec.name == "task") {
+      inputs.parameters["task"] = 1;
     } else if (spec.name == "normalize_fishers") {
       inputs.parameters["normalize_fishers"] = 0;
     }
@@ -80,7 +84,8 @@ TEST(MergeMethodRegistry, ParameterNamesAreUniqueAndRequiredOnesHaveNoDefault) {
 
 TEST(MergeMethodRegistry, MethodsNeedingABaseSayTheyDo) {
   for (const std::string name : {"slerp", "task_arithmetic", "ties", "dare_ties", "dare_linear", "breadcrumbs",
-                                 "della", "sce", "model_stock", "nearswap", "arcee_fusion", "ram", "ramplus_tl"}) {
+                                 "della", "sce", "model_stock", "nearswap", "arcee_fusion", "ram", "ramplus_tl", "tsv_m",
+                                 "iso_c", "iso_cts", "consensus_ta", "consensus_ties", "tall_mask"}) {
     EXPECT_TRUE(find_merge_method(name).requires_base()) << name;
   }
   for (const std::string name : {"linear", "nuslerp", "multislerp", "karcher", "passthrough", "fisher"}) {
