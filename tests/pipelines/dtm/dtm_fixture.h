@@ -11,6 +11,7 @@
 
 #include "lib/model/causal_lm_factory.h"
 #include "tests/support/command_runner.h"
+#include "tests/support/random_checkpoints.h"
 #include "tests/support/test_helpers.h"
 #include "tests/support/tiny_run.h"
 

@@ -61,12 +61,13 @@ TEST(DtmSeeds, EveryMethodRunsOncePerSeedAndTheReportAveragesThem) {
   EXPECT_EQ(read_text_file(fixture.out("report/report.md")), report);
 }
 
-TEST(DtmSeeds, AnEmptyOrRepeatedSeedListIsRejected) {
+TEST(DtmSeeds, AnEmptyRepeatedOrNegativeSeedListIsRejectedNamingTheKey) {
   const DtmFixture fixture("dtm-seeds-config", kNoBaselines);
-  for (const auto& [seeds, expected] :
-       std::vector<std::pair<std::string, std::string>>{{"seeds: []", "seeds: expected at least one seed"},
-                                                        {"seeds: [1, 1]", "seeds: expected distinct seeds"},
-                                                        {"seeds: [-1]", "seeds: expected a whole number"}}) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"seeds: []", "seeds: expected at least one seed"},
+      {"seeds: [1, 1]", "seeds: expected distinct seeds"},
+      {"seeds: [-1]", "seeds[0]: expected a whole number in [0, 1000000], got -1"}};
+  for (const auto& [seeds, expected] : cases) {
     std::ofstream(fixture.dir / "dtm.yml", std::ios::app) << seeds << "\n";
     const auto result = fixture.dtm({"--until", "embed"});
     EXPECT_EQ(result.exit_code, 1) << seeds;
