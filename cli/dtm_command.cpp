@@ -83,7 +83,8 @@ void add_dtm_command(CLI::App& app) {
   command->add_option("--jobs", options->jobs, "Runs trained (and models evaluated) at once, each a child process")->capture_default_str();
   command
       ->add_option("--only-run", options->only_runs,
-                   "Train only this run (kmeans-K, random-K, vanilla, soup-K) in this process, then stop (repeatable)")
+                   "Train only this run (kmeans-K, random-K, vanilla, soup-K; suffixed -seedS in a replicate S > 0) in "
+                   "this process, then stop (repeatable)")
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   command->add_option("--only-cluster", options->only_cluster,
@@ -91,8 +92,8 @@ void add_dtm_command(CLI::App& app) {
                       "scheduler's job array");
   command
       ->add_option("--only-evaluate", options->only_models,
-                   "Evaluate only this model (base, vanilla, dtm-kmeans, dtm-random, soup) in this process, then "
-                   "stop (repeatable; the merge stage must be done)")
+                   "Evaluate only this model (base, vanilla, dtm-kmeans, dtm-random, soup; suffixed -seedS in a "
+                   "replicate S > 0) in this process, then stop (repeatable; the merge stage must be done)")
       ->expected(1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   command->add_option("--until", options->until, "Last stage: embed, cluster, train, merge, evaluate or report")

@@ -134,7 +134,8 @@ Evaluator::Evaluator(EvaluationSet set, EvaluationConfig config, std::shared_ptr
       bf16_(bf16),
       pad_id_(tokenizer_->pad_id().value_or(tokenizer_->eos_id().value_or(0))) {}
 
-Metrics Evaluator::evaluate(model::CausalLm& model, ProcessGroup& group, const std::string& label) const {
+Metrics Evaluator::evaluate(model::CausalLm& model, ProcessGroup& group, const std::string& label,
+                            ExampleScores* scores) const {
   if (empty()) return {};
   const bool was_training = model.is_training();
   model.eval();
@@ -149,28 +150,43 @@ Metrics Evaluator::evaluate(model::CausalLm& model, ProcessGroup& group, const s
 
   // Loss over this process's share of the held-out examples, shortest first so that a batch carries little padding.
   const auto& examples = *set_.loss_examples;
-  std::vector<text::TokenizedExample> share;
+  std::vector<std::size_t> share;  // indices into the examples
+  std::vector<std::size_t> length(examples.size());
   for (std::size_t i = 0; i < examples.size(); ++i) {
-    if (mine(i)) share.push_back(examples.example(i));
+    if (mine(i)) share.push_back(i), length[i] = examples.example(i).input_ids.size();
   }
-  std::stable_sort(share.begin(), share.end(),
-                   [](const auto& a, const auto& b) { return a.input_ids.size() < b.input_ids.size(); });
+  std::stable_sort(share.begin(), share.end(), [&](std::size_t a, std::size_t b) { return length[a] < length[b]; });
+  if (scores != nullptr) {
+    if (group.world_size() > 1) throw Error("evaluation: per-example scores need a single process");
+    *scores = {std::vector<double>(examples.size()), std::vector<double>(examples.size()),
+               std::vector<double>(set_.generation.size())};
+  }
   for (std::size_t start = 0; start < share.size(); start += config_.batch_size) {
-    const std::vector<text::TokenizedExample> batch(
-        share.begin() + static_cast<std::ptrdiff_t>(start),
-        share.begin() + static_cast<std::ptrdiff_t>(std::min(share.size(), start + config_.batch_size)));
+    std::vector<text::TokenizedExample> batch;
+    for (std::size_t j = start; j < std::min(share.size(), start + config_.batch_size); ++j) {
+      batch.push_back(examples.example(share[j]));
+    }
     const auto losses = sequence_losses(model, text::collate(batch, pad_id_), bf16_);
     const auto loss_sum = losses.loss_sum.to(at::kDouble).cpu(), tokens = losses.token_count.cpu();
     for (std::size_t i = 0; i < batch.size(); ++i) {
-      add(batch[i].task, kLossSum, loss_sum[static_cast<std::int64_t>(i)].item<double>());
-      add(batch[i].task, kTokens, static_cast<double>(tokens[static_cast<std::int64_t>(i)].item<std::int64_t>()));
+      const double example_loss = loss_sum[static_cast<std::int64_t>(i)].item<double>();
+      const auto example_tokens = static_cast<double>(tokens[static_cast<std::int64_t>(i)].item<std::int64_t>());
+      add(batch[i].task, kLossSum, example_loss);
+      add(batch[i].task, kTokens, example_tokens);
       add(batch[i].task, kExamples, 1);
+      if (scores != nullptr) {
+        scores->loss_sum[share[start + i]] = example_loss;
+        scores->tokens[share[start + i]] = example_tokens;
+      }
     }
   }
 
   // Greedy generation over this process's share of the generation items, batched by cap and then prompt length:
   // a batch ends when all its rows generated eos, or at its items' cap.
   std::vector<const GenerationItem*> items;
+  const auto item_index = [&](const GenerationItem* item) {
+    return static_cast<std::size_t>(item - set_.generation.data());
+  };
   for (std::size_t i = 0; i < set_.generation.size(); ++i) {
     if (mine(i)) items.push_back(&set_.generation[i]);
   }
@@ -195,6 +211,7 @@ Metrics Evaluator::evaluate(model::CausalLm& model, ProcessGroup& group, const s
       const bool correct = text::strip_whitespace(tokenizer_->decode(replies[i - start])) == items[i]->reference;
       add(items[i]->task, kExactCorrect, correct ? 1 : 0);
       add(items[i]->task, kExactTotal, 1);
+      if (scores != nullptr) scores->accuracy[item_index(items[i])] = correct ? 1 : 0;
     }
   }
 
@@ -218,9 +235,10 @@ Metrics Evaluator::evaluate(model::CausalLm& model, ProcessGroup& group, const s
       const auto count = static_cast<std::int64_t>(choosing[i]->candidates.size());
       const auto best = loss_sum.narrow(0, row, count).argmin().item<std::int64_t>();
       row += count;
-      add(choosing[i]->task, kChoiceCorrect,
-          choosing[i]->candidates[static_cast<std::size_t>(best)] == choosing[i]->reference ? 1 : 0);
+      const bool correct = choosing[i]->candidates[static_cast<std::size_t>(best)] == choosing[i]->reference;
+      add(choosing[i]->task, kChoiceCorrect, correct ? 1 : 0);
       add(choosing[i]->task, kChoiceTotal, 1);
+      if (scores != nullptr) scores->accuracy[item_index(choosing[i])] = correct ? 1 : 0;
     }
     start = end;
   }

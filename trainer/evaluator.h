@@ -25,6 +25,7 @@
 
 #include "lib/model/causal_lm.h"
 #include "lib/text/example_dataset.h"
+#include "trainer/example_scores.h"
 #include "trainer/metrics.h"
 #include "trainer/train_config.h"
 #include "trainer/training_data.h"
@@ -63,8 +64,10 @@ class Evaluator {
   const EvaluationSet& set() const { return set_; }
 
   // Evaluates the model's current weights in eval mode without autograd (the train/eval mode is restored), on
-  // every process of `group` together. Metric names start with `label`.
-  Metrics evaluate(model::CausalLm& model, ProcessGroup& group, const std::string& label) const;
+  // every process of `group` together. Metric names start with `label`. With `examples`, also every example's
+  // score (a single process only: throws ladle::Error when the group has several).
+  Metrics evaluate(model::CausalLm& model, ProcessGroup& group, const std::string& label,
+                   ExampleScores* examples = nullptr) const;
 
  private:
   EvaluationSet set_;

@@ -3,12 +3,27 @@
 #include "lib/model/causal_lm.h"
 #include "lib/text/instruction_dataset.h"
 #include "lib/text/instruction_record.h"
+#include "lib/text/corpus_tokens.h"
+#include "lib/text/token_block_dataset.h"
 #include "lib/util/error.h"
 #include "trainer/distributed.h"
 #include "trainer/evaluator.h"
 #include "trainer/training_data.h"
 
 namespace ladle::trainer {
+namespace {
+
+std::shared_ptr<const text::ExampleDataset> corpus_blocks(const HeldOutSet& set, const text::Tokenizer& tokenizer) {
+  auto tokens = std::make_shared<const std::vector<std::int32_t>>(text::tokenize_corpus(set.path, tokenizer).tokens);
+  auto blocks = std::make_shared<const text::TokenBlockDataset>(tokens, set.block_size);
+  if (blocks->size() == 0) {
+    throw Error(set.path.string() + ": " + std::to_string(tokens->size()) + " tokens make no block of " +
+                std::to_string(set.block_size) + " (held-out set " + set.label + ")");
+  }
+  return blocks;
+}
+
+}  // namespace
 
 std::shared_ptr<const text::Tokenizer> load_heldout_tokenizer(const std::filesystem::path& model_folder,
                                                               const std::string& name) {
@@ -36,8 +51,12 @@ HeldOutEvaluator::HeldOutEvaluator(std::shared_ptr<const text::Tokenizer> tokeni
     }
     trainer::TrainingData data;
     data.tokenizer = tokenizer;
-    data.valid_records = text::read_instruction_jsonl(set.path).records;
-    data.valid = text::tokenize_instructions(data.valid_records, *data.chat_template, *tokenizer);
+    if (set.block_size > 0) {
+      data.valid = corpus_blocks(set, *tokenizer);
+    } else {
+      data.valid_records = text::read_instruction_jsonl(set.path).records;
+      data.valid = text::tokenize_instructions(data.valid_records, *data.chat_template, *tokenizer);
+    }
     evaluators_.emplace_back(set.label, std::make_unique<trainer::Evaluator>(
                                             trainer::make_evaluation_set(data, evaluation, options.seed), evaluation,
                                             tokenizer, options.bf16));
@@ -46,10 +65,12 @@ HeldOutEvaluator::HeldOutEvaluator(std::shared_ptr<const text::Tokenizer> tokeni
 
 HeldOutEvaluator::~HeldOutEvaluator() = default;
 
-trainer::Metrics HeldOutEvaluator::evaluate(model::CausalLm& model, trainer::ProcessGroup* group) const {
+trainer::Metrics HeldOutEvaluator::evaluate(model::CausalLm& model, trainer::ProcessGroup* group,
+                                            std::map<std::string, trainer::ExampleScores>* examples) const {
   trainer::Metrics metrics;
   for (const auto& [label, evaluator] : evaluators_) {
-    metrics.merge(evaluator->evaluate(model, group != nullptr ? *group : *single_process_, label));
+    metrics.merge(evaluator->evaluate(model, group != nullptr ? *group : *single_process_, label,
+                                      examples != nullptr ? &(*examples)[label] : nullptr));
   }
   return metrics;
 }

@@ -6,10 +6,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "trainer/example_scores.h"
 #include "trainer/metrics.h"
 
 namespace ladle::model {
@@ -30,7 +32,11 @@ namespace ladle::trainer {
 // One held-out set: metrics are named "<label>/loss", "<label>/loss/<task>", ...
 struct HeldOutSet {
   std::string label;           // e.g. "id", "ood"; not empty, no '/'
-  std::filesystem::path path;  // instruction JSONL (Alpaca or messages lines)
+  std::filesystem::path path;  // instruction JSONL (Alpaca or messages lines), or plain text (below)
+  // 0: `path` is instruction JSONL. Else it is a plain-text corpus (lib/text/corpus_tokens.h: a paragraph per line,
+  // documents between blank lines) scored by its loss over consecutive blocks of block_size + 1 tokens
+  // (lib/text/token_block_dataset.h; task "corpus"), e.g. text of the base model's pretraining distribution.
+  std::size_t block_size = 0;
 };
 
 struct HeldOutEvaluationOptions {
@@ -56,7 +62,9 @@ class HeldOutEvaluator {
   HeldOutEvaluator& operator=(const HeldOutEvaluator&) = delete;
 
   // Evaluates the model's current weights on every set (collective over `group`; a single process needs none).
-  trainer::Metrics evaluate(model::CausalLm& model, trainer::ProcessGroup* group = nullptr) const;
+  // With `examples`, also every example's score per set label (trainer/evaluator.h; a single process only).
+  trainer::Metrics evaluate(model::CausalLm& model, trainer::ProcessGroup* group = nullptr,
+                            std::map<std::string, trainer::ExampleScores>* examples = nullptr) const;
 
  private:
   std::vector<std::pair<std::string, std::unique_ptr<trainer::Evaluator>>> evaluators_;

@@ -29,6 +29,12 @@ std::string format_count(double count) {
   return scaled(count, 1000.0, suffixes, 5, "%.3g%s");
 }
 
+std::string format_fixed(double value, int digits) {
+  char buffer[512];
+  std::snprintf(buffer, sizeof buffer, "%.*f", digits, value);
+  return buffer;
+}
+
 std::string format_duration(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0) return "?";
   auto total = static_cast<long long>(std::llround(seconds));

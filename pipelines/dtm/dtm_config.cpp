@@ -2,6 +2,9 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <set>
+
 #include "callbacks/averaging_callbacks.h"
 #include "lib/config/config_source.h"
 #include "lib/config/device_value.h"
@@ -17,7 +20,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
+using config::above;
 using config::at_least;
+using config::in_closed;
 using config::Choices;
 using config::ConfigSource;
 using config::CustomValue;
@@ -168,6 +173,9 @@ const Schema<DtmEvaluationConfig>& evaluation_schema() {
           .field("valid", &DtmEvaluationConfig::valid, "held-out instruction JSONL, reported as valid")
           .field("test", &DtmEvaluationConfig::test, "held-out instruction JSONL, reported as test")
           .field("shifted", &DtmEvaluationConfig::shifted, "a shifted held-out set, reported as shifted")
+          .field("knowledge", &DtmEvaluationConfig::knowledge,
+                 "plain text of the base model's pretraining distribution (e.g. data/corpus/valid.txt): every "
+                 "model's loss on it against the base's is the knowledge it lost")
           .keys_of(&DtmEvaluationConfig::options, heldout_options_schema());
   return schema;
 }
@@ -179,12 +187,27 @@ const Schema<DtmBaselineConfig>& baselines_schema() {
           .field("random_split", &DtmBaselineConfig::random_split,
                  "DTM over a random split with k-means' cluster sizes")
           .field("uniform_soup", &DtmBaselineConfig::uniform_soup,
-                 "the uniform soup of k all-records runs with different seeds, total_steps together");
+                 "the uniform soup of k all-records runs with different seeds, total_steps together")
+          .field("ensemble", &DtmBaselineConfig::ensemble,
+                 "the c-BTM ensemble of the k-means sub-models: their next-token probabilities mixed per example by "
+                 "the cluster posterior of its prompt (k forward passes per token)");
+  return schema;
+}
+
+const Schema<clustering::ClusterPosteriorOptions>& ensemble_schema() {
+  using clustering::ClusterPosteriorOptions;
+  static const auto schema =
+      Schema<ClusterPosteriorOptions>(
+          "The c-BTM ensemble's weights (Gururangan et al. 2023, section 2.3): top_k of softmax(-d^2 / temperature) "
+          "over the squared distances of a prompt's embedding to the cluster centres, renormalised.")
+          .field("temperature", &ClusterPosteriorOptions::temperature, above(0),
+                 "T (c-BTM's evaluation scripts: 0.1)")
+          .field("top_k", &ClusterPosteriorOptions::top_k, at_least(0), "sub-models mixed per example (0: all k)");
   return schema;
 }
 
 void require_sets_exist(const ConfigSource& source, const DtmEvaluationConfig& evaluation) {
-  for (const auto& set : evaluation.sets()) {
+  for (const auto& set : evaluation.scored_sets()) {
     std::error_code error;
     if (!fs::is_regular_file(set.path, error)) {
       source.fail("evaluation." + set.label, "'" + set.path.string() + "' does not exist");
@@ -226,6 +249,10 @@ DtmConfig read_dtm_config(const ConfigSource& source) {
     source.fail("evaluation", "must name at least one held-out set (valid, test or shifted)");
   }
   require_sets_exist(source, c.evaluation);
+  if (c.seeds.empty()) source.fail("seeds", "expected at least one seed, e.g. [0, 1, 2]");
+  if (std::set<std::uint64_t>(c.seeds.begin(), c.seeds.end()).size() != c.seeds.size()) {
+    source.fail("seeds", "expected distinct seeds (a repeated seed repeats the same runs)");
+  }
   check_merge(source, c);
   // The train config and the callbacks it turns on are made now so that a bad key there stops the pipeline
   // before any work.
@@ -257,11 +284,15 @@ const config::Schema<DtmConfig>& dtm_config_schema() {
           .custom("device", &DtmConfig::device, config::device_value(),
                   "where every stage runs (embedding, the training runs, merges, evaluation; it is the training "
                   "config's device, which it overrides): cpu, cuda, cuda:N or auto")
+          .field("seeds", &DtmConfig::seeds, in_closed(0, 1000000),
+                 "replicates: every method runs once per seed (0: the experiment as written; s shifts k-means' seed "
+                 "by s and the runs' by s*k), and the report gives means and 95% intervals over them")
           .section("embed", &DtmConfig::embed, embed_schema())
           .section("cluster", &DtmConfig::cluster, cluster_schema())
           .section("merge", &DtmConfig::merge, merge_schema())
           .section("evaluation", &DtmConfig::evaluation, evaluation_schema())
-          .section("baselines", &DtmConfig::baselines, baselines_schema());
+          .section("baselines", &DtmConfig::baselines, baselines_schema())
+          .section("ensemble", &DtmConfig::ensemble, ensemble_schema());
   return schema;
 }
 
@@ -272,6 +303,15 @@ std::vector<trainer::HeldOutSet> DtmEvaluationConfig::sets() const {
     if (!path.empty()) given.push_back({label, path});
   }
   return given;
+}
+
+std::vector<trainer::HeldOutSet> DtmEvaluationConfig::scored_sets(std::int64_t context_length) const {
+  std::vector<trainer::HeldOutSet> scored = sets();
+  // A block of block_size + 1 tokens fills the context (token_block_dataset.h).
+  if (!knowledge.empty()) {
+    scored.push_back({"knowledge", knowledge, static_cast<std::size_t>(std::max<std::int64_t>(1, context_length - 1))});
+  }
+  return scored;
 }
 
 DtmConfig DtmConfig::from_yaml_file(const std::filesystem::path& path, const std::vector<std::string>& overrides) {

@@ -7,12 +7,14 @@
 //   total_steps: 0                    # optimizer steps of the K sub-models together (0: the train config's max_steps)
 //   records: 0                        # a seeded random subset of the training records (0: all of data.train)
 //   device: cpu                       # where every stage runs, training included (lib/config/device_value.h)
+//   seeds: [0]                        # replicates: every method once per seed, the report with intervals over them
 //   embed:    {text: response, pooling: mean, layer: -1, batch_size: 32, max_length: 256, bf16: true}
 //   cluster:  {k: 4, iterations: 20, nredo: 1, seed: 1234, spherical: false, max_points_per_centroid: 0}
 //   merge:    {merge_method: linear, parameters: {}, model_parameters: {}, dtype: float32, weights: final}
-//   evaluation: {valid: valid.jsonl, test: test.jsonl, shifted: shifted.jsonl, max_examples: 256,
-//                generation_examples: 64, batch_size: 16, bf16: true, seed: 0}
-//   baselines: {vanilla: true, random_split: true, uniform_soup: true}
+//   evaluation: {valid: valid.jsonl, test: test.jsonl, shifted: shifted.jsonl, knowledge: corpus.txt,
+//                max_examples: 256, generation_examples: 64, batch_size: 16, bf16: true, seed: 0}
+//   baselines: {vanilla: true, random_split: true, uniform_soup: true, ensemble: false}
+//   ensemble: {temperature: 0.1, top_k: 0}   # the c-BTM ensemble's cluster posterior
 //
 // The base model is the train config's model.path (a Hugging Face folder); every run fine-tunes it. Relative
 // paths resolve against the folder of the file that holds them (an inline `train:` mapping: dtm.yml's folder), or
@@ -30,6 +32,7 @@
 #include <vector>
 
 #include "trainer/heldout_evaluator.h"
+#include "clustering/cluster_posterior.h"
 #include "clustering/embedder.h"
 #include "clustering/kmeans.h"
 #include "trainer/train_config.h"
@@ -69,11 +72,18 @@ struct DtmEvaluationConfig {
   std::filesystem::path valid;
   std::filesystem::path test;
   std::filesystem::path shifted;
+  // Plain text of the base model's own pretraining distribution (lib/text/corpus_tokens.h layout; empty: none):
+  // every model's loss on it, in blocks of the base model's context length, against the base's is the knowledge
+  // the fine-tune lost (Fu et al.'s "alignment tax"). Reported as the set "knowledge"; max_examples blocks.
+  std::filesystem::path knowledge;
   // Examples, generation (exact match) and choice scoring per set, batch, bf16, seed (heldout_evaluator.h).
   trainer::HeldOutEvaluationOptions options{256, 64, 16, true, 0};
 
-  // The given sets labelled "valid", "test" and "shifted", in that order.
+  // The given instruction sets labelled "valid", "test" and "shifted", in that order.
   std::vector<trainer::HeldOutSet> sets() const;
+  // Those and the knowledge text, when given, labelled "knowledge", in blocks that fill `context_length` tokens
+  // (the evaluated models'; 0 when only the files matter).
+  std::vector<trainer::HeldOutSet> scored_sets(std::int64_t context_length = 0) const;
 };
 
 // The comparisons the paper makes, each from the same base, data and compute.
@@ -81,6 +91,9 @@ struct DtmBaselineConfig {
   bool vanilla = true;       // one run on all the records for total_steps steps
   bool random_split = true;  // DTM over a random split with the k-means cluster sizes
   bool uniform_soup = true;  // the uniform soup of K all-records runs with different seeds, total_steps together
+  // The c-BTM ensemble of the k-means sub-models (dtm_ensemble.h): no merge, their next-token probabilities mixed
+  // per example; K forward passes per token, so off unless asked for.
+  bool ensemble = false;
 };
 
 struct DtmConfig {
@@ -94,11 +107,18 @@ struct DtmConfig {
   // Where embedding, training, merges and evaluation run (lib/config/device_value.h); the training runs get it as
   // their config's device (train_config applies it before train_overrides).
   std::string device = "cpu";
+  // Replicates of the whole comparison: every method runs once per seed s, with every seed of the experiment shifted
+  // by s (k-means' and the random split's seed by s, the runs' training seeds, i.e. data order and LoRA init, by
+  // s·cluster.k so that no two runs of different replicates share one); s = 0 is the experiment as written, so the
+  // default is today's single run and adding seeds reuses its output. The embedding and the records are shared.
+  std::vector<std::uint64_t> seeds = {0};
   DtmEmbedConfig embed;
   clustering::KMeansOptions cluster;                  // K and faiss's knobs; the random split uses its seed too
   DtmMergeConfig merge;
   DtmEvaluationConfig evaluation;
   DtmBaselineConfig baselines;
+  // The ensemble's weights: temperature and top-k of the cluster posterior (c-BTM's T = 0.1; every cluster).
+  clustering::ClusterPosteriorOptions ensemble;
 
   std::vector<std::string> overrides;                 // the `ladle dtm --set` arguments (child processes get them)
 

@@ -63,14 +63,14 @@ std::string DtmFingerprints::embed() const {
   return *embed_;
 }
 
-std::string DtmFingerprints::cluster() const {
+std::string DtmFingerprints::cluster(std::uint64_t replicate) const {
   const auto& c = config_.cluster;
   return fingerprint_of({{"stage", "cluster"},
                          {"embed", embed()},
                          {"k", c.k},
                          {"iterations", c.iterations},
                          {"nredo", c.nredo},
-                         {"seed", c.seed},
+                         {"seed", c.seed + static_cast<std::int64_t>(replicate)},
                          {"spherical", c.spherical},
                          {"max_points_per_centroid", c.max_points_per_centroid}});
 }
@@ -80,7 +80,7 @@ std::string DtmFingerprints::run(const DtmRun& run) const {
   train.erase("threads");
   train.erase("overwrite_output_dir");
   const bool sub_model = run.family == RunFamily::kmeans || run.family == RunFamily::random;
-  return fingerprint_of({{"stage", "run"}, {"data", sub_model ? cluster() : embed()}, {"train", train}});
+  return fingerprint_of({{"stage", "run"}, {"data", sub_model ? cluster(run.replicate) : embed()}, {"train", train}});
 }
 
 std::string DtmFingerprints::merge(const std::vector<DtmRun>& members, const std::string& merge_text) const {
@@ -90,13 +90,24 @@ std::string DtmFingerprints::merge(const std::vector<DtmRun>& members, const std
       {{"stage", "merge"}, {"runs", runs}, {"weights", config_.merge.weights}, {"config", merge_text}});
 }
 
+std::string DtmFingerprints::ensemble(const std::vector<DtmRun>& sub_models, std::uint64_t replicate) const {
+  std::vector<std::string> runs;
+  for (const auto& run : sub_models) runs.push_back(run.fingerprint);
+  return fingerprint_of({{"stage", "ensemble"},
+                         {"runs", runs},
+                         {"partition", cluster(replicate)},
+                         {"temperature", config_.ensemble.temperature},
+                         {"top_k", config_.ensemble.top_k}});
+}
+
 std::string DtmFingerprints::evaluation(const std::string& model) const {
   const auto& o = config_.evaluation.options;
   nlohmann::json sets = nlohmann::json::array();
-  for (const auto& set : config_.evaluation.sets()) {
+  for (const auto& set : config_.evaluation.scored_sets()) {
     sets.push_back({set.label, set.path.string(), content_hash(set.path)});
   }
   return fingerprint_of({{"stage", "evaluation"},
+                         {"scores", "metrics and per-example scores"},  // files of older versions lack the latter
                          {"model", model},
                          {"sets", sets},
                          {"tokenizer", base_train_.to_json().at("tokenizer")},

@@ -4,11 +4,12 @@
 // edit reaches and everything downstream, never silently reusing stale output. What each covers:
 //   embed       data.train's bytes, records, the base seed (it picks the subset), skip_bad_lines, the base model's
 //               files (name, size, modification time), the tokenizer section, the embed section but batch_size
-//   cluster     embed's, and the cluster section
+//   cluster     embed's, the cluster section, and the replicate's seed (one fingerprint per replicate)
 //   run         its data's stage (cluster for sub-models, embed for vanilla and soup runs), and its whole training
 //               config as the trainer resolves it (TrainConfig::to_json) but threads and overwrite_output_dir
 //   merge       its runs', which of their weights it takes (merge.weights), and the mergekit config given to the
 //               engine (method, parameters, dtype, model folders)
+//   ensemble    its sub-models', their partition's (cluster) and the ensemble section
 //   evaluation  the model's (the base model's files, or its run's or merge's), the held-out sets' bytes, and the
 //               evaluation section
 // Settings that change only speed (batch sizes of embedding, threads, --jobs) are left out on purpose.
@@ -37,12 +38,16 @@ class DtmFingerprints {
   DtmFingerprints(const DtmConfig& config, const DtmLayout& layout, const trainer::TrainConfig& base_train);
 
   std::string embed() const;
-  std::string cluster() const;
+  // The partitions of the replicate with seed `replicate` (dtm_config.h `seeds`).
+  std::string cluster(std::uint64_t replicate = 0) const;
   std::string run(const DtmRun& run) const;
   // The merge of `members` (their fingerprints set) as the engine's config `merge_text` (empty for the uniform
   // soup) describes it.
   std::string merge(const std::vector<DtmRun>& members, const std::string& merge_text) const;
   std::string base_model() const;
+  // The c-BTM ensemble of `sub_models` (the k-means runs of replicate `replicate`, their fingerprints set): its
+  // runs, their partition (centres and embedding) and the ensemble section.
+  std::string ensemble(const std::vector<DtmRun>& sub_models, std::uint64_t replicate) const;
   // The evaluation of a model whose own fingerprint is `model`.
   std::string evaluation(const std::string& model) const;
 

@@ -4,6 +4,8 @@
 //   embed/            train.jsonl (the records clustered and trained on), embeddings.npy, embed.json
 //   cluster/kmeans/   the k-means partition (clustering/partition.h files), its report, cluster-<k>.jsonl subsets
 //   cluster/random/   the random split with the same sizes, likewise
+// Every folder and file of a replicate with seed s > 0 (dtm_config.h `seeds`) has its name suffixed "-seed<s>"
+// (cluster-seed1/, runs/kmeans-0-seed1/, merge/kmeans-seed1/, evaluate/vanilla-seed1.json), seed 0's none.
 //   runs/<name>/      one trainer run each (trainer output_dir: metrics.jsonl, checkpoints/, final/, and ema/,
 //                     swa/, lawa/ when the train section keeps those averages) and
 //                     dtm-run.json once it finished; runs/<name>.run-lock is held by the job that trains it
@@ -18,10 +20,16 @@
 //   report/           report.md, report.json, the plots
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 
 namespace ladle::dtm {
+
+// The name of a folder, run or model in the replicate with seed `seed`: itself for seed 0, else "<name>-seed<seed>".
+inline std::string seeded_name(const std::string& name, std::uint64_t seed) {
+  return seed == 0 ? name : name + "-seed" + std::to_string(seed);
+}
 
 struct DtmLayout {
   std::filesystem::path root;  // the config's output_dir, absolute
@@ -29,11 +37,14 @@ struct DtmLayout {
   std::filesystem::path embed_dir() const { return root / "embed"; }
   std::filesystem::path records_file() const { return embed_dir() / "train.jsonl"; }
   std::filesystem::path embeddings_file() const { return embed_dir() / "embeddings.npy"; }
-  std::filesystem::path cluster_dir() const { return root / "cluster"; }
+  // The partitions of the replicate with seed `seed`.
+  std::filesystem::path cluster_dir(std::uint64_t seed = 0) const { return root / seeded_name("cluster", seed); }
   // "kmeans" or "random": one partition's folder.
-  std::filesystem::path partition_dir(const std::string& method) const { return cluster_dir() / method; }
-  std::filesystem::path subset_file(const std::string& method, std::int64_t cluster) const {
-    return partition_dir(method) / ("cluster-" + std::to_string(cluster) + ".jsonl");
+  std::filesystem::path partition_dir(const std::string& method, std::uint64_t seed = 0) const {
+    return cluster_dir(seed) / method;
+  }
+  std::filesystem::path subset_file(const std::string& method, std::int64_t cluster, std::uint64_t seed = 0) const {
+    return partition_dir(method, seed) / ("cluster-" + std::to_string(cluster) + ".jsonl");
   }
   std::filesystem::path run_dir(const std::string& run) const { return root / "runs" / run; }
   std::filesystem::path run_done_file(const std::string& run) const { return run_dir(run) / "dtm-run.json"; }

@@ -33,6 +33,7 @@
 #include "trainer/distributed.h"
 #include "pipelines/dtm/child_processes.h"
 #include "lib/config/config_source.h"
+#include "pipelines/dtm/dtm_ensemble.h"
 #include "pipelines/dtm/dtm_fingerprints.h"
 #include "pipelines/dtm/dtm_report.h"
 #include "trainer/training_data.h"
@@ -122,8 +123,10 @@ std::string evaluation_fingerprint(const fs::path& file) {
 }  // namespace
 
 struct DtmPipeline::EvaluatedModel {
-  std::string name;          // evaluate/<name>.json
+  std::string name;          // evaluate/<name>.json: the method's name, with "-seed<s>" in replicate s > 0
+  std::string method;        // base, vanilla, dtm-kmeans, dtm-random, soup
   std::string title;         // the report's column
+  std::uint64_t replicate;   // the experiment's seed it belongs to (base: 0, shared by every replicate)
   fs::path path;             // the model folder
   fs::path made_from;        // what makes it stale when newer (a run's dtm-run.json, a merge folder)
   std::vector<DtmRun> runs;  // the runs behind it
@@ -261,10 +264,14 @@ void DtmPipeline::embed() {
 }
 
 void DtmPipeline::cluster() {
-  const std::string fingerprint = fingerprints_->cluster();
-  if (up_to_date(layout_.cluster_dir(), {layout_.embed_dir()}) &&
-      recorded_fingerprint(layout_.cluster_dir()) == fingerprint) {
-    LADLE_LOG(info) << "dtm: cluster: reusing " << layout_.cluster_dir().string();
+  for (const std::uint64_t replicate : config_.seeds) cluster_replicate(replicate);
+}
+
+void DtmPipeline::cluster_replicate(std::uint64_t replicate) {
+  const fs::path folder = layout_.cluster_dir(replicate);
+  const std::string fingerprint = fingerprints_->cluster(replicate);
+  if (up_to_date(folder, {layout_.embed_dir()}) && recorded_fingerprint(folder) == fingerprint) {
+    LADLE_LOG(info) << "dtm: cluster: reusing " << folder.string();
     return;
   }
   require_single_process("cluster", config_.config_file);
@@ -274,34 +281,42 @@ void DtmPipeline::cluster() {
   if (static_cast<std::size_t>(embeddings.rows) != records.size() || lines.size() != records.size()) {
     throw Error(layout_.embed_dir().string() + ": embeddings.npy and train.jsonl differ in length; delete the folder");
   }
-  const clustering::KMeansResult kmeans = clustering::kmeans_partition(embeddings, config_.cluster);
+  clustering::KMeansOptions options = config_.cluster;
+  options.seed += static_cast<int>(replicate);
+  const clustering::KMeansResult kmeans = clustering::kmeans_partition(embeddings, options);
   for (const std::int64_t empty : clustering::empty_clusters(kmeans.partition)) {
     LADLE_LOG(warning) << "dtm: k-means cluster " << empty << " is empty: no sub-model is trained for it";
   }
-  const nlohmann::json settings = {{"k", config_.cluster.k},
-                                   {"iterations", config_.cluster.iterations},
-                                   {"nredo", config_.cluster.nredo},
-                                   {"seed", config_.cluster.seed},
-                                   {"spherical", config_.cluster.spherical},
+  const nlohmann::json settings = {{"k", options.k},
+                                   {"iterations", options.iterations},
+                                   {"nredo", options.nredo},
+                                   {"seed", options.seed},
+                                   {"spherical", options.spherical},
                                    {"kmeans_seconds", kmeans.seconds}};
-  io::AtomicDirectory out(layout_.cluster_dir(), /*overwrite=*/true);
+  io::AtomicDirectory out(folder, /*overwrite=*/true);
   write_split(out.path() / "kmeans", kmeans.partition, records, lines, settings);
   // The paper's control: the same number and sizes of clusters, drawn at random.
   clustering::Partition random =
-      clustering::random_partition(kmeans.partition.sizes, static_cast<std::uint64_t>(config_.cluster.seed));
+      clustering::random_partition(kmeans.partition.sizes, static_cast<std::uint64_t>(options.seed));
   clustering::set_mean_centroids(random, embeddings);
   write_split(out.path() / "random", random, records, lines, settings);
   record_fingerprint(out.path(), fingerprint);
   out.commit();
-  LADLE_LOG(info) << "dtm: k-means sizes " << nlohmann::json(kmeans.partition.sizes).dump() << ", inertia "
-                  << kmeans.partition.inertia << " (random split: " << random.inertia << ")";
+  LADLE_LOG(info) << "dtm: " << folder.filename().string() << ": k-means sizes "
+                  << nlohmann::json(kmeans.partition.sizes).dump() << ", inertia " << kmeans.partition.inertia
+                  << " (random split: " << random.inertia << ")";
 }
 
 std::vector<DtmRun> DtmPipeline::runs() const {
-  const clustering::Partition partition = clustering::read_partition(layout_.partition_dir("kmeans"));
   const std::int64_t total = config_.total_steps > 0 ? config_.total_steps : base_train_.max_steps;
-  std::vector<DtmRun> planned = plan_runs(config_, layout_, partition.sizes, total, base_train_.seed);
-  for (auto& run : planned) run.fingerprint = fingerprints_->run(run);
+  std::vector<DtmRun> planned;
+  for (const std::uint64_t replicate : config_.seeds) {
+    const clustering::Partition partition = clustering::read_partition(layout_.partition_dir("kmeans", replicate));
+    for (auto& run : plan_runs(config_, layout_, partition.sizes, total, base_train_.seed, replicate)) {
+      run.fingerprint = fingerprints_->run(run);
+      planned.push_back(std::move(run));
+    }
+  }
   return planned;
 }
 
@@ -366,22 +381,27 @@ void DtmPipeline::merge() {
     throw Error("merge: these runs have not finished: " + missing + " (train them with `ladle dtm --config " +
                 config_.config_file.string() + "`, or one by one with --only-run NAME)");
   }
+  for (const std::uint64_t replicate : config_.seeds) {
+    std::vector<DtmRun> replicate_runs;
+    for (const auto& run : all) {
+      if (run.replicate == replicate) replicate_runs.push_back(run);
+    }
+    merge_replicate(replicate_runs, replicate);
+  }
+}
+
+void DtmPipeline::merge_replicate(const std::vector<DtmRun>& all, std::uint64_t replicate) {
   const bool lora = base_train_.lora.enabled;
   auto family_runs = [&](RunFamily family) {
-    std::vector<const DtmRun*> members;
+    std::vector<DtmRun> members;
     for (const auto& run : all) {
-      if (run.family == family) members.push_back(&run);
+      if (run.family == family) members.push_back(run);
     }
     return members;
   };
-  auto member_runs = [](const std::vector<const DtmRun*>& members) {
-    std::vector<DtmRun> runs;
-    for (const auto* run : members) runs.push_back(*run);
-    return runs;
-  };
-  auto done_files = [&](const std::vector<const DtmRun*>& members) {
+  auto done_files = [&](const std::vector<DtmRun>& members) {
     std::vector<fs::path> files;
-    for (const auto* run : members) files.push_back(layout_.run_done_file(run->name));
+    for (const auto& run : members) files.push_back(layout_.run_done_file(run.name));
     return files;
   };
 
@@ -389,23 +409,24 @@ void DtmPipeline::merge() {
   if (config_.baselines.random_split) splits.push_back(RunFamily::random);
   for (const RunFamily family : splits) {
     const auto members = family_runs(family);
-    const fs::path out = layout_.merge_dir(run_family_name(family));
+    const std::string name = seeded_name(run_family_name(family), replicate);
+    const fs::path out = layout_.merge_dir(name);
     // LoRA sub-models are merged in ΔW space: the method runs on each adapter's (α/r)·B·A, never on A and B apart
     // (the DTM authors' code averages A and B separately, and mean(B)·mean(A) is not the mean of the updates).
     std::vector<fs::path> models;
-    for (const auto* run : members) {
-      const fs::path weights_dir = merged_weights_dir(*run);
+    for (const auto& run : members) {
+      const fs::path weights_dir = merged_weights_dir(run);
       models.push_back(lora ? weights_dir / "adapter" : weights_dir);
     }
     const std::string merge_text = config_.merge_yaml(models, base_train_.model.path);
     // The merge is redone when a sub-model was retrained or the config's merge section changed.
-    const std::string fingerprint = fingerprints_->merge(member_runs(members), merge_text);
+    const std::string fingerprint = fingerprints_->merge(members, merge_text);
     if (up_to_date(out, done_files(members)) && recorded_fingerprint(out) == fingerprint) {
       LADLE_LOG(info) << "dtm: merge: reusing " << out.string();
       continue;
     }
     fs::remove(out / "dtm-fingerprint");
-    const fs::path yaml = layout_.root / "merge" / (std::string(run_family_name(family)) + ".yml");
+    const fs::path yaml = layout_.root / "merge" / (name + ".yml");
     fs::create_directories(yaml.parent_path());
     io::write_file_atomically(yaml, merge_text);
     const merge::MergeConfig merge_config = merge::load_merge_config(yaml);
@@ -430,15 +451,15 @@ void DtmPipeline::merge() {
 
   if (config_.baselines.uniform_soup) {
     const auto members = family_runs(RunFamily::soup);
-    const fs::path out = layout_.merge_dir("soup");
-    const std::string fingerprint = fingerprints_->merge(member_runs(members), "");
+    const fs::path out = layout_.merge_dir(seeded_name("soup", replicate));
+    const std::string fingerprint = fingerprints_->merge(members, "");
     if (up_to_date(out, done_files(members)) && recorded_fingerprint(out) == fingerprint) {
       LADLE_LOG(info) << "dtm: merge: reusing " << out.string();
       return;
     }
     fs::remove(out / "dtm-fingerprint");
     std::vector<fs::path> folders;
-    for (const auto* run : members) folders.push_back(merged_weights_dir(*run));
+    for (const auto& run : members) folders.push_back(merged_weights_dir(run));
     io::CheckpointWriteOptions write_options;
     write_options.overwrite = true;
     callbacks::uniform_soup(folders, out, write_options);
@@ -448,28 +469,39 @@ void DtmPipeline::merge() {
 
 std::vector<DtmPipeline::EvaluatedModel> DtmPipeline::evaluated_models() const {
   const std::vector<DtmRun> all = runs();
-  auto members = [&](RunFamily family) {
-    std::vector<DtmRun> found;
-    for (const auto& run : all) {
-      if (run.family == family) found.push_back(run);
+  std::vector<EvaluatedModel> models = {{"base", "base", "base", 0, base_train_.model.path, base_train_.model.path,
+                                         {}, fingerprints_->base_model()}};
+  for (const std::uint64_t replicate : config_.seeds) {
+    auto members = [&](RunFamily family) {
+      std::vector<DtmRun> found;
+      for (const auto& run : all) {
+        if (run.family == family && run.replicate == replicate) found.push_back(run);
+      }
+      return found;
+    };
+    if (config_.baselines.vanilla) {
+      const auto vanilla = members(RunFamily::vanilla);
+      const std::string run = vanilla.front().name;
+      models.push_back({run, "vanilla", "vanilla", replicate, layout_.run_dir(run) / "final",
+                        layout_.run_done_file(run), vanilla, vanilla.front().fingerprint});
     }
-    return found;
-  };
-  std::vector<EvaluatedModel> models = {
-      {"base", "base", base_train_.model.path, base_train_.model.path, {}, fingerprints_->base_model()}};
-  if (config_.baselines.vanilla) {
-    const auto vanilla = members(RunFamily::vanilla);
-    models.push_back({"vanilla", "vanilla", layout_.run_dir("vanilla") / "final", layout_.run_done_file("vanilla"),
-                      vanilla, vanilla.front().fingerprint});
+    // A merge's fingerprint as merge() recorded it (a missing merge folder records none, and is evaluated never).
+    auto merged = [&](const std::string& method, const std::string& title, RunFamily family) {
+      const fs::path folder = layout_.merge_dir(seeded_name(run_family_name(family), replicate));
+      models.push_back({seeded_name(method, replicate), method, title, replicate, folder, folder, members(family),
+                        recorded_fingerprint(folder)});
+    };
+    merged("dtm-kmeans", "DTM (k-means)", RunFamily::kmeans);
+    if (config_.baselines.random_split) merged("dtm-random", "DTM (random)", RunFamily::random);
+    if (config_.baselines.uniform_soup) merged("soup", "uniform soup", RunFamily::soup);
+    if (config_.baselines.ensemble) {
+      // Made from the k-means sub-models (their merge folder is rewritten whenever one of them is retrained).
+      const auto sub_models = members(RunFamily::kmeans);
+      const fs::path folder = layout_.merge_dir(seeded_name(run_family_name(RunFamily::kmeans), replicate));
+      models.push_back({seeded_name("ensemble", replicate), "ensemble", "c-BTM ensemble", replicate, folder, folder,
+                        sub_models, fingerprints_->ensemble(sub_models, replicate)});
+    }
   }
-  // A merge's fingerprint as merge() recorded it (a missing merge folder records none, and is evaluated never).
-  auto merged = [&](const std::string& name, const std::string& title, RunFamily family) {
-    const fs::path folder = layout_.merge_dir(run_family_name(family));
-    models.push_back({name, title, folder, folder, members(family), recorded_fingerprint(folder)});
-  };
-  merged("dtm-kmeans", "DTM (k-means)", RunFamily::kmeans);
-  if (config_.baselines.random_split) merged("dtm-random", "DTM (random)", RunFamily::random);
-  if (config_.baselines.uniform_soup) merged("soup", "uniform soup", RunFamily::soup);
   for (auto& model : models) model.fingerprint = fingerprints_->evaluation(model.fingerprint);
   return models;
 }
@@ -511,24 +543,61 @@ void DtmPipeline::evaluate() {
   }
   std::unique_ptr<trainer::HeldOutEvaluator> evaluator;  // read and tokenized once, when first needed
   for (const EvaluatedModel* model : stale) {
-    if (!evaluator) {
-      evaluator = std::make_unique<trainer::HeldOutEvaluator>(trainer::load_tokenizer(base_train_), config_.evaluation.sets(),
-                                                                config_.evaluation.options);
-    }
     const auto start = std::chrono::steady_clock::now();
-    auto lm = model::load_causal_lm(model->path, model::resolve_device(config_.device));
+    std::shared_ptr<model::CausalLm> lm = model->method == "ensemble"
+                                              ? ensemble_model(*model)
+                                              : model::load_causal_lm(model->path, model::resolve_device(config_.device));
+    if (!evaluator) {
+      // Every model has the base model's architecture, so its context length.
+      evaluator = std::make_unique<trainer::HeldOutEvaluator>(
+          trainer::load_tokenizer(base_train_), config_.evaluation.scored_sets(lm->config().max_position_embeddings),
+          config_.evaluation.options);
+    }
     LADLE_LOG(info) << "dtm: evaluating " << model->name << " (" << model->path.string() << ")";
-    const trainer::Metrics metrics = evaluator->evaluate(*lm);
+    std::map<std::string, trainer::ExampleScores> examples;
+    const trainer::Metrics metrics = evaluator->evaluate(*lm, nullptr, &examples);
     nlohmann::json runs = nlohmann::json::array();
     for (const auto& run : model->runs) runs.push_back(run.name);
-    const nlohmann::json json = {{"name", model->name},        {"title", model->title},
-                                 {"path", model->path.string()}, {"runs", runs},
-                                 {"fingerprint", model->fingerprint}, {"seconds", seconds_since(start)},
-                                 {"metrics", metrics}};
+    const nlohmann::json json = {{"name", model->name},
+                                 {"method", model->method},
+                                 {"title", model->title},
+                                 {"seed", model->replicate},
+                                 {"path", model->path.string()},
+                                 {"runs", runs},
+                                 {"fingerprint", model->fingerprint},
+                                 {"seconds", seconds_since(start)},
+                                 {"metrics", metrics},
+                                 {"examples", examples}};
     const fs::path file = layout_.evaluation_file(model->name);
     fs::create_directories(file.parent_path());
     io::write_file_atomically(file, json.dump(2) + "\n");
   }
+}
+
+std::shared_ptr<model::CausalLm> DtmPipeline::ensemble_model(const EvaluatedModel& model) const {
+  const at::Device device = model::resolve_device(config_.device);
+  DtmEnsembleInputs inputs;
+  const clustering::Partition partition =
+      clustering::read_partition(layout_.partition_dir("kmeans", model.replicate));
+  inputs.centroids = clustering::FloatMatrix(static_cast<std::int64_t>(model.runs.size()), partition.centroids.cols);
+  for (std::size_t j = 0; j < model.runs.size(); ++j) {
+    // An empty cluster has no sub-model: the centres kept are those of the runs.
+    const float* centre = partition.centroids.row(model.runs[j].index);
+    std::copy(centre, centre + partition.centroids.cols, inputs.centroids.row(static_cast<std::int64_t>(j)));
+    inputs.experts.push_back(model::load_causal_lm(layout_.run_dir(model.runs[j].name) / "final", device));
+  }
+  inputs.base = model::load_causal_lm(base_train_.model.path, device);
+  inputs.base->eval();
+  inputs.tokenizer = trainer::load_tokenizer(base_train_);
+  inputs.chat_format = trainer::TrainingData{}.chat_template;  // as trainer::HeldOutEvaluator tokenizes the sets
+  inputs.embedder = config_.embed.embedder;
+  inputs.bf16 = config_.embed.bf16;
+  inputs.posterior = config_.ensemble;
+  for (const auto& set : config_.evaluation.sets()) {
+    auto records = text::read_instruction_jsonl(set.path).records;
+    inputs.records.insert(inputs.records.end(), records.begin(), records.end());
+  }
+  return make_dtm_ensemble(std::move(inputs));
 }
 
 ChildCommand DtmPipeline::child_command(const std::string& label, const std::vector<std::string>& arguments,
@@ -549,7 +618,9 @@ void DtmPipeline::report() {
     if (evaluation_fingerprint(file) != model.fingerprint) continue;
     std::ifstream in(file);
     const nlohmann::json json = nlohmann::json::parse(in);
-    ModelScores scores{model.name, json.at("title").get<std::string>(), json.at("metrics").get<trainer::Metrics>(), {}};
+    ModelScores scores{model.name, json.at("title").get<std::string>(), json.at("metrics").get<trainer::Metrics>(), {},
+                       model.method, model.replicate,
+                       json.at("examples").get<std::map<std::string, trainer::ExampleScores>>()};
     for (const auto& run : json.at("runs")) {
       scores.runs.push_back(layout_.run_dir(run.get<std::string>()) / "metrics.jsonl");
     }
@@ -560,12 +631,14 @@ void DtmPipeline::report() {
 
   nlohmann::json steps = nlohmann::json::object();
   for (const auto& run : runs()) steps[run.name] = run.steps;
-  const clustering::Partition partition = clustering::read_partition(layout_.partition_dir("kmeans"));
+  const clustering::Partition partition =
+      clustering::read_partition(layout_.partition_dir("kmeans", config_.seeds.front()));
   const nlohmann::json settings = {{"config", config_.config_file.string()},
+                                   {"seeds", config_.seeds},
                                    {"base_model", base_train_.model.path.string()},
                                    {"lora", base_train_.lora.enabled},
                                    {"k", config_.cluster.k},
-                                   {"cluster_sizes", partition.sizes},
+                                   {"cluster_sizes", partition.sizes},  // of the first seed's k-means
                                    {"merge_method", config_.merge.merge_method},
                                    {"merge_weights", config_.merge.weights},
                                    {"steps", steps}};

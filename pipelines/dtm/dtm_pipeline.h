@@ -8,8 +8,8 @@
 //   merge     the sub-models of each split with the merge engine (a plain average by default; LoRA sub-models in
 //             ΔW space, lib/merge/lora_merge.h), and the soup runs' uniform soup; of each run its final weights or
 //             the average its training config kept (merge.weights: ema, swa, lawa)
-//   evaluate  base, vanilla, both DTM merges and the soup on the held-out sets, `jobs` models at once in child
-//             processes
+//   evaluate  base, vanilla, both DTM merges, the soup and the c-BTM ensemble on the held-out sets (and the
+//             knowledge text), `jobs` models at once in child processes
 //   report    report.md with the tables, the loss-decrease diagnostic and plots (dtm_report.h)
 #pragma once
 
@@ -24,6 +24,10 @@
 #include "pipelines/dtm/dtm_config.h"
 #include "pipelines/dtm/dtm_layout.h"
 #include "pipelines/dtm/dtm_runs.h"
+
+namespace ladle::model {
+class CausalLm;
+}  // namespace ladle::model
 
 namespace ladle::dtm {
 
@@ -73,8 +77,10 @@ class DtmPipeline {
  private:
   void embed();
   void cluster();
+  void cluster_replicate(std::uint64_t replicate);  // the k-means partition and random split of one seed
   void train();
   void merge();
+  void merge_replicate(const std::vector<DtmRun>& runs, std::uint64_t replicate);  // one seed's merges and soup
   void evaluate();
   void report();  // sets report_text_
 
@@ -85,6 +91,8 @@ class DtmPipeline {
   struct EvaluatedModel;
   // The models the config evaluates, in the report's order.
   std::vector<EvaluatedModel> evaluated_models() const;
+  // The c-BTM ensemble of a replicate's k-means sub-models (dtm_ensemble.h), on the config's device.
+  std::shared_ptr<model::CausalLm> ensemble_model(const EvaluatedModel& model) const;
   // `<executable> <global_args> dtm --config FILE <arguments>`, its output appended to `log`.
   ChildCommand child_command(const std::string& label, const std::vector<std::string>& arguments,
                              const std::filesystem::path& log) const;

@@ -10,9 +10,11 @@
 #include <sstream>
 
 #include "lib/util/gnuplot.h"
+#include "lib/util/human_format.h"
 #include "lib/io/atomic_file.h"
 #include "lib/util/error.h"
 #include "lib/util/string_affixes.h"
+#include "pipelines/dtm/dtm_seed_statistics.h"
 
 namespace ladle::dtm {
 namespace {
@@ -24,13 +26,7 @@ std::optional<double> metric(const trainer::Metrics& metrics, const std::string&
   return found == metrics.end() ? std::nullopt : std::optional<double>(found->second);
 }
 
-std::string fixed(double value, int digits) {
-  std::ostringstream text;
-  text << std::fixed << std::setprecision(digits) << value;
-  return text.str();
-}
-
-std::string percent(std::optional<double> value) { return value ? fixed(100.0 * *value, 1) + "%" : "–"; }
+std::string percent(std::optional<double> value) { return value ? format_fixed(100.0 * *value, 1) + "%" : "–"; }
 
 // Tasks with a loss on the set in any model, sorted.
 std::vector<std::string> tasks_of(const std::vector<ModelScores>& models, const std::string& set) {
@@ -158,6 +154,47 @@ void write_training_curves_plot(const std::vector<ModelScores>& models, const fs
   run_gnuplot(directory / "training-curves.gp");
 }
 
+// The mean over `tasks` of a model's task losses and task accuracies on `set` (nullopt: none measured).
+struct TaskMeans {
+  std::optional<double> loss, accuracy;
+};
+
+TaskMeans task_means(const trainer::Metrics& metrics, const std::string& set, const std::vector<std::string>& tasks) {
+  double loss_sum = 0, accuracy_sum = 0;
+  std::size_t losses = 0, accuracies = 0;
+  for (const auto& task : tasks) {
+    if (const auto loss = metric(metrics, set + "/loss/" + task)) loss_sum += *loss, ++losses;
+    if (const auto accuracy = task_accuracy(metrics, set, task)) accuracy_sum += *accuracy, ++accuracies;
+  }
+  TaskMeans means;
+  if (losses > 0) means.loss = loss_sum / static_cast<double>(losses);
+  if (accuracies > 0) means.accuracy = accuracy_sum / static_cast<double>(accuracies);
+  return means;
+}
+
+// tax.png: knowledge lost against instruction loss gained, a labelled point per model.
+void write_tax_plot(const std::vector<AlignmentTax>& rows, const std::string& set, const fs::path& directory) {
+  if (rows.empty()) return;
+  std::ostringstream data;
+  data << "# model\tinstruction loss gained\tknowledge lost\n";
+  for (const auto& row : rows) {
+    data << row.title << "\t" << number(row.instruction_loss_gained) << "\t" << number(row.knowledge_lost) << "\n";
+  }
+  io::write_file_atomically(directory / "tax.tsv", data.str());
+  const std::string tsv = gnuplot_quoted((directory / "tax.tsv").string());
+  std::ostringstream script;
+  script << "set terminal pngcairo size 800,600 noenhanced font 'sans,10'\n"
+         << "set output " << gnuplot_quoted((directory / "tax.png").string()) << "\n"
+         << "set title 'alignment tax: knowledge lost against instruction tasks gained'\n"
+         << "set xlabel " << gnuplot_quoted("instruction tasks gained (" + set + " loss decrease from base)") << "\n"
+         << "set ylabel 'knowledge lost (knowledge-text loss increase from base)'\n"
+         << "set grid\nset datafile separator '\\t'\nset offsets graph 0.1, graph 0.1, graph 0.1, graph 0.1\n"
+         << "plot " << tsv << " using 2:3 with points pointtype 7 pointsize 1.5 notitle, \\\n     " << tsv
+         << " using 2:3:1 with labels offset 1,1 left notitle\n";
+  io::write_file_atomically(directory / "tax.gp", script.str());
+  run_gnuplot(directory / "tax.gp");
+}
+
 }  // namespace
 
 std::optional<double> task_accuracy(const trainer::Metrics& metrics, const std::string& set, const std::string& task) {
@@ -178,26 +215,75 @@ std::string results_table(const std::vector<ModelScores>& models, const std::str
     table << "| " << task << " |";
     for (const auto* model : present) {
       const auto loss = metric(model->metrics, set + "/loss/" + task);
-      table << " " << (loss ? fixed(*loss, 3) : "–") << " / " << percent(task_accuracy(model->metrics, set, task))
+      table << " " << (loss ? format_fixed(*loss, 3) : "–") << " / " << percent(task_accuracy(model->metrics, set, task))
             << " |";
     }
     table << "\n";
   }
   table << "| **mean over tasks** |";
   for (const auto* model : present) {
-    double loss_sum = 0, accuracy_sum = 0;
-    std::size_t losses = 0, accuracies = 0;
-    for (const auto& task : tasks) {
-      if (const auto loss = metric(model->metrics, set + "/loss/" + task)) loss_sum += *loss, ++losses;
-      if (const auto accuracy = task_accuracy(model->metrics, set, task)) accuracy_sum += *accuracy, ++accuracies;
-    }
-    table << " **" << (losses ? fixed(loss_sum / static_cast<double>(losses), 3) : "–") << " / "
-          << percent(accuracies ? std::optional<double>(accuracy_sum / static_cast<double>(accuracies)) : std::nullopt)
-          << "** |";
+    const TaskMeans means = task_means(model->metrics, set, tasks);
+    table << " **" << (means.loss ? format_fixed(*means.loss, 3) : "–") << " / " << percent(means.accuracy) << "** |";
   }
   table << "\n| every token (loss) |";
-  for (const auto* model : present) table << " " << fixed(model->metrics.at(set + "/loss"), 3) << " |";
+  for (const auto* model : present) table << " " << format_fixed(model->metrics.at(set + "/loss"), 3) << " |";
   table << "\n";
+  return table.str();
+}
+
+std::string ensemble_share(const std::vector<ModelScores>& models, const std::string& set) {
+  const auto loss_of = [&](const std::string& method) -> std::optional<double> {
+    for (const auto& model : models) {
+      if (model.method == method) return metric(model.metrics, set + "/loss");
+    }
+    return std::nullopt;
+  };
+  const auto base = loss_of("base"), ensemble = loss_of("ensemble"), merged = loss_of("dtm-kmeans");
+  if (!base || !ensemble || !merged) return "";
+  const double gained = *base - *ensemble;
+  std::ostringstream text;
+  text << "The c-BTM ensemble of the k-means sub-models lowers the base model's " << set << " loss by "
+       << format_fixed(gained, 3) << "; their merge (DTM (k-means)) by " << format_fixed(*base - *merged, 3);
+  if (gained > 0) text << ", " << format_fixed(100 * (*base - *merged) / gained, 1) << "% of the ensemble's gain";
+  text << ".\n\n";
+  return text.str();
+}
+
+std::vector<AlignmentTax> alignment_tax(const std::vector<ModelScores>& models, const std::string& set) {
+  const auto base = std::find_if(models.begin(), models.end(), [](const auto& m) { return m.method == "base"; });
+  if (base == models.end() || !metric(base->metrics, "knowledge/loss") || !metric(base->metrics, set + "/loss")) {
+    return {};
+  }
+  const auto tasks = tasks_of(models, set);
+  const auto base_accuracy = task_means(base->metrics, set, tasks).accuracy;
+  std::vector<AlignmentTax> rows;
+  for (const auto& model : models) {
+    const auto knowledge = metric(model.metrics, "knowledge/loss");
+    const auto loss = metric(model.metrics, set + "/loss");
+    if (!knowledge || !loss) continue;
+    AlignmentTax row{model.name, model.title, *knowledge, *knowledge - base->metrics.at("knowledge/loss"),
+                     base->metrics.at(set + "/loss") - *loss, std::nullopt};
+    const auto accuracy = task_means(model.metrics, set, tasks).accuracy;
+    if (accuracy && base_accuracy) row.instruction_accuracy_gained = *accuracy - *base_accuracy;
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+std::string alignment_tax_table(const std::vector<AlignmentTax>& rows, const std::string& set) {
+  std::ostringstream table;
+  table << "| model | knowledge loss | knowledge lost (vs base) | instruction tasks gained (" << set
+        << ": loss decrease) | instruction tasks gained (" << set << ": mean task accuracy) |\n|---|---|---|---|---|\n";
+  for (const auto& row : rows) {
+    table << "| " << row.title << " | " << format_fixed(row.knowledge_loss, 3) << " | "
+          << (row.knowledge_lost >= 0 ? "+" : "") << format_fixed(row.knowledge_lost, 3) << " | "
+          << (row.instruction_loss_gained >= 0 ? "+" : "") << format_fixed(row.instruction_loss_gained, 3) << " | "
+          << (row.instruction_accuracy_gained
+                  ? (*row.instruction_accuracy_gained >= 0 ? "+" : "") +
+                        format_fixed(100 * *row.instruction_accuracy_gained, 1) + " pt"
+                  : std::string("–"))
+          << " |\n";
+  }
   return table.str();
 }
 
@@ -223,8 +309,8 @@ std::string loss_decrease_table(const std::vector<ModelScores>& models, const st
     for (const auto& run : model.runs) train += training_loss_decrease(run);
     train /= static_cast<double>(model.runs.size());
     const double valid = base_loss - model.metrics.at(set + "/loss");
-    table << "| " << model.title << " | " << fixed(train, 3) << " | " << fixed(valid, 3) << " | "
-          << (valid > 0 ? fixed(train / valid, 2) : std::string("– (no decrease)")) << " |\n";
+    table << "| " << model.title << " | " << format_fixed(train, 3) << " | " << format_fixed(valid, 3) << " | "
+          << (valid > 0 ? format_fixed(train / valid, 2) : std::string("– (no decrease)")) << " |\n";
   }
   return table.str();
 }
@@ -258,9 +344,9 @@ std::string compute_table(const std::vector<ModelScores>& models) {
   table << "| model | runs | optimizer steps | trainer wall s | trainer CPU s | CPU vs vanilla |\n"
         << "|---|---|---|---|---|---|\n";
   for (const auto& cost : costs) {
-    table << "| " << cost.title << " | " << cost.runs << " | " << cost.steps << " | " << fixed(cost.seconds, 1) << " | "
-          << fixed(cost.cpu_seconds, 1) << " | "
-          << (vanilla_cpu && *vanilla_cpu > 0 ? fixed(cost.cpu_seconds / *vanilla_cpu, 2) + "x" : std::string("–"))
+    table << "| " << cost.title << " | " << cost.runs << " | " << cost.steps << " | " << format_fixed(cost.seconds, 1) << " | "
+          << format_fixed(cost.cpu_seconds, 1) << " | "
+          << (vanilla_cpu && *vanilla_cpu > 0 ? format_fixed(cost.cpu_seconds / *vanilla_cpu, 2) + "x" : std::string("–"))
           << " |\n";
   }
   return table.str();
@@ -268,16 +354,45 @@ std::string compute_table(const std::vector<ModelScores>& models) {
 
 std::string write_dtm_report(const std::vector<ModelScores>& models, const std::vector<std::string>& sets,
                              const nlohmann::json& settings, const std::filesystem::path& directory) {
+  const std::vector<ModelScores> methods = seed_means(models);
+  const bool replicated = has_replicates(models);
   std::ostringstream md;
   md << "# Disperse-Then-Merge report\n\n"
      << "Models: the base model; vanilla fine-tuning on every record; DTM (Fu et al., ACL Findings 2024): K "
         "sub-models fine-tuned on k-means clusters of the records and merged; the same over a random split with "
-        "the same cluster sizes; the uniform soup of K all-records runs with different seeds. Every fine-tuned "
-        "model had the same total optimizer steps. Accuracy is choice accuracy (likeliest candidate reply) for "
+        "the same cluster sizes; the uniform soup of K all-records runs with different seeds; when asked for, the "
+        "c-BTM ensemble (Gururangan et al. 2023) of the k-means sub-models, unmerged, mixing their next-token "
+        "probabilities per example by the cluster posterior of its prompt. Every fine-tuned model had the same total optimizer steps. Accuracy is choice accuracy (likeliest candidate reply) for "
         "tasks with few distinct answers, else greedy exact match.\n\n";
-  for (const auto& set : sets) md << "## " << set << "\n\n" << results_table(models, set) << "\n";
+  if (replicated) {
+    md << "Every method ran once per seed (dtm.yml `seeds`); the tables give each method's mean over its seeds, and "
+          "the section \"Seeds and confidence\" their spread and intervals.\n\n";
+  }
+  for (const auto& set : sets) md << "## " << set << "\n\n" << results_table(methods, set) << "\n";
+  if (!sets.empty()) md << ensemble_share(methods, sets.front());
+  const std::vector<AlignmentTax> tax = sets.empty() ? std::vector<AlignmentTax>{} : alignment_tax(methods, sets.front());
+  if (!tax.empty()) {
+    md << "## Alignment tax\n\n"
+       << "Fu et al.'s question: does instruction tuning cost the base model what it knew? Knowledge: each model's "
+          "loss over every token of the knowledge text (evaluation.knowledge, text of the base model's pretraining "
+          "distribution, in blocks of its context length); lost: that minus the base model's. Gained: the base "
+          "model's "
+       << sets.front() << " loss minus the model's, and its mean task accuracy minus the base's (plot: tax.png).\n\n"
+       << alignment_tax_table(tax, sets.front()) << "\n";
+  }
+  if (replicated) {
+    md << "## Seeds and confidence\n\n"
+       << "Per set, each method's loss over every target token and accuracy over every scored example (choice "
+          "among candidates, else exact match) as mean ± standard deviation over its seeds [95% Student t interval "
+          "of the mean]. The differences from vanilla are of the seed-averaged scores, with the 95% percentile "
+          "interval of a paired bootstrap over the held-out examples (10,000 resamples, seed 0); \"not separated\": "
+          "the interval holds 0.\n\n";
+    std::vector<std::string> scored = sets;
+    if (!tax.empty()) scored.push_back("knowledge");
+    for (const auto& set : scored) md << seed_interval_table(models, set) << "\n";
+  }
   if (!sets.empty()) {
-    const std::string diagnostic = loss_decrease_table(models, sets.front());
+    const std::string diagnostic = loss_decrease_table(methods, sets.front());
     if (!diagnostic.empty()) {
       md << "## Training-loss decrease vs held-out-loss decrease\n\n"
          << "The paper's diagnostic of data biases: a training loss that falls much further than the held-out "
@@ -285,26 +400,45 @@ std::string write_dtm_report(const std::vector<ModelScores>& models, const std::
          << diagnostic << "\n";
     }
   }
-  const std::string compute = compute_table(models);
+  const std::string compute = compute_table(methods);
   if (!compute.empty()) {
     md << "## Compute\n\n"
        << "Each model's trainer runs (child processes, measured by each around its training; runs trained side by "
           "side share the cores, so wall times overlap).\n\n"
        << compute << "\n";
   }
-  md << "Plots: task-loss.png (per-task loss), training-curves.png (every run's loss over its steps); settings and "
-        "every metric: report.json.\n";
+  md << "Plots: task-loss.png (per-task loss), training-curves.png (every run's loss over its steps)"
+     << (tax.empty() ? "" : ", tax.png (knowledge lost against instruction tasks gained)")
+     << "; settings and every metric: report.json.\n";
 
   nlohmann::json json = {{"settings", settings}, {"sets", sets}, {"models", nlohmann::json::array()}};
   for (const auto& model : models) {
     nlohmann::json runs = nlohmann::json::array();
     for (const auto& run : model.runs) runs.push_back(run.string());
-    json["models"].push_back({{"name", model.name}, {"title", model.title}, {"metrics", model.metrics}, {"runs", runs}});
+    json["models"].push_back({{"name", model.name},
+                              {"method", model.method},
+                              {"seed", model.seed},
+                              {"title", model.title},
+                              {"metrics", model.metrics},
+                              {"runs", runs}});
+  }
+  if (!tax.empty()) {
+    json["alignment_tax"] = nlohmann::json::array();
+    for (const auto& row : tax) {
+      json["alignment_tax"].push_back({{"name", row.name},
+                                       {"knowledge_loss", row.knowledge_loss},
+                                       {"knowledge_lost", row.knowledge_lost},
+                                       {"instruction_loss_gained", row.instruction_loss_gained},
+                                       {"instruction_accuracy_gained", row.instruction_accuracy_gained
+                                                                           ? nlohmann::json(*row.instruction_accuracy_gained)
+                                                                           : nlohmann::json(nullptr)}});
+    }
   }
   io::write_file_atomically(directory / "report.md", md.str());
   io::write_file_atomically(directory / "report.json", json.dump(2) + "\n");
-  if (!sets.empty()) write_task_loss_plot(models, sets.front(), directory);
-  write_training_curves_plot(models, directory);
+  if (!sets.empty()) write_task_loss_plot(methods, sets.front(), directory);
+  write_training_curves_plot(methods, directory);
+  if (!tax.empty()) write_tax_plot(tax, sets.front(), directory);
   return md.str();
 }
 

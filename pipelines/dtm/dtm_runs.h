@@ -29,12 +29,14 @@ enum class RunFamily {
 const char* run_family_name(RunFamily family);
 
 struct DtmRun {
-  std::string name;                  // "kmeans-0", "random-1", "vanilla", "soup-2": its folder under runs/
+  // "kmeans-0", "random-1", "vanilla", "soup-2" (with "-seed<s>" in replicate s > 0): its folder under runs/
+  std::string name;
   RunFamily family = RunFamily::kmeans;
   std::int64_t index = 0;            // the cluster, or the soup member
   std::filesystem::path train_file;  // the instruction JSONL it trains on
   std::int64_t steps = 0;            // optimizer steps
   std::uint64_t seed = 0;            // the run's seed (data order, LoRA init, evaluation subsets)
+  std::uint64_t replicate = 0;       // the experiment's seed it belongs to (dtm_config.h `seeds`)
   // What its result depends on (DtmFingerprints::run); set by the pipeline. A run trained under another
   // fingerprint is stale: it counts as unfinished and trains afresh.
   std::string fingerprint;
@@ -45,10 +47,11 @@ struct DtmRun {
 // of non-empty clusters.
 std::vector<std::int64_t> steps_per_cluster(const std::vector<std::int64_t>& sizes, std::int64_t total);
 
-// Every run the config asks for, sub-models first, given the k-means cluster sizes (the random split has the
-// same). `total_steps` is the config's, resolved (never 0); `seed` is the base training config's.
+// Every run of the replicate with seed `replicate` (dtm_config.h `seeds`), sub-models first, given its k-means
+// cluster sizes (its random split has the same). `total_steps` is the config's, resolved (never 0); `seed` is the
+// base training config's, shifted by replicate·k.
 std::vector<DtmRun> plan_runs(const DtmConfig& config, const DtmLayout& layout, const std::vector<std::int64_t>& sizes,
-                              std::int64_t total_steps, std::uint64_t seed);
+                              std::int64_t total_steps, std::uint64_t seed, std::uint64_t replicate = 0);
 
 // The run's TrainConfig: the base config with output_dir, data.train, max_steps and seed set for it, plus `extra`
 // overrides ("threads=1").

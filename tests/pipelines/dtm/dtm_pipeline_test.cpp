@@ -19,6 +19,7 @@
 #include "tests/support/command_runner.h"
 #include "tests/support/random_checkpoints.h"
 #include "tests/support/test_helpers.h"
+#include "tests/pipelines/dtm/dtm_fixture.h"
 #include "tests/support/tiny_run.h"
 #include "pipelines/dtm/dtm_config.h"
 
@@ -29,12 +30,6 @@ using ladle::testing::read_text_file;
 
 namespace fs = std::filesystem;
 using ladle::testing::contains;
-using ladle::testing::run_ladle;
-
-std::size_t line_count(const fs::path& path) {
-  const std::string text = read_text_file(path);
-  return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
-}
 
 NamedTensors weights_of(const fs::path& folder) { return model::load_causal_lm(folder)->hf_state_dict(); }
 
@@ -43,50 +38,6 @@ void expect_close(const at::Tensor& actual, const at::Tensor& expected, const st
       << name << ": largest difference " << (actual - expected).abs().max().item<double>();
 }
 
-// A temporary folder with a tiny base model, training and held-out records, and a dtm.yml over them.
-struct DtmFixture {
-  fs::path dir;
-
-  explicit DtmFixture(const std::string& label, const std::string& baselines, const std::string& extra_train = "")
-      : dir(ladle::testing::make_temp_dir(label)) {
-    model::save_causal_lm(*trainer::testing::tiny_model(), dir / "base");
-    trainer::testing::write_jsonl(dir / "train.jsonl", trainer::testing::tiny_records(24));
-    trainer::testing::write_jsonl(dir / "valid.jsonl", trainer::testing::tiny_records(8, 1000));
-    std::ofstream(dir / "dtm.yml") << "output_dir: out\n"
-                                      "total_steps: 8\n"
-                                      "train:\n"
-                                      "  batch_size: 2\n"
-                                      "  threads: 1\n"
-                                      "  log_every_steps: 1\n"
-                                      "  model: {path: base}\n"
-                                      "  tokenizer: {type: byte}\n"
-                                      "  data: {train: train.jsonl, valid: valid.jsonl, max_length: 64}\n"
-                                      "  evaluation: {max_examples: 4, generation_examples: 0}\n"
-                                      "  checkpoint: {every_steps: 2, keep_last: 0}\n"
-                                   << extra_train
-                                   << "embed: {max_length: 32, batch_size: 8, bf16: false}\n"
-                                      "cluster: {k: 2, iterations: 5}\n"
-                                      "evaluation: {valid: valid.jsonl, max_examples: 8, generation_examples: 2, "
-                                      "batch_size: 8, bf16: false}\n"
-                                      "baselines: "
-                                   << baselines << "\n";
-  }
-  ~DtmFixture() { fs::remove_all(dir); }
-
-  fs::path out(const std::string& part) const { return dir / "out" / part; }
-
-  ladle::testing::CommandResult dtm(const std::vector<std::string>& options = {}) const {
-    std::vector<std::string> args = {"--threads", "1", "dtm", "--config", (dir / "dtm.yml").string()};
-    args.insert(args.end(), options.begin(), options.end());
-    return run_ladle(args);
-  }
-
-  nlohmann::json run_record(const std::string& run) const {
-    return nlohmann::json::parse(read_text_file(out("runs/" + run + "/dtm-run.json")));
-  }
-};
-
-constexpr const char* kNoBaselines = "{vanilla: false, random_split: false, uniform_soup: false}";
 
 // One pipeline with every baseline, shared by the tests that only read its output.
 class DtmPipelineTest : public ::testing::Test {
