@@ -194,7 +194,9 @@ TEST(LawaAverage, WeightsTheSnapshotsByItsScheme) {
     set_all(live, model, step % 2 == 0 ? static_cast<float>(step) : 1000.0f);
     wma.on_optimizer_step(step);
     ema.on_optimizer_step(step);
-    if (step == 4) EXPECT_FLOAT_EQ(wma.averaged_flat_values()[0][0].item<float>(), 10.0f / 3);
+    if (step == 4) {
+      EXPECT_FLOAT_EQ(wma.averaged_flat_values()[0][0].item<float>(), 10.0f / 3);
+    }
   }
   EXPECT_TRUE(at::allclose(wma.averaged_flat_values()[0], at::full({18}, 52.0f / 6), 1e-6, 0));
   EXPECT_TRUE(at::allclose(wma.averaged_buffers().at("running"), at::full({3}, 52.0f / 6), 1e-6, 0));
