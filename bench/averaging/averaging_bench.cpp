@@ -198,12 +198,12 @@ int main(int argc, char** argv) {
     for (const double decay : {0.99, 0.999, 0.9999}) {
       EmaOptions options;
       options.decay = decay;
-      run_emas.push_back(std::make_unique<EmaAverage>(live, NamedTensors{}, options));
+      run_emas.push_back(std::make_unique<EmaAverage>(live, ladle::NamedTensors{}, options));
     }
     for (const double sigma_rel : {0.05, 0.10}) {
       EmaOptions options;
       options.power_gamma = gamma_of_sigma_rel(sigma_rel);
-      run_emas.push_back(std::make_unique<EmaAverage>(live, NamedTensors{}, options));
+      run_emas.push_back(std::make_unique<EmaAverage>(live, ladle::NamedTensors{}, options));
     }
     std::vector<EmaAverage*> all_emas;
     for (const auto& average : run_emas) all_emas.push_back(average.get());
