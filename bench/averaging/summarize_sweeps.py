@@ -108,13 +108,16 @@ def checkpoint_merging(out, results, seeds):
             if record["scheme"] not in losses:
                 order.append(record["scheme"])
             losses.setdefault(record["scheme"], []).append(record["valid/loss"])
-    baseline = "cosine decay, last checkpoint"
-    lines = ["| model | held-out loss | minus cosine decay (paired) |", "|---|---|---|"]
+    baselines = ("cosine decay, last checkpoint", "constant, last checkpoint")
+    lines = ["| model | held-out loss | minus cosine decay (paired) | minus the constant run's last checkpoint (paired) |",
+             "|---|---|---|---|"]
     for scheme in order:
-        differences = [a - b for a, b in zip(losses[scheme], losses[baseline])]
         label = scheme if "," in scheme else f"constant, merge-checkpoints {scheme}"
-        lines.append(f"| {label} | {shown(losses[scheme])} | "
-                     f"{'—' if scheme == baseline else shown(differences)} |")
+        cells = [label, shown(losses[scheme])]
+        for baseline in baselines:
+            differences = [a - b for a, b in zip(losses[scheme], losses[baseline])]
+            cells.append("—" if scheme == baseline else shown(differences))
+        lines.append("| " + " | ".join(cells) + " |")
     with open(os.path.join(results, "checkpoint_merging.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
 
