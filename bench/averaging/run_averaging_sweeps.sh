@@ -85,4 +85,4 @@ for part in "${parts[@]}"; do
 done
 
 /usr/bin/python3 "$here/summarize_sweeps.py" "$out" "$results" "${parts[*]}" "${seeds[@]}"
-[[ ! -f $results/posthoc_sweep.gp ]] || gnuplot "$results/posthoc_sweep.gp"
+[[ ! -f $results/posthoc_sweep.gp ]] || (cd "$results" && gnuplot posthoc_sweep.gp)

@@ -64,20 +64,20 @@ def posthoc(out, results, seeds):
             mean, half = interval(tracked[name])
             f.write(f"{int(name[len('ema-s'):]) / 100}\t{mean:.6f}\t{half:.6f}\t{name}\n")
     raw_mean, raw_half = interval(tracked["raw"])
-    results_tsv = os.path.join(results, "posthoc_sweep.tsv")
-    tracked_tsv = os.path.join(results, "posthoc_tracked.tsv")
+    # Paths relative to RESULTS_DIR: run_averaging_sweeps.sh runs gnuplot there.
     with open(os.path.join(results, "posthoc_sweep.gp"), "w") as f:
-        f.write(f"""set terminal pngcairo size 800,500 font ",10"
-set output '{os.path.join(results, "posthoc_sweep.png")}'
+        f.write(f"""set terminal pngcairo size 800,500 font ",10" noenhanced
+set output 'posthoc_sweep.png'
 set title 'Held-out loss against EMA width, {len(seeds)} seeds (mean, 95% interval)'
 set xlabel 'sigma_rel (power EMA width relative to the run)'
 set ylabel 'held-out loss (nats/token)'
 set logscale x
+set xtics (0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.25)
 set grid
 set key top left
 set xrange [0.015:0.3]
-plot '{results_tsv}' using 1:2:3 with yerrorlines title 'post-hoc reconstruction (from the 0.05/0.10 snapshots)', \\
-     '{tracked_tsv}' using 1:2:3 with yerrorbars pointtype 7 pointsize 1.5 title 'EMA tracked during training', \\
+plot 'posthoc_sweep.tsv' using 1:2:3 with yerrorlines title 'post-hoc reconstruction (from the 0.05/0.10 snapshots)', \\
+     'posthoc_tracked.tsv' using 1:2:3 with yerrorbars pointtype 7 pointsize 1.5 title 'EMA tracked during training', \\
      {raw_mean} with lines dashtype 2 title 'raw final weights ({raw_mean:.4f} ± {raw_half:.4f})'
 """)
     lines = ["| sigma_rel | post-hoc reconstruction | tracked EMA | tracked − reconstructed (paired) |",
