@@ -24,6 +24,7 @@ using config::at_least;
 using config::Choices;
 using config::ConfigSource;
 using config::CustomValue;
+using merge::kSeriesWeightingSyntax;
 using config::in_closed;
 using config::Schema;
 
@@ -169,6 +170,29 @@ const Schema<SwaCallbackConfig>& swa_schema() {
   return schema;
 }
 
+// A value written as one string and read by `parse`, whose ladle::Error (what it expected) names the key's place.
+template <class T>
+CustomValue<T> parsed_text(const char* type, T (*parse)(const std::string&), nlohmann::json (*to_json)(const T&)) {
+  return {type,
+          [parse](const config::YamlValue& value) -> T {
+            const std::string text = config::ValueType<std::string>::read(value, {});
+            try {
+              return parse(text);
+            } catch (const Error& error) {
+              value.fail(error.what());
+            }
+          },
+          to_json};
+}
+
+// A checkpoint-series scheme as parse_series_weighting reads it ("sma", "ema:0.2", "wsm:cosine").
+CustomValue<merge::SeriesWeighting> series_weighting() {
+  return parsed_text<merge::SeriesWeighting>(kSeriesWeightingSyntax, merge::parse_series_weighting,
+                                             [](const merge::SeriesWeighting& weighting) {
+                                               return nlohmann::json(merge::series_weighting_name(weighting));
+                                             });
+}
+
 const Schema<LawaOptions>& lawa_options_schema() {
   static const auto schema =
       Schema<LawaOptions>("")
@@ -180,7 +204,11 @@ const Schema<LawaOptions>& lawa_options_schema() {
                                            {snapshot_storage_name(SnapshotStorage::disk), SnapshotStorage::disk}},
                   "memory: k copies of the weights on the model's device; disk: k files in directory")
           .field("directory", &LawaOptions::directory, "where disk storage keeps its files (required for disk)")
-          .choice("buffers", &LawaOptions::buffers, buffer_modes(), kBuffersHelp);
+          .choice("buffers", &LawaOptions::buffers, buffer_modes(), kBuffersHelp)
+          .custom("scheme", &LawaOptions::scheme, series_weighting(),
+                  "how the snapshots are weighted, oldest first (lib/merge/checkpoint_series_weights.h): sma "
+                  "uniform; ema:ALPHA alpha (1-alpha)^(n-i) normalised; wma proportional to i; wsm:SHAPE the "
+                  "weights that emulate a decay (as `ladle merge-checkpoints`)");
   return schema;
 }
 
@@ -193,16 +221,8 @@ const Schema<LawaCallbackConfig>& lawa_schema() {
 
 // A byte count as parse_byte_size reads it ("20GB", "512MiB", "1000000").
 CustomValue<std::uint64_t> byte_size() {
-  return {"a byte size (K, M, G, T binary; KB, MB, GB, TB decimal)",
-          [](const config::YamlValue& value) -> std::uint64_t {
-            const std::string text = config::ValueType<std::string>::read(value, {});
-            try {
-              return io::parse_byte_size(text);
-            } catch (const Error& error) {
-              value.fail(error.what());
-            }
-          },
-          [](const std::uint64_t& bytes) { return nlohmann::json(bytes); }};
+  return parsed_text<std::uint64_t>("a byte size (K, M, G, T binary; KB, MB, GB, TB decimal)", io::parse_byte_size,
+                                    [](const std::uint64_t& bytes) { return nlohmann::json(bytes); });
 }
 
 const Schema<PosthocOptions>& posthoc_schema() {

@@ -16,11 +16,14 @@ namespace {
 constexpr std::int64_t kMeanChunk = std::int64_t{1} << 18;
 
 nlohmann::json options_json(const LawaOptions& options) {
-  return {{"k", options.k},
+  nlohmann::json json = {{"k", options.k},
           {"start_step", options.schedule.start_step},
           {"every", options.schedule.every},
           {"storage", snapshot_storage_name(options.storage)},
           {"buffers", buffer_mode_name(options.buffers)}};
+  // Only a scheme other than sma is recorded, so a plain LAWA run's state is what it was before schemes existed.
+  if (options.scheme.scheme != merge::SeriesScheme::sma) json["scheme"] = merge::series_weighting_name(options.scheme);
+  return json;
 }
 
 std::unique_ptr<SnapshotRing> make_ring(const LawaOptions& options, const FlatParameters& live,
@@ -33,6 +36,29 @@ std::unique_ptr<SnapshotRing> make_ring(const LawaOptions& options, const FlatPa
   return std::make_unique<DiskSnapshotRing>(capacity, live, live_buffers, options.directory);
 }
 
+// Checks that every source has `result`'s size, for mean_of_flat and weighted_sum_of_flat.
+void require_flat_sizes(const char* op, const std::vector<at::Tensor>& sources, const at::Tensor& result) {
+  if (sources.empty()) throw Error(std::string(op) + ": no tensors to combine");
+  for (const auto& source : sources) {
+    if (source.numel() != result.numel()) {
+      throw Error(std::string(op) + ": a source holds " + std::to_string(source.numel()) + " elements, the result " +
+                  std::to_string(result.numel()));
+    }
+  }
+}
+
+// Calls combine(begin, length, scratch) for each chunk of [0, numel), scratch an fp64 tensor of `length` elements.
+template <class Combine>
+void for_each_fp64_chunk(const at::Tensor& result, Combine combine) {
+  at::NoGradGuard no_grad;
+  const std::int64_t numel = result.numel();
+  at::Tensor scratch = at::empty({std::min(numel, kMeanChunk)}, result.options().dtype(at::kDouble));
+  for (std::int64_t begin = 0; begin < numel; begin += kMeanChunk) {
+    const std::int64_t length = std::min(kMeanChunk, numel - begin);
+    combine(begin, length, scratch.narrow(0, 0, length));
+  }
+}
+
 }  // namespace
 
 std::string snapshot_storage_name(SnapshotStorage storage) {
@@ -40,24 +66,30 @@ std::string snapshot_storage_name(SnapshotStorage storage) {
 }
 
 void mean_of_flat(const std::vector<at::Tensor>& sources, at::Tensor& mean) {
-  if (sources.empty()) throw Error("mean_of_flat: no tensors to average");
-  const std::int64_t numel = mean.numel();
-  for (const auto& source : sources) {
-    if (source.numel() != numel) {
-      throw Error("mean_of_flat: a source holds " + std::to_string(source.numel()) + " elements, the mean " +
-                  std::to_string(numel));
-    }
-  }
-  at::NoGradGuard no_grad;
+  require_flat_sizes("mean_of_flat", sources, mean);
   const auto count = static_cast<double>(sources.size());
-  at::Tensor scratch = at::empty({std::min(numel, kMeanChunk)}, mean.options().dtype(at::kDouble));
-  for (std::int64_t begin = 0; begin < numel; begin += kMeanChunk) {
-    const std::int64_t length = std::min(kMeanChunk, numel - begin);
-    at::Tensor sum = scratch.narrow(0, 0, length);
+  for_each_fp64_chunk(mean, [&](std::int64_t begin, std::int64_t length, at::Tensor sum) {
     sum.copy_(sources[0].narrow(0, begin, length));
     for (std::size_t s = 1; s < sources.size(); ++s) sum.add_(sources[s].narrow(0, begin, length));
     mean.narrow(0, begin, length).copy_(sum.div_(count));
+  });
+}
+
+void weighted_sum_of_flat(const std::vector<at::Tensor>& sources, const std::vector<double>& weights,
+                          at::Tensor& sum) {
+  require_flat_sizes("weighted_sum_of_flat", sources, sum);
+  if (weights.size() != sources.size()) {
+    throw Error("weighted_sum_of_flat: " + std::to_string(sources.size()) + " sources but " +
+                std::to_string(weights.size()) + " weights");
   }
+  for_each_fp64_chunk(sum, [&](std::int64_t begin, std::int64_t length, at::Tensor total) {
+    total.copy_(sources[0].narrow(0, begin, length));
+    if (weights[0] != 1.0) total.mul_(weights[0]);
+    for (std::size_t s = 1; s < sources.size(); ++s) {
+      total.add_(sources[s].narrow(0, begin, length).to(at::kDouble), weights[s]);
+    }
+    sum.narrow(0, begin, length).copy_(total);
+  });
 }
 
 LawaAverage::LawaAverage(const FlatParameters& live, NamedTensors live_buffers, LawaOptions options)
@@ -79,6 +111,15 @@ void LawaAverage::update(std::int64_t step) {
   stale_ = true;
 }
 
+// The snapshots' combination into `result`: their mean (sma, unchanged from plain LAWA) or the scheme's weighted sum.
+void LawaAverage::combine(const std::vector<at::Tensor>& sources, at::Tensor& result) const {
+  if (options_.scheme.scheme == merge::SeriesScheme::sma) {
+    mean_of_flat(sources, result);
+  } else {
+    weighted_sum_of_flat(sources, merge::series_weights(options_.scheme, sources.size()), result);
+  }
+}
+
 void LawaAverage::compute_average() {
   std::vector<WeightSnapshot> snapshots;
   for (std::size_t i = 0; i < ring_->size(); ++i) snapshots.push_back(ring_->snapshot(i));
@@ -89,7 +130,7 @@ void LawaAverage::compute_average() {
   for (std::size_t g = 0; g < average_.size(); ++g) {
     std::vector<at::Tensor> sources;
     for (const auto& snapshot : snapshots) sources.push_back(snapshot.values[g]);
-    mean_of_flat(sources, average_[g]);
+    combine(sources, average_[g]);
   }
   at::NoGradGuard no_grad;
   for (auto& [name, stored] : buffer_average_) {
@@ -100,7 +141,7 @@ void LawaAverage::compute_average() {
     std::vector<at::Tensor> sources;
     for (const auto& snapshot : snapshots) sources.push_back(snapshot.buffers.at(name).reshape(-1));
     at::Tensor flat = stored.view(-1);
-    mean_of_flat(sources, flat);
+    combine(sources, flat);
   }
   stale_ = false;
 }

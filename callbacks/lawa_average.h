@@ -10,6 +10,11 @@
 // are held: memory and disk rings give identical averages, and a resumed run matches an uninterrupted one. It
 // costs k reads of the model per evaluation instead of one write per step; an update is one copy of the live
 // weights (into memory or into a file).
+//
+// The snapshots may instead be weighted by a checkpoint-series scheme (lib/merge/checkpoint_series_weights.h: PMA's
+// EMA and WMA, WSM's decay emulation), applied to the snapshots held, oldest first: sum_s w_s snapshot_s summed in
+// fp64 and rounded once, as `ladle merge-checkpoints` computes it over checkpoints taken at the same steps. sma (the
+// default) is the mean above, computed as before.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -22,6 +27,7 @@
 
 #include "callbacks/snapshot_ring.h"
 #include "callbacks/weight_average.h"
+#include "lib/merge/checkpoint_series_weights.h"
 
 namespace ladle::callbacks {
 
@@ -39,6 +45,7 @@ struct LawaOptions {
   SnapshotStorage storage = SnapshotStorage::memory;
   std::filesystem::path directory;  // where the disk ring keeps its files (required for disk)
   BufferMode buffers = BufferMode::average;  // buffers averaged over the snapshots, or the newest snapshot's
+  merge::SeriesWeighting scheme;             // how the snapshots are weighted (default sma: uniform, Kaddour 2022)
 };
 
 class LawaAverage : public WeightAverage {
@@ -65,6 +72,7 @@ class LawaAverage : public WeightAverage {
 
  private:
   void compute_average();
+  void combine(const std::vector<at::Tensor>& sources, at::Tensor& result) const;
 
   LawaOptions options_;
   std::unique_ptr<SnapshotRing> ring_;
@@ -76,5 +84,8 @@ class LawaAverage : public WeightAverage {
 // mean[i] = (Σₛ sources[s][i]) / n over n same-sized flat tensors, summed in fp64 in order and rounded once into
 // `mean` (any floating dtype), chunk by chunk so the fp64 scratch stays small.
 void mean_of_flat(const std::vector<at::Tensor>& sources, at::Tensor& mean);
+// sum[i] = Σₛ weights[s] sources[s][i], summed in fp64 in order (the first term scaled, then each added with its
+// weight, as lib/weights/tensor_ops.h weighted_sum does) and rounded once into `sum`, chunk by chunk.
+void weighted_sum_of_flat(const std::vector<at::Tensor>& sources, const std::vector<double>& weights, at::Tensor& sum);
 
 }  // namespace ladle::callbacks

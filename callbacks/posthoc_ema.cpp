@@ -13,10 +13,6 @@
 
 #include "callbacks/power_ema.h"
 #include "lib/config/value_range.h"
-#include "lib/merge/input_models.h"
-#include "lib/merge/merge_config.h"
-#include "lib/merge/merge_plan.h"
-#include "lib/merge/merged_model_writer.h"
 #include "lib/util/error.h"
 
 namespace ladle::callbacks {
@@ -98,30 +94,6 @@ std::vector<double> posthoc_ema_coefficients(const std::vector<PosthocSnapshot>&
   std::vector<double> weights(n);
   for (std::int64_t i = 0; i < n; ++i) weights[i] = solution[i][0].item<double>();
   return weights;
-}
-
-merge::MergeExecutionStats write_weighted_model_sum(const std::vector<std::filesystem::path>& models,
-                                                    const std::vector<double>& weights,
-                                                    const std::filesystem::path& output, bool overwrite) {
-  if (models.empty() || models.size() != weights.size()) {
-    throw Error("weighted model sum: expected one weight per model, got " + std::to_string(models.size()) +
-                " model(s) and " + std::to_string(weights.size()) + " weight(s)");
-  }
-  // normalize: false, so the sum is sum_i w_i theta_i as given (linear.h): post-hoc weights may be negative and
-  // sum to 1 only approximately.
-  std::ostringstream yaml;
-  yaml.precision(17);
-  yaml << "merge_method: linear\nparameters: {normalize: false}\ndtype: float32\nmodels:\n";
-  for (std::size_t i = 0; i < models.size(); ++i) {
-    yaml << "  - model: " << nlohmann::json(std::filesystem::absolute(models[i]).string()).dump()
-         << "\n    parameters: {weight: " << weights[i] << "}\n";
-  }
-  const merge::MergeConfig config = merge::parse_merge_config(yaml.str(), "weighted model sum", output.parent_path());
-  const merge::InputModels inputs(config);
-  const merge::MergePlan plan = merge::plan_merge(config, inputs);
-  merge::MergedModelWriteOptions options;
-  options.overwrite = overwrite;
-  return merge::write_merged_model(config, plan, inputs, output, options);
 }
 
 }  // namespace ladle::callbacks

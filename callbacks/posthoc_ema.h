@@ -21,8 +21,6 @@
 #include <string>
 #include <vector>
 
-#include "lib/merge/merge_executor.h"
-
 namespace ladle::callbacks {
 
 struct PosthocSnapshot {
@@ -44,12 +42,5 @@ std::vector<PosthocSnapshot> find_posthoc_snapshots(const std::filesystem::path&
 // `step` (typically the last snapshot's). Throws ladle::Error for no snapshots or a non-positive step.
 std::vector<double> posthoc_ema_coefficients(const std::vector<PosthocSnapshot>& snapshots, double gamma,
                                              std::int64_t step);
-
-// Writes sum_i weights[i] * model_i (Hugging Face folders of one architecture) to `output` as a Hugging Face folder,
-// streamed tensor by tensor through the merge engine's linear method without normalisation (memory bounded by the
-// engine, not by the number of models); config and tokenizer files come from the first model.
-merge::MergeExecutionStats write_weighted_model_sum(const std::vector<std::filesystem::path>& models,
-                                                    const std::vector<double>& weights,
-                                                    const std::filesystem::path& output, bool overwrite = false);
 
 }  // namespace ladle::callbacks

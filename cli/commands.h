@@ -17,6 +17,7 @@ void add_train_command(CLI::App& app);
 void add_soup_command(CLI::App& app);
 void add_wise_ft_command(CLI::App& app);
 void add_posthoc_ema_command(CLI::App& app);
+void add_merge_checkpoints_command(CLI::App& app);
 void add_dtm_command(CLI::App& app);
 void add_evolve_command(CLI::App& app);
 

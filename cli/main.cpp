@@ -101,6 +101,7 @@ int main(int argc, char** argv) {
   ladle::cli::add_soup_command(app);
   ladle::cli::add_wise_ft_command(app);
   ladle::cli::add_posthoc_ema_command(app);
+  ladle::cli::add_merge_checkpoints_command(app);
   ladle::cli::add_dtm_command(app);
   ladle::cli::add_evolve_command(app);
   try {

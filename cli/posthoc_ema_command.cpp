@@ -19,12 +19,13 @@
 #include "callbacks/posthoc_ema.h"
 #include "callbacks/power_ema.h"
 #include "cli/commands.h"
+#include "cli/heldout_options.h"
 #include "lib/config/value_range.h"
 #include "lib/io/atomic_file.h"
+#include "lib/merge/weighted_model_sum.h"
 #include "lib/model/causal_lm_factory.h"
 #include "lib/util/error.h"
 #include "lib/util/gnuplot.h"
-#include "trainer/heldout_evaluator.h"
 
 namespace ladle::cli {
 namespace {
@@ -34,10 +35,7 @@ struct PosthocEmaOptions {
   std::string output;
   std::string sigma_rel_list;
   std::int64_t step = 0;  // 0: the last snapshot's step
-  std::string valid;
-  std::string tokenizer;
-  std::size_t max_examples = 256;
-  bool bf16 = false;
+  HeldOutOptions heldout;
   bool overwrite = false;
 };
 
@@ -90,23 +88,15 @@ void run_posthoc_ema(const PosthocEmaOptions& options) {
   if (used.empty()) throw Error("--step " + std::to_string(step) + ": no snapshot was taken at or before it");
   const std::filesystem::path output(options.output);
   std::filesystem::create_directories(output);
-  std::unique_ptr<trainer::HeldOutEvaluator> evaluator;
   std::vector<std::filesystem::path> folders;
   for (const auto& snapshot : used) folders.push_back(snapshot.folder);
-  if (!options.valid.empty()) {
-    trainer::HeldOutEvaluationOptions evaluation;
-    evaluation.max_examples = options.max_examples;
-    evaluation.bf16 = options.bf16;
-    evaluator = std::make_unique<trainer::HeldOutEvaluator>(
-        trainer::load_heldout_tokenizer(folders.front(), options.tokenizer),
-        std::vector<trainer::HeldOutSet>{{"valid", options.valid}}, evaluation);
-  }
+  const auto evaluator = make_heldout_evaluator(options.heldout, folders.front());
   std::vector<nlohmann::json> records;
   for (const double sigma_rel : sigma_rels) {
     const double gamma = callbacks::gamma_of_sigma_rel(sigma_rel);
     const std::vector<double> weights = callbacks::posthoc_ema_coefficients(used, gamma, step);
     const std::filesystem::path folder = output / ("sigma_rel-" + config::number_text(sigma_rel));
-    callbacks::write_weighted_model_sum(folders, weights, folder, options.overwrite);
+    merge::write_weighted_model_sum(folders, weights, folder, options.overwrite);
     nlohmann::json record = {{"sigma_rel", sigma_rel},   {"gamma", gamma},     {"step", step},
                              {"snapshots", used.size()}, {"weights", weights}, {"folder", folder.string()}};
     if (evaluator) {
@@ -138,12 +128,8 @@ void add_posthoc_ema_command(CLI::App& app) {
   command->add_option("--sigma-rel", options->sigma_rel_list, "Target relative widths, comma-separated (0.05,0.1)")
       ->required();
   command->add_option("--step", options->step, "The step to reconstruct at (default: the last snapshot's)");
-  command->add_option("--valid", options->valid,
+  add_heldout_options(*command, options->heldout,
                       "Held-out instruction JSONL: evaluate each reconstruction and plot its loss against sigma_rel");
-  command->add_option("--tokenizer", options->tokenizer,
-                      "tokenizer folder or file, or 'byte' (default: the snapshots' folder)");
-  command->add_option("--max-examples", options->max_examples, "Held-out examples (0: all)")->capture_default_str();
-  command->add_flag("--bf16", options->bf16, "bf16 autocast for the held-out forward passes");
   command->add_flag("--overwrite", options->overwrite, "Replace reconstructions that exist");
   command->callback([options] { run_posthoc_ema(*options); });
 }

@@ -87,18 +87,26 @@ std::filesystem::path find_latest_checkpoint(const std::filesystem::path& path) 
   return resume_candidates(path).front();
 }
 
+bool checkpoint_passes_checksums(const std::filesystem::path& checkpoint, const std::string& use,
+                                 std::string* problems) {
+  const io::ChecksumVerification check = io::verify_checksum_manifest(checkpoint);
+  if (!check.manifest_found) {
+    LADLE_LOG(warning) << checkpoint.string() << ": has no " << io::kChecksumManifestFile
+                       << " (written before checkpoints had one), so it cannot be verified; " << use;
+    return true;
+  }
+  if (check.problems.empty()) return true;
+  const std::string described = io::describe_problems(checkpoint, check.problems);
+  LADLE_LOG(warning) << checkpoint.string() << ": does not match its checksums, passing it over:\n" << described;
+  if (problems) *problems = described;
+  return false;
+}
+
 std::filesystem::path find_checkpoint_to_resume(const std::filesystem::path& path) {
   std::string rejected;
   for (const auto& candidate : resume_candidates(path)) {
-    const io::ChecksumVerification check = io::verify_checksum_manifest(candidate);
-    if (!check.manifest_found) {
-      LADLE_LOG(warning) << candidate.string() << ": has no " << io::kChecksumManifestFile
-                         << " (written before checkpoints had one), so it cannot be verified; resuming from it";
-      return candidate;
-    }
-    if (check.problems.empty()) return candidate;
-    const std::string problems = io::describe_problems(candidate, check.problems);
-    LADLE_LOG(warning) << candidate.string() << ": does not match its checksums, passing it over:\n" << problems;
+    std::string problems;
+    if (checkpoint_passes_checksums(candidate, "resuming from it", &problems)) return candidate;
     rejected += (rejected.empty() ? "" : "; ") + problems;
   }
   throw Error("--resume " + path.string() + ": no checkpoint matches its checksums (" + rejected + ")");

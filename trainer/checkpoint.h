@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <string>
 #include <vector>
 
 #include "trainer/callback.h"
@@ -49,6 +50,12 @@ std::vector<CheckpointInfo> complete_checkpoints(const std::filesystem::path& di
 std::vector<std::filesystem::path> resume_candidates(const std::filesystem::path& path);
 // The first of resume_candidates(path).
 std::filesystem::path find_latest_checkpoint(const std::filesystem::path& path);
+// Whether a complete checkpoint can be used: it matches its checksums.json, or it has none (written before
+// checkpoints had one: taken, with a warning that it cannot be verified and then `use`, e.g. "resuming from it").
+// A mismatch (a missing, truncated or changed file) is logged as a warning naming each file and what differs, and
+// described in `problems` when given.
+bool checkpoint_passes_checksums(const std::filesystem::path& checkpoint, const std::string& use,
+                                 std::string* problems = nullptr);
 // The checkpoint to resume from: the first of resume_candidates(path) that matches its checksums.json. One that
 // does not (a missing, truncated or changed file) is passed over with a warning naming each file and what differs,
 // for the previous complete one; one without a manifest (written before checkpoints had one) is taken with a

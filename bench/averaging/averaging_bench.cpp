@@ -5,6 +5,9 @@
 //     caches, on the same threads: the update's bytes moved per second as a fraction of it (target >= 80%).
 // Bytes per parameter and update, counted as STREAM counts them (reads + writes, no write-allocate): EMA and SWA
 // read the average and the live value and write the average: 12 bytes with fp32 live weights, 10 with bf16.
+// "All EMAs of a run" is what a config with several EMAs and post-hoc snapshots updates after every step: three
+// EMAs (decay 0.99, 0.999, 0.9999) and the post-hoc pair of power EMAs (sigma_rel 0.05, 0.10), five averages
+// updated in one pass (EmaAverage::update_together): 4 + 5 x 8 = 44 bytes per parameter.
 // STREAM's count leaves out the triad's write-allocate traffic (its output line is read before it is written: 16
 // bytes move per 12 counted), which the updates do not have (they write lines they just read), so the updates can
 // exceed 100% of STREAM's triad figure; the second fraction printed counts the triad's write-allocate reads too.
@@ -21,11 +24,13 @@
 #include <cstdlib>
 #include <functional>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "callbacks/ema_average.h"
 #include "callbacks/lawa_average.h"
+#include "callbacks/power_ema.h"
 #include "callbacks/swa_average.h"
 #include "lib/model/causal_lm_factory.h"
 #include "lib/model/causal_lm_loss.h"
@@ -189,6 +194,19 @@ int main(int argc, char** argv) {
     LawaOptions lawa_options;
     lawa_options.k = 2;
     LawaAverage lawa(live, {}, lawa_options);
+    std::vector<std::unique_ptr<EmaAverage>> run_emas;
+    for (const double decay : {0.99, 0.999, 0.9999}) {
+      EmaOptions options;
+      options.decay = decay;
+      run_emas.push_back(std::make_unique<EmaAverage>(live, ladle::NamedTensors{}, options));
+    }
+    for (const double sigma_rel : {0.05, 0.10}) {
+      EmaOptions options;
+      options.power_gamma = gamma_of_sigma_rel(sigma_rel);
+      run_emas.push_back(std::make_unique<EmaAverage>(live, ladle::NamedTensors{}, options));
+    }
+    std::vector<EmaAverage*> all_emas;
+    for (const auto& average : run_emas) all_emas.push_back(average.get());
     // bf16 live weights into an fp32 average (the kernel alone): 10 bytes per parameter.
     const at::Tensor live_bf16 = live.groups()[0].values.to(at::kBFloat16);
     at::Tensor average = live.groups()[0].values.clone();
@@ -215,6 +233,7 @@ int main(int argc, char** argv) {
       return spent;
     });
     measurements.add("lawa", [&] { return time_of([&] { lawa.update(++counter); }); });
+    measurements.add("all_emas", [&] { return time_of([&] { EmaAverage::update_together(all_emas, ++counter); }); });
     measurements.run(static_cast<int>(s.rounds));
     const double step = measurements.best("step");
     const double triad_bandwidth = Triad::bytes() / measurements.best("triad");
@@ -241,6 +260,7 @@ int main(int argc, char** argv) {
     report("EMA offloaded: copy + update", measurements.best("offload_total"), 20.0);
     report("EMA offloaded: training thread", measurements.best("offload_thread"), 8.0);
     report("LAWA snapshot (copy)", measurements.best("lawa"), 8.0);
+    report("All EMAs: 3 EMAs + post-hoc pair", measurements.best("all_emas"), 44.0);
     return 0;
   } catch (const std::exception& error) {
     std::cerr << "averaging_bench: error: " << error.what() << "\n";

@@ -48,7 +48,7 @@ TEST_F(AveragingConfigTest, UnknownKeyGetsASuggestionAndTheLine) {
             "start_step, every, buffers, lr, evaluate, save_model, include, exclude");
   EXPECT_EQ(error_of("callbacks:\n  - {type: lawa, kk: 2}\n"),
             "train.yml:2: callbacks[0].kk: unknown key (did you mean 'k'?); known keys: enabled, k, start_step, every, "
-            "storage, directory, buffers, evaluate, save_model, include, exclude");
+            "storage, directory, buffers, scheme, evaluate, save_model, include, exclude");
 }
 
 TEST_F(AveragingConfigTest, ValueOutOfRangeNamesTheAllowedRange) {
@@ -64,6 +64,9 @@ TEST_F(AveragingConfigTest, ValueOutOfRangeNamesTheAllowedRange) {
             "train.yml:2: averaging.ema.min_decay: expected a number in [0, decay] = [0, 0.5], got 0.6");
   EXPECT_EQ(error_of("averaging: {lawa: {storage: tape}}\n"),
             "train.yml:1: averaging.lawa.storage: expected one of memory, disk, got 'tape'");
+  EXPECT_EQ(error_of("averaging: {lawa: {scheme: 'ema:2'}}\n"),
+            "train.yml:1: averaging.lawa.scheme: expected sma, ema:ALPHA (ALPHA in (0, 1]), wma or "
+            "wsm:cosine|linear|sqrt, got 'ema:2'");
   EXPECT_EQ(error_of("callbacks:\n  - {type: ema, decay: 2}\n"),
             "train.yml:2: callbacks[0].decay: expected a number in [0, 1], got 2");
 }
@@ -114,6 +117,7 @@ TEST(AveragingReference, ListsEveryTypesKeysWithTheRealDefaults) {
   EXPECT_EQ(find("averaging.swa.lr.anneal").type, "one of cos, cosine, linear");
   EXPECT_EQ(find("averaging.lawa.k").default_value, 10);
   EXPECT_EQ(find("averaging.lawa.every").default_value, 1);
+  EXPECT_EQ(find("averaging.lawa.scheme").default_value, "sma");
   EXPECT_EQ(find("averaging.soup.metric").default_value, "loss");
   EXPECT_EQ(find("averaging.wise_ft.enabled").default_value, true);
 }

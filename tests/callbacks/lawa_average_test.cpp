@@ -179,11 +179,54 @@ TEST(LawaAverage, DiskStorageNeedsADirectory) {
                        "need a directory"));
 }
 
+// wma over the snapshots {6, 8, 10} (values = the step): (1*6 + 2*8 + 3*10) / 6 = 52/6; ema:0.5 weights 1/7, 2/7,
+// 4/7: (6 + 16 + 40) / 7 = 62/7. Early on, the scheme weights the snapshots held: {2, 4} under wma is (2 + 8) / 3.
+TEST(LawaAverage, WeightsTheSnapshotsByItsScheme) {
+  LayerWithBuffer model;
+  FlatParameters live(*model);
+  LawaOptions wma_options = lawa_options(3, 2);
+  wma_options.scheme = merge::parse_series_weighting("wma");
+  LawaOptions ema_options = lawa_options(3, 2);
+  ema_options.scheme = merge::parse_series_weighting("ema:0.5");
+  LawaAverage wma(live, module_buffers(*model), wma_options);
+  LawaAverage ema(live, module_buffers(*model), ema_options);
+  for (std::int64_t step = 1; step <= 11; ++step) {
+    set_all(live, model, step % 2 == 0 ? static_cast<float>(step) : 1000.0f);
+    wma.on_optimizer_step(step);
+    ema.on_optimizer_step(step);
+    if (step == 4) {
+      EXPECT_FLOAT_EQ(wma.averaged_flat_values()[0][0].item<float>(), 10.0f / 3);
+    }
+  }
+  EXPECT_TRUE(at::allclose(wma.averaged_flat_values()[0], at::full({18}, 52.0f / 6), 1e-6, 0));
+  EXPECT_TRUE(at::allclose(wma.averaged_buffers().at("running"), at::full({3}, 52.0f / 6), 1e-6, 0));
+  EXPECT_TRUE(at::allclose(ema.averaged_flat_values()[0], at::full({18}, 62.0f / 7), 1e-6, 0));
+}
+
+// A plain LAWA state does not mention the scheme (checkpoints written before schemes resume without a warning);
+// another scheme is recorded.
+TEST(LawaAverage, StateRecordsASchemeOtherThanSma) {
+  LayerWithBuffer model;
+  FlatParameters live(*model);
+  LawaAverage plain(live, {}, lawa_options(2, 1));
+  EXPECT_FALSE(plain.state().info.at("options").contains("scheme"));
+  LawaOptions options = lawa_options(2, 1);
+  options.scheme = merge::parse_series_weighting("wsm:cosine");
+  LawaAverage weighted(live, {}, options);
+  EXPECT_EQ(weighted.state().info.at("options").at("scheme"), "wsm:cosine");
+}
+
 // In fp32, 1e8 + 1 rounds back to 1e8 and the sum below would be 0; summed in fp64 it is exactly 1.
 TEST(MeanOfFlat, SumsInFp64AndRoundsOnce) {
   at::Tensor mean = at::empty({1}, at::kFloat);
   mean_of_flat({floats({1e8f}), floats({1.0f}), floats({-1e8f})}, mean);
   EXPECT_EQ(mean.item<float>(), static_cast<float>(1.0 / 3.0));
+}
+
+TEST(WeightedSumOfFlat, SumsInFp64AndRoundsOnce) {
+  at::Tensor sum = at::empty({1}, at::kFloat);
+  weighted_sum_of_flat({floats({1e8f}), floats({1.0f}), floats({-1e8f})}, {0.5, 0.25, 0.5}, sum);
+  EXPECT_EQ(sum.item<float>(), 0.25f);
 }
 
 }  // namespace
