@@ -275,7 +275,8 @@ const std::vector<RefusedKey>& refused_keys() {
       {"qwen3", "use_sliding_window", false, "sliding-window attention is implemented for Gemma 3 only"},
       {"gemma3_text", "use_bidirectional_attention", false, "ladle's models are causal"},
       {"gpt2", "scale_attn_weights", true, "attention scores are always scaled by 1/sqrt(head_dim)"},
-      {"gpt2", "scale_attn_by_inverse_layer_idx", false, "not implemented"},
+      {"gpt2", "scale_attn_by_inverse_layer_idx", false,
+       "ladle does not scale attention scores by 1 / (layer index + 1)"},
       {"gpt2", "add_cross_attention", false, "ladle models are decoder-only"},
   };
   return keys;
