@@ -40,10 +40,6 @@ void validate(const EmaOptions& options) {
   options.schedule.validate("EMA");
 }
 
-// Live values are folded in this many elements at a time by update_together: 512 KiB of fp32, which stays in the
-// cache while every average reads it.
-constexpr std::int64_t kSliceElements = std::int64_t{1} << 17;
-
 // average ← d·average + (1 − d)·live; d = 0 is a copy: ema_update_ computes 0·average + 1·live, which would turn an
 // uninitialised NaN into NaN.
 void fold(at::Tensor average, const at::Tensor& live, double d) {
@@ -144,13 +140,17 @@ void EmaAverage::update_together(const std::vector<EmaAverage*>& emas, std::int6
   at::NoGradGuard no_grad;
   const auto& groups = joint.front()->live_.groups();
   for (std::size_t g = 0; g < groups.size(); ++g) {
-    const std::int64_t numel = groups[g].values.numel();
-    for (std::int64_t offset = 0; offset < numel; offset += kSliceElements) {
-      const std::int64_t length = std::min(kSliceElements, numel - offset);
-      const at::Tensor live = groups[g].values.narrow(0, offset, length);
-      for (std::size_t k = 0; k < joint.size(); ++k)
-        fold(joint[k]->average_[g].narrow(0, offset, length), live, decays[k]);
+    std::vector<at::Tensor> folded;
+    std::vector<double> folded_decays;
+    for (std::size_t k = 0; k < joint.size(); ++k) {
+      if (decays[k] == 0.0) {
+        fold(joint[k]->average_[g], groups[g].values, 0.0);
+      } else {
+        folded.push_back(joint[k]->average_[g]);
+        folded_decays.push_back(decays[k]);
+      }
     }
+    ema_update_together_(folded, groups[g].values, folded_decays);
   }
   for (std::size_t k = 0; k < joint.size(); ++k) {
     joint[k]->apply_to_buffers(joint[k]->live_buffers_, decays[k]);

@@ -291,6 +291,50 @@ void ema_update_(at::Tensor& average, const at::Tensor& live, double decay) {
   lerp_in_accumulation_dtype_(average, live, 1.0 - decay);
 }
 
+void ema_update_together_(std::vector<at::Tensor>& averages, const at::Tensor& live, const std::vector<double>& decays) {
+  if (averages.size() != decays.size()) {
+    throw Error("ema_update_together_: " + std::to_string(averages.size()) + " averages but " +
+                std::to_string(decays.size()) + " decays");
+  }
+  bool fast = true;
+  for (std::size_t k = 0; k < averages.size(); ++k) {
+    check_update(averages[k], live, "ema_update_together_");
+    if (!(decays[k] >= 0.0 && decays[k] <= 1.0)) {
+      throw Error("ema_update_together_: decay is " + std::to_string(decays[k]) + ", expected a value in [0, 1]");
+    }
+    const StreamingKind kind = streaming_kind(averages[k], live);
+    fast = fast && (kind == StreamingKind::f32_f32 || kind == StreamingKind::f32_bf16);
+  }
+  if (!fast || averages.size() < 2) {
+    for (std::size_t k = 0; k < averages.size(); ++k) ema_update_(averages[k], live, decays[k]);
+    return;
+  }
+  std::vector<float*> data;
+  std::vector<float> keep, take;  // decay and 1 − decay rounded to fp32, as ema_update_ rounds them
+  for (std::size_t k = 0; k < averages.size(); ++k) {
+    data.push_back(averages[k].data_ptr<float>());
+    keep.push_back(static_cast<float>(decays[k]));
+    take.push_back(static_cast<float>(1.0 - decays[k]));
+  }
+  // 2,048 live elements (8 KiB of fp32) and the matching block of each average stay in the first-level cache while
+  // every average reads the block.
+  constexpr std::int64_t kBlock = 2048;
+  const auto fold_all = [&](const auto* live_data, std::int64_t begin, std::int64_t end) {
+    for (std::int64_t block = begin; block < end; block += kBlock) {
+      const std::int64_t n = std::min(kBlock, end - block);
+      for (std::size_t k = 0; k < data.size(); ++k) ema_span(data[k] + block, live_data + block, n, keep[k], take[k]);
+    }
+  };
+  at::parallel_for(0, live.numel(), kGrainSize, [&](std::int64_t begin, std::int64_t end) {
+    if (live.scalar_type() == at::kFloat) {
+      fold_all(static_cast<const float*>(live.data_ptr()), begin, end);
+    } else {
+      fold_all(static_cast<const std::uint16_t*>(live.data_ptr()), begin, end);
+    }
+  });
+  for (auto& average : averages) average.unsafeGetTensorImpl()->bump_version();
+}
+
 void running_mean_update_(at::Tensor& average, const at::Tensor& live, std::int64_t count_before) {
   check_update(average, live, "running_mean_update_");
   if (count_before < 0) {

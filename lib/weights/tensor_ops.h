@@ -66,6 +66,12 @@ at::Tensor to_storage_dtype(const at::Tensor& accumulated, at::ScalarType dtype)
 // (torch/optim/swa_utils.py, 1.13): decay and 1−decay are rounded to the average's dtype first.
 void ema_update_(at::Tensor& average, const at::Tensor& live, double decay);
 
+// ema_update_(averages[k], live, decays[k]) for every k, in one pass over live: each block of live is folded into
+// every average while it is in the first-level cache, so live is read from memory once instead of once per average,
+// and the threads start once. Same numbers as the separate calls (the kernel is element-wise). The averages must be
+// distinct tensors of live's shape; a set outside the fast path (see above) is updated one average at a time.
+void ema_update_together_(std::vector<at::Tensor>& averages, const at::Tensor& live, const std::vector<double>& decays);
+
 // average ← average + (live − average) / (count_before + 1): the running mean of Izmailov et al., "Averaging
 // Weights Leads to Wider Optima and Better Generalization" (UAI 2018), computed as AveragedModel's default
 // avg_fn does (torch/optim/swa_utils.py, 1.13): one subtraction, one true division by count_before + 1 converted

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <vector>
 
 #include "lib/util/error.h"
 #include "lib/weights/tensor_ops.h"
@@ -175,6 +176,39 @@ TEST_F(LargeBuffer, Bf16LiveEmaEqualsAtenFormulaOnWidenedLive) {
   const at::Tensor expected = at::add(at::mul(average_, decay), at::mul(live_bf16.to(at::kFloat), 1.0 - decay));
   ema_update_(average_, live_bf16, decay);
   EXPECT_TRUE(at::equal(average_, expected));
+}
+
+// Several averages folded in one pass (the kernel of several EMAs, EmaAverage::update_together) against the ATen
+// expression for each, on two threads, fp32 and bf16 live: equal bit for bit.
+TEST_F(LargeBuffer, SeveralEmasInOnePassEqualAtenFormulaForEach) {
+  ThreadCount threads(2);
+  const std::vector<double> decays = {0.9, 0.999, 0.9999};
+  for (const at::Tensor& live : {live_, live_.to(at::kBFloat16)}) {
+    std::vector<at::Tensor> averages, expected;
+    for (std::size_t k = 0; k < decays.size(); ++k) {
+      averages.push_back(average_ + static_cast<double>(k));
+      expected.push_back(at::add(at::mul(averages.back(), decays[k]), at::mul(live.to(at::kFloat), 1.0 - decays[k])));
+    }
+    ema_update_together_(averages, live, decays);
+    for (std::size_t k = 0; k < decays.size(); ++k) EXPECT_TRUE(at::equal(averages[k], expected[k])) << "average " << k;
+  }
+}
+
+TEST(EmaUpdateTogether, AverageOutsideTheFastPathIsUpdatedAsAlone) {
+  const at::Tensor live = floats({1.0f, 2.0f, 3.0f});
+  std::vector<at::Tensor> averages = {floats({0.0f, 0.0f, 0.0f}), floats({0.0f, 0.0f, 0.0f}).to(at::kDouble)};
+  ema_update_together_(averages, live, {0.5, 0.75});
+  EXPECT_TRUE(at::allclose(averages[0], floats({0.5f, 1.0f, 1.5f})));
+  EXPECT_TRUE(at::allclose(averages[1], floats({0.25f, 0.5f, 0.75f}).to(at::kDouble)));
+}
+
+TEST(EmaUpdateTogether, RejectsMismatchedCountsAndDecays) {
+  const at::Tensor live = floats({1.0f, 2.0f});
+  std::vector<at::Tensor> averages = {floats({0.0f, 0.0f}), floats({0.0f, 0.0f})};
+  EXPECT_THROW(ema_update_together_(averages, live, {0.5}), Error);
+  EXPECT_THROW(ema_update_together_(averages, live, {0.5, 1.5}), Error);
+  std::vector<at::Tensor> wrong_shape = {floats({0.0f, 0.0f}), floats({0.0f, 0.0f, 0.0f})};
+  EXPECT_THROW(ema_update_together_(wrong_shape, live, {0.5, 0.5}), Error);
 }
 
 // Step k's parameter vector, as tests/tools/weights_swa_reference.py builds it.
