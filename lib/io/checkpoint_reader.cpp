@@ -169,6 +169,10 @@ const SafetensorsReader& CheckpointReader::shard_of(const std::string& name) con
 
 at::Tensor CheckpointReader::tensor(const std::string& name) const { return shard_of(name).tensor(name); }
 
+at::Tensor CheckpointReader::read_tensor(const std::string& name, std::int64_t first_row, std::int64_t row_count) const {
+  return shard_of(name).read_tensor(name, first_row, row_count);
+}
+
 std::uint64_t CheckpointReader::parameter_count() const {
   std::uint64_t total = 0;
   for (const auto& shard : shards_) {

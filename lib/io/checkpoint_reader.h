@@ -43,6 +43,9 @@ class CheckpointReader {
   const TensorEntry& entry(const std::string& name) const;
   // See SafetensorsReader::tensor (a zero-copy view where alignment allows).
   at::Tensor tensor(const std::string& name) const;
+  // The tensor or some of its rows in memory of its own, copied out of its shard with pread(2)
+  // (SafetensorsReader::read_tensor).
+  at::Tensor read_tensor(const std::string& name, std::int64_t first_row = 0, std::int64_t row_count = -1) const;
   const SafetensorsReader& shard_of(const std::string& name) const;
   const std::vector<std::unique_ptr<SafetensorsReader>>& shards() const { return shards_; }
   // The folder's config.json, when present.

@@ -1,10 +1,14 @@
 #include "lib/io/safetensors_reader.h"
 
 #include <ATen/ATen.h>
+#include <fcntl.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 
 #include "lib/io/mapped_file.h"
+#include "lib/io/positioned_read.h"
 #include "lib/io/strict_json.h"
 #include "lib/io/torch_dtype.h"
 #include "lib/util/error.h"
@@ -23,6 +27,16 @@ void check_bool_values(const ByteRange& bytes, const std::string& where) {
                   " (expected 0 or 1)");
     }
   }
+}
+
+// The entry's dtype as libtorch's; throws for dtypes libtorch 1.13 lacks.
+at::ScalarType scalar_type_of(const TensorEntry& e, const std::string& where) {
+  const auto scalar_type = to_scalar_type(e.dtype);
+  if (!scalar_type) {
+    throw Error(where + ": dtype " + dtype_name(e.dtype) +
+                " is unsupported by libtorch 1.13; raw_bytes() gives the stored bytes");
+  }
+  return *scalar_type;
 }
 
 }  // namespace
@@ -48,18 +62,16 @@ ByteRange SafetensorsReader::raw_bytes(const std::string& name) const {
   return {file_->data() + header_.data_offset() + e.begin, static_cast<std::size_t>(e.nbytes())};
 }
 
+std::string SafetensorsReader::where(const std::string& name) const {
+  return path_.string() + ": tensor " + quote_for_message(name);
+}
+
 at::Tensor SafetensorsReader::tensor(const std::string& name) const {
   const TensorEntry& e = entry(name);
-  const std::string where = path_.string() + ": tensor " + quote_for_message(name);
-  const auto scalar_type = to_scalar_type(e.dtype);
-  if (!scalar_type) {
-    throw Error(where + ": dtype " + dtype_name(e.dtype) +
-                " is unsupported by libtorch 1.13; raw_bytes() gives the stored bytes");
-  }
+  const auto options = at::TensorOptions().dtype(scalar_type_of(e, where(name))).device(at::kCPU);
   const ByteRange bytes = raw_bytes(name);
-  if (e.dtype == Dtype::BOOL) check_bool_values(bytes, where);
+  if (e.dtype == Dtype::BOOL) check_bool_values(bytes, where(name));
 
-  const auto options = at::TensorOptions().dtype(*scalar_type).device(at::kCPU);
   std::uint8_t* address = file_->mutable_data() + header_.data_offset() + e.begin;
   if (reinterpret_cast<std::uintptr_t>(address) % dtype_size(e.dtype) == 0) {
     // The deleter owns a reference to the mapping, so the view stays valid after the reader is gone.
@@ -69,6 +81,35 @@ at::Tensor SafetensorsReader::tensor(const std::string& name) const {
   }
   at::Tensor copy = at::empty(e.shape, options);
   if (bytes.size != 0) std::memcpy(copy.data_ptr(), bytes.data, bytes.size);
+  return copy;
+}
+
+at::Tensor SafetensorsReader::read_tensor(const std::string& name, std::int64_t first_row,
+                                          std::int64_t row_count) const {
+  const TensorEntry& e = entry(name);
+  std::vector<std::int64_t> shape = e.shape;
+  const std::int64_t rows = shape.empty() ? 1 : shape.front();
+  if (row_count < 0) row_count = rows - first_row;
+  if (first_row < 0 || row_count < 0 || first_row + row_count > rows || (shape.empty() && row_count != 1)) {
+    throw Error(where(name) + ": rows [" + std::to_string(first_row) + ", " + std::to_string(first_row + row_count) +
+                ") are outside its " + std::to_string(rows) + " row(s)");
+  }
+  if (!shape.empty()) shape.front() = row_count;
+  at::Tensor copy = at::empty(shape, at::TensorOptions().dtype(scalar_type_of(e, where(name))).device(at::kCPU));
+  const auto size = static_cast<std::size_t>(copy.nbytes());
+  if (size == 0) return copy;
+  const std::uint64_t row_bytes = rows == 0 ? 0 : static_cast<std::uint64_t>(e.nbytes()) / static_cast<std::uint64_t>(rows);
+  const std::uint64_t offset = header_.data_offset() + e.begin + static_cast<std::uint64_t>(first_row) * row_bytes;
+  const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(where(name) + ": cannot open the file again to read it: " + std::strerror(errno));
+  const PositionedRead read = read_fully_at(fd, copy.data_ptr(), size, offset);
+  ::close(fd);
+  if (read.error != 0) throw Error(where(name) + ": cannot read its bytes: " + std::strerror(read.error));
+  if (read.bytes != size) {
+    throw Error(where(name) + ": the file ended " + std::to_string(read.bytes) + " bytes into the " +
+                std::to_string(size) + " bytes to read (it changed after it was opened)");
+  }
+  if (e.dtype == Dtype::BOOL) check_bool_values({static_cast<const std::uint8_t*>(copy.data_ptr()), size}, where(name));
   return copy;
 }
 

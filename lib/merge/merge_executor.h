@@ -1,19 +1,19 @@
 // Streams a merge plan through its method into a checkpoint writer, out of core.
 //
-// For each output tensor, in plan order: the inputs it needs are taken as zero-copy views of the memory-mapped
-// checkpoints, cast to the working dtype (unless the method converts them itself, block by block:
-// MergeMethod::converts_inputs) and moved to the device, merged, cast to the output dtype and handed to the writer,
-// which writes it straight into its shard (every output is declared to the writer before the first is computed, so
-// the shards' headers are known up front); the input pages are then dropped from the process (the page cache keeps
-// them).
+// For each output tensor, in plan order: the inputs it needs are read whole into memory with read(2)
+// (CheckpointReader::read_tensor; on the virtual machines we measured, touching the pages of the memory-mapped
+// checkpoints cost 3 to 10 times as much, and the merge reads each input once), cast to the working dtype (unless
+// the method converts them itself, block by block: MergeMethod::converts_inputs) and moved to the device, merged,
+// cast to the output dtype and handed to the writer, which writes it straight into its shard (every output is
+// declared to the writer before the first is computed, so the shards' headers are known up front).
 //
 // A method that declares itself element-wise for the tensor's parameters (MergeMethod::elementwise: linear,
-// task_arithmetic, ...) gets the tensor in row slices of about 2^18 entries, cast and merged one slice at a time
-// into the output: its working-dtype copies and temporaries are then a few MiB per thread instead of several times
-// the tensor, and stay in cache. The result is the same bit for bit as merging the whole tensor.
+// task_arithmetic, ...) gets the tensor in row slices of about 2^15 entries, each read, checked, cast and merged
+// into the output in turn: its inputs, working-dtype copies and temporaries are then a few MiB per thread instead of
+// several times the tensor, and stay in cache. The result is the same bit for bit as merging the whole tensor.
 //
 // Scheduling. `threads` workers compute tensors while the calling thread writes them in plan order. A worker
-// starts a tensor only while the bytes of the tensors computed or waiting to be written (inputs as mapped,
+// starts a tensor only while the bytes of the tensors computed or waiting to be written (inputs as read,
 // working-dtype copies, result, output) stay within a memory budget, by default what the largest tensor needs
 // alone; so the workers keep computing while a tensor is written. A tensor that needs more than half the budget is
 // computed alone, with every ATen thread of the caller; all others run single-threaded, side by side. So peak
@@ -48,7 +48,7 @@ struct MergeExecutionOptions {
   int threads = 0;                  // tensors merged at once; 0: the caller's ATen thread count (at::get_num_threads)
   c10::Device device = c10::kCPU;   // where the math runs; inputs are read on the CPU and outputs written from it
   std::uint64_t seed = 0;           // the run's seed; each tensor's seed is tensor_seed(seed, name)
-  // Bytes the tensors in flight may hold at once (inputs as mapped, working-dtype copies, result, output);
+  // Bytes the tensors in flight may hold at once (inputs as read, working-dtype copies, result, output);
   // 0: what the largest tensor needs alone, so a large tensor is computed alone and small ones side by side.
   std::uint64_t memory_budget = 0;
   // NaN and ±Inf in an input tensor pass into the output (--allow-nonfinite); by default each input tensor is

@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <limits>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include "lib/io/checkpoint_reader.h"
 #include "lib/io/checkpoint_writer.h"
@@ -66,6 +68,35 @@ TEST(CountNonfinite, CountsNanAndBothInfinitiesAcrossBlocks) {
   values.index_put_({2, (1 << 20) - 1}, -std::numeric_limits<float>::infinity());
   EXPECT_EQ(count_nonfinite(values), 3);
   EXPECT_EQ(count_nonfinite(at::arange(10)), 0);  // integers hold no NaN
+}
+
+// The bit-level count against ATen's isfinite, for every floating dtype, on the largest finite values, the smallest
+// subnormals, NaNs with payloads, both infinities, and a non-contiguous view (which takes the ATen path).
+TEST(CountNonfinite, AgreesWithAtenIsfiniteForEveryFloatingDtype) {
+  // Each dtype's largest finite value (exponent all ones but the last bit) and a subnormal.
+  const std::vector<std::tuple<at::ScalarType, double, double>> dtypes = {
+      {at::kFloat, 3.4028234663852886e38, 1e-40},
+      {at::kDouble, std::numeric_limits<double>::max(), 1e-310},
+      {at::kBFloat16, 3.3895313892515355e38, 1e-40},
+      {at::kHalf, 65504.0, 1e-6}};
+  for (const auto& [dtype, largest, subnormal] : dtypes) {
+    at::manual_seed(11);
+    at::Tensor values = at::randn({70001}).to(dtype);
+    const at::Tensor edges = at::tensor({std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity(),
+                                         -std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::quiet_NaN()})
+                                 .to(dtype);
+    values.narrow(0, 100, 4).copy_(edges);
+    values.narrow(0, 69990, 4).copy_(edges);
+    values.narrow(0, 500, 1).fill_(largest);
+    values.narrow(0, 501, 1).fill_(-largest);
+    values.narrow(0, 502, 1).fill_(subnormal);
+    const auto reference = [](const at::Tensor& t) { return t.numel() - at::isfinite(t).sum().item<std::int64_t>(); };
+    EXPECT_EQ(count_nonfinite(values), reference(values)) << c10::toString(dtype);
+    EXPECT_EQ(count_nonfinite(values), 8) << c10::toString(dtype);
+    const at::Tensor strided = values.narrow(0, 0, 70000).view({35000, 2}).select(1, 0);
+    EXPECT_FALSE(strided.is_contiguous());
+    EXPECT_EQ(count_nonfinite(strided), reference(strided)) << c10::toString(dtype);
+  }
 }
 
 TEST_F(NonfiniteInputsTest, MergeStopsNamingTheModelTheTensorAndTheCount) {

@@ -11,6 +11,7 @@
 #include <iterator>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "lib/io/safetensors_reader.h"
@@ -217,6 +218,54 @@ TEST(SafetensorsReader, BoolBytesOtherThanZeroOrOneAreRejected) {
         }
       },
       Error);
+}
+
+// read_tensor copies the bytes out with pread: the same values as the mapped view, in memory of its own, for every
+// dtype, whole or by rows (of a tensor in the middle of the data section, so the offset arithmetic is exercised).
+TEST(SafetensorsReader, ReadTensorCopiesTheBytesWholeOrByRows) {
+  ScratchDir dir;
+  NamedTensors tensors;
+  tensors.insert("first", at::arange(7, at::kShort));
+  tensors.insert("matrix", at::arange(5 * 3, at::kFloat).reshape({5, 3}));
+  tensors.insert("scalar", at::tensor(2.5, at::kDouble));
+  tensors.insert("flags", sample_values(at::kBool));
+  write_safetensors(dir.path / "r.safetensors", tensors);
+  SafetensorsReader reader(dir.path / "r.safetensors");
+  for (const char* name : {"first", "matrix", "scalar", "flags"}) {
+    const at::Tensor copy = reader.read_tensor(name);
+    expect_same_tensor(copy, tensors.at(name));
+    EXPECT_NE(copy.data_ptr(), static_cast<const void*>(reader.raw_bytes(name).data)) << name;
+  }
+  expect_same_tensor(reader.read_tensor("matrix", 1, 3), tensors.at("matrix").narrow(0, 1, 3));
+  expect_same_tensor(reader.read_tensor("matrix", 4), tensors.at("matrix").narrow(0, 4, 1));
+  expect_same_tensor(reader.read_tensor("matrix", 5), tensors.at("matrix").narrow(0, 5, 0));
+}
+
+TEST(SafetensorsReader, ReadTensorRefusesRowsOutsideTheTensorAndAShrunkFile) {
+  ScratchDir dir;
+  const fs::path path = dir.path / "s.safetensors";
+  NamedTensors tensors;
+  tensors.insert("matrix", at::arange(4 * 2, at::kFloat).reshape({4, 2}));
+  write_safetensors(path, tensors);
+  SafetensorsReader reader(path);
+  for (const auto& [first, count] : std::vector<std::pair<std::int64_t, std::int64_t>>{{3, 2}, {-1, 1}, {5, -1}}) {
+    try {
+      reader.read_tensor("matrix", first, count);
+      ADD_FAILURE() << "rows " << first << " +" << count << " were read";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("s.safetensors: tensor 'matrix': rows ["), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("outside its 4 row(s)"), std::string::npos) << e.what();
+    }
+  }
+  fs::resize_file(path, fs::file_size(path) - 4);  // the last entry's bytes, after the header was read
+  try {
+    reader.read_tensor("matrix");
+    ADD_FAILURE() << "a shrunk file was read";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("s.safetensors: tensor 'matrix': the file ended 28 bytes into the 32"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(SafetensorsReader, MissingTensorErrorNamesFileAndTensor) {

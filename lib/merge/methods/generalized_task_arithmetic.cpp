@@ -9,6 +9,7 @@
 #include <numeric>
 #include <type_traits>
 
+#include "lib/merge/methods/fused_operand.h"
 #include "lib/merge/methods/method_support.h"
 #include "lib/merge/methods/working_arithmetic.h"
 
@@ -35,31 +36,6 @@ template <typename T>
 LADLE_MERGE_KERNEL void subtract_block(const T* __restrict model, const T* __restrict base, T* __restrict tau,
                                        std::int64_t count) {
   for (std::int64_t j = 0; j < count; ++j) tau[j] = WorkingArithmetic<T>::subtract(model[j], base[j]);
-}
-
-// One input of the fused passes: a contiguous CPU tensor, stored in the working dtype or in a narrower floating
-// dtype that widens to it exactly (see fused_operand).
-struct Operand {
-  const void* data = nullptr;
-  at::ScalarType dtype = at::kFloat;
-};
-
-// out = in widened to the working dtype: exact (bf16 and fp16 to fp32 or fp64, fp32 to fp64), as Tensor::to is.
-template <typename S, typename T>
-LADLE_MERGE_KERNEL void widen_block(const S* __restrict in, T* __restrict out, std::int64_t count) {
-  using Narrow = std::conditional_t<sizeof(S) == 2, float, S>;  // 16-bit floats widen through fp32
-  for (std::int64_t j = 0; j < count; ++j) out[j] = static_cast<T>(static_cast<Narrow>(in[j]));
-}
-
-// The operand's entries [begin, begin + count) in the working dtype T: its own storage when it is stored in T,
-// else widened into `scratch` (room for kMagnitudeBlock entries), so no whole-tensor working copy is ever made.
-template <typename T>
-const T* working_entries(const Operand& operand, std::int64_t begin, std::int64_t count, T* scratch) {
-  if (operand.dtype == c10::CppTypeToScalarType<T>::value) return static_cast<const T*>(operand.data) + begin;
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kBFloat16, at::kHalf, operand.dtype, "widen to the working dtype", [&] {
-    widen_block(static_cast<const scalar_t*>(operand.data) + begin, scratch, count);
-  });
-  return scratch;
 }
 
 template <typename T>
@@ -175,19 +151,6 @@ void combine_blocks(const Combination& combination, const Operand& base, const s
   }
 }
 
-// An input as the fused passes read it: on the CPU, contiguous, and in its stored dtype when that widens exactly to
-// the working dtype (bf16 or fp16 to fp32, anything narrower to fp64), which the passes then do block by block;
-// otherwise (a narrowing conversion, which rounds) converted whole, as Tensor::to does.
-at::Tensor fused_operand(const at::Tensor& input, at::ScalarType working_dtype) {
-  const at::Tensor cpu = input.to(at::kCPU).contiguous();
-  const at::ScalarType stored = cpu.scalar_type();
-  const bool widens_exactly = (working_dtype == at::kFloat || working_dtype == at::kDouble) &&
-                              c10::elementSize(stored) < c10::elementSize(working_dtype);
-  if (stored == working_dtype || widens_exactly) return cpu;
-  return cpu.to(working_dtype);
-}
-
-Operand operand_of(const at::Tensor& input) { return {input.data_ptr(), input.scalar_type()}; }
 }  // namespace
 
 std::vector<TaskArithmeticVariant> task_arithmetic_variants() {

@@ -17,6 +17,8 @@ class LinearMerge : public MergeMethod {
   // one more input with its own weight (MethodInputs::base_parameters), and a base without a weight is an error.
   at::Tensor merge(const MethodInputs& inputs) const override;
   bool elementwise(const std::map<std::string, double>& /*parameters*/) const override { return true; }
+  // Inputs come as stored: on the CPU one fused pass widens them block by block (no whole working copies).
+  bool converts_inputs() const override { return true; }
 
  private:
   // The base's weight (when there is a base) followed by the models'.

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "lib/util/error.h"
+#include "lib/weights/tensor_ops.h"
 #include "tests/support/test_helpers.h"
 
 namespace ladle::merge {
@@ -92,6 +93,30 @@ TEST(LinearMerge, Bf16InputsAreAveragedInTheFp32WorkingDtype) {
   const at::Tensor half = LinearMerge().merge(
       weighted({at::full({2}, 256.0, at::kBFloat16), at::full({2}, 258.0, at::kBFloat16)}, {1, 1}));
   EXPECT_TRUE(at::equal(half, at::full({2}, 257.0f)));
+}
+
+// The fused CPU pass against the tensor code it replaces (weighted_sum / weighted_mean over the inputs converted
+// to the working dtype, then rounded to it): equal bit for bit for every working dtype, inputs stored in a dtype
+// that widens to it, narrows to it or is it, 3 blocks and a tail of entries, normalized and not.
+TEST(LinearMerge, FusedPassEqualsTheTensorExpressionBitForBit) {
+  at::manual_seed(3);
+  const std::vector<double> weights = {0.3, -1.25, 2.0};
+  for (const at::ScalarType working : {at::kFloat, at::kDouble, at::kBFloat16}) {
+    for (const bool normalize : {true, false}) {
+      std::vector<at::Tensor> models = {at::randn({3, 4099}), at::randn({3, 4099}).to(at::kBFloat16),
+                                        at::randn({3, 4099}, at::kDouble)};
+      MethodInputs inputs = weighted(models, weights);
+      inputs.working_dtype = working;
+      inputs.parameters["normalize"] = normalize ? 1 : 0;
+      std::vector<at::Tensor> converted;
+      for (const at::Tensor& model : models) converted.push_back(model.to(working));
+      const at::Tensor expected =
+          (normalize ? weighted_mean(converted, weights) : weighted_sum(converted, weights)).to(working);
+      const at::Tensor merged = LinearMerge().merge(inputs);
+      EXPECT_EQ(merged.scalar_type(), working);
+      EXPECT_TRUE(at::equal(merged, expected)) << c10::toString(working) << (normalize ? " normalized" : " sum");
+    }
+  }
 }
 
 }  // namespace
