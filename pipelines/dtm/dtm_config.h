@@ -10,7 +10,11 @@
 //   seeds: [0]                        # replicates: every method once per seed, the report with intervals over them
 //   embed:    {text: response, pooling: mean, layer: -1, batch_size: 32, max_length: 256, bf16: true}
 //   cluster:  {k: 4, iterations: 20, nredo: 1, seed: 1234, spherical: false, max_points_per_centroid: 0}
-//   merge:    {merge_method: linear, parameters: {}, model_parameters: {}, dtype: float32, weights: final}
+//   merge:    {merge_method: linear, parameters: {}, model_parameters: {}, dtype: float32, size_weighted: false,
+//              weights: final}
+//   merge_variants:                   # more merges of the same sub-models, each a row of its own (default: none)
+//     - {name: mix-ratio, merge_method: linear, size_weighted: true}
+//     - {name: ties, merge_method: ties, parameters: {lambda: 1}, model_parameters: {weight: 0.5, density: 0.5}}
 //   evaluation: {valid: valid.jsonl, test: test.jsonl, shifted: shifted.jsonl, knowledge: corpus.txt,
 //                max_examples: 256, generation_examples: 64, batch_size: 16, bf16: true, seed: 0}
 //   baselines: {vanilla: true, random_split: true, uniform_soup: true, ensemble: false}
@@ -52,19 +56,40 @@ struct DtmEmbedConfig {
   bool bf16 = true;  // embed under bf16 autocast (fast on CPUs with AVX512_BF16; docs/building.md §3)
 };
 
-// The merge of the sub-models, as the mergekit keys of a config over them (lib/merge/merge_config.h). A plain
-// average (linear, equal weights) is what the paper's ablation found best.
-struct DtmMergeConfig {
+// One merge of the sub-models, as the mergekit keys of a config over them (lib/merge/merge_config.h).
+struct DtmMergeMethod {
   std::string merge_method = "linear";  // any registered merge method
   // mergekit `parameters:` (method-wide) and every sub-model's `parameters:`, as YAML flow mappings echoed into the
   // engine's config as written ("{lambda: 1}"); empty: none (linear's sub-models get weight 1).
   std::string parameters;
   std::string model_parameters;
   std::string dtype;  // working dtype (empty: the engine's float32)
+  // Each sub-model's `weight` is its cluster's share of the training records, n_j / N (the DTM authors'
+  // `mix_ratio`); false: the weights model_parameters gives (linear: equal). The methods that take a weight read
+  // it as mergekit does: linear's weighted average, task arithmetic's Σ w_j·τ_j over the base.
+  bool size_weighted = false;
+
+  // The mergekit YAML that merges `models` (sub-model folders, or LoRA adapter folders) onto `base` (given to the
+  // methods that require a base model); `sizes[j]` is the cluster size of models[j] (read when size_weighted).
+  std::string yaml(const std::vector<std::filesystem::path>& models, const std::vector<std::int64_t>& sizes,
+                   const std::filesystem::path& base) const;
+};
+
+// The merge of the sub-models reported as DTM. A plain average (linear, equal weights) is what the paper's ablation
+// found best.
+struct DtmMergeConfig {
+  DtmMergeMethod method;
   // Which weights of each sub-model (and soup member) are merged: its final weights (OUTPUT_DIR/final/) or the
   // average an averaging callback of the training config kept (ema, swa or lawa: OUTPUT_DIR/<weights>/, which the
-  // train section must turn on, e.g. `averaging: {ema: {decay: 0.999}}`).
+  // train section must turn on, e.g. `averaging: {ema: {decay: 0.999}}`). Every merge variant takes the same.
   std::string weights = "final";
+};
+
+// A further merge of the same sub-models, reported beside the DTM merge as "dtm-kmeans/<name>" (and
+// "dtm-random/<name>" over the random split): no training, only a merge and an evaluation of its own.
+struct DtmMergeVariant {
+  std::string name;  // letters, digits, '_' and '-': its row and its folders
+  DtmMergeMethod method;
 };
 
 struct DtmEvaluationConfig {
@@ -115,6 +140,7 @@ struct DtmConfig {
   DtmEmbedConfig embed;
   clustering::KMeansOptions cluster;                  // K and faiss's knobs; the random split uses its seed too
   DtmMergeConfig merge;
+  std::vector<DtmMergeVariant> merge_variants;        // none by default: the report's single DTM merge
   DtmEvaluationConfig evaluation;
   DtmBaselineConfig baselines;
   // The ensemble's weights: temperature and top-k of the cluster posterior (c-BTM's T = 0.1; every cluster).
@@ -131,10 +157,6 @@ struct DtmConfig {
 
   // The base training config with `device`, train_overrides, then `run_overrides` ("key=value", absolute paths).
   trainer::TrainConfig train_config(const std::vector<std::string>& run_overrides = {}) const;
-
-  // The mergekit YAML that merges `models` (sub-model folders, or LoRA adapter folders) onto `base` (given to the
-  // methods that require a base model).
-  std::string merge_yaml(const std::vector<std::filesystem::path>& models, const std::filesystem::path& base) const;
 };
 
 // The declaration of every key (lib/config/schema.h): reading, range checks and the key reference.

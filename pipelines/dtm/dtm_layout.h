@@ -13,8 +13,11 @@
 //                     a child process's output
 //   merge/<family>/   merged models (kmeans, random: the merge engine over the sub-models; soup: uniform soup),
 //                     with the mergekit config given to the engine beside them (<family>.yml)
-//   evaluate/<model>.json   held-out metrics of base, vanilla, dtm-kmeans, dtm-random, soup (evaluate/<model>.log:
-//                     a child process's output)
+//   merge/variants/<variant>/<family>/   the merge variant's merge of the same sub-models (dtm.yml merge_variants),
+//                     its config beside it likewise
+//   evaluate/<model>.json   held-out metrics of base, vanilla, dtm-kmeans, dtm-random, soup, ensemble, and
+//                     dtm-kmeans/<variant>.json, dtm-random/<variant>.json (evaluate/<model>.log: a child process's
+//                     output)
 // embed/, cluster/ and each merge folder hold dtm-fingerprint, each run's folder too (and its dtm-run.json and
 // every evaluation file a "fingerprint"): what the output was made from (dtm_fingerprints.h).
 //   report/           report.md, report.json, the plots
@@ -29,6 +32,12 @@ namespace ladle::dtm {
 // The name of a folder, run or model in the replicate with seed `seed`: itself for seed 0, else "<name>-seed<seed>".
 inline std::string seeded_name(const std::string& name, std::uint64_t seed) {
   return seed == 0 ? name : name + "-seed" + std::to_string(seed);
+}
+
+// The merge folder's name (under merge/) of the merge variant `variant` over the split `split` ("kmeans",
+// "random-seed1").
+inline std::string variant_merge_name(const std::string& variant, const std::string& split) {
+  return "variants/" + variant + "/" + split;
 }
 
 struct DtmLayout {
@@ -50,7 +59,11 @@ struct DtmLayout {
   std::filesystem::path run_done_file(const std::string& run) const { return run_dir(run) / "dtm-run.json"; }
   std::filesystem::path run_lock_file(const std::string& run) const { return root / "runs" / (run + ".run-lock"); }
   std::filesystem::path run_log_file(const std::string& run) const { return root / "runs" / (run + ".log"); }
-  std::filesystem::path merge_dir(const std::string& family) const { return root / "merge" / family; }
+  std::filesystem::path merge_dir(const std::string& name) const { return root / "merge" / name; }
+  // The mergekit config given to the engine for the merge `name`, beside its folder.
+  std::filesystem::path merge_config_file(const std::string& name) const {
+    return root / "merge" / (name + ".yml");
+  }
   std::filesystem::path evaluation_file(const std::string& model) const {
     return root / "evaluate" / (model + ".json");
   }

@@ -33,6 +33,7 @@
 #include "trainer/distributed.h"
 #include "pipelines/dtm/child_processes.h"
 #include "lib/config/config_source.h"
+#include "lib/config/schema.h"
 #include "pipelines/dtm/dtm_ensemble.h"
 #include "pipelines/dtm/dtm_fingerprints.h"
 #include "pipelines/dtm/dtm_report.h"
@@ -390,8 +391,53 @@ void DtmPipeline::merge() {
   }
 }
 
-void DtmPipeline::merge_replicate(const std::vector<DtmRun>& all, std::uint64_t replicate) {
+void DtmPipeline::merge_sub_models(const std::vector<DtmRun>& members, const std::vector<std::int64_t>& cluster_sizes,
+                                   const DtmMergeMethod& method, const std::string& name) {
   const bool lora = base_train_.lora.enabled;
+  const fs::path out = layout_.merge_dir(name);
+  // LoRA sub-models are merged in ΔW space: the method runs on each adapter's (α/r)·B·A, never on A and B apart
+  // (the DTM authors' code averages A and B separately, and mean(B)·mean(A) is not the mean of the updates).
+  std::vector<fs::path> models;
+  std::vector<fs::path> done_files;
+  std::vector<std::int64_t> sizes;
+  for (const auto& run : members) {
+    const fs::path weights_dir = merged_weights_dir(run);
+    models.push_back(lora ? weights_dir / "adapter" : weights_dir);
+    done_files.push_back(layout_.run_done_file(run.name));
+    sizes.push_back(cluster_sizes.at(static_cast<std::size_t>(run.index)));  // the random split's sizes are these
+  }
+  const std::string merge_text = method.yaml(models, sizes, base_train_.model.path);
+  // The merge is redone when a sub-model was retrained or the merge's settings changed.
+  const std::string fingerprint = fingerprints_->merge(members, merge_text);
+  if (up_to_date(out, done_files) && recorded_fingerprint(out) == fingerprint) {
+    LADLE_LOG(info) << "dtm: merge: reusing " << out.string();
+    return;
+  }
+  fs::remove(out / "dtm-fingerprint");
+  const fs::path yaml = layout_.merge_config_file(name);
+  fs::create_directories(yaml.parent_path());
+  io::write_file_atomically(yaml, merge_text);
+  const merge::MergeConfig merge_config = merge::load_merge_config(yaml);
+  LADLE_LOG(info) << "dtm: merging " << models.size() << " sub-models with " << method.merge_method << " into "
+                  << out.string();
+  if (lora) {
+    merge::LoraAdaptersMergeOptions lora_options;
+    lora_options.full_model = base_train_.model.path;
+    lora_options.overwrite = true;
+    merge::merge_lora_adapters(merge_config, out, lora_options);
+  } else {
+    const merge::InputModels inputs(merge_config);
+    const merge::MergeCheckReport check = merge::check_merge(merge_config, inputs);
+    if (check.has_errors()) throw Error("merge of " + yaml.string() + " cannot run:\n" + check.text());
+    merge::MergedModelWriteOptions write_options;
+    write_options.overwrite = true;
+    write_options.execution.device = model::resolve_device(config_.device);
+    merge::write_merged_model(merge_config, merge::plan_merge(merge_config, inputs), inputs, out, write_options);
+  }
+  record_fingerprint(out, fingerprint);
+}
+
+void DtmPipeline::merge_replicate(const std::vector<DtmRun>& all, std::uint64_t replicate) {
   auto family_runs = [&](RunFamily family) {
     std::vector<DtmRun> members;
     for (const auto& run : all) {
@@ -405,48 +451,16 @@ void DtmPipeline::merge_replicate(const std::vector<DtmRun>& all, std::uint64_t 
     return files;
   };
 
+  const clustering::Partition partition = clustering::read_partition(layout_.partition_dir("kmeans", replicate));
   std::vector<RunFamily> splits = {RunFamily::kmeans};
   if (config_.baselines.random_split) splits.push_back(RunFamily::random);
   for (const RunFamily family : splits) {
     const auto members = family_runs(family);
-    const std::string name = seeded_name(run_family_name(family), replicate);
-    const fs::path out = layout_.merge_dir(name);
-    // LoRA sub-models are merged in ΔW space: the method runs on each adapter's (α/r)·B·A, never on A and B apart
-    // (the DTM authors' code averages A and B separately, and mean(B)·mean(A) is not the mean of the updates).
-    std::vector<fs::path> models;
-    for (const auto& run : members) {
-      const fs::path weights_dir = merged_weights_dir(run);
-      models.push_back(lora ? weights_dir / "adapter" : weights_dir);
+    const std::string split = seeded_name(run_family_name(family), replicate);
+    merge_sub_models(members, partition.sizes, config_.merge.method, split);
+    for (const auto& variant : config_.merge_variants) {
+      merge_sub_models(members, partition.sizes, variant.method, variant_merge_name(variant.name, split));
     }
-    const std::string merge_text = config_.merge_yaml(models, base_train_.model.path);
-    // The merge is redone when a sub-model was retrained or the config's merge section changed.
-    const std::string fingerprint = fingerprints_->merge(members, merge_text);
-    if (up_to_date(out, done_files(members)) && recorded_fingerprint(out) == fingerprint) {
-      LADLE_LOG(info) << "dtm: merge: reusing " << out.string();
-      continue;
-    }
-    fs::remove(out / "dtm-fingerprint");
-    const fs::path yaml = layout_.root / "merge" / (name + ".yml");
-    fs::create_directories(yaml.parent_path());
-    io::write_file_atomically(yaml, merge_text);
-    const merge::MergeConfig merge_config = merge::load_merge_config(yaml);
-    LADLE_LOG(info) << "dtm: merging " << models.size() << " " << run_family_name(family) << " sub-models with "
-                    << config_.merge.merge_method << " into " << out.string();
-    if (lora) {
-      merge::LoraAdaptersMergeOptions lora_options;
-      lora_options.full_model = base_train_.model.path;
-      lora_options.overwrite = true;
-      merge::merge_lora_adapters(merge_config, out, lora_options);
-    } else {
-      const merge::InputModels inputs(merge_config);
-      const merge::MergeCheckReport check = merge::check_merge(merge_config, inputs);
-      if (check.has_errors()) throw Error("merge of " + yaml.string() + " cannot run:\n" + check.text());
-      merge::MergedModelWriteOptions write_options;
-      write_options.overwrite = true;
-      write_options.execution.device = model::resolve_device(config_.device);
-      merge::write_merged_model(merge_config, merge::plan_merge(merge_config, inputs), inputs, out, write_options);
-    }
-    record_fingerprint(out, fingerprint);
   }
 
   if (config_.baselines.uniform_soup) {
@@ -486,14 +500,26 @@ std::vector<DtmPipeline::EvaluatedModel> DtmPipeline::evaluated_models() const {
                         layout_.run_done_file(run), vanilla, vanilla.front().fingerprint});
     }
     // A merge's fingerprint as merge() recorded it (a missing merge folder records none, and is evaluated never).
-    auto merged = [&](const std::string& method, const std::string& title, RunFamily family) {
-      const fs::path folder = layout_.merge_dir(seeded_name(run_family_name(family), replicate));
-      models.push_back({seeded_name(method, replicate), method, title, replicate, folder, folder, members(family),
+    auto merged = [&](const std::string& row, const std::string& title, const std::string& merge_name,
+                      RunFamily family) {
+      const fs::path folder = layout_.merge_dir(merge_name);
+      models.push_back({seeded_name(row, replicate), row, title, replicate, folder, folder, members(family),
                         recorded_fingerprint(folder)});
     };
-    merged("dtm-kmeans", "DTM (k-means)", RunFamily::kmeans);
-    if (config_.baselines.random_split) merged("dtm-random", "DTM (random)", RunFamily::random);
-    if (config_.baselines.uniform_soup) merged("soup", "uniform soup", RunFamily::soup);
+    // Each split's DTM merge, then its merge variants' ("dtm-kmeans/<variant>").
+    auto split_merges = [&](const std::string& method, const std::string& split_title, RunFamily family) {
+      const std::string split = seeded_name(run_family_name(family), replicate);
+      merged(method, "DTM (" + split_title + ")", split, family);
+      for (const auto& variant : config_.merge_variants) {
+        merged(method + "/" + variant.name, "DTM (" + split_title + ", " + variant.name + ")",
+               variant_merge_name(variant.name, split), family);
+      }
+    };
+    split_merges("dtm-kmeans", "k-means", RunFamily::kmeans);
+    if (config_.baselines.random_split) split_merges("dtm-random", "random", RunFamily::random);
+    if (config_.baselines.uniform_soup) {
+      merged("soup", "uniform soup", seeded_name(run_family_name(RunFamily::soup), replicate), RunFamily::soup);
+    }
     if (config_.baselines.ensemble) {
       // Made from the k-means sub-models (their merge folder is rewritten whenever one of them is retrained).
       const auto sub_models = members(RunFamily::kmeans);
@@ -639,7 +665,8 @@ void DtmPipeline::report() {
                                    {"lora", base_train_.lora.enabled},
                                    {"k", config_.cluster.k},
                                    {"cluster_sizes", partition.sizes},  // of the first seed's k-means
-                                   {"merge_method", config_.merge.merge_method},
+                                   {"merge_method", config_.merge.method.merge_method},
+                                   {"merge_variants", dtm_config_schema().to_json(config_).at("merge_variants")},
                                    {"merge_weights", config_.merge.weights},
                                    {"steps", steps}};
   io::AtomicDirectory out(layout_.report_dir(), /*overwrite=*/true);

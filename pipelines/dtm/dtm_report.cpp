@@ -364,6 +364,12 @@ std::string write_dtm_report(const std::vector<ModelScores>& models, const std::
         "c-BTM ensemble (Gururangan et al. 2023) of the k-means sub-models, unmerged, mixing their next-token "
         "probabilities per example by the cluster posterior of its prompt. Every fine-tuned model had the same total optimizer steps. Accuracy is choice accuracy (likeliest candidate reply) for "
         "tasks with few distinct answers, else greedy exact match.\n\n";
+  if (settings.contains("merge_variants") && !settings["merge_variants"].empty()) {
+    md << "Merge variants (dtm.yml `merge_variants`: the same sub-models merged otherwise, rows \"DTM (split, "
+          "NAME)\"):";
+    for (const auto& variant : settings["merge_variants"]) md << " `" << variant.dump() << "`";
+    md << ".\n\n";
+  }
   if (replicated) {
     md << "Every method ran once per seed (dtm.yml `seeds`); the tables give each method's mean over its seeds, and "
           "the section \"Seeds and confidence\" their spread and intervals.\n\n";
