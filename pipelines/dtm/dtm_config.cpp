@@ -123,11 +123,11 @@ const Schema<DtmEmbedConfig>& embed_schema() {
   return schema;
 }
 
-const Schema<clustering::KMeansOptions>& cluster_schema() {
+// faiss's knobs (clustering/kmeans.h); K is DtmClusterConfig's.
+const Schema<clustering::KMeansOptions>& kmeans_schema() {
   using clustering::KMeansOptions;
   static const auto schema =
-      Schema<KMeansOptions>("k-means over the embeddings (faiss; clustering/kmeans.h): one sub-model per cluster.")
-          .field("k", &KMeansOptions::k, at_least(1), "clusters, and sub-models (the paper's K)")
+      Schema<KMeansOptions>("")
           .field("iterations", &KMeansOptions::iterations, at_least(1), "Lloyd iterations per run (faiss's niter)")
           .field("nredo", &KMeansOptions::nredo, at_least(1),
                  "runs from different initial centroids; the lowest objective wins")
@@ -136,6 +136,34 @@ const Schema<clustering::KMeansOptions>& cluster_schema() {
                  "unit-length centroids and inner-product assignment: clusters by cosine similarity")
           .field("max_points_per_centroid", &KMeansOptions::max_points_per_centroid, at_least(0),
                  "when positive, faiss trains on a sample of k times this many points (0: all)");
+  return schema;
+}
+
+// `cluster.k`: one K, or a list of distinct Ks (a sweep); each a whole number >= 1.
+CustomValue<std::vector<std::int64_t>> cluster_k() {
+  return {"a whole number >= 1, or a list of them",
+          [](const YamlValue& value) {
+            if (!value.node.IsSequence()) {
+              return std::vector<std::int64_t>{config::ValueType<std::int64_t>::read(value, at_least(1))};
+            }
+            const auto ks = config::ValueType<std::vector<std::int64_t>>::read(value, at_least(1));
+            if (ks.empty()) value.fail("expected at least one K, e.g. [1, 2, 4, 8]");
+            if (std::set<std::int64_t>(ks.begin(), ks.end()).size() != ks.size()) {
+              value.fail("expected distinct Ks (a repeated K repeats the same runs)");
+            }
+            return ks;
+          },
+          [](const std::vector<std::int64_t>& ks) {
+            return ks.size() == 1 ? nlohmann::json(ks.front()) : nlohmann::json(ks);
+          }};
+}
+
+const Schema<DtmClusterConfig>& cluster_schema() {
+  static const auto schema =
+      Schema<DtmClusterConfig>("k-means over the embeddings (faiss; clustering/kmeans.h): one sub-model per cluster.")
+          .custom("k", &DtmClusterConfig::k, cluster_k(),
+                  "clusters, and sub-models (the paper's K); a list sweeps K (K = 1: vanilla's run and row)")
+          .keys_of(&DtmClusterConfig::kmeans, kmeans_schema());
   return schema;
 }
 
@@ -313,6 +341,10 @@ DtmConfig read_dtm_config(const ConfigSource& source) {
   if (std::set<std::uint64_t>(c.seeds.begin(), c.seeds.end()).size() != c.seeds.size()) {
     source.fail("seeds", "expected distinct seeds (a repeated seed repeats the same runs)");
   }
+  const auto& ks = c.cluster.k;
+  if (c.cluster.sweep() && std::find(ks.begin(), ks.end(), 1) != ks.end() && !c.baselines.vanilla) {
+    source.fail("cluster.k", "K = 1 of a sweep is vanilla fine-tuning: turn on baselines.vanilla, or leave 1 out");
+  }
   check_merge(source, "merge", c.merge.method);
   for (std::size_t i = 0; i < c.merge_variants.size(); ++i) {
     check_merge(source, "merge_variants[" + std::to_string(i) + "]", c.merge_variants[i].method);
@@ -360,6 +392,22 @@ const config::Schema<DtmConfig>& dtm_config_schema() {
           .section("baselines", &DtmConfig::baselines, baselines_schema())
           .section("ensemble", &DtmConfig::ensemble, ensemble_schema());
   return schema;
+}
+
+std::vector<std::int64_t> DtmClusterConfig::trained_k() const {
+  std::vector<std::int64_t> trained;
+  for (const std::int64_t value : k) {
+    if (!sweep() || value != 1) trained.push_back(value);
+  }
+  return trained;
+}
+
+std::int64_t DtmClusterConfig::max_k() const { return *std::max_element(k.begin(), k.end()); }
+
+clustering::KMeansOptions DtmClusterConfig::options(std::int64_t k_value) const {
+  clustering::KMeansOptions options = kmeans;
+  options.k = k_value;
+  return options;
 }
 
 std::vector<trainer::HeldOutSet> DtmEvaluationConfig::sets() const {

@@ -10,6 +10,7 @@
 //   seeds: [0]                        # replicates: every method once per seed, the report with intervals over them
 //   embed:    {text: response, pooling: mean, layer: -1, batch_size: 32, max_length: 256, bf16: true}
 //   cluster:  {k: 4, iterations: 20, nredo: 1, seed: 1234, spherical: false, max_points_per_centroid: 0}
+//             (k: [1, 2, 4, 8] sweeps K: a report row and plot point per K, K = 1 being vanilla)
 //   merge:    {merge_method: linear, parameters: {}, model_parameters: {}, dtype: float32, size_weighted: false,
 //              weights: final}
 //   merge_variants:                   # more merges of the same sub-models, each a row of its own (default: none)
@@ -19,6 +20,10 @@
 //                max_examples: 256, generation_examples: 64, batch_size: 16, bf16: true, seed: 0}
 //   baselines: {vanilla: true, random_split: true, uniform_soup: true, ensemble: false}
 //   ensemble: {temperature: 0.1, top_k: 0}   # the c-BTM ensemble's cluster posterior
+//
+// Where the defaults differ from the DTM authors' setup (and do not claim to follow it): they embed responses with a
+// separate sentence encoder, ladle with the base model's hidden states (embed:); they run 1,500 k-means iterations,
+// ladle 20 (cluster.iterations).
 //
 // The base model is the train config's model.path (a Hugging Face folder); every run fine-tunes it. Relative
 // paths resolve against the folder of the file that holds them (an inline `train:` mapping: dtm.yml's folder), or
@@ -54,6 +59,23 @@ struct DtmEmbedConfig {
   // who embed each instance's response.
   clustering::EmbedderOptions embedder;
   bool bf16 = true;  // embed under bf16 autocast (fast on CPUs with AVX512_BF16; docs/building.md §3)
+};
+
+// k-means over the embeddings: K, or the Ks of a sweep, and faiss's knobs.
+struct DtmClusterConfig {
+  // The paper's K; several ([1, 2, 4, 8]) sweep it: every K its own clustering, sub-models, merges and report row
+  // ("dtm-kmeans-k4", folders "cluster-k4/", runs "kmeans-k4-0"), K = 1 being vanilla fine-tuning (vanilla's run and
+  // row, never trained twice). One K keeps the unsuffixed names.
+  std::vector<std::int64_t> k = {clustering::KMeansOptions{}.k};
+  clustering::KMeansOptions kmeans;  // iterations, nredo, seed, spherical, ...; its k is set per K by options()
+
+  bool sweep() const { return k.size() > 1; }
+  // The suffix K of names at `k` ("-k<k>", dtm_layout.h point_name): k when sweeping, else 0 (none).
+  std::int64_t name_k(std::int64_t k_value) const { return sweep() ? k_value : 0; }
+  // The Ks that cluster and train: every K, but K = 1 of a sweep (vanilla's).
+  std::vector<std::int64_t> trained_k() const;
+  std::int64_t max_k() const;
+  clustering::KMeansOptions options(std::int64_t k_value) const;
 };
 
 // One merge of the sub-models, as the mergekit keys of a config over them (lib/merge/merge_config.h).
@@ -138,7 +160,7 @@ struct DtmConfig {
   // default is today's single run and adding seeds reuses its output. The embedding and the records are shared.
   std::vector<std::uint64_t> seeds = {0};
   DtmEmbedConfig embed;
-  clustering::KMeansOptions cluster;                  // K and faiss's knobs; the random split uses its seed too
+  DtmClusterConfig cluster;                           // K (or a sweep) and faiss's knobs; the random split uses its seed
   DtmMergeConfig merge;
   std::vector<DtmMergeVariant> merge_variants;        // none by default: the report's single DTM merge
   DtmEvaluationConfig evaluation;

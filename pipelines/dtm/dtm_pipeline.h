@@ -77,10 +77,12 @@ class DtmPipeline {
  private:
   void embed();
   void cluster();
-  void cluster_replicate(std::uint64_t replicate);  // the k-means partition and random split of one seed
+  // The k-means partition into k clusters and the random split of one seed.
+  void cluster_replicate(std::uint64_t replicate, std::int64_t k);
   void train();
   void merge();
-  void merge_replicate(const std::vector<DtmRun>& runs, std::uint64_t replicate);  // one seed's merges and soup
+  // One seed's merges and soup at one K.
+  void merge_replicate(const std::vector<DtmRun>& runs, std::uint64_t replicate, std::int64_t k);
   // Merges `members` (the sub-models of one split; `cluster_sizes` indexed by their cluster) with `method` into
   // merge/<name>/, unless it is there under the same fingerprint.
   void merge_sub_models(const std::vector<DtmRun>& members, const std::vector<std::int64_t>& cluster_sizes,

@@ -101,20 +101,11 @@ TEST_F(DtmMergeMethodYaml, TaskArithmeticWithWeightOneOverKOverTheBaseIsThePlain
   }
 }
 
-std::string config_error(const DtmFixture& fixture, const std::string& text) {
-  try {
-    DtmConfig::from_yaml(text, "dtm.yml", fixture.dir);
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "(accepted)";
-}
-
 TEST(DtmMergeVariants, BadVariantsAreRejectedNamingTheEntry) {
   const DtmFixture fixture("dtm-variant-config", kNoBaselines);
   const std::string head = "train: {model: {path: base}, tokenizer: {type: byte}, data: {train: train.jsonl}}\n"
                            "evaluation: {valid: valid.jsonl}\n";
-  EXPECT_EQ(config_error(fixture, head + "merge_variants:\n  - {name: ties, merge_method: ties, parameters: "
+  EXPECT_EQ(dtm_config_error(fixture, head + "merge_variants:\n  - {name: ties, merge_method: ties, parameters: "
                                          "{lambda: 1}, model_parameters: {weight: 0.5, density: 0.5}}\n"),
             "(accepted)");
   const std::vector<std::pair<std::string, std::string>> cases = {
@@ -132,7 +123,7 @@ TEST(DtmMergeVariants, BadVariantsAreRejectedNamingTheEntry) {
       {"merge: {size_weighted: true, model_parameters: {weight: 2}}\n", "dtm.yml:3: merge: size_weighted sets"},
   };
   for (const auto& [text, expected] : cases) {
-    const std::string message = config_error(fixture, head + text);
+    const std::string message = dtm_config_error(fixture, head + text);
     EXPECT_TRUE(contains(message, expected)) << "config:\n" << text << "message: " << message;
   }
 }
