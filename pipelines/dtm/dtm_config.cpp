@@ -163,7 +163,10 @@ const Schema<DtmClusterConfig>& cluster_schema() {
       Schema<DtmClusterConfig>("k-means over the embeddings (faiss; clustering/kmeans.h): one sub-model per cluster.")
           .custom("k", &DtmClusterConfig::k, cluster_k(),
                   "clusters, and sub-models (the paper's K); a list sweeps K (K = 1: vanilla's run and row)")
-          .keys_of(&DtmClusterConfig::kmeans, kmeans_schema());
+          .keys_of(&DtmClusterConfig::kmeans, kmeans_schema())
+          .field("balanced", &DtmClusterConfig::balanced,
+                 "equal-size clusters (sizes differ by at most one, as c-BTM's balanced k-means): faiss's centres, "
+                 "each point then assigned greedily to the nearest one with room");
   return schema;
 }
 

@@ -68,6 +68,9 @@ struct DtmClusterConfig {
   // row, never trained twice). One K keeps the unsuffixed names.
   std::vector<std::int64_t> k = {clustering::KMeansOptions{}.k};
   clustering::KMeansOptions kmeans;  // iterations, nredo, seed, spherical, ...; its k is set per K by options()
+  // Equal-size clusters (sizes differ by at most one), as c-BTM offers: faiss's centres, then a balanced
+  // assignment to them (clustering/balanced_assignment.h).
+  bool balanced = false;
 
   bool sweep() const { return k.size() > 1; }
   // The suffix K of names at `k` ("-k<k>", dtm_layout.h point_name): k when sweeping, else 0 (none).

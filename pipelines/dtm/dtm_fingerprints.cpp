@@ -65,14 +65,17 @@ std::string DtmFingerprints::embed() const {
 
 std::string DtmFingerprints::cluster(std::int64_t k, std::uint64_t replicate) const {
   const auto& c = config_.cluster.kmeans;
-  return fingerprint_of({{"stage", "cluster"},
-                         {"embed", embed()},
-                         {"k", k},
-                         {"iterations", c.iterations},
-                         {"nredo", c.nredo},
-                         {"seed", c.seed + static_cast<std::int64_t>(replicate)},
-                         {"spherical", c.spherical},
-                         {"max_points_per_centroid", c.max_points_per_centroid}});
+  nlohmann::json inputs = {{"stage", "cluster"},
+                           {"embed", embed()},
+                           {"k", k},
+                           {"iterations", c.iterations},
+                           {"nredo", c.nredo},
+                           {"seed", c.seed + static_cast<std::int64_t>(replicate)},
+                           {"spherical", c.spherical},
+                           {"max_points_per_centroid", c.max_points_per_centroid}};
+  // Only when on: the partitions made before the key existed keep their fingerprints (and their runs).
+  if (config_.cluster.balanced) inputs["balanced"] = true;
+  return fingerprint_of(inputs);
 }
 
 std::string DtmFingerprints::run(const DtmRun& run) const {

@@ -9,6 +9,7 @@
 
 #include "trainer/heldout_evaluator.h"
 #include "callbacks/model_soup.h"
+#include "clustering/balanced_assignment.h"
 #include "clustering/embedder.h"
 #include "clustering/kmeans.h"
 #include "clustering/npy.h"
@@ -287,7 +288,8 @@ void DtmPipeline::cluster_replicate(std::uint64_t replicate, std::int64_t k) {
   }
   clustering::KMeansOptions options = config_.cluster.options(k);
   options.seed += static_cast<int>(replicate);
-  const clustering::KMeansResult kmeans = clustering::kmeans_partition(embeddings, options);
+  clustering::KMeansResult kmeans = clustering::kmeans_partition(embeddings, options);
+  if (config_.cluster.balanced) clustering::balance_partition(kmeans.partition, embeddings);
   for (const std::int64_t empty : clustering::empty_clusters(kmeans.partition)) {
     LADLE_LOG(warning) << "dtm: k-means cluster " << empty << " is empty: no sub-model is trained for it";
   }
@@ -296,6 +298,7 @@ void DtmPipeline::cluster_replicate(std::uint64_t replicate, std::int64_t k) {
                                    {"nredo", options.nredo},
                                    {"seed", options.seed},
                                    {"spherical", options.spherical},
+                                   {"balanced", config_.cluster.balanced},
                                    {"kmeans_seconds", kmeans.seconds}};
   io::AtomicDirectory out(folder, /*overwrite=*/true);
   write_split(out.path() / "kmeans", kmeans.partition, records, lines, settings);
