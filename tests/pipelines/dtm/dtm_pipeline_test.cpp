@@ -339,7 +339,7 @@ TEST(DtmConfig, UnknownKeysRangesAndSetValuesAreNamedAsTheSchemaNamesThem) {
   const std::string evaluation = "evaluation: {valid: valid.jsonl}\n";
   EXPECT_EQ(dtm_config_error(fixture, train + evaluation + "cluster:\n  iteratons: 3\n"),
             "dtm.yml:4: cluster.iteratons: unknown key (did you mean 'iterations'?); known keys: k, iterations, "
-            "nredo, seed, spherical, max_points_per_centroid");
+            "nredo, seed, spherical, max_points_per_centroid, balanced");
   EXPECT_EQ(dtm_config_error(fixture, train + evaluation + "embed: {max_length: 1}\n"),
             "dtm.yml:3: embed.max_length: expected a whole number >= 2, got 1");
   EXPECT_EQ(dtm_config_error(fixture, train + evaluation, {"cluster.k=0"}),
