@@ -3,6 +3,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
+#include <numeric>
 #include <set>
 
 #include "callbacks/averaging_callbacks.h"
@@ -121,11 +123,11 @@ const Schema<DtmEmbedConfig>& embed_schema() {
   return schema;
 }
 
-const Schema<clustering::KMeansOptions>& cluster_schema() {
+// faiss's knobs (clustering/kmeans.h); K is DtmClusterConfig's.
+const Schema<clustering::KMeansOptions>& kmeans_schema() {
   using clustering::KMeansOptions;
   static const auto schema =
-      Schema<KMeansOptions>("k-means over the embeddings (faiss; clustering/kmeans.h): one sub-model per cluster.")
-          .field("k", &KMeansOptions::k, at_least(1), "clusters, and sub-models (the paper's K)")
+      Schema<KMeansOptions>("")
           .field("iterations", &KMeansOptions::iterations, at_least(1), "Lloyd iterations per run (faiss's niter)")
           .field("nredo", &KMeansOptions::nredo, at_least(1),
                  "runs from different initial centroids; the lowest objective wins")
@@ -137,21 +139,107 @@ const Schema<clustering::KMeansOptions>& cluster_schema() {
   return schema;
 }
 
+// `cluster.k`: one K, or a list of distinct Ks (a sweep); each a whole number >= 1.
+CustomValue<std::vector<std::int64_t>> cluster_k() {
+  return {"a whole number >= 1, or a list of them",
+          [](const YamlValue& value) {
+            if (!value.node.IsSequence()) {
+              return std::vector<std::int64_t>{config::ValueType<std::int64_t>::read(value, at_least(1))};
+            }
+            const auto ks = config::ValueType<std::vector<std::int64_t>>::read(value, at_least(1));
+            if (ks.empty()) value.fail("expected at least one K, e.g. [1, 2, 4, 8]");
+            if (std::set<std::int64_t>(ks.begin(), ks.end()).size() != ks.size()) {
+              value.fail("expected distinct Ks (a repeated K repeats the same runs)");
+            }
+            return ks;
+          },
+          [](const std::vector<std::int64_t>& ks) {
+            return ks.size() == 1 ? nlohmann::json(ks.front()) : nlohmann::json(ks);
+          }};
+}
+
+const Schema<DtmClusterConfig>& cluster_schema() {
+  static const auto schema =
+      Schema<DtmClusterConfig>("k-means over the embeddings (faiss; clustering/kmeans.h): one sub-model per cluster.")
+          .custom("k", &DtmClusterConfig::k, cluster_k(),
+                  "clusters, and sub-models (the paper's K); a list sweeps K (K = 1: vanilla's run and row)")
+          .keys_of(&DtmClusterConfig::kmeans, kmeans_schema())
+          .field("balanced", &DtmClusterConfig::balanced,
+                 "equal-size clusters (sizes differ by at most one, as c-BTM's balanced k-means): faiss's centres, "
+                 "each point then assigned greedily to the nearest one with room");
+  return schema;
+}
+
+const Schema<DtmMergeMethod>& merge_method_schema() {
+  static const auto schema =
+      Schema<DtmMergeMethod>("")
+          .field("merge_method", &DtmMergeMethod::merge_method, "any registered merge method (ladle merge)")
+          .custom("parameters", &DtmMergeMethod::parameters, merge_parameters(), "mergekit's method-wide parameters")
+          .custom("model_parameters", &DtmMergeMethod::model_parameters, merge_parameters(),
+                  "every sub-model's parameters (linear: weight 1 unless given)")
+          .field("dtype", &DtmMergeMethod::dtype, "working dtype (empty: the engine's float32)")
+          .field("size_weighted", &DtmMergeMethod::size_weighted,
+                 "each sub-model's weight is its cluster's share of the records, n_j / N (the DTM authors' "
+                 "mix_ratio); model_parameters must then give no weight");
+  return schema;
+}
+
 const Schema<DtmMergeConfig>& merge_schema() {
   static const auto schema =
       Schema<DtmMergeConfig>(
           "The merge of the sub-models (and of the soup's members), as mergekit keys; checked by the merge "
           "engine's own parser.")
-          .field("merge_method", &DtmMergeConfig::merge_method, "any registered merge method (ladle merge)")
-          .custom("parameters", &DtmMergeConfig::parameters, merge_parameters(), "mergekit's method-wide parameters")
-          .custom("model_parameters", &DtmMergeConfig::model_parameters, merge_parameters(),
-                  "every sub-model's parameters (linear: weight 1 unless given)")
-          .field("dtype", &DtmMergeConfig::dtype, "working dtype (empty: the engine's float32)")
+          .keys_of(&DtmMergeConfig::method, merge_method_schema())
           .choice("weights", &DtmMergeConfig::weights,
                   Choices<std::string>{{"final", "final"}, {"ema", "ema"}, {"swa", "swa"}, {"lawa", "lawa"}},
                   "which weights of each run are merged: final/, or the average the training config keeps "
-                  "(its averaging: must turn it on, with save_model true)");
+                  "(its averaging: must turn it on, with save_model true); merge_variants take the same");
   return schema;
+}
+
+const Schema<DtmMergeVariant>& merge_variant_schema() {
+  static const auto schema = Schema<DtmMergeVariant>("")
+                                 .field("name", &DtmMergeVariant::name, "its row (dtm-kmeans/NAME) and folders")
+                                 .required()
+                                 .keys_of(&DtmMergeVariant::method, merge_method_schema());
+  return schema;
+}
+
+// `merge_variants:`: a list of named merges, each read by merge_variant_schema(), names distinct and usable as
+// folder names.
+CustomValue<std::vector<DtmMergeVariant>> merge_variants() {
+  return {"a list of {name, merge_method, parameters, model_parameters, dtype, size_weighted}",
+          [](const YamlValue& value) {
+            std::vector<DtmMergeVariant> variants;
+            if (value.node.IsNull()) return variants;
+            if (!value.node.IsSequence()) value.expected("a list of named merges");
+            std::set<std::string> names;
+            for (std::size_t i = 0; i < value.node.size(); ++i) {
+              const YamlValue item = value.item(i);
+              DtmMergeVariant variant;
+              merge_variant_schema().read(item, variant);
+              const bool plain = !variant.name.empty() &&
+                                 std::all_of(variant.name.begin(), variant.name.end(), [](unsigned char c) {
+                                   return std::isalnum(c) || c == '_' || c == '-';
+                                 });
+              // "-seed<s>" is how a replicate's names end (dtm_layout.h): a variant named so would take one's place.
+              const auto seed = variant.name.rfind("-seed");
+              if (!plain || (seed != std::string::npos && seed + 5 < variant.name.size() &&
+                             std::all_of(variant.name.begin() + static_cast<std::ptrdiff_t>(seed + 5),
+                                         variant.name.end(), [](unsigned char c) { return std::isdigit(c); }))) {
+                item.fail("name: expected letters, digits, '_' and '-' (not ending in -seed<digits>), got '" +
+                          variant.name + "'");
+              }
+              if (!names.insert(variant.name).second) item.fail("name: '" + variant.name + "' is given twice");
+              variants.push_back(std::move(variant));
+            }
+            return variants;
+          },
+          [](const std::vector<DtmMergeVariant>& variants) {
+            nlohmann::json list = nlohmann::json::array();
+            for (const auto& variant : variants) list.push_back(merge_variant_schema().to_json(variant));
+            return list;
+          }};
 }
 
 const Schema<trainer::HeldOutEvaluationOptions>& heldout_options_schema() {
@@ -215,14 +303,17 @@ void require_sets_exist(const ConfigSource& source, const DtmEvaluationConfig& e
   }
 }
 
-// The merge section is checked by the merge engine's own parser, on the config it will be given.
-void check_merge(const ConfigSource& source, const DtmConfig& c) {
+// Every merge is checked by the merge engine's own parser, on the config it will be given.
+void check_merge(const ConfigSource& source, const std::string& key, const DtmMergeMethod& method) {
   try {
-    merge::find_merge_method(c.merge.merge_method);
-    merge::parse_merge_config(c.merge_yaml({"sub-model-0", "sub-model-1"}, "base"), "merge",
-                              source.base_dir_for("merge"));
+    merge::find_merge_method(method.merge_method);
+    if (method.size_weighted && !method.model_parameters.empty() && YAML::Load(method.model_parameters)["weight"]) {
+      throw Error("size_weighted sets every sub-model's weight to its cluster's share: remove model_parameters.weight");
+    }
+    merge::parse_merge_config(method.yaml({"sub-model-0", "sub-model-1"}, {1, 1}, "base"), key,
+                              source.base_dir_for(key));
   } catch (const Error& error) {
-    source.fail("merge", error.what());
+    source.fail(key, error.what());
   }
 }
 
@@ -253,7 +344,14 @@ DtmConfig read_dtm_config(const ConfigSource& source) {
   if (std::set<std::uint64_t>(c.seeds.begin(), c.seeds.end()).size() != c.seeds.size()) {
     source.fail("seeds", "expected distinct seeds (a repeated seed repeats the same runs)");
   }
-  check_merge(source, c);
+  const auto& ks = c.cluster.k;
+  if (c.cluster.sweep() && std::find(ks.begin(), ks.end(), 1) != ks.end() && !c.baselines.vanilla) {
+    source.fail("cluster.k", "K = 1 of a sweep is vanilla fine-tuning: turn on baselines.vanilla, or leave 1 out");
+  }
+  check_merge(source, "merge", c.merge.method);
+  for (std::size_t i = 0; i < c.merge_variants.size(); ++i) {
+    check_merge(source, "merge_variants[" + std::to_string(i) + "]", c.merge_variants[i].method);
+  }
   // The train config and the callbacks it turns on are made now so that a bad key there stops the pipeline
   // before any work.
   std::vector<std::shared_ptr<trainer::Callback>> train_callbacks;
@@ -290,10 +388,29 @@ const config::Schema<DtmConfig>& dtm_config_schema() {
           .section("embed", &DtmConfig::embed, embed_schema())
           .section("cluster", &DtmConfig::cluster, cluster_schema())
           .section("merge", &DtmConfig::merge, merge_schema())
+          .custom("merge_variants", &DtmConfig::merge_variants, merge_variants(),
+                  "more merges of the same sub-models, each reported beside DTM as dtm-kmeans/NAME (and "
+                  "dtm-random/NAME): a merge and an evaluation each, no training")
           .section("evaluation", &DtmConfig::evaluation, evaluation_schema())
           .section("baselines", &DtmConfig::baselines, baselines_schema())
           .section("ensemble", &DtmConfig::ensemble, ensemble_schema());
   return schema;
+}
+
+std::vector<std::int64_t> DtmClusterConfig::trained_k() const {
+  std::vector<std::int64_t> trained;
+  for (const std::int64_t value : k) {
+    if (!sweep() || value != 1) trained.push_back(value);
+  }
+  return trained;
+}
+
+std::int64_t DtmClusterConfig::max_k() const { return *std::max_element(k.begin(), k.end()); }
+
+clustering::KMeansOptions DtmClusterConfig::options(std::int64_t k_value) const {
+  clustering::KMeansOptions options = kmeans;
+  options.k = k_value;
+  return options;
 }
 
 std::vector<trainer::HeldOutSet> DtmEvaluationConfig::sets() const {
@@ -352,23 +469,27 @@ trainer::TrainConfig DtmConfig::train_config(const std::vector<std::string>& run
   return config;
 }
 
-std::string DtmConfig::merge_yaml(const std::vector<std::filesystem::path>& models,
-                                  const std::filesystem::path& base) const {
-  YAML::Node model_parameters = merge.model_parameters.empty() ? YAML::Node(YAML::NodeType::Map)
-                                                               : YAML::Load(merge.model_parameters);
+std::string DtmMergeMethod::yaml(const std::vector<std::filesystem::path>& models,
+                                 const std::vector<std::int64_t>& sizes, const std::filesystem::path& base) const {
+  YAML::Node shared = model_parameters.empty() ? YAML::Node(YAML::NodeType::Map) : YAML::Load(model_parameters);
   // mergekit's linear merge needs every model's weight; equal weights give the paper's plain average.
-  if (merge.merge_method == "linear" && !model_parameters["weight"]) model_parameters["weight"] = 1.0;
+  if (merge_method == "linear" && !shared["weight"]) shared["weight"] = 1.0;
+  const double records = static_cast<double>(std::accumulate(sizes.begin(), sizes.end(), std::int64_t{0}));
   YAML::Node config;
-  config["merge_method"] = merge.merge_method;
-  if (merge::find_merge_method(merge.merge_method).requires_base()) config["base_model"] = base.string();
-  for (const auto& model : models) {
+  config["merge_method"] = merge_method;
+  if (merge::find_merge_method(merge_method).requires_base()) config["base_model"] = base.string();
+  for (std::size_t j = 0; j < models.size(); ++j) {
     YAML::Node entry;
-    entry["model"] = model.string();
-    if (model_parameters.size() > 0) entry["parameters"] = YAML::Clone(model_parameters);  // no YAML aliases
+    entry["model"] = models[j].string();
+    YAML::Node model = YAML::Clone(shared);  // no YAML aliases
+    // The DTM authors' mix_ratio (their merge script's weights): n_j / N over the merged sub-models' records.
+    if (size_weighted) model["weight"] = static_cast<double>(sizes.at(j)) / records;
+    if (model.size() > 0) entry["parameters"] = model;
     config["models"].push_back(entry);
   }
-  if (!merge.parameters.empty()) config["parameters"] = YAML::Load(merge.parameters);
-  if (!merge.dtype.empty()) config["dtype"] = merge.dtype;
+  if (!parameters.empty()) config["parameters"] = YAML::Load(parameters);
+  if (!dtype.empty()) config["dtype"] = dtype;
+  // The first line is part of the merge's fingerprint (dtm_fingerprints.h): unchanged, so finished merges stay.
   return "# Written by ladle dtm: the merge of the sub-models (dtm.yml's merge section).\n" + YAML::Dump(config) +
          "\n";
 }

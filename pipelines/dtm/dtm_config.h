@@ -10,11 +10,20 @@
 //   seeds: [0]                        # replicates: every method once per seed, the report with intervals over them
 //   embed:    {text: response, pooling: mean, layer: -1, batch_size: 32, max_length: 256, bf16: true}
 //   cluster:  {k: 4, iterations: 20, nredo: 1, seed: 1234, spherical: false, max_points_per_centroid: 0}
-//   merge:    {merge_method: linear, parameters: {}, model_parameters: {}, dtype: float32, weights: final}
+//             (k: [1, 2, 4, 8] sweeps K: a report row and plot point per K, K = 1 being vanilla)
+//   merge:    {merge_method: linear, parameters: {}, model_parameters: {}, dtype: float32, size_weighted: false,
+//              weights: final}
+//   merge_variants:                   # more merges of the same sub-models, each a row of its own (default: none)
+//     - {name: mix-ratio, merge_method: linear, size_weighted: true}
+//     - {name: ties, merge_method: ties, parameters: {lambda: 1}, model_parameters: {weight: 0.5, density: 0.5}}
 //   evaluation: {valid: valid.jsonl, test: test.jsonl, shifted: shifted.jsonl, knowledge: corpus.txt,
 //                max_examples: 256, generation_examples: 64, batch_size: 16, bf16: true, seed: 0}
 //   baselines: {vanilla: true, random_split: true, uniform_soup: true, ensemble: false}
 //   ensemble: {temperature: 0.1, top_k: 0}   # the c-BTM ensemble's cluster posterior
+//
+// Where the defaults differ from the DTM authors' setup (and do not claim to follow it): they embed responses with a
+// separate sentence encoder, ladle with the base model's hidden states (embed:); they run 1,500 k-means iterations,
+// ladle 20 (cluster.iterations).
 //
 // The base model is the train config's model.path (a Hugging Face folder); every run fine-tunes it. Relative
 // paths resolve against the folder of the file that holds them (an inline `train:` mapping: dtm.yml's folder), or
@@ -52,19 +61,60 @@ struct DtmEmbedConfig {
   bool bf16 = true;  // embed under bf16 autocast (fast on CPUs with AVX512_BF16; docs/building.md §3)
 };
 
-// The merge of the sub-models, as the mergekit keys of a config over them (lib/merge/merge_config.h). A plain
-// average (linear, equal weights) is what the paper's ablation found best.
-struct DtmMergeConfig {
+// k-means over the embeddings: K, or the Ks of a sweep, and faiss's knobs.
+struct DtmClusterConfig {
+  // The paper's K; several ([1, 2, 4, 8]) sweep it: every K its own clustering, sub-models, merges and report row
+  // ("dtm-kmeans-k4", folders "cluster-k4/", runs "kmeans-k4-0"), K = 1 being vanilla fine-tuning (vanilla's run and
+  // row, never trained twice). One K keeps the unsuffixed names.
+  std::vector<std::int64_t> k = {clustering::KMeansOptions{}.k};
+  clustering::KMeansOptions kmeans;  // iterations, nredo, seed, spherical, ...; its k is set per K by options()
+  // Equal-size clusters (sizes differ by at most one), as c-BTM offers: faiss's centres, then a balanced
+  // assignment to them (clustering/balanced_assignment.h).
+  bool balanced = false;
+
+  bool sweep() const { return k.size() > 1; }
+  // The suffix K of names at `k` ("-k<k>", dtm_layout.h point_name): k when sweeping, else 0 (none).
+  std::int64_t name_k(std::int64_t k_value) const { return sweep() ? k_value : 0; }
+  // The Ks that cluster and train: every K, but K = 1 of a sweep (vanilla's).
+  std::vector<std::int64_t> trained_k() const;
+  std::int64_t max_k() const;
+  clustering::KMeansOptions options(std::int64_t k_value) const;
+};
+
+// One merge of the sub-models, as the mergekit keys of a config over them (lib/merge/merge_config.h).
+struct DtmMergeMethod {
   std::string merge_method = "linear";  // any registered merge method
   // mergekit `parameters:` (method-wide) and every sub-model's `parameters:`, as YAML flow mappings echoed into the
   // engine's config as written ("{lambda: 1}"); empty: none (linear's sub-models get weight 1).
   std::string parameters;
   std::string model_parameters;
   std::string dtype;  // working dtype (empty: the engine's float32)
+  // Each sub-model's `weight` is its cluster's share of the training records, n_j / N (the DTM authors'
+  // `mix_ratio`); false: the weights model_parameters gives (linear: equal). The methods that take a weight read
+  // it as mergekit does: linear's weighted average, task arithmetic's Σ w_j·τ_j over the base.
+  bool size_weighted = false;
+
+  // The mergekit YAML that merges `models` (sub-model folders, or LoRA adapter folders) onto `base` (given to the
+  // methods that require a base model); `sizes[j]` is the cluster size of models[j] (read when size_weighted).
+  std::string yaml(const std::vector<std::filesystem::path>& models, const std::vector<std::int64_t>& sizes,
+                   const std::filesystem::path& base) const;
+};
+
+// The merge of the sub-models reported as DTM. A plain average (linear, equal weights) is what the paper's ablation
+// found best.
+struct DtmMergeConfig {
+  DtmMergeMethod method;
   // Which weights of each sub-model (and soup member) are merged: its final weights (OUTPUT_DIR/final/) or the
   // average an averaging callback of the training config kept (ema, swa or lawa: OUTPUT_DIR/<weights>/, which the
-  // train section must turn on, e.g. `averaging: {ema: {decay: 0.999}}`).
+  // train section must turn on, e.g. `averaging: {ema: {decay: 0.999}}`). Every merge variant takes the same.
   std::string weights = "final";
+};
+
+// A further merge of the same sub-models, reported beside the DTM merge as "dtm-kmeans/<name>" (and
+// "dtm-random/<name>" over the random split): no training, only a merge and an evaluation of its own.
+struct DtmMergeVariant {
+  std::string name;  // letters, digits, '_' and '-': its row and its folders
+  DtmMergeMethod method;
 };
 
 struct DtmEvaluationConfig {
@@ -113,8 +163,9 @@ struct DtmConfig {
   // default is today's single run and adding seeds reuses its output. The embedding and the records are shared.
   std::vector<std::uint64_t> seeds = {0};
   DtmEmbedConfig embed;
-  clustering::KMeansOptions cluster;                  // K and faiss's knobs; the random split uses its seed too
+  DtmClusterConfig cluster;                           // K (or a sweep) and faiss's knobs; the random split uses its seed
   DtmMergeConfig merge;
+  std::vector<DtmMergeVariant> merge_variants;        // none by default: the report's single DTM merge
   DtmEvaluationConfig evaluation;
   DtmBaselineConfig baselines;
   // The ensemble's weights: temperature and top-k of the cluster posterior (c-BTM's T = 0.1; every cluster).
@@ -131,10 +182,6 @@ struct DtmConfig {
 
   // The base training config with `device`, train_overrides, then `run_overrides` ("key=value", absolute paths).
   trainer::TrainConfig train_config(const std::vector<std::string>& run_overrides = {}) const;
-
-  // The mergekit YAML that merges `models` (sub-model folders, or LoRA adapter folders) onto `base` (given to the
-  // methods that require a base model).
-  std::string merge_yaml(const std::vector<std::filesystem::path>& models, const std::filesystem::path& base) const;
 };
 
 // The declaration of every key (lib/config/schema.h): reading, range checks and the key reference.

@@ -63,16 +63,19 @@ std::string DtmFingerprints::embed() const {
   return *embed_;
 }
 
-std::string DtmFingerprints::cluster(std::uint64_t replicate) const {
-  const auto& c = config_.cluster;
-  return fingerprint_of({{"stage", "cluster"},
-                         {"embed", embed()},
-                         {"k", c.k},
-                         {"iterations", c.iterations},
-                         {"nredo", c.nredo},
-                         {"seed", c.seed + static_cast<std::int64_t>(replicate)},
-                         {"spherical", c.spherical},
-                         {"max_points_per_centroid", c.max_points_per_centroid}});
+std::string DtmFingerprints::cluster(std::int64_t k, std::uint64_t replicate) const {
+  const auto& c = config_.cluster.kmeans;
+  nlohmann::json inputs = {{"stage", "cluster"},
+                           {"embed", embed()},
+                           {"k", k},
+                           {"iterations", c.iterations},
+                           {"nredo", c.nredo},
+                           {"seed", c.seed + static_cast<std::int64_t>(replicate)},
+                           {"spherical", c.spherical},
+                           {"max_points_per_centroid", c.max_points_per_centroid}};
+  // Only when on: the partitions made before the key existed keep their fingerprints (and their runs).
+  if (config_.cluster.balanced) inputs["balanced"] = true;
+  return fingerprint_of(inputs);
 }
 
 std::string DtmFingerprints::run(const DtmRun& run) const {
@@ -80,7 +83,7 @@ std::string DtmFingerprints::run(const DtmRun& run) const {
   train.erase("threads");
   train.erase("overwrite_output_dir");
   const bool sub_model = run.family == RunFamily::kmeans || run.family == RunFamily::random;
-  return fingerprint_of({{"stage", "run"}, {"data", sub_model ? cluster(run.replicate) : embed()}, {"train", train}});
+  return fingerprint_of({{"stage", "run"}, {"data", sub_model ? cluster(run.k, run.replicate) : embed()}, {"train", train}});
 }
 
 std::string DtmFingerprints::merge(const std::vector<DtmRun>& members, const std::string& merge_text) const {
@@ -90,12 +93,13 @@ std::string DtmFingerprints::merge(const std::vector<DtmRun>& members, const std
       {{"stage", "merge"}, {"runs", runs}, {"weights", config_.merge.weights}, {"config", merge_text}});
 }
 
-std::string DtmFingerprints::ensemble(const std::vector<DtmRun>& sub_models, std::uint64_t replicate) const {
+std::string DtmFingerprints::ensemble(const std::vector<DtmRun>& sub_models, std::int64_t k,
+                                      std::uint64_t replicate) const {
   std::vector<std::string> runs;
   for (const auto& run : sub_models) runs.push_back(run.fingerprint);
   return fingerprint_of({{"stage", "ensemble"},
                          {"runs", runs},
-                         {"partition", cluster(replicate)},
+                         {"partition", cluster(k, replicate)},
                          {"temperature", config_.ensemble.temperature},
                          {"top_k", config_.ensemble.top_k}});
 }

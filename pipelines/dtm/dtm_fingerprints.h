@@ -4,7 +4,7 @@
 // edit reaches and everything downstream, never silently reusing stale output. What each covers:
 //   embed       data.train's bytes, records, the base seed (it picks the subset), skip_bad_lines, the base model's
 //               files (name, size, modification time), the tokenizer section, the embed section but batch_size
-//   cluster     embed's, the cluster section, and the replicate's seed (one fingerprint per replicate)
+//   cluster     embed's, the cluster section (its K), and the replicate's seed (one per replicate and K)
 //   run         its data's stage (cluster for sub-models, embed for vanilla and soup runs), and its whole training
 //               config as the trainer resolves it (TrainConfig::to_json) but threads and overwrite_output_dir
 //   merge       its runs', which of their weights it takes (merge.weights), and the mergekit config given to the
@@ -38,8 +38,8 @@ class DtmFingerprints {
   DtmFingerprints(const DtmConfig& config, const DtmLayout& layout, const trainer::TrainConfig& base_train);
 
   std::string embed() const;
-  // The partitions of the replicate with seed `replicate` (dtm_config.h `seeds`).
-  std::string cluster(std::uint64_t replicate = 0) const;
+  // The partitions into `k` clusters of the replicate with seed `replicate` (dtm_config.h `seeds`).
+  std::string cluster(std::int64_t k, std::uint64_t replicate = 0) const;
   std::string run(const DtmRun& run) const;
   // The merge of `members` (their fingerprints set) as the engine's config `merge_text` (empty for the uniform
   // soup) describes it.
@@ -47,7 +47,7 @@ class DtmFingerprints {
   std::string base_model() const;
   // The c-BTM ensemble of `sub_models` (the k-means runs of replicate `replicate`, their fingerprints set): its
   // runs, their partition (centres and embedding) and the ensemble section.
-  std::string ensemble(const std::vector<DtmRun>& sub_models, std::uint64_t replicate) const;
+  std::string ensemble(const std::vector<DtmRun>& sub_models, std::int64_t k, std::uint64_t replicate) const;
   // The evaluation of a model whose own fingerprint is `model`.
   std::string evaluation(const std::string& model) const;
 

@@ -9,6 +9,7 @@
 
 #include "trainer/heldout_evaluator.h"
 #include "callbacks/model_soup.h"
+#include "clustering/balanced_assignment.h"
 #include "clustering/embedder.h"
 #include "clustering/kmeans.h"
 #include "clustering/npy.h"
@@ -33,6 +34,7 @@
 #include "trainer/distributed.h"
 #include "pipelines/dtm/child_processes.h"
 #include "lib/config/config_source.h"
+#include "lib/config/schema.h"
 #include "pipelines/dtm/dtm_ensemble.h"
 #include "pipelines/dtm/dtm_fingerprints.h"
 #include "pipelines/dtm/dtm_report.h"
@@ -131,6 +133,7 @@ struct DtmPipeline::EvaluatedModel {
   fs::path made_from;        // what makes it stale when newer (a run's dtm-run.json, a merge folder)
   std::vector<DtmRun> runs;  // the runs behind it
   std::string fingerprint;   // of its evaluation (DtmFingerprints::evaluation)
+  std::int64_t k = 0;        // the K of its sub-models (0: base and vanilla)
 };
 
 const char* dtm_stage_name(DtmStage stage) {
@@ -174,9 +177,9 @@ DtmPipeline::DtmPipeline(DtmConfig config, DtmPipelineOptions options)
   }
   // Each of the K sub-models trains at least one step: say so before embedding and clustering, not after.
   const std::int64_t total = config_.total_steps > 0 ? config_.total_steps : base_train_.max_steps;
-  if (total < config_.cluster.k) {
-    throw Error(config_.config_file.string() + ": total_steps: " + std::to_string(total) +
-                " steps cannot train " + std::to_string(config_.cluster.k) + " sub-models (cluster.k) one step each");
+  if (total < config_.cluster.max_k()) {
+    throw Error(config_.config_file.string() + ": total_steps: " + std::to_string(total) + " steps cannot train " +
+                std::to_string(config_.cluster.max_k()) + " sub-models (cluster.k) one step each");
   }
 }
 
@@ -232,8 +235,8 @@ void DtmPipeline::embed() {
     records.push_back(all[i]);
     line_indices.push_back(all[i].line - 1);
   }
-  if (static_cast<std::int64_t>(records.size()) < config_.cluster.k) {
-    throw Error(config_.config_file.string() + ": cluster.k: " + std::to_string(config_.cluster.k) +
+  if (static_cast<std::int64_t>(records.size()) < config_.cluster.max_k()) {
+    throw Error(config_.config_file.string() + ": cluster.k: " + std::to_string(config_.cluster.max_k()) +
                 " clusters need at least as many records; " + source.string() + " gives " +
                 std::to_string(records.size()));
   }
@@ -264,12 +267,14 @@ void DtmPipeline::embed() {
 }
 
 void DtmPipeline::cluster() {
-  for (const std::uint64_t replicate : config_.seeds) cluster_replicate(replicate);
+  for (const std::uint64_t replicate : config_.seeds) {
+    for (const std::int64_t k : config_.cluster.trained_k()) cluster_replicate(replicate, k);
+  }
 }
 
-void DtmPipeline::cluster_replicate(std::uint64_t replicate) {
-  const fs::path folder = layout_.cluster_dir(replicate);
-  const std::string fingerprint = fingerprints_->cluster(replicate);
+void DtmPipeline::cluster_replicate(std::uint64_t replicate, std::int64_t k) {
+  const fs::path folder = layout_.cluster_dir(replicate, config_.cluster.name_k(k));
+  const std::string fingerprint = fingerprints_->cluster(k, replicate);
   if (up_to_date(folder, {layout_.embed_dir()}) && recorded_fingerprint(folder) == fingerprint) {
     LADLE_LOG(info) << "dtm: cluster: reusing " << folder.string();
     return;
@@ -281,9 +286,10 @@ void DtmPipeline::cluster_replicate(std::uint64_t replicate) {
   if (static_cast<std::size_t>(embeddings.rows) != records.size() || lines.size() != records.size()) {
     throw Error(layout_.embed_dir().string() + ": embeddings.npy and train.jsonl differ in length; delete the folder");
   }
-  clustering::KMeansOptions options = config_.cluster;
+  clustering::KMeansOptions options = config_.cluster.options(k);
   options.seed += static_cast<int>(replicate);
-  const clustering::KMeansResult kmeans = clustering::kmeans_partition(embeddings, options);
+  clustering::KMeansResult kmeans = clustering::kmeans_partition(embeddings, options);
+  if (config_.cluster.balanced) clustering::balance_partition(kmeans.partition, embeddings);
   for (const std::int64_t empty : clustering::empty_clusters(kmeans.partition)) {
     LADLE_LOG(warning) << "dtm: k-means cluster " << empty << " is empty: no sub-model is trained for it";
   }
@@ -292,6 +298,7 @@ void DtmPipeline::cluster_replicate(std::uint64_t replicate) {
                                    {"nredo", options.nredo},
                                    {"seed", options.seed},
                                    {"spherical", options.spherical},
+                                   {"balanced", config_.cluster.balanced},
                                    {"kmeans_seconds", kmeans.seconds}};
   io::AtomicDirectory out(folder, /*overwrite=*/true);
   write_split(out.path() / "kmeans", kmeans.partition, records, lines, settings);
@@ -311,10 +318,15 @@ std::vector<DtmRun> DtmPipeline::runs() const {
   const std::int64_t total = config_.total_steps > 0 ? config_.total_steps : base_train_.max_steps;
   std::vector<DtmRun> planned;
   for (const std::uint64_t replicate : config_.seeds) {
-    const clustering::Partition partition = clustering::read_partition(layout_.partition_dir("kmeans", replicate));
-    for (auto& run : plan_runs(config_, layout_, partition.sizes, total, base_train_.seed, replicate)) {
-      run.fingerprint = fingerprints_->run(run);
-      planned.push_back(std::move(run));
+    bool with_vanilla = true;  // vanilla does not depend on K: planned with the first
+    for (const std::int64_t k : config_.cluster.trained_k()) {
+      const clustering::Partition partition =
+          clustering::read_partition(layout_.partition_dir("kmeans", replicate, config_.cluster.name_k(k)));
+      for (auto& run : plan_runs(config_, layout_, partition.sizes, total, base_train_.seed, replicate, with_vanilla)) {
+        run.fingerprint = fingerprints_->run(run);
+        planned.push_back(std::move(run));
+      }
+      with_vanilla = false;
     }
   }
   return planned;
@@ -382,16 +394,64 @@ void DtmPipeline::merge() {
                 config_.config_file.string() + "`, or one by one with --only-run NAME)");
   }
   for (const std::uint64_t replicate : config_.seeds) {
-    std::vector<DtmRun> replicate_runs;
-    for (const auto& run : all) {
-      if (run.replicate == replicate) replicate_runs.push_back(run);
+    for (const std::int64_t k : config_.cluster.trained_k()) {
+      std::vector<DtmRun> replicate_runs;
+      for (const auto& run : all) {
+        if (run.replicate == replicate && run.k == k) replicate_runs.push_back(run);
+      }
+      merge_replicate(replicate_runs, replicate, k);
     }
-    merge_replicate(replicate_runs, replicate);
   }
 }
 
-void DtmPipeline::merge_replicate(const std::vector<DtmRun>& all, std::uint64_t replicate) {
+void DtmPipeline::merge_sub_models(const std::vector<DtmRun>& members, const std::vector<std::int64_t>& cluster_sizes,
+                                   const DtmMergeMethod& method, const std::string& name) {
   const bool lora = base_train_.lora.enabled;
+  const fs::path out = layout_.merge_dir(name);
+  // LoRA sub-models are merged in ΔW space: the method runs on each adapter's (α/r)·B·A, never on A and B apart
+  // (the DTM authors' code averages A and B separately, and mean(B)·mean(A) is not the mean of the updates).
+  std::vector<fs::path> models;
+  std::vector<fs::path> done_files;
+  std::vector<std::int64_t> sizes;
+  for (const auto& run : members) {
+    const fs::path weights_dir = merged_weights_dir(run);
+    models.push_back(lora ? weights_dir / "adapter" : weights_dir);
+    done_files.push_back(layout_.run_done_file(run.name));
+    sizes.push_back(cluster_sizes.at(static_cast<std::size_t>(run.index)));  // the random split's sizes are these
+  }
+  const std::string merge_text = method.yaml(models, sizes, base_train_.model.path);
+  // The merge is redone when a sub-model was retrained or the merge's settings changed.
+  const std::string fingerprint = fingerprints_->merge(members, merge_text);
+  if (up_to_date(out, done_files) && recorded_fingerprint(out) == fingerprint) {
+    LADLE_LOG(info) << "dtm: merge: reusing " << out.string();
+    return;
+  }
+  fs::remove(out / "dtm-fingerprint");
+  const fs::path yaml = layout_.merge_config_file(name);
+  fs::create_directories(yaml.parent_path());
+  io::write_file_atomically(yaml, merge_text);
+  const merge::MergeConfig merge_config = merge::load_merge_config(yaml);
+  LADLE_LOG(info) << "dtm: merging " << models.size() << " sub-models with " << method.merge_method << " into "
+                  << out.string();
+  if (lora) {
+    merge::LoraAdaptersMergeOptions lora_options;
+    lora_options.full_model = base_train_.model.path;
+    lora_options.overwrite = true;
+    merge::merge_lora_adapters(merge_config, out, lora_options);
+  } else {
+    const merge::InputModels inputs(merge_config);
+    const merge::MergeCheckReport check = merge::check_merge(merge_config, inputs);
+    if (check.has_errors()) throw Error("merge of " + yaml.string() + " cannot run:\n" + check.text());
+    merge::MergedModelWriteOptions write_options;
+    write_options.overwrite = true;
+    write_options.execution.device = model::resolve_device(config_.device);
+    merge::write_merged_model(merge_config, merge::plan_merge(merge_config, inputs), inputs, out, write_options);
+  }
+  record_fingerprint(out, fingerprint);
+}
+
+void DtmPipeline::merge_replicate(const std::vector<DtmRun>& all, std::uint64_t replicate, std::int64_t k) {
+  const std::int64_t name_k = config_.cluster.name_k(k);
   auto family_runs = [&](RunFamily family) {
     std::vector<DtmRun> members;
     for (const auto& run : all) {
@@ -405,53 +465,22 @@ void DtmPipeline::merge_replicate(const std::vector<DtmRun>& all, std::uint64_t 
     return files;
   };
 
+  const clustering::Partition partition =
+      clustering::read_partition(layout_.partition_dir("kmeans", replicate, name_k));
   std::vector<RunFamily> splits = {RunFamily::kmeans};
   if (config_.baselines.random_split) splits.push_back(RunFamily::random);
   for (const RunFamily family : splits) {
     const auto members = family_runs(family);
-    const std::string name = seeded_name(run_family_name(family), replicate);
-    const fs::path out = layout_.merge_dir(name);
-    // LoRA sub-models are merged in ΔW space: the method runs on each adapter's (α/r)·B·A, never on A and B apart
-    // (the DTM authors' code averages A and B separately, and mean(B)·mean(A) is not the mean of the updates).
-    std::vector<fs::path> models;
-    for (const auto& run : members) {
-      const fs::path weights_dir = merged_weights_dir(run);
-      models.push_back(lora ? weights_dir / "adapter" : weights_dir);
+    const std::string split = seeded_name(swept_name(run_family_name(family), name_k), replicate);
+    merge_sub_models(members, partition.sizes, config_.merge.method, split);
+    for (const auto& variant : config_.merge_variants) {
+      merge_sub_models(members, partition.sizes, variant.method, variant_merge_name(variant.name, split));
     }
-    const std::string merge_text = config_.merge_yaml(models, base_train_.model.path);
-    // The merge is redone when a sub-model was retrained or the config's merge section changed.
-    const std::string fingerprint = fingerprints_->merge(members, merge_text);
-    if (up_to_date(out, done_files(members)) && recorded_fingerprint(out) == fingerprint) {
-      LADLE_LOG(info) << "dtm: merge: reusing " << out.string();
-      continue;
-    }
-    fs::remove(out / "dtm-fingerprint");
-    const fs::path yaml = layout_.root / "merge" / (name + ".yml");
-    fs::create_directories(yaml.parent_path());
-    io::write_file_atomically(yaml, merge_text);
-    const merge::MergeConfig merge_config = merge::load_merge_config(yaml);
-    LADLE_LOG(info) << "dtm: merging " << models.size() << " " << run_family_name(family) << " sub-models with "
-                    << config_.merge.merge_method << " into " << out.string();
-    if (lora) {
-      merge::LoraAdaptersMergeOptions lora_options;
-      lora_options.full_model = base_train_.model.path;
-      lora_options.overwrite = true;
-      merge::merge_lora_adapters(merge_config, out, lora_options);
-    } else {
-      const merge::InputModels inputs(merge_config);
-      const merge::MergeCheckReport check = merge::check_merge(merge_config, inputs);
-      if (check.has_errors()) throw Error("merge of " + yaml.string() + " cannot run:\n" + check.text());
-      merge::MergedModelWriteOptions write_options;
-      write_options.overwrite = true;
-      write_options.execution.device = model::resolve_device(config_.device);
-      merge::write_merged_model(merge_config, merge::plan_merge(merge_config, inputs), inputs, out, write_options);
-    }
-    record_fingerprint(out, fingerprint);
   }
 
   if (config_.baselines.uniform_soup) {
     const auto members = family_runs(RunFamily::soup);
-    const fs::path out = layout_.merge_dir(seeded_name("soup", replicate));
+    const fs::path out = layout_.merge_dir(seeded_name(swept_name("soup", name_k), replicate));
     const std::string fingerprint = fingerprints_->merge(members, "");
     if (up_to_date(out, done_files(members)) && recorded_fingerprint(out) == fingerprint) {
       LADLE_LOG(info) << "dtm: merge: reusing " << out.string();
@@ -485,21 +514,51 @@ std::vector<DtmPipeline::EvaluatedModel> DtmPipeline::evaluated_models() const {
       models.push_back({run, "vanilla", "vanilla", replicate, layout_.run_dir(run) / "final",
                         layout_.run_done_file(run), vanilla, vanilla.front().fingerprint});
     }
-    // A merge's fingerprint as merge() recorded it (a missing merge folder records none, and is evaluated never).
-    auto merged = [&](const std::string& method, const std::string& title, RunFamily family) {
-      const fs::path folder = layout_.merge_dir(seeded_name(run_family_name(family), replicate));
-      models.push_back({seeded_name(method, replicate), method, title, replicate, folder, folder, members(family),
-                        recorded_fingerprint(folder)});
-    };
-    merged("dtm-kmeans", "DTM (k-means)", RunFamily::kmeans);
-    if (config_.baselines.random_split) merged("dtm-random", "DTM (random)", RunFamily::random);
-    if (config_.baselines.uniform_soup) merged("soup", "uniform soup", RunFamily::soup);
-    if (config_.baselines.ensemble) {
-      // Made from the k-means sub-models (their merge folder is rewritten whenever one of them is retrained).
-      const auto sub_models = members(RunFamily::kmeans);
-      const fs::path folder = layout_.merge_dir(seeded_name(run_family_name(RunFamily::kmeans), replicate));
-      models.push_back({seeded_name("ensemble", replicate), "ensemble", "c-BTM ensemble", replicate, folder, folder,
-                        sub_models, fingerprints_->ensemble(sub_models, replicate)});
+    for (const std::int64_t k : config_.cluster.trained_k()) {
+      // In a K sweep every K's rows and folders carry it ("dtm-kmeans-k4", "DTM (k-means, K=4)").
+      const std::int64_t name_k = config_.cluster.name_k(k);
+      const std::string k_title = name_k == 0 ? "" : "K=" + std::to_string(k);
+      const auto with_k = [&](const std::string& title) { return k_title.empty() ? title : title + " (" + k_title + ")"; };
+      const auto members_at_k = [&](RunFamily family) {
+        std::vector<DtmRun> found;
+        for (const auto& run : members(family)) {
+          if (run.k == k) found.push_back(run);
+        }
+        return found;
+      };
+      // A merge's fingerprint as merge() recorded it (a missing merge folder records none, and is evaluated never).
+      auto merged = [&](const std::string& row, const std::string& title, const std::string& merge_name,
+                        RunFamily family) {
+        const fs::path folder = layout_.merge_dir(merge_name);
+        models.push_back({seeded_name(row, replicate), row, title, replicate, folder, folder, members_at_k(family),
+                          recorded_fingerprint(folder), k});
+      };
+      // Each split's DTM merge, then its merge variants' ("dtm-kmeans/<variant>").
+      auto split_merges = [&](const std::string& method, const std::string& split_title, RunFamily family) {
+        const std::string split = seeded_name(swept_name(run_family_name(family), name_k), replicate);
+        const std::string row = swept_name(method, name_k);
+        const std::string title = "DTM (" + split_title + (k_title.empty() ? "" : ", " + k_title);
+        merged(row, title + ")", split, family);
+        for (const auto& variant : config_.merge_variants) {
+          merged(row + "/" + variant.name, title + ", " + variant.name + ")", variant_merge_name(variant.name, split),
+                 family);
+        }
+      };
+      split_merges("dtm-kmeans", "k-means", RunFamily::kmeans);
+      if (config_.baselines.random_split) split_merges("dtm-random", "random", RunFamily::random);
+      if (config_.baselines.uniform_soup) {
+        merged(swept_name("soup", name_k), with_k("uniform soup"),
+               seeded_name(swept_name(run_family_name(RunFamily::soup), name_k), replicate), RunFamily::soup);
+      }
+      if (config_.baselines.ensemble) {
+        // Made from the k-means sub-models (their merge folder is rewritten whenever one of them is retrained).
+        const auto sub_models = members_at_k(RunFamily::kmeans);
+        const fs::path folder =
+            layout_.merge_dir(seeded_name(swept_name(run_family_name(RunFamily::kmeans), name_k), replicate));
+        const std::string row = swept_name("ensemble", name_k);
+        models.push_back({seeded_name(row, replicate), row, with_k("c-BTM ensemble"), replicate, folder, folder,
+                          sub_models, fingerprints_->ensemble(sub_models, k, replicate), k});
+      }
     }
   }
   for (auto& model : models) model.fingerprint = fingerprints_->evaluation(model.fingerprint);
@@ -578,7 +637,7 @@ std::shared_ptr<model::CausalLm> DtmPipeline::ensemble_model(const EvaluatedMode
   const at::Device device = model::resolve_device(config_.device);
   DtmEnsembleInputs inputs;
   const clustering::Partition partition =
-      clustering::read_partition(layout_.partition_dir("kmeans", model.replicate));
+      clustering::read_partition(layout_.partition_dir("kmeans", model.replicate, config_.cluster.name_k(model.k)));
   inputs.centroids = clustering::FloatMatrix(static_cast<std::int64_t>(model.runs.size()), partition.centroids.cols);
   for (std::size_t j = 0; j < model.runs.size(); ++j) {
     // An empty cluster has no sub-model: the centres kept are those of the runs.
@@ -631,15 +690,17 @@ void DtmPipeline::report() {
 
   nlohmann::json steps = nlohmann::json::object();
   for (const auto& run : runs()) steps[run.name] = run.steps;
-  const clustering::Partition partition =
-      clustering::read_partition(layout_.partition_dir("kmeans", config_.seeds.front()));
+  const std::int64_t first_k = config_.cluster.trained_k().front();
+  const clustering::Partition partition = clustering::read_partition(
+      layout_.partition_dir("kmeans", config_.seeds.front(), config_.cluster.name_k(first_k)));
   const nlohmann::json settings = {{"config", config_.config_file.string()},
                                    {"seeds", config_.seeds},
                                    {"base_model", base_train_.model.path.string()},
                                    {"lora", base_train_.lora.enabled},
-                                   {"k", config_.cluster.k},
-                                   {"cluster_sizes", partition.sizes},  // of the first seed's k-means
-                                   {"merge_method", config_.merge.merge_method},
+                                   {"k", dtm_config_schema().to_json(config_).at("cluster").at("k")},
+                                   {"cluster_sizes", partition.sizes},  // of the first seed's (and K's) k-means
+                                   {"merge_method", config_.merge.method.merge_method},
+                                   {"merge_variants", dtm_config_schema().to_json(config_).at("merge_variants")},
                                    {"merge_weights", config_.merge.weights},
                                    {"steps", steps}};
   io::AtomicDirectory out(layout_.report_dir(), /*overwrite=*/true);

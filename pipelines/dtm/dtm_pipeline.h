@@ -6,8 +6,8 @@
 //   train     the runs of dtm_runs.h (sub-models and baselines), in child processes, `jobs` at once; an
 //             unfinished run resumes from its latest checkpoint
 //   merge     the sub-models of each split with the merge engine (a plain average by default; LoRA sub-models in
-//             ΔW space, lib/merge/lora_merge.h), and the soup runs' uniform soup; of each run its final weights or
-//             the average its training config kept (merge.weights: ema, swa, lawa)
+//             ΔW space, lib/merge/lora_merge.h), once per merge variant too, and the soup runs' uniform soup; of
+//             each run its final weights or the average its training config kept (merge.weights: ema, swa, lawa)
 //   evaluate  base, vanilla, both DTM merges, the soup and the c-BTM ensemble on the held-out sets (and the
 //             knowledge text), `jobs` models at once in child processes
 //   report    report.md with the tables, the loss-decrease diagnostic and plots (dtm_report.h)
@@ -45,7 +45,7 @@ struct DtmPipelineOptions {
   // runs (`--only-run NAME`, `--only-cluster k`).
   std::vector<std::string> only_runs;
   std::optional<std::int64_t> only_cluster;  // every run with this index: kmeans-k, random-k, soup-k
-  // Evaluate only these models (base, vanilla, dtm-kmeans, dtm-random, soup) in this process, then stop: how
+  // Evaluate only these models (base, vanilla, dtm-kmeans, dtm-random, soup, dtm-kmeans/<variant>, ...) in this process, then stop: how
   // `jobs` spreads the evaluation over child processes (`--only-evaluate NAME`). Needs the merge stage done.
   std::vector<std::string> only_models;
   DtmStage until = DtmStage::report;         // the last stage to run
@@ -77,10 +77,16 @@ class DtmPipeline {
  private:
   void embed();
   void cluster();
-  void cluster_replicate(std::uint64_t replicate);  // the k-means partition and random split of one seed
+  // The k-means partition into k clusters and the random split of one seed.
+  void cluster_replicate(std::uint64_t replicate, std::int64_t k);
   void train();
   void merge();
-  void merge_replicate(const std::vector<DtmRun>& runs, std::uint64_t replicate);  // one seed's merges and soup
+  // One seed's merges and soup at one K.
+  void merge_replicate(const std::vector<DtmRun>& runs, std::uint64_t replicate, std::int64_t k);
+  // Merges `members` (the sub-models of one split; `cluster_sizes` indexed by their cluster) with `method` into
+  // merge/<name>/, unless it is there under the same fingerprint.
+  void merge_sub_models(const std::vector<DtmRun>& members, const std::vector<std::int64_t>& cluster_sizes,
+                        const DtmMergeMethod& method, const std::string& name);
   void evaluate();
   void report();  // sets report_text_
 

@@ -195,6 +195,47 @@ void write_tax_plot(const std::vector<AlignmentTax>& rows, const std::string& se
   run_gnuplot(directory / "tax.gp");
 }
 
+// k-sweep.png: every set's loss over every token (and the knowledge text's) against K, a line per set.
+void write_k_sweep_plot(const std::vector<KSweepPoint>& points, const std::vector<std::string>& sets,
+                        const fs::path& directory) {
+  std::vector<std::string> scored = sets;
+  scored.push_back("knowledge");
+  std::ostringstream data;
+  data << "# K";
+  for (const auto& set : scored) data << "\t" << set;
+  data << "\n";
+  std::vector<bool> present(scored.size(), false);
+  for (const auto& point : points) {
+    if (point.model == nullptr) continue;
+    data << point.k;
+    for (std::size_t i = 0; i < scored.size(); ++i) {
+      const auto loss = metric(point.model->metrics, scored[i] + "/loss");
+      data << "\t" << (loss ? number(*loss) : "NaN");
+      present[i] = present[i] || loss.has_value();
+    }
+    data << "\n";
+  }
+  io::write_file_atomically(directory / "k-sweep.tsv", data.str());
+  const std::string tsv = gnuplot_quoted((directory / "k-sweep.tsv").string());
+  std::ostringstream script;
+  script << "set terminal pngcairo size 800,550 noenhanced font 'sans,10'\n"
+         << "set output " << gnuplot_quoted((directory / "k-sweep.png").string()) << "\n"
+         << "set title 'DTM against K (K = 1: vanilla fine-tuning)'\n"
+         << "set xlabel 'K (clusters and sub-models)'\nset ylabel 'loss over every token'\nset logscale x 2\n"
+         << "set grid\nset key outside right\nset datafile separator '\\t'\nset offsets graph 0.05, graph 0.05\n"
+         << "plot ";
+  bool first = true;
+  for (std::size_t i = 0; i < scored.size(); ++i) {
+    if (!present[i]) continue;
+    script << (first ? "" : ", \\\n     ") << tsv << " using 1:" << i + 2 << " with linespoints pointtype 7 title "
+           << gnuplot_quoted(scored[i]);
+    first = false;
+  }
+  script << "\n";
+  io::write_file_atomically(directory / "k-sweep.gp", script.str());
+  run_gnuplot(directory / "k-sweep.gp");
+}
+
 }  // namespace
 
 std::optional<double> task_accuracy(const trainer::Metrics& metrics, const std::string& set, const std::string& task) {
@@ -315,6 +356,46 @@ std::string loss_decrease_table(const std::vector<ModelScores>& models, const st
   return table.str();
 }
 
+std::vector<KSweepPoint> k_sweep_points(const std::vector<ModelScores>& models, const std::vector<std::int64_t>& ks) {
+  std::vector<KSweepPoint> points;
+  for (const std::int64_t k : ks) {
+    const std::string method = k == 1 ? "vanilla" : "dtm-kmeans-k" + std::to_string(k);
+    const auto found = std::find_if(models.begin(), models.end(), [&](const auto& m) { return m.method == method; });
+    points.push_back({k, found == models.end() ? nullptr : &*found});
+  }
+  return points;
+}
+
+std::string k_sweep_table(const std::vector<KSweepPoint>& points, const std::vector<ModelScores>& models,
+                          const std::vector<std::string>& sets) {
+  const auto base = std::find_if(models.begin(), models.end(), [](const auto& m) { return m.method == "base"; });
+  const bool knowledge = base != models.end() && metric(base->metrics, "knowledge/loss").has_value();
+  std::ostringstream table;
+  table << "| K | model |";
+  for (const auto& set : sets) table << " " << set << " loss | " << set << " mean task accuracy |";
+  if (knowledge) table << " knowledge lost (vs base) |";
+  table << "\n|---|---|";
+  for (std::size_t i = 0; i < sets.size(); ++i) table << "---|---|";
+  if (knowledge) table << "---|";
+  table << "\n";
+  for (const auto& point : points) {
+    table << "| " << point.k << " | " << (point.model ? point.model->title : "(not evaluated)") << " |";
+    for (const auto& set : sets) {
+      const auto loss = point.model ? metric(point.model->metrics, set + "/loss") : std::nullopt;
+      const auto accuracy =
+          point.model ? task_means(point.model->metrics, set, tasks_of(models, set)).accuracy : std::nullopt;
+      table << " " << (loss ? format_fixed(*loss, 3) : "–") << " | " << percent(accuracy) << " |";
+    }
+    if (knowledge) {
+      const auto loss = point.model ? metric(point.model->metrics, "knowledge/loss") : std::nullopt;
+      const double lost = loss ? *loss - base->metrics.at("knowledge/loss") : 0;
+      table << " " << (loss ? (lost >= 0 ? "+" : "") + format_fixed(lost, 3) : std::string("–")) << " |";
+    }
+    table << "\n";
+  }
+  return table.str();
+}
+
 std::string compute_table(const std::vector<ModelScores>& models) {
   struct Cost {
     std::string title;
@@ -364,6 +445,12 @@ std::string write_dtm_report(const std::vector<ModelScores>& models, const std::
         "c-BTM ensemble (Gururangan et al. 2023) of the k-means sub-models, unmerged, mixing their next-token "
         "probabilities per example by the cluster posterior of its prompt. Every fine-tuned model had the same total optimizer steps. Accuracy is choice accuracy (likeliest candidate reply) for "
         "tasks with few distinct answers, else greedy exact match.\n\n";
+  if (settings.contains("merge_variants") && !settings["merge_variants"].empty()) {
+    md << "Merge variants (dtm.yml `merge_variants`: the same sub-models merged otherwise, rows \"DTM (split, "
+          "NAME)\"):";
+    for (const auto& variant : settings["merge_variants"]) md << " `" << variant.dump() << "`";
+    md << ".\n\n";
+  }
   if (replicated) {
     md << "Every method ran once per seed (dtm.yml `seeds`); the tables give each method's mean over its seeds, and "
           "the section \"Seeds and confidence\" their spread and intervals.\n\n";
@@ -399,6 +486,14 @@ std::string write_dtm_report(const std::vector<ModelScores>& models, const std::
             "loss (a large ratio) means the run learned what is peculiar to its training data.\n\n"
          << diagnostic << "\n";
     }
+  }
+  std::vector<KSweepPoint> sweep;
+  if (settings.contains("k") && settings["k"].is_array()) {
+    sweep = k_sweep_points(methods, settings["k"].get<std::vector<std::int64_t>>());
+    md << "## K sweep\n\n"
+       << "DTM (k-means) at every K of cluster.k, each K its own clustering, sub-models and merge, every one with the "
+          "same total optimizer steps; K = 1 is vanilla fine-tuning (its run and row). Plot: k-sweep.png.\n\n"
+       << k_sweep_table(sweep, methods, sets) << "\n";
   }
   const std::string compute = compute_table(methods);
   if (!compute.empty()) {
@@ -439,6 +534,7 @@ std::string write_dtm_report(const std::vector<ModelScores>& models, const std::
   if (!sets.empty()) write_task_loss_plot(methods, sets.front(), directory);
   write_training_curves_plot(methods, directory);
   if (!tax.empty()) write_tax_plot(tax, sets.front(), directory);
+  if (!sweep.empty()) write_k_sweep_plot(sweep, sets, directory);
   return md.str();
 }
 

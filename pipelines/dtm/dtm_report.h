@@ -69,6 +69,20 @@ double training_loss_decrease(const std::filesystem::path& metrics_jsonl);
 // loss on `set` from the base model's, and their ratio, as a Markdown table.
 std::string loss_decrease_table(const std::vector<ModelScores>& models, const std::string& set);
 
+// One K of a K sweep (dtm_config.h cluster.k): the DTM merge over its k-means clusters, vanilla at K = 1.
+struct KSweepPoint {
+  std::int64_t k = 0;
+  const ModelScores* model = nullptr;  // "dtm-kmeans-k<K>", or "vanilla" for K = 1; null when not evaluated
+};
+
+// The points of the sweep `ks` among `models` (each method once: seed means), in the order of `ks`.
+std::vector<KSweepPoint> k_sweep_points(const std::vector<ModelScores>& models, const std::vector<std::int64_t>& ks);
+
+// A row per K: per set the loss over every token and the mean task accuracy, and the knowledge lost against the
+// base model when the knowledge text was scored.
+std::string k_sweep_table(const std::vector<KSweepPoint>& points, const std::vector<ModelScores>& models,
+                          const std::vector<std::string>& sets);
+
 // Trainer compute per fine-tuned model, from its runs' dtm-run.json (beside each metrics.jsonl): runs, optimizer
 // steps, wall and CPU seconds summed over the runs, and the CPU time relative to vanilla's (the target for
 // DTM's sub-models together: at most 1.05x). Empty when no run recorded its times.
@@ -78,8 +92,9 @@ std::string compute_table(const std::vector<ModelScores>& models);
 // its seeds, and with several seeds a section gives their spread and intervals.
 // Writes report.md (returned), report.json (every model's metrics, and its alignment tax when the knowledge text
 // was scored) and, when gnuplot is installed, task-loss.png (per-task loss on the first set, a bar per model),
-// training-curves.png (training and evaluation loss of every run over its steps) and tax.png (knowledge lost
-// against instruction loss gained, a point per model) into `directory`, each file atomically.
+// training-curves.png (training and evaluation loss of every run over its steps), tax.png (knowledge lost
+// against instruction loss gained, a point per model) and, when settings' "k" is a list (a K sweep), k-sweep.png
+// (every set's loss against K) into `directory`, each file atomically.
 std::string write_dtm_report(const std::vector<ModelScores>& models, const std::vector<std::string>& sets,
                              const nlohmann::json& settings, const std::filesystem::path& directory);
 

@@ -110,10 +110,12 @@ std::vector<std::int64_t> steps_per_cluster(const std::vector<std::int64_t>& siz
 }
 
 std::vector<DtmRun> plan_runs(const DtmConfig& config, const DtmLayout& layout, const std::vector<std::int64_t>& sizes,
-                              std::int64_t total_steps, std::uint64_t seed, std::uint64_t replicate) {
+                              std::int64_t total_steps, std::uint64_t seed, std::uint64_t replicate,
+                              bool with_vanilla) {
   const std::vector<std::int64_t> steps = steps_per_cluster(sizes, total_steps);
   const std::int64_t sum = std::accumulate(steps.begin(), steps.end(), std::int64_t{0});
   const auto k = static_cast<std::int64_t>(sizes.size());
+  const std::int64_t name_k = config.cluster.name_k(k);
   // A replicate's runs take seeds from seed + replicate·k on: the k soup members of one replicate never share a
   // seed with another replicate's runs.
   seed += replicate * static_cast<std::uint64_t>(k);
@@ -122,22 +124,23 @@ std::vector<DtmRun> plan_runs(const DtmConfig& config, const DtmLayout& layout, 
     for (std::int64_t c = 0; c < k; ++c) {
       if (steps[c] == 0) continue;  // an empty cluster has nothing to train on
       const std::string method = run_family_name(family);
-      runs.push_back({seeded_name(method + "-" + std::to_string(c), replicate), family, c,
-                      layout.subset_file(method, c, replicate), steps[c], seed, replicate, {}});
+      runs.push_back({seeded_name(swept_name(method, name_k) + "-" + std::to_string(c), replicate), family, c,
+                      layout.subset_file(method, c, replicate, name_k), steps[c], seed, replicate, k, {}});
     }
   };
   add_sub_models(RunFamily::kmeans);
   if (config.baselines.random_split) add_sub_models(RunFamily::random);
-  if (config.baselines.vanilla) {
+  if (config.baselines.vanilla && with_vanilla) {
     runs.push_back({seeded_name("vanilla", replicate), RunFamily::vanilla, 0, layout.records_file(), sum, seed,
-                    replicate, {}});
+                    replicate, 0, {}});
   }
   if (config.baselines.uniform_soup) {
     for (std::int64_t i = 0; i < k; ++i) {
       // Seeds seed, seed+1, ...: member 0 sees the data in vanilla's order, the others in their own.
       const std::int64_t member_steps = std::max<std::int64_t>(1, (sum + k - 1 - i) / k);  // Σ members = sum
-      runs.push_back({seeded_name("soup-" + std::to_string(i), replicate), RunFamily::soup, i, layout.records_file(),
-                      member_steps, seed + static_cast<std::uint64_t>(i), replicate, {}});
+      runs.push_back({seeded_name(swept_name("soup", name_k) + "-" + std::to_string(i), replicate), RunFamily::soup,
+                      i, layout.records_file(), member_steps, seed + static_cast<std::uint64_t>(i), replicate, k,
+                      {}});
     }
   }
   return runs;

@@ -37,6 +37,7 @@ struct DtmRun {
   std::int64_t steps = 0;            // optimizer steps
   std::uint64_t seed = 0;            // the run's seed (data order, LoRA init, evaluation subsets)
   std::uint64_t replicate = 0;       // the experiment's seed it belongs to (dtm_config.h `seeds`)
+  std::int64_t k = 0;                // the K of its partition (sub-models and soup members); vanilla: 0
   // What its result depends on (DtmFingerprints::run); set by the pipeline. A run trained under another
   // fingerprint is stale: it counts as unfinished and trains afresh.
   std::string fingerprint;
@@ -47,11 +48,13 @@ struct DtmRun {
 // of non-empty clusters.
 std::vector<std::int64_t> steps_per_cluster(const std::vector<std::int64_t>& sizes, std::int64_t total);
 
-// Every run of the replicate with seed `replicate` (dtm_config.h `seeds`), sub-models first, given its k-means
-// cluster sizes (its random split has the same). `total_steps` is the config's, resolved (never 0); `seed` is the
-// base training config's, shifted by replicate·k.
+// Every run of the replicate with seed `replicate` (dtm_config.h `seeds`) at K = sizes.size(), sub-models first,
+// given its k-means cluster sizes (its random split has the same); vanilla's only `with_vanilla` (once per
+// replicate, whatever the K). `total_steps` is the config's, resolved (never 0); `seed` is the base training
+// config's, shifted by replicate·k.
 std::vector<DtmRun> plan_runs(const DtmConfig& config, const DtmLayout& layout, const std::vector<std::int64_t>& sizes,
-                              std::int64_t total_steps, std::uint64_t seed, std::uint64_t replicate = 0);
+                              std::int64_t total_steps, std::uint64_t seed, std::uint64_t replicate = 0,
+                              bool with_vanilla = true);
 
 // The run's TrainConfig: the base config with output_dir, data.train, max_steps and seed set for it, plus `extra`
 // overrides ("threads=1").

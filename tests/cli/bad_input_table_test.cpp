@@ -116,7 +116,7 @@ BadInput train_model(std::string name, std::map<std::string, std::string> files,
 // A value of the wrong type for a key of this type, or "" when the generator has none.
 std::string wrong_type_value(const std::string& type) {
   if (type == "true or false") return "maybe";
-  if (type == "a whole number") return "2.5";
+  if (type.rfind("a whole number", 0) == 0) return "2.5";  // "a whole number", "... or a list of them"
   if (type == "a number") return "plenty";
   if (type.rfind("one of ", 0) == 0) return "no_such_choice";
   if (type.rfind("a list of", 0) == 0) return "{not: a list}";

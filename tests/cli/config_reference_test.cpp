@@ -79,7 +79,7 @@ TEST(ConfigReference, TrainListsTheAveragingKeys) {
 TEST(ConfigReference, DtmAndEvolveListTheirKeys) {
   const auto dtm = ladle::testing::run_ladle({"dtm", "--help-config"});
   ASSERT_EQ(dtm.exit_code, 0) << dtm.err;
-  EXPECT_TRUE(contains(dtm.out, "  cluster.k  (a whole number >= 1; default: 4)\n")) << dtm.out;
+  EXPECT_TRUE(contains(dtm.out, "  cluster.k  (a whole number >= 1, or a list of them; default: 4)\n")) << dtm.out;
   EXPECT_TRUE(contains(dtm.out, "  evaluation.generation_examples  (a whole number >= 0; default: 64)\n")) << dtm.out;
   EXPECT_TRUE(contains(dtm.out, "  merge.weights  (one of final, ema, swa, lawa; default: final)\n")) << dtm.out;
   const auto evolve = ladle::testing::run_ladle({"evolve", "--help-config"});

@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "lib/model/causal_lm_factory.h"
+#include "lib/util/error.h"
+#include "pipelines/dtm/dtm_config.h"
 #include "tests/support/command_runner.h"
 #include "tests/support/random_checkpoints.h"
 #include "tests/support/test_helpers.h"
@@ -65,6 +67,17 @@ struct DtmFixture {
     return nlohmann::json::parse(ladle::testing::read_text_file(out("runs/" + run + "/dtm-run.json")));
   }
 };
+
+// The error reading `text` as a dtm.yml in the fixture's folder (in this process) gives, or "(accepted)".
+inline std::string dtm_config_error(const DtmFixture& fixture, const std::string& text,
+                                    const std::vector<std::string>& overrides = {}) {
+  try {
+    DtmConfig::from_yaml(text, "dtm.yml", fixture.dir, overrides);
+  } catch (const Error& error) {
+    return error.what();
+  }
+  return "(accepted)";
+}
 
 inline constexpr const char* kNoBaselines = "{vanilla: false, random_split: false, uniform_soup: false}";
 

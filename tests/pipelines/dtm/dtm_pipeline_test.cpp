@@ -294,22 +294,11 @@ TEST(DtmPipeline, OnlyRunTrainsDataParallelUnderTorchrunVariables) {
   EXPECT_EQ(fixture.run_record("kmeans-0")["name"], "kmeans-0");
 }
 
-// A dtm.yml in the fixture's folder with `text` as its body, parsed in this process.
-std::string config_error(const DtmFixture& fixture, const std::string& text,
-                         const std::vector<std::string>& overrides = {}) {
-  try {
-    DtmConfig::from_yaml(text, "dtm.yml", fixture.dir, overrides);
-  } catch (const Error& error) {
-    return error.what();
-  }
-  return "(accepted)";
-}
-
 TEST(DtmConfig, BadValuesAreRejectedNamingTheKey) {
   const DtmFixture fixture("dtm-config", kNoBaselines);
   const std::string train = "train: {model: {path: base}, tokenizer: {type: byte}, data: {train: train.jsonl}}\n";
   const std::string evaluation = "evaluation: {valid: valid.jsonl}\n";
-  EXPECT_EQ(config_error(fixture, train + evaluation), "(accepted)");
+  EXPECT_EQ(dtm_config_error(fixture, train + evaluation), "(accepted)");
   const std::vector<std::pair<std::string, std::string>> cases = {
       {train + evaluation + "cluster: {kk: 2}\n",
        "dtm.yml:3: cluster.kk: unknown key (did you mean 'k'?); known keys: k, iterations,"},
@@ -337,7 +326,7 @@ TEST(DtmConfig, BadValuesAreRejectedNamingTheKey) {
        "model.path: DTM fine-tunes one base model"},
   };
   for (const auto& [text, expected] : cases) {
-    const std::string message = config_error(fixture, text);
+    const std::string message = dtm_config_error(fixture, text);
     EXPECT_TRUE(contains(message, expected)) << "config:\n" << text << "message: " << message;
   }
 }
@@ -348,26 +337,26 @@ TEST(DtmConfig, UnknownKeysRangesAndSetValuesAreNamedAsTheSchemaNamesThem) {
   const DtmFixture fixture("dtm-config-schema", kNoBaselines);
   const std::string train = "train: {model: {path: base}, tokenizer: {type: byte}, data: {train: train.jsonl}}\n";
   const std::string evaluation = "evaluation: {valid: valid.jsonl}\n";
-  EXPECT_EQ(config_error(fixture, train + evaluation + "cluster:\n  iteratons: 3\n"),
+  EXPECT_EQ(dtm_config_error(fixture, train + evaluation + "cluster:\n  iteratons: 3\n"),
             "dtm.yml:4: cluster.iteratons: unknown key (did you mean 'iterations'?); known keys: k, iterations, "
-            "nredo, seed, spherical, max_points_per_centroid");
-  EXPECT_EQ(config_error(fixture, train + evaluation + "embed: {max_length: 1}\n"),
+            "nredo, seed, spherical, max_points_per_centroid, balanced");
+  EXPECT_EQ(dtm_config_error(fixture, train + evaluation + "embed: {max_length: 1}\n"),
             "dtm.yml:3: embed.max_length: expected a whole number >= 2, got 1");
-  EXPECT_EQ(config_error(fixture, train + evaluation, {"cluster.k=0"}),
+  EXPECT_EQ(dtm_config_error(fixture, train + evaluation, {"cluster.k=0"}),
             "--set cluster.k=0: cluster.k: expected a whole number >= 1, got 0");
-  EXPECT_EQ(config_error(fixture, train + evaluation, {"evaluation.batch_size=0"}),
+  EXPECT_EQ(dtm_config_error(fixture, train + evaluation, {"evaluation.batch_size=0"}),
             "--set evaluation.batch_size=0: evaluation.batch_size: expected a whole number >= 1, got 0");
-  EXPECT_EQ(config_error(fixture, train + evaluation, {"train.optimizer.lr=-1"}),
+  EXPECT_EQ(dtm_config_error(fixture, train + evaluation, {"train.optimizer.lr=-1"}),
             "--set train.optimizer.lr=-1: train.optimizer.lr: expected a number > 0, got -1 (the training config of "
             "dtm.yml)");
-  EXPECT_EQ(config_error(fixture, train + evaluation, {"train.averaging.ema.decay=2"}),
+  EXPECT_EQ(dtm_config_error(fixture, train + evaluation, {"train.averaging.ema.decay=2"}),
             "--set train.averaging.ema.decay=2: train.averaging.ema.decay: expected a number in [0, 1], got 2 (the "
             "training config of dtm.yml)");
-  EXPECT_EQ(config_error(fixture, train + evaluation, {"cluster.k=3"}), "(accepted)");
+  EXPECT_EQ(dtm_config_error(fixture, train + evaluation, {"cluster.k=3"}), "(accepted)");
 
   // A train YAML named by path is its own file in messages.
   std::ofstream(fixture.dir / "train.yml") << "model: {path: base}\noptimizer: {lrr: 1}\n";
-  EXPECT_EQ(config_error(fixture, "train: train.yml\n" + evaluation),
+  EXPECT_EQ(dtm_config_error(fixture, "train: train.yml\n" + evaluation),
             (fixture.dir / "train.yml").string() +
                 ":2: optimizer.lrr: unknown key (did you mean 'lr'?); known keys: name, lr, betas, eps, weight_decay, "
                 "momentum, nesterov, decay_embeddings (the training config of dtm.yml)");
