@@ -4,6 +4,7 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <limits>
 #include <string>
@@ -12,6 +13,7 @@
 #include "lib/io/checkpoint_writer.h"
 #include "lib/merge/merged_model_writer.h"
 #include "tests/support/command_runner.h"
+#include "tests/support/interrupted_command.h"
 #include "tests/support/random_checkpoints.h"
 
 namespace ladle::merge {
@@ -272,6 +274,42 @@ TEST_F(MergeRecipeCliTest, StageStoppedHalfWayLeavesNoCompleteLookingOutput) {
   const CommandResult fixed = merge(kStageAb + "---\n" + kStageAbd + "---\n" + final_stage(0.6));
   ASSERT_EQ(fixed.exit_code, 0) << fixed.err;
   EXPECT_NE(fixed.err.find("stage ab: up to date, reused"), std::string::npos) << fixed.err;
+}
+
+// SIGKILL at moments spread over a recipe's run (fractions of an uninterrupted run's time, so that the kills land
+// inside the stages whatever the machine's load): after each, every folder that looks like a stage's output holds
+// its fingerprint and all its tensors, and the runs that follow continue from what is complete, ending with the
+// output of the uninterrupted run.
+TEST_F(MergeRecipeCliTest, KilledRecipeLeavesOnlyCompleteStagesOrPartialLeftovers) {
+  const std::string yaml = kStageAb + "---\n" + kStageAbd + "---\n" + final_stage(0.6);
+  const auto start = std::chrono::steady_clock::now();
+  const CommandResult fresh = run_ladle({"--quiet", "merge", recipe(yaml).string(), (dir_ / "fresh").string()});
+  ASSERT_EQ(fresh.exit_code, 0) << fresh.err;
+  const auto full = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
+
+  const std::vector<std::string> args = {"--quiet", "merge", (dir_ / "recipe.yml").string(), (dir_ / "out").string()};
+  const std::size_t tensors = models_.at("a").size();
+  std::size_t stages_seen = 0;
+  for (const int eighths : {3, 4, 5, 6, 7}) {
+    ladle::testing::run_ladle_killed_after(args, full * eighths / 8);
+    std::vector<fs::path> outputs = {dir_ / "out"};
+    if (fs::exists(dir_ / "out.stages")) {
+      for (const auto& entry : fs::directory_iterator(dir_ / "out.stages")) outputs.push_back(entry.path());
+    }
+    for (const auto& folder : outputs) {
+      // Besides the stages' folders: the writers' "<name>.lock" files and "<name>.partial-<pid>" leftovers.
+      if (!fs::is_directory(folder) || folder.filename().string().find(".partial-") != std::string::npos) continue;
+      EXPECT_TRUE(fs::is_regular_file(folder / kRecipeFingerprintFile)) << folder << " after " << eighths << "/8";
+      EXPECT_EQ(io::CheckpointReader(folder).names().size(), tensors) << folder;
+      ++stages_seen;
+    }
+  }
+  EXPECT_GT(stages_seen, 0u) << "no kill came after a stage was complete";
+  ASSERT_EQ(run_ladle(args).exit_code, 0);
+  const io::CheckpointReader resumed(dir_ / "out"), uninterrupted(dir_ / "fresh");
+  for (const auto& name : uninterrupted.names()) {
+    EXPECT_TRUE(at::equal(resumed.tensor(name), uninterrupted.tensor(name))) << name;
+  }
 }
 
 }  // namespace
