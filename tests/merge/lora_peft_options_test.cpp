@@ -13,6 +13,7 @@
 #include "lib/io/checkpoint_writer.h"
 #include "lib/io/safetensors_writer.h"
 #include "lib/merge/lora_extraction.h"
+#include "lib/merge/lora_delta_merger.h"
 #include "lib/merge/lora_merge.h"
 #include "lib/model/lora.h"
 #include "lib/util/string_affixes.h"
@@ -198,6 +199,20 @@ TEST_F(LoraPeftOptionsTest, TrainingUsesRefuseWhatOnlyTheMergeApplies) {
   const model::LoraAdapter adapter = model::read_lora_adapter(dir_ / "adapter");
   ASSERT_EQ(adapter.rank_pattern.size(), 1u);
   EXPECT_TRUE(contains(error_message([&] { model::merge_lora_into_base(base_, adapter); }), "'rank_pattern'"));
+}
+
+TEST_F(LoraPeftOptionsTest, MergingAdaptersInDeltaSpaceRefusesWhatHasNoDelta) {
+  const std::string q = kPrefix + "model.layers.0.self_attn.q_proj";
+  NamedTensors plain;
+  plain.insert(q + ".lora_A.weight", random(4, 16, 1));
+  plain.insert(q + ".lora_B.weight", random(16, 4, 2));
+  NamedTensors saved = plain;
+  saved.insert(kPrefix + "lm_head.weight", random(options_.vocab, options_.hidden, 3));
+  write_adapter(config(R"(, "modules_to_save": ["lm_head"])"), saved, "saved");
+  write_adapter(config(""), plain, "plain");
+  const MergeConfig merge = parse_merge_config(
+      "merge_method: linear\nmodels: [{model: saved}, {model: plain}]\nparameters: {weight: 1}\n", "merge.yml", dir_);
+  EXPECT_TRUE(contains(error_message([&] { LoraDeltaMerger merger(merge); }), "does not take modules_to_save tensors"));
 }
 
 // extract-lora's adapters use rank_pattern / alpha_pattern, modules_to_save and lora_embedding_A/B: `merge lora`
