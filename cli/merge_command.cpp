@@ -1,5 +1,6 @@
 // `ladle merge CONFIG.yml OUT_DIR`: merge models as a mergekit YAML config describes, streaming tensors out of
-// core; `ladle merge check CONFIG.yml`: the pre-merge compatibility report (also run before every merge);
+// core, or run a multi-stage recipe (several documents, lib/merge/merge_recipe.h); `ladle merge check CONFIG.yml`:
+// the pre-merge compatibility report (also run before every merge, and for each stage of a recipe);
 // `ladle merge lora BASE ADAPTER OUT_DIR`: a PEFT adapter merged into its base; `ladle merge lora-adapters
 // CONFIG.yml OUT_DIR`: several adapters merged in ΔW space, written as an adapter or a full model.
 #include <CLI/CLI.hpp>
@@ -18,6 +19,8 @@
 #include "lib/merge/merge_check.h"
 #include "lib/merge/merge_config.h"
 #include "lib/merge/merge_plan.h"
+#include "lib/merge/merge_recipe.h"
+#include "lib/merge/merge_recipe_runner.h"
 #include "lib/merge/merged_model_writer.h"
 #include "lib/model/device.h"
 #include "lib/util/error.h"
@@ -39,7 +42,9 @@ struct MergeOptions {
   bool dry_run = false;
   bool overwrite = false;
   bool allow_nonfinite = false;
+  std::string intermediate_dir;  // a recipe's intermediate stages; empty: OUT_DIR.stages
   std::string check_config;
+  std::string check_intermediate_dir;  // where `merge check` finds a recipe's stages already written
 };
 
 struct LoraOptions {
@@ -91,6 +96,13 @@ const char* const kConfigReferencePreamble =
     "(lib/merge/merge_config.cpp) and of each method's parameters (lib/merge/methods/); a test regenerates it and\n"
     "fails when it differs, so regenerate it rather than editing it. The format is mergekit's; ladle refuses the\n"
     "keys it does not implement (modules, residual_weight, tokenizer_source: union) instead of ignoring them.\n"
+    "\n"
+    "A file of several YAML documents (`---` lines between them) is a multi-stage recipe, as mergekit-multi reads it:\n"
+    "each document a config, named by `name`, and a later document uses an earlier one's output by writing that\n"
+    "name where a model path goes. `ladle merge RECIPE.yml OUT_DIR` runs the documents in file order, the last into\n"
+    "OUT_DIR and every other into `--intermediate-dir` (default OUT_DIR.stages)/NAME, and reuses a stage whose\n"
+    "fingerprint (its document, --seed, and its inputs: outside models' files by size and modification time, earlier\n"
+    "stages' fingerprints) is unchanged; `ladle merge check RECIPE.yml` checks every stage (lib/merge/merge_recipe.h).\n"
     "\n";
 
 // The one error line of a report with errors: the config, its first error and what to do, and how many more the
@@ -121,6 +133,50 @@ void require_clean_check(const merge::MergeCheckReport& report) {
   }
 }
 
+void print_merge_stats(const merge::MergeExecutionStats& stats, const std::string& what, const std::string& output) {
+  std::cout << "merged " << stats.tensors << " tensors (" << format_bytes(static_cast<double>(stats.bytes_written))
+            << ") " << what << "into " << output << " in " << format_duration(stats.seconds) << " ("
+            << format_bytes(static_cast<double>(stats.bytes_read + stats.bytes_written) / std::max(stats.seconds, 1e-9))
+            << "/s read and written)\n";
+}
+
+// Prints a recipe check's report and stops at its first error.
+void require_clean_recipe_check(const merge::MergeRecipe& recipe, const merge::RecipeCheck& check) {
+  for (const auto& stage : check.stages) {
+    if (stage.report && stage.report->has_errors()) {
+      std::cout << check.text(recipe);
+      throw Error(recipe.stages[stage.stage].label() + ": " + first_check_error(*stage.report).what());
+    }
+  }
+}
+
+// Every stage is checked before any is merged (those reading a stage not written yet, again when they run).
+void run_recipe(const MergeOptions& options, const merge::MergedModelWriteOptions& write_options) {
+  if (!options.device.empty()) model::resolve_device(options.device, "--device");  // before any stage runs
+  const merge::RecipeOutputs outputs{options.output, options.intermediate_dir.empty()
+                                                         ? merge::default_intermediate_dir(options.output)
+                                                         : std::filesystem::path(options.intermediate_dir)};
+  const merge::MergeRecipe recipe = merge::load_merge_recipe(options.config, outputs, options.seed);
+  const merge::RecipeCheck check = merge::check_merge_recipe(recipe);
+  require_clean_recipe_check(recipe, check);
+  if (options.dry_run) {
+    std::cout << check.text(recipe) << "dry run: nothing written to " << options.output << "\n";
+    return;
+  }
+  const auto stats = merge::run_merge_recipe(
+      recipe, {write_options, options.device}, [](const merge::RecipeStage& stage, const merge::MergeCheckReport& report) {
+        if (report.has_errors()) {
+          std::cout << report.text();
+          throw Error(stage.label() + ": " + first_check_error(report).what());
+        }
+        require_clean_check(report);
+      });
+  print_merge_stats(stats.totals,
+                    "in " + std::to_string(stats.merged) + " stage(s), " + std::to_string(stats.reused) +
+                        " up to date and reused, ",
+                    options.output);
+}
+
 void run_merge(const MergeOptions& options) {
   if (options.config.empty() || options.output.empty()) {
     throw Error("usage: ladle merge CONFIG.yml OUT_DIR (or ladle merge check CONFIG.yml)");
@@ -133,6 +189,10 @@ void run_merge(const MergeOptions& options) {
   write_options.execution.seed = options.seed;
   write_options.execution.allow_nonfinite = options.allow_nonfinite;
 
+  if (merge::merge_document_count(options.config) > 1) {
+    run_recipe(options, write_options);
+    return;
+  }
   const merge::MergeConfig config = merge::load_merge_config(options.config);
   write_options.execution.device = options.device.empty() ? model::resolve_device(config.device, "device")
                                                           : model::resolve_device(options.device, "--device");
@@ -143,11 +203,8 @@ void run_merge(const MergeOptions& options) {
     std::cout << plan.summary(models) << "dry run: nothing written to " << options.output << "\n";
     return;
   }
-  const auto stats = merge::write_merged_model(config, plan, models, options.output, write_options);
-  std::cout << "merged " << stats.tensors << " tensors (" << format_bytes(static_cast<double>(stats.bytes_written))
-            << ") into " << options.output << " in " << format_duration(stats.seconds) << " ("
-            << format_bytes(static_cast<double>(stats.bytes_read + stats.bytes_written) / std::max(stats.seconds, 1e-9))
-            << "/s read and written)\n";
+  print_merge_stats(merge::write_merged_model(config, plan, models, options.output, write_options), "",
+                    options.output);
 }
 
 void run_lora(const LoraOptions& options) {
@@ -173,7 +230,17 @@ void run_lora_adapters(const LoraAdaptersOptions& options) {
   std::cout << result.text() << "into " << options.output << "\n";
 }
 
-void run_check(const std::string& path) {
+void run_check(const std::string& path, const std::string& intermediate_dir) {
+  if (merge::merge_document_count(path) > 1) {
+    std::optional<merge::RecipeOutputs> outputs;
+    // Without the folders, the stages reading an earlier stage cannot be checked against its tensors.
+    if (!intermediate_dir.empty()) outputs = merge::RecipeOutputs{"", intermediate_dir};
+    const merge::MergeRecipe recipe = merge::load_merge_recipe(path, outputs);
+    const merge::RecipeCheck check = merge::check_merge_recipe(recipe);
+    std::cout << check.text(recipe);
+    require_clean_recipe_check(recipe, check);
+    return;
+  }
   const merge::MergeConfig config = merge::load_merge_config(path);
   const merge::InputModels models(config);
   const merge::MergeCheckReport report = merge::check_merge(config, models);
@@ -199,6 +266,9 @@ void add_merge_command(CLI::App& app) {
       ->capture_default_str();
   add_device_option(*command, options->device, "Where the math runs (default: the config's device key, else cpu)");
   command->add_option("--seed", options->seed, "Seed of the random methods (dare_*, della*)")->capture_default_str();
+  command->add_option("--intermediate-dir", options->intermediate_dir,
+                      "A multi-stage recipe's intermediate stages, each in a folder named for it (default: "
+                      "OUT_DIR.stages)");
   command->add_flag("--dry-run", options->dry_run, "Check and print the plan, write nothing");
   command->add_flag("--overwrite", options->overwrite, "Replace OUT_DIR if it exists");
   command->add_flag("--allow-nonfinite", options->allow_nonfinite,
@@ -219,7 +289,9 @@ void add_merge_command(CLI::App& app) {
   auto* check = command->add_subcommand(
       "check", "Report whether the models of a config can be merged, and what to do about each problem");
   check->add_option("config", options->check_config, "The mergekit YAML config")->required();
-  check->callback([options] { run_check(options->check_config); });
+  check->add_option("--intermediate-dir", options->check_intermediate_dir,
+                    "A recipe's intermediate stages already written: the stages reading them are checked too");
+  check->callback([options] { run_check(options->check_config, options->check_intermediate_dir); });
 
   auto lora_options = std::make_shared<LoraOptions>();
   auto* lora = command->add_subcommand(

@@ -21,6 +21,20 @@ namespace {
 
 std::string quoted(const LoraMergeAdapter& adapter) { return "'" + adapter.path.string() + "'"; }
 
+// Merging in ΔW space covers the weight updates of Linear layers (with any per-module r, α and scale); the other
+// parts of a PEFT adapter have no ΔW to merge, or (embeddings) no place in the re-factorised output adapter.
+void require_weight_updates_only(const LoraMergeAdapter& entry) {
+  const auto refuse = [&](const std::string& key) {
+    throw Error("merging adapters in ΔW space does not take " + key +
+                "; merge this adapter into its base with `ladle merge lora` first");
+  };
+  if (!saved_module_tensors(entry.adapter, entry.path.string()).empty()) refuse("modules_to_save tensors");
+  for (const auto& module : entry.modules) {
+    if (module.bias.defined()) refuse("lora_B.bias (lora_bias), here of module '" + module.name + "'");
+    if (module.embedding) refuse("lora_embedding_A/B, here of module '" + module.name + "'");
+  }
+}
+
 // The modules of `adapter` that `other` lacks.
 std::vector<std::string> modules_missing_from(const LoraMergeAdapter& adapter, const LoraMergeAdapter& other) {
   std::set<std::string> present;
@@ -108,6 +122,7 @@ void LoraDeltaMerger::read_adapters(const MergeConfig& config) {
     try {
       entry.adapter = model::read_lora_adapter(source.model.path);
       entry.modules = lora_modules(entry.adapter, source.model.path.string());
+      require_weight_updates_only(entry);
     } catch (const Error& e) {
       throw Error(config.where(source.line) + ": " + entry.label + ": " + e.what());
     }
@@ -206,7 +221,7 @@ at::Tensor LoraDeltaMerger::merged_delta(const std::string& module) const {
   inputs.tensor_name = module + ".weight";
   for (const auto& adapter : adapters_) {
     inputs.models.push_back(
-        lora_delta_weight(find_module(adapter, module), lora_scale(adapter.adapter), working_dtype_));
+        lora_delta_weight(find_module(adapter, module), working_dtype_));
     inputs.model_names.push_back(adapter.path.string());
   }
   if (method_->requires_base()) inputs.base = at::zeros_like(inputs.models.front());

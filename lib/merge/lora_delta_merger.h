@@ -26,8 +26,10 @@
 // The method sees every adapter's ΔW as one of MethodInputs::models and, when it requires a base, a zero base:
 // the ΔWs are the task vectors of task_arithmetic, ties, dare_*, breadcrumbs*, della*, sce and model_stock.
 // Methods that interpolate toward the base (slerp, nearswap) therefore interpolate toward "no update".
-// Refused with an error: slices, tokenizer_source, `fisher` keys, whole-model trimming (ties' global_trim) and
-// fisher (adapters carry no Fisher information for ΔW).
+// Each adapter's ΔW takes its modules' own r and α (rank_pattern, alpha_pattern, use_rslora: lib/merge/lora_delta.h).
+// Refused with an error: slices, tokenizer_source, `fisher` keys, whole-model trimming (ties' global_trim),
+// fisher (adapters carry no Fisher information for ΔW), and adapters with lora_B.bias, lora_embedding_A/B or
+// modules_to_save tensors (merge those into their base with `ladle merge lora`).
 #pragma once
 
 #include <ATen/core/Tensor.h>

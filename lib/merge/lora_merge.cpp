@@ -21,22 +21,41 @@ std::string peft_name(const std::string& module, const char* factor) {
   return "base_model.model." + module + ".lora_" + factor + ".weight";
 }
 
-// The update of each module's weight: ΔW, or ΔWᵀ for weights stored [in, out].
+// The update of each module's weight: ΔW, or ΔWᵀ for weights stored [in, out] (`transposed` says which).
 std::vector<WeightUpdate> weight_updates(const std::vector<std::string>& modules,
                                          const std::vector<std::vector<std::int64_t>>& delta_shapes,
-                                         bool fan_in_fan_out,
+                                         const std::vector<bool>& transposed,
                                          const std::function<at::Tensor(const std::string&)>& delta) {
   std::vector<WeightUpdate> updates;
   for (std::size_t i = 0; i < modules.size(); ++i) {
     std::vector<std::int64_t> shape = delta_shapes[i];
-    if (fan_in_fan_out) std::reverse(shape.begin(), shape.end());
+    const bool transpose = transposed[i];
+    if (transpose) std::reverse(shape.begin(), shape.end());
     const std::string module = modules[i];
-    updates.push_back({module + ".weight", shape, [module, fan_in_fan_out, delta] {
+    updates.push_back({module + ".weight", shape, [module, transpose, delta] {
                          const at::Tensor update = delta(module);
-                         return fan_in_fan_out ? update.t() : update;
+                         return transpose ? update.t() : update;
                        }});
   }
   return updates;
+}
+
+// lora_B.bias of every module that has one, scaled as its weight's update: the base's bias takes s·bias.
+void add_bias_updates(const std::vector<LoraModule>& modules, std::vector<WeightUpdate>& updates) {
+  for (const auto& module : modules) {
+    if (!module.bias.defined()) continue;
+    const at::Tensor bias = module.bias;
+    const double scale = module.scale;
+    updates.push_back({module.bias_name(), {bias.size(0)}, [bias, scale] { return bias.to(at::kFloat) * scale; }});
+  }
+}
+
+// modules_to_save: each saved tensor replaces the base's.
+void add_saved_tensors(const std::vector<SavedModuleTensor>& saved, std::vector<WeightUpdate>& updates) {
+  for (const auto& entry : saved) {
+    const at::Tensor tensor = entry.tensor;
+    updates.push_back({entry.name, tensor.sizes().vec(), [tensor] { return tensor; }, /*replaces=*/true});
+  }
 }
 
 }  // namespace
@@ -47,15 +66,20 @@ UpdatedModelWriteStats merge_lora_into_model(const fs::path& base, const fs::pat
   const std::vector<LoraModule> modules = lora_modules(adapter, adapter_path.string());
   std::vector<std::string> names;
   std::vector<std::vector<std::int64_t>> shapes;
+  std::vector<bool> transposed;
   std::map<std::string, const LoraModule*> by_name;
   for (const auto& module : modules) {
     names.push_back(module.name);
     shapes.push_back(module.delta_shape());
+    // fan_in_fan_out is a Linear layer's flag: PEFT's Embedding layer ignores it.
+    transposed.push_back(adapter.fan_in_fan_out && !module.embedding);
     by_name[module.name] = &module;
   }
-  const double scale = lora_scale(adapter);
-  const auto delta = [&](const std::string& name) { return lora_delta_weight(*by_name.at(name), scale); };
-  return write_updated_model(base, weight_updates(names, shapes, adapter.fan_in_fan_out, delta), directory, options);
+  const auto delta = [&](const std::string& name) { return lora_delta_weight(*by_name.at(name)); };
+  std::vector<WeightUpdate> updates = weight_updates(names, shapes, transposed, delta);
+  add_bias_updates(modules, updates);
+  add_saved_tensors(saved_module_tensors(adapter, adapter_path.string()), updates);
+  return write_updated_model(base, updates, directory, options);
 }
 
 std::int64_t default_merged_rank(const LoraDeltaMerger& merger) {
@@ -118,8 +142,9 @@ LoraAdaptersMergeResult merge_lora_adapters(const MergeConfig& config, const fs:
     std::vector<std::vector<std::int64_t>> shapes;
     for (const auto& module : merger.modules()) shapes.push_back(merger.delta_shape(module));
     const auto delta = [&](const std::string& module) { return merger.merged_delta(module); };
-    const auto stats = write_updated_model(
-        *base, weight_updates(merger.modules(), shapes, merger.fan_in_fan_out(), delta), directory, write_options);
+    const std::vector<bool> transposed(merger.modules().size(), merger.fan_in_fan_out());
+    const auto stats =
+        write_updated_model(*base, weight_updates(merger.modules(), shapes, transposed, delta), directory, write_options);
     result.full_model = true;
     result.tensors = stats.tensors;
     return result;

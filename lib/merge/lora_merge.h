@@ -19,9 +19,10 @@
 namespace ladle::merge {
 
 // PEFT's merge_and_unload, streamed: writes `base` (a Hugging Face folder or .safetensors file) with every module
-// the adapter folder adapts replaced by W + (α/r)·B·A ((α/r)·(B·A)ᵀ for fan_in_fan_out), config.json and
-// tokenizer files from the base, into `directory` (see write_updated_model). Throws ladle::Error naming the
-// adapter, module or weight when the adapter is invalid or does not fit the base.
+// the adapter folder adapts updated as lib/merge/lora_delta.h describes (W + s·B·A, transposed for
+// fan_in_fan_out; embeddings W + s·(B·A)ᵀ; biases + s·lora_B.bias; modules_to_save tensors replacing the base's),
+// config.json and tokenizer files from the base, into `directory` (see write_updated_model). Throws ladle::Error
+// naming the adapter, module or weight when the adapter is invalid or does not fit the base.
 UpdatedModelWriteStats merge_lora_into_model(const std::filesystem::path& base, const std::filesystem::path& adapter,
                                              const std::filesystem::path& directory,
                                              const UpdatedModelWriteOptions& options = {});

@@ -81,7 +81,8 @@ UpdatedModelWriteStats write_updated_model(const fs::path& base, const std::vect
     const auto update = by_weight.find(name);
     if (update != by_weight.end()) {
       const at::ScalarType working = tensor.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
-      tensor = to_storage_dtype(tensor.to(working) + update->second->compute().to(working), stored);
+      const at::Tensor computed = update->second->compute().to(working);
+      tensor = to_storage_dtype(update->second->replaces ? computed : tensor.to(working) + computed, stored);
       ++stats.updated;
     } else if (stored != tensor.scalar_type()) {
       tensor = to_storage_dtype(tensor, stored);

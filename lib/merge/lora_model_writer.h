@@ -23,6 +23,7 @@ struct WeightUpdate {
   std::string weight;                   // the base tensor it is added to, e.g. "model.layers.0.self_attn.q_proj.weight"
   std::vector<std::int64_t> shape;      // its shape, which must be the weight's (already transposed for [in, out])
   std::function<at::Tensor()> compute;  // the update, computed when the weight is written (any floating dtype)
+  bool replaces = false;                // the update is the new weight itself (PEFT's modules_to_save), not ΔW
 };
 
 struct UpdatedModelWriteOptions {
@@ -39,7 +40,7 @@ struct UpdatedModelWriteStats {
 
 // Checks every update against `base` (a Hugging Face folder or .safetensors file) before writing anything: its
 // weight exists, is floating-point and has the update's shape, and no weight is updated twice. Then writes
-// `directory`: every base tensor in order, an updated one as W + ΔW computed in fp32 (fp64 for fp64 weights) and
+// `directory`: every base tensor in order, an updated one as W + ΔW (or the replacement) computed in fp32 (fp64 for fp64 weights) and
 // stored in W's dtype (or out_dtype); config.json from the base (torch_dtype set to out_dtype when given);
 // the base folder's tokenizer files (lib/merge/merged_model_writer.h's list). The folder appears only when
 // complete. Throws ladle::Error naming the weight and the base.

@@ -1,7 +1,9 @@
 #include "lib/merge/merge_check.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -9,6 +11,7 @@
 #include "lib/merge/merge_method_registry.h"
 #include "lib/merge/merge_plan.h"
 #include "lib/merge/tensor_names.h"
+#include "lib/merge/token_vocabulary.h"
 #include "lib/util/error.h"
 #include "lib/util/human_format.h"
 #include "lib/util/shape_text.h"
@@ -55,6 +58,8 @@ class Checker {
   void check_tensors();
   void check_dtypes();
   void check_vocabulary();
+  void check_tokens();
+  std::optional<std::filesystem::path> output_tokenizer_folder() const;
   void try_planning();
   std::string model_line(std::size_t index) const;
   std::set<std::string> expected_names(const InputModel& model) const;
@@ -331,6 +336,74 @@ void Checker::check_vocabulary() {
   }
 }
 
+// Where the output's tokenizer files come from, as the planner decides it (merge_plan.cpp).
+std::optional<std::filesystem::path> Checker::output_tokenizer_folder() const {
+  if (!config_.tokenizer_source) return models_[*reference_].folder();
+  const auto& source = *config_.tokenizer_source;
+  if (source.base) {
+    if (!config_.base_model) return std::nullopt;  // the planner's error
+    return config_.base_model->path;
+  }
+  return source.model->path;
+}
+
+bool same_folder(const std::filesystem::path& a, const std::filesystem::path& b) {
+  return std::filesystem::absolute(a).lexically_normal() == std::filesystem::absolute(b).lexically_normal();
+}
+
+// "id 32 '<|im_start|>', id 33 '<|im_end|>' and 3 more".
+std::string token_list(const std::vector<VocabularyDifference::Token>& tokens) {
+  std::vector<std::string> shown;
+  for (const auto& token : tokens) shown.push_back("id " + std::to_string(token.id) + " '" + token.token + "'");
+  return name_list(shown);
+}
+
+// The tokens each merged model's tokenizer gives each id, against the output's tokenizer, from the tokenizer files
+// alone: the rows of the embeddings and LM heads are merged id by id, so an id that stands for different tokens
+// merges unrelated rows. Tokenizers that cannot be read (or models without one) are left to the size comparison.
+void Checker::check_tokens() {
+  const auto folder = output_tokenizer_folder();
+  if (!folder) return;
+  const auto output = read_token_vocabulary(*folder);
+  if (!output) return;
+  const std::string output_name = "the output's tokenizer (" + folder->string() + ")";
+  for (const auto index : merged_) {
+    const InputModel& model = models_[index];
+    const auto model_folder = model.folder();
+    if (!model_folder || same_folder(*model_folder, *folder)) continue;
+    const auto vocabulary = read_token_vocabulary(*model_folder);
+    if (!vocabulary) continue;
+    const VocabularyDifference difference = compare_vocabularies(*output, *vocabulary);
+    if (!difference.mismatched.empty()) {
+      std::vector<std::string> shown;
+      for (const auto& m : difference.mismatched) {
+        shown.push_back("id " + std::to_string(m.id) + " '" + m.model_token + "' (output: '" + m.output_token + "')");
+      }
+      add(CheckSeverity::error, "vocabulary",
+          quoted(model) + " gives " + std::to_string(difference.mismatched.size()) +
+              " token id(s) other tokens than " + output_name + ": " + name_list(shown),
+          "Embedding and LM-head rows are merged id by id, so these rows would mix different tokens. Merge models "
+          "that share one tokenizer: mergekit's `tokenizer: {source: union}` remaps rows token by token, which "
+          "ladle does not do yet.");
+    }
+    if (!difference.model_tail.empty()) {
+      add(CheckSeverity::warning, "vocabulary",
+          quoted(model) + " has " + std::to_string(difference.model_tail.size()) + " token(s) beyond the " +
+              std::to_string(output->size()) + " of " + output_name + ": " + token_list(difference.model_tail),
+          "The output has no such tokens: their rows are dropped (rows are cut to the smallest vocabulary). Make "
+          "the model with the most tokens the tokenizer_source to keep them, once its rows exist in every model.");
+    }
+    if (!difference.output_tail.empty()) {
+      add(CheckSeverity::error, "vocabulary",
+          output_name + " has " + std::to_string(difference.output_tail.size()) + " token(s) beyond the " +
+              std::to_string(vocabulary->size()) + " of " + quoted(model) + ": " + token_list(difference.output_tail),
+          "The merged rows stop at the smallest vocabulary, so these ids would have no embedding row. Take the "
+          "tokenizer from a model with the smaller vocabulary (tokenizer_source, or make it the base_model); "
+          "mergekit's `tokenizer: {source: base}` fills missing rows instead, which ladle does not do yet.");
+    }
+  }
+}
+
 void Checker::try_planning() {
   try {
     const MergePlan plan = plan_merge(config_, models_);
@@ -371,6 +444,7 @@ MergeCheckReport Checker::run() {
   if (reference_) {
     check_tensors();
     check_vocabulary();
+    check_tokens();
   }
   check_dtypes();
   if (!report_.has_errors()) try_planning();

@@ -1,7 +1,8 @@
 // The pre-merge compatibility check (`ladle merge check`, also run before every merge): reads only metadata
-// (config.json, safetensors headers) and reports, all at once and each with what to do about it, every problem
+// (config.json, safetensors headers, tokenizer files) and reports, all at once and each with what to do about it, every problem
 // that would stop the merge or silently change its result: models that cannot be opened, differing
-// architectures, tensors missing from a model, shape and dtype differences, vocabulary size differences,
+// architectures, tensors missing from a model, shape and dtype differences, vocabulary size differences, ids
+// whose token differs between a model's tokenizer and the output's (lib/merge/token_vocabulary.h),
 // layer ranges out of bounds, and configuration errors the planner finds (unknown method or parameter, missing
 // required parameter).
 #pragma once

@@ -404,6 +404,9 @@ const Schema<MergeConfig>& merge_config_schema() {
                   "smallest); union is refused")
           .custom("tokenizer", &MergeConfig::tokenizer_source, tokenizer_section_value(),
                   "mergekit's {source: ...} form of tokenizer_source")
+          .field("name", &MergeConfig::name,
+                 "a stage's name in a multi-document recipe (`---` between documents): later documents use its "
+                 "output as a model by this name (mergekit-multi's key)")
           .field("chat_template", &MergeConfig::chat_template,
                  "ignored with a warning: the tokenizer files are copied as they are")
           .custom("device", &MergeConfig::device, config::device_value(),
@@ -427,7 +430,7 @@ void refuse_unsupported(const ConfigSource& source) {
   }
 }
 
-// mergekit-mega's files hold several merges, one YAML document each; ConfigSource reads only the first.
+// A recipe holds several merges, one YAML document each (merge_recipe.h); ConfigSource reads only the first.
 void require_one_document(const std::string& text, const std::string& label) {
   std::size_t documents = 0;
   try {
@@ -438,7 +441,8 @@ void require_one_document(const std::string& text, const std::string& label) {
   }
   if (documents > 1) {
     throw Error(label + ": holds " + std::to_string(documents) +
-                " YAML documents; one merge per file (mergekit-mega's multi-document files are not supported)");
+                " YAML documents, a multi-stage recipe, which only `ladle merge RECIPE.yml OUT_DIR` and `ladle merge "
+                "check` run; give this command one merge per file");
   }
 }
 
@@ -546,6 +550,17 @@ MergeConfig parse_merge_config(const std::string& text, const std::string& label
   MergeConfig config = read_merge_config(ConfigSource(text, label, folder));
   config.path = label;
   config.text = text;
+  return config;
+}
+
+MergeConfig parse_merge_document(const std::string& document, int first_line, const std::string& label,
+                                 const fs::path& folder) {
+  if (document.size() > kMaxConfigBytes) throw Error(label + ": too large for a merge config");
+  // Blank lines in front put the document's keys on their lines in the file, for the readers' messages.
+  const std::string placed = std::string(static_cast<std::size_t>(std::max(first_line - 1, 0)), '\n') + document;
+  MergeConfig config = read_merge_config(ConfigSource(placed, label, folder));
+  config.path = label;
+  config.text = document;
   return config;
 }
 

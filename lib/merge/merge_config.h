@@ -21,6 +21,7 @@
 //   tokenizer_source: base          # base | a model path (`union` is refused: it needs vocabulary remapping)
 //   chat_template: ...              # ignored with a warning
 //   device: cpu                     # ladle's: where the math runs (cpu, cuda, cuda:N, auto); --device overrides
+//   name: stage-a                   # a stage's name in a multi-document recipe (merge_recipe.h)
 // A parameter value is a number or boolean, a list of numbers (a "gradient", interpolated over the layers of a
 // slice), or a list of {filter, value} entries matched on tensor names (a `value` with no filter is the fallback).
 // The keys are declared once (lib/config/schema.h) in merge_config.cpp: unknown keys (with a "did you mean"), wrong
@@ -113,7 +114,8 @@ struct TokenizerSource {
 
 struct MergeConfig {
   std::filesystem::path path;  // the file, as given
-  std::string text;            // its contents, echoed into the output as mergekit_config.yml
+  std::string text;            // its contents (a recipe's: the document's), echoed into the output as mergekit_config.yml
+  std::string name;            // mergekit-multi's `name`: a recipe stage's name, by which later stages use its output
   std::string merge_method;
   int merge_method_line = 0;
   std::optional<ModelReference> base_model;
@@ -139,9 +141,14 @@ struct MergeConfig {
 // Reads and parses a config file (at most kMaxConfigBytes); model paths are resolved against its folder. Throws
 // ladle::Error.
 MergeConfig load_merge_config(const std::filesystem::path& path);
-// Parses config text; `label` names it in messages and `folder` resolves relative model paths.
+// Parses config text; `label` names it in messages and `folder` resolves relative model paths. Refuses text of
+// several YAML documents (a recipe: merge_recipe.h).
 MergeConfig parse_merge_config(const std::string& text, const std::string& label,
                                const std::filesystem::path& folder);
+// Parses one document of a recipe: `document` is its text alone, which starts at line `first_line` of the file
+// `label`, so that messages name the file's lines.
+MergeConfig parse_merge_document(const std::string& document, int first_line, const std::string& label,
+                                 const std::filesystem::path& folder);
 
 // Every key of the YAML, each list's entries (`models[]`, `slices[]`, `slices[].sources[]`) as a section, and each
 // merge method's parameters with their ranges and defaults, for `ladle merge --help-config`.

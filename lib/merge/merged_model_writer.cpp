@@ -120,6 +120,10 @@ MergeExecutionStats write_merged_model(const MergeConfig& config, const MergePla
     const TemporaryTextFile card("model-card", merged_model_card(config, plan, models, name));
     writer.copy_file(card.path(), "README.md");
   }
+  if (!options.recipe_fingerprint.empty()) {
+    const TemporaryTextFile fingerprint("recipe-fingerprint", options.recipe_fingerprint + "\n");
+    writer.copy_file(fingerprint.path(), kRecipeFingerprintFile);
+  }
   const MergeExecutionStats stats = execute_merge(plan, models, writer, options.execution);
   writer.finish();
   return stats;

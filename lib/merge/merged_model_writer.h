@@ -16,9 +16,15 @@
 
 namespace ladle::merge {
 
+// The file of a merge recipe's stage output that records the stage's fingerprint (merge_recipe.h).
+inline constexpr const char* kRecipeFingerprintFile = "ladle-recipe-fingerprint";
+
 struct MergedModelWriteOptions {
   std::uint64_t max_shard_bytes = 5ull << 30;  // tensor bytes per shard file (--out-shard-size)
   bool overwrite = false;                      // replace an existing folder at the destination
+  // A recipe stage's fingerprint, written into the folder as kRecipeFingerprintFile before the folder appears, so
+  // that a complete-looking stage output always carries it; empty: none (a single merge).
+  std::string recipe_fingerprint;
   MergeExecutionOptions execution;             // threads, device, seed
 };
 

@@ -5,7 +5,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <map>
+#include <optional>
+#include <regex>
 #include <set>
 #include <system_error>
 
@@ -16,6 +19,7 @@
 #include "lib/model/causal_lm.h"
 #include "lib/model/error_text.h"
 #include "lib/io/json_file.h"
+#include "lib/io/text_file.h"
 #include "lib/model/projection.h"
 #include "lib/util/error.h"
 #include "lib/util/shape_text.h"
@@ -127,17 +131,72 @@ void parse_adapter_config(const json& config, const std::string& source, LoraAda
   if (const json* task = field("task_type"); task != nullptr && *task != "CAUSAL_LM") {
     fail("task_type", "\"CAUSAL_LM\"");
   }
-  for (const char* flag : {"use_rslora", "use_dora"}) {
-    if (const json* value = field(flag); value != nullptr && *value != false) fail(flag, "false (not supported)");
-  }
-  for (const char* pattern : {"rank_pattern", "alpha_pattern"}) {
-    if (const json* value = field(pattern); value != nullptr && !(value->is_object() && value->empty())) {
-      fail(pattern, "an empty object (per-module ranks are not supported)");
+  if (const json* dora = field("use_dora"); dora != nullptr && *dora != false) fail("use_dora", "false (not supported)");
+  for (const auto& [name, flag] : {std::pair{"use_rslora", &adapter.use_rslora}, std::pair{"lora_bias", &adapter.lora_bias}}) {
+    *flag = false;
+    if (const json* value = field(name)) {
+      if (!value->is_boolean()) fail(name, "true or false");
+      *flag = value->get<bool>();
     }
   }
-  for (const char* unsupported : {"layers_to_transform", "modules_to_save"}) {
-    if (field(unsupported) != nullptr) fail(unsupported, "null (not supported)");
+  if (field("layers_to_transform") != nullptr) fail("layers_to_transform", "null (not supported)");
+  adapter.modules_to_save.clear();
+  if (const json* saved = field("modules_to_save")) {
+    if (!saved->is_array()) fail("modules_to_save", "a list of module names or null");
+    for (const auto& module : *saved) {
+      if (!module.is_string() || module.get<std::string>().empty()) fail("modules_to_save", "a list of module names");
+      adapter.modules_to_save.push_back(module.get<std::string>());
+    }
   }
+}
+
+// A pattern's regex, as PEFT matches it: the whole module name against "(.*\.)?(KEY)".
+std::regex pattern_regex(const std::string& key) { return std::regex("(.*\\.)?(" + key + ")"); }
+
+// rank_pattern or alpha_pattern, in the file's order (PEFT takes the first matching key; nlohmann::json would
+// sort them), each key a valid regex and each value as `read` accepts it.
+template <class Value>
+std::vector<std::pair<std::string, Value>> read_patterns(const nlohmann::ordered_json& config, const char* name,
+                                                         const std::string& source,
+                                                         const std::function<std::optional<Value>(const nlohmann::ordered_json&)>& read,
+                                                         const std::string& expected) {
+  std::vector<std::pair<std::string, Value>> patterns;
+  const auto found = config.find(name);
+  if (found == config.end() || found->is_null()) return patterns;
+  if (!found->is_object()) throw Error(source + ": field '" + name + "': expected an object {pattern: value}");
+  for (const auto& [key, value] : found->items()) {
+    const std::optional<Value> read_value = read(value);
+    if (!read_value) {
+      throw Error(source + ": field '" + name + "': '" + key + "': expected " + expected + ", got " + value.dump());
+    }
+    try {
+      pattern_regex(key);
+    } catch (const std::regex_error& e) {
+      throw Error(source + ": field '" + name + "': '" + key + "' is not a valid regular expression: " + e.what());
+    }
+    patterns.emplace_back(key, *read_value);
+  }
+  return patterns;
+}
+
+void parse_adapter_patterns(const std::string& text, const std::string& source, LoraAdapter& adapter) {
+  const auto config = nlohmann::ordered_json::parse(text);  // already validated by the strict parser
+  adapter.rank_pattern = read_patterns<std::int64_t>(
+      config, "rank_pattern", source,
+      [](const nlohmann::ordered_json& value) -> std::optional<std::int64_t> {
+        if (!value.is_number_integer() || value.get<std::int64_t>() <= 0 || value.get<std::int64_t>() > (1 << 20)) {
+          return std::nullopt;
+        }
+        return value.get<std::int64_t>();
+      },
+      "a positive integer rank");
+  adapter.alpha_pattern = read_patterns<double>(
+      config, "alpha_pattern", source,
+      [](const nlohmann::ordered_json& value) -> std::optional<double> {
+        if (!value.is_number() || !std::isfinite(value.get<double>())) return std::nullopt;
+        return value.get<double>();
+      },
+      "a finite number");
 }
 
 }  // namespace
@@ -198,7 +257,30 @@ LoraAdapter lora_adapter(const CausalLm& model, const std::string& base_model_na
   return adapter;
 }
 
+template <class Value>
+const Value* pattern_value(const std::vector<std::pair<std::string, Value>>& patterns, const std::string& module) {
+  for (const auto& [key, value] : patterns) {
+    if (std::regex_match(module, pattern_regex(key))) return &value;
+  }
+  return nullptr;
+}
+
+template const std::int64_t* pattern_value(const std::vector<std::pair<std::string, std::int64_t>>&, const std::string&);
+template const double* pattern_value(const std::vector<std::pair<std::string, double>>&, const std::string&);
+
+void require_plain_lora_adapter(const LoraAdapter& adapter, const std::string& use) {
+  const auto refuse = [&](const std::string& key) {
+    throw Error("LoRA adapter: " + use + " does not apply PEFT's '" + key + "' (`ladle merge lora` does)");
+  };
+  if (!adapter.rank_pattern.empty()) refuse("rank_pattern");
+  if (!adapter.alpha_pattern.empty()) refuse("alpha_pattern");
+  if (!adapter.modules_to_save.empty()) refuse("modules_to_save");
+  if (adapter.lora_bias) refuse("lora_bias");
+  if (adapter.use_rslora) refuse("use_rslora");
+}
+
 void load_lora_adapter(CausalLm& model, const LoraAdapter& adapter) {
+  require_plain_lora_adapter(adapter, "loading an adapter into a model to train or evaluate it");
   std::vector<bool> requires_grad;
   for (const auto& parameter : model.parameters(/*recurse=*/true)) requires_grad.push_back(parameter.requires_grad());
   const std::vector<std::string> names = add_lora_adapters(model, adapter.options);
@@ -292,6 +374,7 @@ LoraAdapter read_lora_adapter(const fs::path& directory) {
   }
   LoraAdapter adapter;
   parse_adapter_config(io::read_json_file(config_path, kMaxConfigDepth), config_path.string(), adapter);
+  parse_adapter_patterns(io::read_text_file(config_path, io::kNoSizeLimit), config_path.string(), adapter);
   const io::SafetensorsReader reader(weights_path);
   for (const auto& entry : reader.entries()) adapter.tensors.insert(entry.name, reader.tensor(entry.name));
   return adapter;
@@ -299,6 +382,7 @@ LoraAdapter read_lora_adapter(const fs::path& directory) {
 
 NamedTensors merge_lora_into_base(const NamedTensors& base, const LoraAdapter& adapter) {
   validate(adapter.options, "LoRA adapter");
+  require_plain_lora_adapter(adapter, "the in-memory merge");
   const double scaling = adapter.options.alpha / static_cast<double>(adapter.options.r);
   std::map<std::string, at::Tensor> updated;  // base weight name -> merged weight
   for (const auto& [name, a] : adapter.tensors) {

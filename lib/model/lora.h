@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "lib/weights/named_tensors.h"
@@ -37,7 +38,24 @@ struct LoraAdapter {
   bool fan_in_fan_out = false;          // the adapted weights are stored [in, out] (GPT-2's Conv1D)
   std::string base_model_name_or_path;  // informational, as PEFT records it
   NamedTensors tensors;                 // PEFT names, see above
+  // PEFT's options beyond plain LoRA, which ladle applies when merging an adapter into its base (lib/merge/
+  // lora_delta.h) but not when training or loading one into a live model (require_plain_lora_adapter):
+  // rank_pattern / alpha_pattern: per-module r and lora_alpha, pattern -> value in the file's order;
+  std::vector<std::pair<std::string, std::int64_t>> rank_pattern;
+  std::vector<std::pair<std::string, double>> alpha_pattern;
+  std::vector<std::string> modules_to_save;  // modules stored whole ("base_model.model.<module>.weight")
+  bool lora_bias = false;                    // lora_B has a bias ("<module>.lora_B.bias"), PEFT's lora_bias
+  bool use_rslora = false;                   // scale α/√r (Kalajdzievski 2023, rank-stabilised LoRA) instead of α/r
 };
+
+// The first key of `patterns` (file order) whose regex matches the whole module name as "(.*\.)?(KEY)", as PEFT's
+// get_pattern_key (peft/utils/other.py) picks the rank_pattern / alpha_pattern entry of a module.
+template <class Value>
+const Value* pattern_value(const std::vector<std::pair<std::string, Value>>& patterns, const std::string& module);
+
+// Throws ladle::Error naming the first PEFT option of `adapter` beyond plain LoRA (rank_pattern, alpha_pattern,
+// modules_to_save, lora_bias, use_rslora) and `use`, what cannot apply it.
+void require_plain_lora_adapter(const LoraAdapter& adapter, const std::string& use);
 
 // Adds an adapter (A Kaiming-uniform, B zero: see Projection::add_lora) to every dense layer the targets match
 // and freezes everything else: afterwards exactly the adapter parameters require grad. Returns the adapted
@@ -61,15 +79,17 @@ void load_lora_adapter(CausalLm& model, const LoraAdapter& adapter);
 void save_lora_adapter(const LoraAdapter& adapter, const std::filesystem::path& directory, bool overwrite = false);
 
 // Reads a PEFT LoRA folder. adapter_config.json is treated as hostile: besides the fields above, options ladle
-// does not implement (use_rslora, use_dora, rank_pattern, alpha_pattern, layers_to_transform, modules_to_save,
-// bias other than "none", a regular-expression target_modules) are refused with ladle::Error naming the file and
-// field. A folder with only a pickle adapter_model.bin is refused (unpickling can execute code).
+// does not implement (use_dora, layers_to_transform, bias other than "none", a regular-expression
+// target_modules) are refused with ladle::Error naming the file and field, as are rank_pattern / alpha_pattern
+// values that are not positive (r) or finite (alpha) and patterns that are not valid regular expressions. A folder
+// with only a pickle adapter_model.bin is refused (unpickling can execute code).
 LoraAdapter read_lora_adapter(const std::filesystem::path& directory);
 
 // Plain Hugging Face weights with every adapted weight W replaced by W + (alpha/r)·B·A (transposed to [in, out]
 // when fan_in_fan_out), computed in fp32 and stored in W's dtype; other tensors are shared with `base`. This is
-// PEFT's merge_and_unload. Throws ladle::Error naming the tensor when an adapted weight is missing from `base`,
-// the adapter lacks one of a lora_A/lora_B pair, or shapes disagree.
+// PEFT's merge_and_unload for a plain adapter (require_plain_lora_adapter; lib/merge/lora_merge.h applies the
+// rest). Throws ladle::Error naming the tensor when an adapted weight is missing from `base`, the adapter lacks
+// one of a lora_A/lora_B pair, or shapes disagree.
 NamedTensors merge_lora_into_base(const NamedTensors& base, const LoraAdapter& adapter);
 
 // The same on a live model: adds each update into its base weight and removes the adapters. Parameters keep

@@ -225,6 +225,11 @@ std::vector<std::int64_t> HfTokenizer::encode_with_special_tokens(const std::str
   return post_processor_ ? post_processor_->process(std::move(ids)) : ids;
 }
 
+std::optional<std::string> HfTokenizer::token(std::int64_t id) const {
+  if (id < 0 || id >= vocab_size() || !has_token_[id]) return std::nullopt;
+  return tokens_by_id_[id];
+}
+
 std::string HfTokenizer::token_of(std::int64_t id) const {
   if (id < 0 || id >= vocab_size()) {
     throw Error("token id " + std::to_string(id) + " is outside the vocabulary [0, " + std::to_string(vocab_size()) +

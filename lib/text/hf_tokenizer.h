@@ -58,6 +58,9 @@ class HfTokenizer final : public Tokenizer {
   std::optional<std::int64_t> bos_id() const override { return bos_id_; }
   std::optional<std::int64_t> eos_id() const override { return eos_id_; }
   std::optional<std::int64_t> pad_id() const override { return pad_id_; }
+  // The token an id stands for (added tokens included), or nullopt for an id outside the vocabulary or one that no
+  // token has.
+  std::optional<std::string> token(std::int64_t id) const;
   // Whether the id is a special added token (decode skips it).
   bool is_special(std::int64_t id) const;
   // tokenizer_config.json's add_bos_token (default: whether the post-processor starts with the bos token).

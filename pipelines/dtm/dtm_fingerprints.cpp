@@ -1,41 +1,18 @@
 #include "pipelines/dtm/dtm_fingerprints.h"
 
-#include <algorithm>
-#include <cstdio>
-#include <fstream>
-#include <sstream>
-
-#include "lib/io/atomic_file.h"
+#include "lib/io/stage_fingerprint.h"
 #include "lib/text/token_cache.h"
 
 namespace ladle::dtm {
 namespace {
 
 namespace fs = std::filesystem;
-
-// A model folder's files by name, size and modification time: a re-pretrained base model changes them, and
-// hashing gigabytes of weights on every run would not be worth it.
-nlohmann::json folder_identity(const fs::path& folder) {
-  std::vector<nlohmann::json> files;
-  std::error_code error;
-  for (const auto& entry : fs::recursive_directory_iterator(folder, error)) {
-    if (!entry.is_regular_file()) continue;
-    files.push_back({fs::relative(entry.path(), folder).string(), entry.file_size(),
-                     entry.last_write_time().time_since_epoch().count()});
-  }
-  std::sort(files.begin(), files.end());
-  return {{"path", folder.string()}, {"files", files}};
-}
+using io::fingerprint_of;
+using io::folder_identity;
 
 std::string content_hash(const fs::path& file) { return fingerprint_of(text::file_content_hash(file)); }
 
 }  // namespace
-
-std::string fingerprint_of(const nlohmann::json& inputs) {
-  char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(text::fnv1a_64(inputs.dump())));
-  return hex;
-}
 
 DtmFingerprints::DtmFingerprints(const DtmConfig& config, const DtmLayout& layout, const trainer::TrainConfig& base_train)
     : config_(config), layout_(layout), base_train_(base_train) {}
@@ -122,16 +99,10 @@ std::string DtmFingerprints::evaluation(const std::string& model) const {
                          {"seed", o.seed}});
 }
 
-std::string recorded_fingerprint(const fs::path& folder) {
-  std::ifstream in(folder / "dtm-fingerprint");
-  std::string fingerprint;
-  in >> fingerprint;
-  return fingerprint;
-}
+std::string recorded_fingerprint(const fs::path& folder) { return io::recorded_fingerprint(folder / "dtm-fingerprint"); }
 
 void record_fingerprint(const fs::path& folder, const std::string& fingerprint) {
-  fs::create_directories(folder);
-  io::write_file_atomically(folder / "dtm-fingerprint", fingerprint + "\n");
+  io::record_fingerprint(folder / "dtm-fingerprint", fingerprint);
 }
 
 }  // namespace ladle::dtm

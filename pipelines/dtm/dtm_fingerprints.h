@@ -1,4 +1,4 @@
-// Fingerprints of a DTM pipeline's stages: a hash of the settings a stage's output depends on and of its inputs'
+// Fingerprints of a DTM pipeline's stages (lib/io/stage_fingerprint.h): a hash of the settings a stage's output depends on and of its inputs'
 // fingerprints, recorded beside the output. A stage is reused only while its recorded fingerprint equals the one
 // the current config gives, so editing dtm.yml (K, a seed, the train section, the records) redoes the stages the
 // edit reaches and everything downstream, never silently reusing stale output. What each covers:
@@ -27,10 +27,6 @@
 #include "trainer/train_config.h"
 
 namespace ladle::dtm {
-
-// 16 hex digits of FNV-1a over the JSON text of `inputs` (a change detector, not a defence against crafted
-// collisions).
-std::string fingerprint_of(const nlohmann::json& inputs);
 
 class DtmFingerprints {
  public:

@@ -269,17 +269,41 @@ TEST_F(LoraTest, UnsupportedPeftOptionsAreRefused) {
   save_lora_adapter(lora_adapter(*model), dir_ / "adapter");
   json config;
   std::ifstream(dir_ / "adapter" / "adapter_config.json") >> config;
-  for (const auto& [field, value] : std::vector<std::pair<std::string, json>>{{"use_rslora", true},
+  for (const auto& [field, value] : std::vector<std::pair<std::string, json>>{{"use_dora", true},
                                                                               {"bias", "all"},
                                                                               {"target_modules", ".*proj"},
                                                                               {"peft_type", "IA3"},
-                                                                              {"rank_pattern", {{"q_proj", 16}}},
+                                                                              {"rank_pattern", {{"q_proj", 0}}},
                                                                               {"r", 0}}) {
     json changed = config;
     changed[field] = value;
     std::ofstream(dir_ / "adapter" / "adapter_config.json") << changed.dump();
     try {
       read_lora_adapter(dir_ / "adapter");
+      ADD_FAILURE() << field << " was accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("'" + field + "'"), std::string::npos) << e.what();
+    }
+  }
+}
+
+// `ladle merge lora` applies these (tests/merge/lora_peft_options_test.cpp); a live model cannot.
+TEST_F(LoraTest, OptionsOnlyTheMergeAppliesAreRefusedWhenLoading) {
+  auto model = create_causal_lm(tiny_llama(), 16);
+  add_lora_adapters(*model, options_for({"q_proj"}));
+  save_lora_adapter(lora_adapter(*model), dir_ / "adapter");
+  json config;
+  std::ifstream(dir_ / "adapter" / "adapter_config.json") >> config;
+  for (const auto& [field, value] : std::vector<std::pair<std::string, json>>{
+           {"use_rslora", true}, {"rank_pattern", {{"q_proj", 8}}}, {"alpha_pattern", {{"q_proj", 4}}},
+           {"modules_to_save", {"lm_head"}}, {"lora_bias", true}}) {
+    json changed = config;
+    changed[field] = value;
+    std::ofstream(dir_ / "adapter" / "adapter_config.json") << changed.dump();
+    const LoraAdapter read = read_lora_adapter(dir_ / "adapter");
+    auto fresh = create_causal_lm(tiny_llama(), 16);
+    try {
+      load_lora_adapter(*fresh, read);
       ADD_FAILURE() << field << " was accepted";
     } catch (const Error& e) {
       EXPECT_NE(std::string(e.what()).find("'" + field + "'"), std::string::npos) << e.what();
