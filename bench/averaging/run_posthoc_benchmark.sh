@@ -3,7 +3,8 @@
 # sigma_rel 0.05 and 0.10, at 4 steps) of a synthetic Llama-shaped model (bench/merge/make_checkpoints.py, about
 # 300 MB of fp32 each), page cache warm, against the I/O yardstick of the merge benchmark (bench/merge): reading
 # every snapshot once (cat > /dev/null) plus writing the output's bytes once with fsync (cat | dd conv=fsync), in
-# the same run on the same file system. Target: reconstruction time <= 1.3 x the I/O time.
+# the same run on the same file system, and ladle's start alone (`ladle version`). Target: reconstruction time
+# <= 1.3 x the I/O time.
 # Usage: bench/averaging/run_posthoc_benchmark.sh
 # Environment: LADLE (the ladle binary; default build/ladle), WORK (scratch folder; default
 # /var/tmp/ladle-posthoc-bench), REPEAT (interleaved rounds, the median is reported; default 3), THREADS (--threads;
@@ -59,11 +60,20 @@ io_once() {
   echo "$(now) - $start" | bc -l
   rm -f "$work/io-copy"
 }
+# ladle's start alone (loading libtorch and its ~290 libraries), which no command of a program linking it avoids.
+start_once() {
+  local start
+  start=$(now)
+  "$ladle" --quiet version > /dev/null
+  echo "$(now) - $start" | bc -l
+}
 io_times=()
 walls=()
+starts=()
 load_before=$(load)
 for _ in $(seq "$repeat"); do
   io_times+=("$(io_once)")
+  starts+=("$(start_once)")
   rm -rf "$work/out"
   cat "$models"/m*/*.safetensors > /dev/null
   start=$(now)
@@ -73,9 +83,12 @@ done
 load_after=$(load)
 io_time=$(printf '%s\n' "${io_times[@]}" | median)
 wall=$(printf '%s\n' "${walls[@]}" | median)
+start_time=$(printf '%s\n' "${starts[@]}" | median)
 rm -rf "$work/out"
 gib() { echo "scale=2; $1 / 1073741824" | bc -l; }
 echo "snapshots: 8 x $(gib $((snapshot_bytes / 8))) GiB (fp32), output $(gib "$output_bytes") GiB, --threads $threads;" \
   "load $load_before-$load_after"
 printf 'I/O time (read snapshots once + write output once, fsync): %.2f s; posthoc-ema: %.2f s; ratio %.2f (medians of %s)\n' \
   "$io_time" "$wall" "$(echo "$wall / $io_time" | bc -l)" "$repeat"
+printf 'of which ladle starting (`ladle version`): %.2f s; posthoc-ema beyond the start: %.2f s, ratio %.2f\n' \
+  "$start_time" "$(echo "$wall - $start_time" | bc -l)" "$(echo "($wall - $start_time) / $io_time" | bc -l)"
