@@ -11,6 +11,7 @@
 
 #include "clustering/npy.h"
 #include "clustering/tfidf_embedder.h"
+#include "pipelines/dtm/dtm_fingerprints.h"
 #include "tests/pipelines/dtm/dtm_fixture.h"
 #include "tests/support/test_helpers.h"
 
@@ -57,6 +58,27 @@ TEST(DtmTfidfEmbedder, ClustersByTfidfAndTheEnsembleRoutesWithTheSavedEmbedder) 
   const auto ensemble = nlohmann::json::parse(read_text_file(fixture.out("evaluate/ensemble.json")));
   EXPECT_GT(ensemble["metrics"]["valid/examples"].get<double>(), 0);
   EXPECT_TRUE(contains(read_text_file(fixture.out("report/report.md")), "| c-BTM ensemble |"));
+}
+
+// The embed fingerprint of a config: its embeddings are reused exactly while this stays the same.
+std::string embed_fingerprint(const DtmFixture& fixture, const std::string& embed) {
+  const std::string text = "train: {model: {path: base}, tokenizer: {type: byte}, data: {train: train.jsonl}}\n"
+                           "evaluation: {valid: valid.jsonl}\nembed: " + embed + "\n";
+  const DtmConfig config = DtmConfig::from_yaml(text, "dtm.yml", fixture.dir);
+  const trainer::TrainConfig train = config.train_config();
+  const DtmLayout layout{config.output_dir};
+  return DtmFingerprints(config, layout, train).embed();
+}
+
+TEST(DtmTfidfEmbedder, OnlyANonDefaultEmbedderEntersTheEmbedFingerprint) {
+  const DtmFixture fixture("dtm-tfidf-fingerprint", kNoBaselines);
+  const std::string default_embedder = embed_fingerprint(fixture, "{}");
+  // Naming the default, or setting a key only tfidf reads, keeps the embeddings of earlier runs.
+  EXPECT_EQ(embed_fingerprint(fixture, "{embedder: hidden_states}"), default_embedder);
+  EXPECT_EQ(embed_fingerprint(fixture, "{dimensions: 7}"), default_embedder);
+  const std::string tfidf = embed_fingerprint(fixture, "{embedder: tfidf}");
+  EXPECT_NE(tfidf, default_embedder);
+  EXPECT_NE(embed_fingerprint(fixture, "{embedder: tfidf, dimensions: 7}"), tfidf);
 }
 
 TEST(DtmTfidfEmbedder, ABadEmbedderIsAnErrorNamingTheKey) {
