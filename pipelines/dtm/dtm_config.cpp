@@ -115,11 +115,23 @@ const Schema<clustering::EmbedderOptions>& embedder_schema() {
   return schema;
 }
 
+const Schema<clustering::TfidfOptions>& tfidf_schema() {
+  static const auto schema = Schema<clustering::TfidfOptions>("").field(
+      "dimensions", &clustering::TfidfOptions::dimensions, at_least(1),
+      "tfidf: the SVD dimensions kept (c-BTM's 100; fewer when the records' matrix has a lower rank)");
+  return schema;
+}
+
 const Schema<DtmEmbedConfig>& embed_schema() {
   static const auto schema =
-      Schema<DtmEmbedConfig>("The embedding of every training record by the base model, which k-means clusters.")
+      Schema<DtmEmbedConfig>("The embedding of every training record, which k-means clusters.")
+          .choice("embedder", &DtmEmbedConfig::embedder_kind,
+                  Choices<DtmEmbedder>{{"hidden_states", DtmEmbedder::hidden_states}, {"tfidf", DtmEmbedder::tfidf}},
+                  "hidden_states: the base model's pooled hidden states; tfidf: TF-IDF of the text reduced by "
+                  "truncated SVD (c-BTM's embedder; the c-BTM ensemble routes prompts with the fitted one)")
           .keys_of(&DtmEmbedConfig::embedder, embedder_schema())
-          .field("bf16", &DtmEmbedConfig::bf16, "embed under bf16 autocast");
+          .keys_of(&DtmEmbedConfig::tfidf, tfidf_schema())
+          .field("bf16", &DtmEmbedConfig::bf16, "embed under bf16 autocast (hidden_states)");
   return schema;
 }
 

@@ -8,7 +8,8 @@
 //   records: 0                        # a seeded random subset of the training records (0: all of data.train)
 //   device: cpu                       # where every stage runs, training included (lib/config/device_value.h)
 //   seeds: [0]                        # replicates: every method once per seed, the report with intervals over them
-//   embed:    {text: response, pooling: mean, layer: -1, batch_size: 32, max_length: 256, bf16: true}
+//   embed:    {embedder: hidden_states, text: response, pooling: mean, layer: -1, batch_size: 32, max_length: 256,
+//              bf16: true, dimensions: 100}   (embedder: tfidf is c-BTM's TF-IDF + truncated SVD to dimensions)
 //   cluster:  {k: 4, iterations: 20, nredo: 1, seed: 1234, spherical: false, max_points_per_centroid: 0}
 //             (k: [1, 2, 4, 8] sweeps K: a report row and plot point per K, K = 1 being vanilla)
 //   merge:    {merge_method: linear, parameters: {}, model_parameters: {}, dtype: float32, size_weighted: false,
@@ -23,7 +24,8 @@
 //
 // Where the defaults differ from the DTM authors' setup (and do not claim to follow it): they embed responses with a
 // separate sentence encoder, ladle with the base model's hidden states (embed:); they run 1,500 k-means iterations,
-// ladle 20 (cluster.iterations).
+// ladle 20 (cluster.iterations). embed.embedder: tfidf follows c-BTM (Gururangan et al. 2023) but for their stop
+// words and number folding (clustering/tfidf_embedder.h) and the text embedded (DtmEmbedConfig).
 //
 // The base model is the train config's model.path (a Hugging Face folder); every run fine-tunes it. Relative
 // paths resolve against the folder of the file that holds them (an inline `train:` mapping: dtm.yml's folder), or
@@ -43,6 +45,7 @@
 #include "trainer/heldout_evaluator.h"
 #include "clustering/cluster_posterior.h"
 #include "clustering/embedder.h"
+#include "clustering/tfidf_embedder.h"
 #include "clustering/kmeans.h"
 #include "trainer/train_config.h"
 
@@ -54,11 +57,23 @@ struct DtmTrainSource {
   std::string key;                                     // of the training config in it: "" or "train"
 };
 
+// What turns a record's text into the vector k-means clusters.
+enum class DtmEmbedder {
+  hidden_states,  // the base model's pooled hidden states (clustering/embedder.h)
+  tfidf,          // TF-IDF reduced by truncated SVD, c-BTM's choice (clustering/tfidf_embedder.h)
+};
+
 struct DtmEmbedConfig {
-  // Which text, pooling, layer, batch and length (clustering/embedder.h). The defaults follow the DTM authors,
-  // who embed each instance's response.
+  DtmEmbedder embedder_kind = DtmEmbedder::hidden_states;
+  // Which text (either embedder), pooling, layer, batch and length (hidden_states only; clustering/embedder.h).
+  // The defaults follow the DTM authors, who embed each instance's response; c-BTM embeds whole documents, so
+  // text: both is the setting closest to theirs for tfidf (the default stays response, so that switching the
+  // embedder changes one thing). The c-BTM ensemble routes on the prompt with either embedder, as c-BTM does.
   clustering::EmbedderOptions embedder;
-  bool bf16 = true;  // embed under bf16 autocast (fast on CPUs with AVX512_BF16; docs/building.md §3)
+  // tfidf's SVD dimensions (c-BTM's 100). Where ladle's TF-IDF differs from theirs (stop words, numbers, exact
+  // SVD): clustering/tfidf_embedder.h.
+  clustering::TfidfOptions tfidf;
+  bool bf16 = true;  // embed under bf16 autocast (hidden_states; fast on CPUs with AVX512_BF16; docs/building.md §3)
 };
 
 // k-means over the embeddings: K, or the Ks of a sweep, and faiss's knobs.

@@ -79,9 +79,18 @@ class PromptRouter {
   }
 
   clustering::FloatMatrix weights_of(const std::vector<text::InstructionRecord>& prompts) const {
+    return clustering::cluster_posterior(embeddings_of(prompts), inputs_.centroids, inputs_.posterior);
+  }
+
+  clustering::FloatMatrix embeddings_of(const std::vector<text::InstructionRecord>& prompts) const {
+    if (inputs_.tfidf) {
+      std::vector<std::string> texts;
+      for (const auto& prompt : prompts) texts.push_back(clustering::embedding_text(prompt, inputs_.embedder.text));
+      return inputs_.tfidf->embed(texts);
+    }
     const trainer::Bf16Autocast autocast(inputs_.bf16, inputs_.base->device());
     const clustering::Embedder embedder(inputs_.base, inputs_.tokenizer, inputs_.embedder);
-    return clustering::cluster_posterior(embedder.embed(prompts), inputs_.centroids, inputs_.posterior);
+    return embedder.embed(prompts);
   }
 
   DtmEnsembleInputs inputs_;

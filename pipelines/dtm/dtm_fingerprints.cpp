@@ -36,6 +36,12 @@ std::string DtmFingerprints::embed() const {
                              {"max_length", embedder.max_length},
                              {"add_bos", embedder.add_bos},
                              {"bf16", config_.embed.bf16}});
+    // Only a non-default embedder enters the hash, so that the embeddings of earlier runs keep their fingerprint.
+    if (config_.embed.embedder_kind == DtmEmbedder::tfidf) {
+      embed_ = fingerprint_of({{"hidden_states", *embed_},
+                               {"embedder", "tfidf"},
+                               {"dimensions", config_.embed.tfidf.dimensions}});
+    }
   }
   return *embed_;
 }

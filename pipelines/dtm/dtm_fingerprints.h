@@ -4,6 +4,7 @@
 // edit reaches and everything downstream, never silently reusing stale output. What each covers:
 //   embed       data.train's bytes, records, the base seed (it picks the subset), skip_bad_lines, the base model's
 //               files (name, size, modification time), the tokenizer section, the embed section but batch_size
+//               (embedder and dimensions only when the embedder is tfidf)
 //   cluster     embed's, the cluster section (its K), and the replicate's seed (one per replicate and K)
 //   run         its data's stage (cluster for sub-models, embed for vanilla and soup runs), and its whole training
 //               config as the trainer resolves it (TrainConfig::to_json) but threads and overwrite_output_dir

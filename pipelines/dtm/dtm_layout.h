@@ -1,7 +1,8 @@
 // DtmLayout: where each stage of a DTM pipeline keeps its output under the config's output_dir. Every folder and
 // file below appears only when complete (written under a temporary name and renamed), so its existence is what
 // "the stage is done" means:
-//   embed/            train.jsonl (the records clustered and trained on), embeddings.npy, embed.json
+//   embed/            train.jsonl (the records clustered and trained on), embeddings.npy, embed.json, and with
+//                     embed.embedder tfidf the fitted TF-IDF (clustering/tfidf_embedder.h files) the ensemble reuses
 //   cluster/kmeans/   the k-means partition (clustering/partition.h files), its report, cluster-<k>.jsonl subsets
 //   cluster/random/   the random split with the same sizes, likewise
 // Every folder and file of a replicate with seed s > 0 (dtm_config.h `seeds`) has its name suffixed "-seed<s>"

@@ -11,6 +11,7 @@
 #include "callbacks/model_soup.h"
 #include "clustering/balanced_assignment.h"
 #include "clustering/embedder.h"
+#include "clustering/tfidf_embedder.h"
 #include "clustering/kmeans.h"
 #include "clustering/npy.h"
 #include "clustering/partition.h"
@@ -241,21 +242,14 @@ void DtmPipeline::embed() {
                 std::to_string(records.size()));
   }
 
-  auto tokenizer = trainer::load_tokenizer(base_train_);
-  auto model = model::load_causal_lm(base_train_.model.path, model::resolve_device(config_.device));
-  model->eval();
-  LADLE_LOG(info) << "dtm: embedding the " << clustering::embed_text_name(config_.embed.embedder.text) << " of "
-                  << records.size() << " records with " << base_train_.model.path.string();
-  clustering::FloatMatrix embeddings;
-  {
-    const trainer::Bf16Autocast autocast(config_.embed.bf16, model->device());
-    embeddings = clustering::Embedder(model, tokenizer, config_.embed.embedder).embed(records);
-  }
   io::AtomicDirectory out(layout_.embed_dir(), /*overwrite=*/true);
+  const clustering::FloatMatrix embeddings = embed_records(records, out.path());
   io::write_file_atomically(out.path() / layout_.records_file().filename(), joined_lines(lines, line_indices));
   clustering::write_npy(out.path() / layout_.embeddings_file().filename(), embeddings);
   const nlohmann::json info = {{"source", source.string()},
                                {"records", records.size()},
+                               {"embedder", config_.embed.embedder_kind == DtmEmbedder::tfidf ? "tfidf"
+                                                                                             : "hidden_states"},
                                {"model", base_train_.model.path.string()},
                                {"text", clustering::embed_text_name(config_.embed.embedder.text)},
                                {"pooling", clustering::pooling_name(config_.embed.embedder.pooling)},
@@ -264,6 +258,29 @@ void DtmPipeline::embed() {
   io::write_file_atomically(out.path() / "embed.json", info.dump(2) + "\n");
   record_fingerprint(out.path(), fingerprint);
   out.commit();
+}
+
+clustering::FloatMatrix DtmPipeline::embed_records(const std::vector<text::InstructionRecord>& records,
+                                                   const fs::path& folder) const {
+  const clustering::EmbedText text = config_.embed.embedder.text;
+  if (config_.embed.embedder_kind == DtmEmbedder::tfidf) {
+    LADLE_LOG(info) << "dtm: embedding the " << clustering::embed_text_name(text) << " of " << records.size()
+                    << " records by TF-IDF and truncated SVD";
+    std::vector<std::string> texts;
+    for (const auto& record : records) texts.push_back(clustering::embedding_text(record, text));
+    const auto embedder = clustering::TfidfEmbedder::fit(texts, config_.embed.tfidf);
+    embedder.save(folder);
+    LADLE_LOG(info) << "dtm: " << embedder.vocabulary().size() << " terms, " << embedder.dimensions()
+                    << " SVD dimensions";
+    return embedder.embed(texts);
+  }
+  auto tokenizer = trainer::load_tokenizer(base_train_);
+  auto model = model::load_causal_lm(base_train_.model.path, model::resolve_device(config_.device));
+  model->eval();
+  LADLE_LOG(info) << "dtm: embedding the " << clustering::embed_text_name(text) << " of " << records.size()
+                  << " records with " << base_train_.model.path.string();
+  const trainer::Bf16Autocast autocast(config_.embed.bf16, model->device());
+  return clustering::Embedder(model, tokenizer, config_.embed.embedder).embed(records);
 }
 
 void DtmPipeline::cluster() {
@@ -645,8 +662,12 @@ std::shared_ptr<model::CausalLm> DtmPipeline::ensemble_model(const EvaluatedMode
     std::copy(centre, centre + partition.centroids.cols, inputs.centroids.row(static_cast<std::int64_t>(j)));
     inputs.experts.push_back(model::load_causal_lm(layout_.run_dir(model.runs[j].name) / "final", device));
   }
-  inputs.base = model::load_causal_lm(base_train_.model.path, device);
-  inputs.base->eval();
+  if (config_.embed.embedder_kind == DtmEmbedder::tfidf) {
+    inputs.tfidf = std::make_shared<const clustering::TfidfEmbedder>(clustering::TfidfEmbedder::load(layout_.embed_dir()));
+  } else {
+    inputs.base = model::load_causal_lm(base_train_.model.path, device);
+    inputs.base->eval();
+  }
   inputs.tokenizer = trainer::load_tokenizer(base_train_);
   inputs.chat_format = trainer::TrainingData{}.chat_template;  // as trainer::HeldOutEvaluator tokenizes the sets
   inputs.embedder = config_.embed.embedder;

@@ -1,7 +1,8 @@
 // DtmPipeline: Disperse-Then-Merge (Fu et al., ACL Findings 2024) end to end, as stages that each leave their
 // output on disk (dtm_layout.h) and are skipped when it is there, newer than their inputs and made under the same
 // settings (dtm_fingerprints.h: editing dtm.yml redoes what the edit reaches and everything downstream):
-//   embed     the training records' embeddings with the base model (clustering/embedder.h)
+//   embed     the training records' embeddings with the base model (clustering/embedder.h), or by TF-IDF and
+//             truncated SVD fitted to them (embed.embedder: tfidf; clustering/tfidf_embedder.h)
 //   cluster   faiss k-means into K clusters, and a random split with the same sizes; one JSONL per cluster
 //   train     the runs of dtm_runs.h (sub-models and baselines), in child processes, `jobs` at once; an
 //             unfinished run resumes from its latest checkpoint
@@ -76,6 +77,9 @@ class DtmPipeline {
 
  private:
   void embed();
+  // The embeddings of `records` as embed.embedder makes them; tfidf saves its fitted embedder into `folder`.
+  clustering::FloatMatrix embed_records(const std::vector<text::InstructionRecord>& records,
+                                        const std::filesystem::path& folder) const;
   void cluster();
   // The k-means partition into k clusters and the random split of one seed.
   void cluster_replicate(std::uint64_t replicate, std::int64_t k);
