@@ -1,7 +1,7 @@
 // A multi-stage merge recipe (mergekit-multi): one file of several YAML documents separated by `---` lines, each a
 // merge config. A document's `name` names its output, and a later document uses that output by writing the name
 // where a model path goes (models[].model, base_model, slices[].sources[].model, slices[].base_model,
-// tokenizer_source), as mergekit-multi substitutes names that equal a stage's (scripts/multimerge.py,
+// tokenizer_source), as mergekit-multi substitutes names that equal a stage's (mergekit's multimerge script,
 // patched_config):
 //   name: math-code
 //   merge_method: linear
