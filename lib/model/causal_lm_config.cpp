@@ -47,6 +47,11 @@ constexpr ArchitectureInfo kArchitectures[] = {
 constexpr double kMaxSize = 2147483648.0;
 
 ValueRange size_range() { return in_closed(1, kMaxSize); }
+// The deepest released decoders have 126 layers (Llama 3.1 405B); 2^16 leaves room for any model and keeps the
+// per-layer lists (layer_types, read and written layer by layer) small. A fuzzed config.json with 60,000,000
+// layers ran the fuzzer out of memory writing layer_types.
+constexpr double kMaxLayers = 65536.0;
+ValueRange layer_count_range() { return in_closed(1, kMaxLayers); }
 ValueRange probability_range() { return in_closed_open(0, 1); }
 
 const ArchitectureInfo* find_architecture(const std::string& architecture) {
@@ -153,7 +158,7 @@ Schema<CausalLmConfig>& add_llama_keys(Schema<CausalLmConfig>& schema, HeadKey k
       .required()
       .field("intermediate_size", &CausalLmConfig::intermediate_size, size, "width of the MLP's hidden layer")
       .required()
-      .field("num_hidden_layers", &CausalLmConfig::num_hidden_layers, size, "decoder blocks")
+      .field("num_hidden_layers", &CausalLmConfig::num_hidden_layers, layer_count_range(), "decoder blocks")
       .required()
       .field("num_attention_heads", &CausalLmConfig::num_attention_heads, size, "query heads")
       .required()
@@ -229,7 +234,7 @@ Schema<CausalLmConfig> gpt2_schema() {
       .required()
       .field("n_embd", &CausalLmConfig::hidden_size, size, "width of the residual stream")
       .required()
-      .field("n_layer", &CausalLmConfig::num_hidden_layers, size, "decoder blocks")
+      .field("n_layer", &CausalLmConfig::num_hidden_layers, layer_count_range(), "decoder blocks")
       .required()
       .field("n_head", &CausalLmConfig::num_attention_heads, size, "attention heads")
       .required()

@@ -151,6 +151,17 @@ TEST(CausalLmConfig, BooleanIsNotAnInteger) {
   EXPECT_NE(parse_error(fields).find("num_hidden_layers: expected a whole number"), std::string::npos);
 }
 
+// Found by the causal_lm_config fuzz target: 60,000,000 layers passed the size bound and writing the config's
+// layer_types back out ran out of memory. Layer counts have a bound of their own.
+TEST(CausalLmConfig, LayerCountsBeyondTwoToTheSixteenAreRejected) {
+  json fields = llama_json();
+  fields["num_hidden_layers"] = 60000000;
+  EXPECT_NE(parse_error(fields).find("num_hidden_layers: expected a whole number in [1, 65536]"), std::string::npos)
+      << parse_error(fields);
+  fields["num_hidden_layers"] = 65536;
+  EXPECT_EQ(CausalLmConfig::from_json(fields, "model/config.json").num_hidden_layers, 65536);
+}
+
 TEST(CausalLmConfig, NonPositiveAndHugeSizesAreRejected) {
   for (const json& value : {json(0), json(-4), json(1.5), json(std::int64_t{1} << 40)}) {
     json fields = llama_json();
