@@ -290,7 +290,11 @@ TEST_F(MergeRecipeCliTest, KilledRecipeLeavesOnlyCompleteStagesOrPartialLeftover
   const std::vector<std::string> args = {"--quiet", "merge", (dir_ / "recipe.yml").string(), (dir_ / "out").string()};
   const std::size_t tensors = models_.at("a").size();
   std::size_t stages_seen = 0;
-  for (const int eighths : {3, 4, 5, 6, 7}) {
+  // Kills at 3/8 .. 7/8 of the uninterrupted run's time, then (on a loaded machine, where a run can take several
+  // times as long) later ones, until a kill comes after some stage is complete: a kill after the run has ended
+  // leaves the finished output, which is checked like any stage.
+  for (const int eighths : {3, 4, 5, 6, 7, 8, 12, 16, 32}) {
+    if (eighths > 7 && stages_seen > 0) break;
     ladle::testing::run_ladle_killed_after(args, full * eighths / 8);
     std::vector<fs::path> outputs = {dir_ / "out"};
     if (fs::exists(dir_ / "out.stages")) {
