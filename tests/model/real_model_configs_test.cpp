@@ -276,7 +276,7 @@ TEST_F(RealModelConfigs, MissingShapeKeyNamesTheFile) {
 TEST_F(RealModelConfigs, BadValueNamesFileLineAndKey) {
   const fs::path path = write("bad", with_line(kLlama3_2_1B, "num_hidden_layers", "-16"));
   EXPECT_EQ(error_message([&] { CausalLmConfig::from_file(path); }),
-            path.string() + ":18: num_hidden_layers: expected a whole number in [1, 2147483648], got -16");
+            path.string() + ":18: num_hidden_layers: expected a whole number in [1, 65536], got -16");
 }
 
 TEST_F(RealModelConfigs, UnsupportedFeaturesAreRefusedByName) {
