@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "lib/log/log.h"
+#include "lib/model/device.h"
 #include "lib/util/error.h"
 #include "lib/util/string_affixes.h"
 
@@ -65,6 +66,15 @@ DistributedEnvironment DistributedEnvironment::from_environment() {
   environment.master_addr = std::getenv("MASTER_ADDR");
   environment.master_port = environment_integer("MASTER_PORT", 0, 1, 65535);
   return environment;
+}
+
+at::Device process_device(at::Device device, const DistributedEnvironment& environment) {
+  if (!device.is_cuda() || device.has_index() || environment.world_size == 1) return device;
+  const std::string name = "cuda:" + std::to_string(environment.local_rank);
+  if (const std::string problem = model::device_problem(name); !problem.empty()) {
+    throw Error("LOCAL_RANK=" + std::to_string(environment.local_rank) + " picks " + name + ": " + problem);
+  }
+  return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(environment.local_rank));
 }
 
 struct ProcessGroup::Impl {

@@ -31,6 +31,11 @@ struct DistributedEnvironment {
   static DistributedEnvironment from_environment();
 };
 
+// The device this process trains on: `device` as resolved from the config (model::resolve_device), except that a
+// CUDA device without an index in a run of several processes becomes cuda:LOCAL_RANK, one GPU per process as
+// torchrun lays them out (an explicit cuda:N is kept: the user chose it).
+at::Device process_device(at::Device device, const DistributedEnvironment& environment);
+
 // A process group, or its single-process stand-in where every collective returns its input.
 class ProcessGroup {
  public:

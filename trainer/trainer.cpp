@@ -566,10 +566,12 @@ Trainer::Trainer(TrainConfig config) {
   auto config_callbacks = make_config_callbacks(config);
   configure_threads(config.threads);
   if (config.retain_freed_memory) retain_freed_memory();
-  auto group = join_process_group(config, model::resolve_device(config.device));
+  const at::Device device =
+      process_device(model::resolve_device(config.device), DistributedEnvironment::from_environment());
+  auto group = join_process_group(config, device);
   auto tokenizer = load_tokenizer(config);
   auto data = load_training_data(config, tokenizer, config.output_dir / "cache");
-  auto model = load_model(config, *tokenizer);
+  auto model = load_model(config, *tokenizer, device);
   impl_ = std::make_unique<Impl>(std::move(config), std::move(config_callbacks), std::move(model), std::move(data),
                                  std::move(group));
 }

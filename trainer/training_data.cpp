@@ -4,7 +4,6 @@
 
 #include "lib/log/log.h"
 #include "lib/model/causal_lm_factory.h"
-#include "lib/model/device.h"
 #include "lib/io/checkpoint_reader.h"
 #include "lib/io/json_file.h"
 #include "lib/text/byte_tokenizer.h"
@@ -179,8 +178,8 @@ TrainingData load_training_data(const TrainConfig& config, std::shared_ptr<const
   return data;
 }
 
-std::shared_ptr<model::CausalLm> load_model(const TrainConfig& config, const text::Tokenizer& tokenizer) {
-  const c10::Device device = model::resolve_device(config.device);
+std::shared_ptr<model::CausalLm> load_model(const TrainConfig& config, const text::Tokenizer& tokenizer,
+                                           c10::Device device) {
   std::shared_ptr<model::CausalLm> model;
   if (!config.model.path.empty()) {
     require_finite_weights(config.model.path);

@@ -50,9 +50,10 @@ std::shared_ptr<const text::ChatFormat> load_chat_format(const TrainConfig& conf
 TrainingData load_training_data(const TrainConfig& config, std::shared_ptr<const text::Tokenizer> tokenizer,
                                 const std::filesystem::path& cache_dir);
 
-// The model to train, on config.device: config.model.path loaded in fp32, or a fresh model from config.model.config /
+// The model to train, on `device` (config.device as this process resolves it: process_device): config.model.path loaded in fp32, or a fresh model from config.model.config /
 // config_file (vocab_size, bos/eos/pad ids defaulting to the tokenizer's) initialised from init_seed. Throws
 // ladle::Error when the tokenizer's ids do not fit the model's vocabulary.
-std::shared_ptr<model::CausalLm> load_model(const TrainConfig& config, const text::Tokenizer& tokenizer);
+std::shared_ptr<model::CausalLm> load_model(const TrainConfig& config, const text::Tokenizer& tokenizer,
+                                           c10::Device device);
 
 }  // namespace ladle::trainer

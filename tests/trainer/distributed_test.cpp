@@ -5,6 +5,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <torch/cuda.h>
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -125,6 +127,24 @@ TEST(DistributedEnvironment, WorldSizeWithoutRankNamesTheMissingVariable) {
   EXPECT_TRUE(ladle::testing::contains(message, "RANK is not set")) << message;
   EXPECT_TRUE(ladle::testing::contains(out_of_range, "RANK=5 is outside [0, 1]")) << out_of_range;
   EXPECT_EQ(DistributedEnvironment::from_environment().world_size, 1);
+}
+
+TEST(DistributedEnvironment, AProcessOfSeveralTrainsOnTheGpuItsLocalRankNames) {
+  DistributedEnvironment two_processes;
+  two_processes.world_size = 2;
+  two_processes.rank = 1;
+  two_processes.local_rank = 1;
+  // Kept as given: the CPU, an explicit GPU, and any device in a single-process run.
+  EXPECT_EQ(process_device(at::Device(at::kCPU), two_processes), at::Device(at::kCPU));
+  EXPECT_EQ(process_device(at::Device(at::kCUDA, 0), two_processes), at::Device(at::kCUDA, 0));
+  EXPECT_EQ(process_device(at::Device(at::kCUDA), DistributedEnvironment{}), at::Device(at::kCUDA));
+  // `cuda` in a run of several processes is cuda:LOCAL_RANK; here, without CUDA, that device is refused by name.
+  if (torch::cuda::device_count() > 1) {
+    EXPECT_EQ(process_device(at::Device(at::kCUDA), two_processes), at::Device(at::kCUDA, 1));
+  } else {
+    const auto message = ladle::testing::error_message([&] { process_device(at::Device(at::kCUDA), two_processes); });
+    EXPECT_TRUE(ladle::testing::contains(message, "LOCAL_RANK=1 picks cuda:1: ")) << message;
+  }
 }
 
 }  // namespace
