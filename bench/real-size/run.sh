@@ -8,7 +8,8 @@
 #      (python_lora_loop.py), alternating REPEAT times: steady-state tokens/s of both, and their ratio;
 #   3. (Qwen3) a second fine-tune with another seed and `ladle merge` (linear, equal weights) of the two;
 #   4. (Qwen3) `ladle dtm` with a small `records` subset.
-# Every step appends one JSON line to WORK/results.jsonl; the last lines printed are the summary.
+# Every step appends one JSON line to WORK/results.jsonl; the last lines printed are the summary. Run again after an
+# interruption, it skips the steps whose lines are already there (remove results.jsonl to start over).
 #
 #   bench/real-size/run.sh [qwen3-0.6b] [llama-3.2-1b]        (default: both)
 # Environment: BUILD (a built ladle tree; default build), WORK (default /var/tmp/ladle-real-size), THREADS (default:
@@ -55,6 +56,9 @@ PY
   tail -1 "$results"
 }
 
+# True when a step of that name has its line in results.jsonl already (a rerun goes on where the last one stopped).
+finished() { [ -f "$results" ] && grep -q "\"name\": \"$1\"" "$results"; }
+
 for model in "${models[@]}"; do
   folder=$work/$model
   if [ ! -f "$folder/model.safetensors" ]; then
@@ -64,9 +68,11 @@ for model in "${models[@]}"; do
   common=(train --config "$here/lora.yml" --set "model.path=$folder" --set "threads=$threads" --set "batch_size=$batch"
           --set "data.max_length=$seq" --set overwrite_output_dir=true)
   # 1. LoRA on the instruction data through the model's chat template.
-  timed_run "train-$model" "$ladle" "${common[@]}" --set "output_dir=$work/runs/$model-seed0" --set "max_steps=$steps"
+  finished "train-$model" ||
+    timed_run "train-$model" "$ladle" "${common[@]}" --set "output_dir=$work/runs/$model-seed0" --set "max_steps=$steps"
   # 2. Throughput on identical shapes, ladle and Python alternating.
   for ((i = 0; i < repeat; i++)); do
+    finished "blocks-$model-python-$i" && continue
     timed_run "blocks-$model-ladle-$i" "$ladle" "${common[@]}" --set "output_dir=$work/runs/$model-blocks" \
       --set data.format=text --set "data.train=$repo/data/corpus/valid.txt" --set "data.block_size=$seq" \
       --set "max_steps=$((warmup + timed))" --set lora.save_merged=false
@@ -75,7 +81,8 @@ for model in "${models[@]}"; do
     tail -1 "$results"
     timed_run "blocks-$model-python-$i" $python "$here/python_lora_loop.py" "$folder" --batch "$batch" --seq "$seq" \
       --warmup "$warmup" --steps "$timed" --threads "$threads"
-    $python -c 'import json,sys; line = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1]); line["model"] = sys.argv[2]; print(json.dumps(line))' \
+    # The loop's JSON line is the first line of the log (/usr/bin/time's report follows it).
+    $python -c 'import json,sys; line = json.loads(next(l for l in open(sys.argv[1]) if l.startswith("{"))); line["model"] = sys.argv[2]; print(json.dumps(line))' \
       "$work/blocks-$model-python-$i.log" "$model" >> "$results"
     tail -1 "$results"
   done
@@ -86,7 +93,8 @@ if [[ " ${models[*]} " == *" qwen3-0.6b "* ]]; then
   common=(train --config "$here/lora.yml" --set "model.path=$folder" --set "threads=$threads" --set "batch_size=$batch"
           --set "data.max_length=$seq" --set overwrite_output_dir=true)
   # 3. A second fine-tune, and the merge of the two.
-  timed_run train-qwen3-0.6b-seed1 "$ladle" "${common[@]}" --set "output_dir=$work/runs/qwen3-0.6b-seed1" \
+  finished train-qwen3-0.6b-seed1 ||
+    timed_run train-qwen3-0.6b-seed1 "$ladle" "${common[@]}" --set "output_dir=$work/runs/qwen3-0.6b-seed1" \
     --set "max_steps=$steps" --set seed=1
   cat > "$work/merge.yml" <<EOF
 merge_method: linear
@@ -96,7 +104,8 @@ models:
 dtype: float32
 out_dtype: bfloat16
 EOF
-  timed_run merge-qwen3-0.6b "$ladle" merge "$work/merge.yml" "$work/runs/qwen3-0.6b-merged" --overwrite \
+  finished merge-qwen3-0.6b ||
+    timed_run merge-qwen3-0.6b "$ladle" merge "$work/merge.yml" "$work/runs/qwen3-0.6b-merged" --overwrite \
     --threads "$threads"
   # 4. DTM on a small subset of the records: embed, k-means, 2 LoRA runs, their merge, evaluation.
   cat > "$work/dtm.yml" <<EOF
@@ -110,7 +119,7 @@ cluster: {k: 2}
 evaluation: {valid: $repo/data/instructions/messages/valid.jsonl, max_examples: 16, generation_examples: 0, batch_size: 8}
 baselines: {vanilla: false, random_split: false, uniform_soup: false}
 EOF
-  timed_run dtm-qwen3-0.6b "$ladle" dtm --config "$work/dtm.yml"
+  finished dtm-qwen3-0.6b || timed_run dtm-qwen3-0.6b "$ladle" dtm --config "$work/dtm.yml"
 fi
 
 $python "$here/summary.py" "$results" "$work" "$batch" "$seq"
