@@ -32,6 +32,9 @@ struct CheckFinding {
 struct MergeCheckReport {
   std::string config_label;  // the config file
   std::vector<std::string> model_lines;  // one line per model: name, architecture, layers, tensors, dtypes, vocab
+  // With a tokenizer setting: the output vocabulary, then per model the tokens it adds, lacks (and the rule that
+  // gives their rows) and has beyond the output, and pad_to_multiple_of's rows.
+  std::vector<std::string> vocabulary_lines;
   std::vector<CheckFinding> findings;
 
   bool has_errors() const;
