@@ -557,7 +557,7 @@ const Schema<MergeConfig>& merge_config_schema() {
                   "the older form of tokenizer.source (none: the reference model's tokenizer files are copied and "
                   "vocabulary matrices cut to the fewest rows)")
           .custom("tokenizer", &MergeConfig::tokenizer, tokenizer_section_value(),
-                  "the output vocabulary: source, per-token rows, pad_to_multiple_of (section tokenizer)")
+                  "the output vocabulary: source, per-token rows, pad_to_multiple_of (the tokenizer section below)")
           .field("name", &MergeConfig::name,
                  "a stage's name in a multi-document recipe (`---` between documents): later documents use its "
                  "output as a model by this name (mergekit-multi's key)")
