@@ -97,9 +97,9 @@ void LoraDeltaMerger::check_config(const MergeConfig& config) const {
   if (config.models.empty()) {
     throw Error(config.where(0) + ": slices: adapters are merged whole; list them under 'models'");
   }
-  if (config.tokenizer_source) {
-    throw Error(config.where(config.tokenizer_source->line) +
-                ": tokenizer_source: an adapter merge copies the tokenizer of the base model (base_model or "
+  if (config.tokenizer) {
+    throw Error(config.where(config.tokenizer->line) + ": " + config.tokenizer->key +
+                ": an adapter merge copies the tokenizer of the base model (base_model or "
                 "--full-model); remove the key");
   }
   for (const auto& source : config.models) {

@@ -10,6 +10,8 @@
 #include "lib/io/dtype.h"
 #include "lib/merge/merge_method_registry.h"
 #include "lib/merge/merge_plan.h"
+#include "lib/merge/output_vocabulary.h"
+#include "lib/merge/vocabulary_remap.h"
 #include "lib/merge/tensor_names.h"
 #include "lib/merge/token_vocabulary.h"
 #include "lib/util/error.h"
@@ -59,7 +61,8 @@ class Checker {
   void check_dtypes();
   void check_vocabulary();
   void check_tokens();
-  std::optional<std::filesystem::path> output_tokenizer_folder() const;
+  void check_output_vocabulary();
+  void describe_model_vocabulary(const OutputVocabulary& vocabulary, const VocabularyRemap& remap, std::size_t input);
   void try_planning();
   std::string model_line(std::size_t index) const;
   std::set<std::string> expected_names(const InputModel& model) const;
@@ -299,6 +302,7 @@ void Checker::check_dtypes() {
 }
 
 void Checker::check_vocabulary() {
+  if (config_.tokenizer) return;  // every vocabulary matrix is remapped: check_output_vocabulary
   const InputModel& reference = models_[*reference_];
   for (const auto& name : reference.other_tensors) {
     if (!is_vocabulary_tensor(name)) continue;
@@ -315,36 +319,19 @@ void Checker::check_vocabulary() {
       listing += (listing.empty() ? "" : "; ") + std::to_string(rows) + " rows: " + name_list(names);
     }
     const std::int64_t fewest = by_rows.begin()->first;
-    if (config_.tokenizer_source) {
-      add(CheckSeverity::error, "vocabulary", "vocabulary sizes differ for " + name + " (" + listing + ")",
-          "With tokenizer_source set, mergekit remaps embeddings token by token between tokenizers, which ladle "
-          "does not do. Merge models that share one tokenizer, or remove tokenizer_source to keep the first " +
-              std::to_string(fewest) + " rows of every model (mergekit's default).");
-    } else {
-      const std::int64_t reference_rows = reference.reader->entry(name).shape.front();
-      std::string advice = "As mergekit does without tokenizer_source, every model's matrix is cut to its first " +
-                           std::to_string(fewest) + " rows (tokens added beyond them are dropped) and the output's "
-                           "vocab_size becomes " + std::to_string(fewest) + ". The tokenizer is copied from " +
-                           quoted(reference) + " (" + std::to_string(reference_rows) + " rows)";
-      if (reference_rows > fewest) {
-        advice += ": check that it has no more than " + std::to_string(fewest) +
-                  " tokens, or make a model with that vocabulary the base_model";
-      }
-      add(CheckSeverity::warning, "vocabulary", "vocabulary sizes differ for " + name + " (" + listing + ")",
-          advice + ". To keep every token, merge models that share one tokenizer.");
+    const std::int64_t reference_rows = reference.reader->entry(name).shape.front();
+    std::string advice = "As mergekit does without a tokenizer setting, every model's matrix is cut to its first " +
+                         std::to_string(fewest) + " rows (tokens added beyond them are dropped) and the output's "
+                         "vocab_size becomes " + std::to_string(fewest) + ". The tokenizer is copied from " +
+                         quoted(reference) + " (" + std::to_string(reference_rows) + " rows)";
+    if (reference_rows > fewest) {
+      advice += ": check that it has no more than " + std::to_string(fewest) +
+                " tokens, or make a model with that vocabulary the base_model";
     }
+    add(CheckSeverity::warning, "vocabulary", "vocabulary sizes differ for " + name + " (" + listing + ")",
+        advice + ". To keep every token, set `tokenizer: {source: union}` (rows are then remapped token by "
+        "token).");
   }
-}
-
-// Where the output's tokenizer files come from, as the planner decides it (merge_plan.cpp).
-std::optional<std::filesystem::path> Checker::output_tokenizer_folder() const {
-  if (!config_.tokenizer_source) return models_[*reference_].folder();
-  const auto& source = *config_.tokenizer_source;
-  if (source.base) {
-    if (!config_.base_model) return std::nullopt;  // the planner's error
-    return config_.base_model->path;
-  }
-  return source.model->path;
 }
 
 bool same_folder(const std::filesystem::path& a, const std::filesystem::path& b) {
@@ -362,7 +349,8 @@ std::string token_list(const std::vector<VocabularyDifference::Token>& tokens) {
 // alone: the rows of the embeddings and LM heads are merged id by id, so an id that stands for different tokens
 // merges unrelated rows. Tokenizers that cannot be read (or models without one) are left to the size comparison.
 void Checker::check_tokens() {
-  const auto folder = output_tokenizer_folder();
+  if (config_.tokenizer) return;  // rows are remapped token by token: check_output_vocabulary
+  const auto folder = models_[*reference_].folder();
   if (!folder) return;
   const auto output = read_token_vocabulary(*folder);
   if (!output) return;
@@ -382,25 +370,111 @@ void Checker::check_tokens() {
       add(CheckSeverity::error, "vocabulary",
           quoted(model) + " gives " + std::to_string(difference.mismatched.size()) +
               " token id(s) other tokens than " + output_name + ": " + name_list(shown),
-          "Embedding and LM-head rows are merged id by id, so these rows would mix different tokens. Merge models "
-          "that share one tokenizer: mergekit's `tokenizer: {source: union}` remaps rows token by token, which "
-          "ladle does not do yet.");
+          "Embedding and LM-head rows are merged id by id, so these rows would mix different tokens. Set "
+          "`tokenizer: {source: base}` (or union) to remap every model's rows token by token.");
     }
     if (!difference.model_tail.empty()) {
       add(CheckSeverity::warning, "vocabulary",
           quoted(model) + " has " + std::to_string(difference.model_tail.size()) + " token(s) beyond the " +
               std::to_string(output->size()) + " of " + output_name + ": " + token_list(difference.model_tail),
-          "The output has no such tokens: their rows are dropped (rows are cut to the smallest vocabulary). Make "
-          "the model with the most tokens the tokenizer_source to keep them, once its rows exist in every model.");
+          "The output has no such tokens: their rows are dropped (rows are cut to the smallest vocabulary). Set "
+          "`tokenizer: {source: union}` to keep them (the models without them get mergekit's default rows).");
     }
     if (!difference.output_tail.empty()) {
       add(CheckSeverity::error, "vocabulary",
           output_name + " has " + std::to_string(difference.output_tail.size()) + " token(s) beyond the " +
               std::to_string(vocabulary->size()) + " of " + quoted(model) + ": " + token_list(difference.output_tail),
-          "The merged rows stop at the smallest vocabulary, so these ids would have no embedding row. Take the "
-          "tokenizer from a model with the smaller vocabulary (tokenizer_source, or make it the base_model); "
-          "mergekit's `tokenizer: {source: base}` fills missing rows instead, which ladle does not do yet.");
+          "The merged rows stop at the smallest vocabulary, so these ids would have no embedding row. Set "
+          "`tokenizer: {source: base}` (or union) to give the models that lack them mergekit's default rows.");
     }
+  }
+}
+
+// "'<|im_start|>', '<|im_end|>' and 3 more".
+std::string quoted_tokens(const std::vector<std::string>& tokens) {
+  std::vector<std::string> shown;
+  for (const auto& token : tokens) shown.push_back("'" + token + "'");
+  return name_list(shown);
+}
+
+void Checker::describe_model_vocabulary(const OutputVocabulary& vocabulary, const VocabularyRemap& remap,
+                                        std::size_t input) {
+  const std::size_t index = merged_[input];
+  const std::string name = quoted(models_[index]);
+  std::vector<std::string> added;
+  for (const auto& token : vocabulary.added) {
+    if (remap.input_rows[input][token.id] >= 0) added.push_back(token.content);
+  }
+  if (!added.empty()) {
+    report_.vocabulary_lines.push_back(name + ": adds " + std::to_string(added.size()) + " token(s) to the base "
+                                       "vocabulary (" + quoted_tokens(added) + ")");
+  }
+  // The rows it takes from elsewhere, grouped by rule in the order first met.
+  std::vector<std::pair<std::string, std::vector<std::string>>> by_rule;
+  for (const auto slot : remap.replaced[input]) {
+    const VocabularyRemap::DefaultRow& row = remap.defaults[slot];
+    const bool forced = remap.input_rows[input][row.id] >= 0;
+    const std::string rule = (forced ? "forced, rows = " : "rows = ") + row.why;
+    auto found = std::find_if(by_rule.begin(), by_rule.end(), [&](const auto& entry) { return entry.first == rule; });
+    if (found == by_rule.end()) found = by_rule.insert(by_rule.end(), {rule, {}});
+    found->second.push_back(vocabulary.tokens[row.id]);
+  }
+  for (const auto& [rule, tokens] : by_rule) {
+    const bool forced = rule.compare(0, 6, "forced") == 0;
+    report_.vocabulary_lines.push_back(name + ": " + std::to_string(tokens.size()) + " token(s) " +
+                                       (forced ? "it has replaced" : "missing") + " (" + quoted_tokens(tokens) +
+                                       "): " + rule);
+  }
+  const auto& extra = vocabulary.model_extra.at(index);
+  if (!extra.empty()) {
+    report_.vocabulary_lines.push_back(name + ": " + std::to_string(extra.size()) + " of its token(s) are not in the "
+                                       "output, their rows dropped (" + quoted_tokens(extra) + ")");
+  }
+  if (added.empty() && by_rule.empty() && extra.empty()) {
+    report_.vocabulary_lines.push_back(name + ": has every output token and no other (rows in the output's order)");
+  }
+}
+
+// The output vocabulary and what each rule will do to each model's rows, from the tokenizer files and tensor
+// headers alone, as the planner builds them.
+void Checker::check_output_vocabulary() {
+  try {
+    const OutputVocabulary vocabulary = build_output_vocabulary(config_, models_, merged_, *reference_);
+    const std::int64_t tokens = static_cast<std::int64_t>(vocabulary.tokens.size());
+    std::ostringstream line;
+    line << "output: " << tokens << " tokens: " << vocabulary.kept << " of the tokenizer in "
+         << vocabulary.tokenizer_folder.string();
+    if (!vocabulary.added.empty()) line << ", then " << vocabulary.added.size() << " added";
+    if (!vocabulary.dropped.empty()) {
+      line << "; " << vocabulary.dropped.size() << " token(s) beyond its model's rows dropped ("
+           << quoted_tokens(vocabulary.dropped) << ")";
+    }
+    report_.vocabulary_lines.push_back(line.str());
+    if (vocabulary.rows > tokens) {
+      report_.vocabulary_lines.push_back(
+          "pad_to_multiple_of " + std::to_string(*config_.tokenizer->pad_to_multiple_of) + ": " +
+          std::to_string(vocabulary.rows) + " rows, the " + std::to_string(vocabulary.rows - tokens) +
+          " after the tokens = the mean of each model's token rows; config.json's vocab_size " +
+          std::to_string(vocabulary.rows));
+    }
+    std::vector<std::int64_t> rows;
+    for (const auto index : merged_) rows.push_back(model_vocabulary_rows(models_[index]).value_or(0));
+    std::optional<std::size_t> base_input;
+    if (config_.base_model) {
+      const std::size_t base = models_.index_of(*config_.base_model);
+      base_input = static_cast<std::size_t>(std::find(merged_.begin(), merged_.end(), base) - merged_.begin());
+    }
+    const VocabularyRemap remap =
+        plan_vocabulary_remap(config_, vocabulary, models_, merged_, base_input, rows, "the vocabulary matrices");
+    for (std::size_t input = 0; input < merged_.size(); ++input) describe_model_vocabulary(vocabulary, remap, input);
+    for (const auto& [index, why] : vocabulary.assumed_base_ids) {
+      add(CheckSeverity::warning, "vocabulary",
+          quoted(models_[index]) + "'s tokenizer cannot be read (" + why + "): its rows are taken to have the base "
+          "tokenizer's ids, as mergekit assumes",
+          "Give the model its tokenizer files if its vocabulary differs from the base model's.");
+    }
+  } catch (const Error& e) {
+    add(CheckSeverity::error, "vocabulary", e.what(), "Fix the tokenizer setting at the line named.");
   }
 }
 
@@ -445,6 +519,7 @@ MergeCheckReport Checker::run() {
     check_tensors();
     check_vocabulary();
     check_tokens();
+    if (config_.tokenizer) check_output_vocabulary();
   }
   check_dtypes();
   if (!report_.has_errors()) try_planning();
@@ -465,6 +540,10 @@ std::string MergeCheckReport::text() const {
   text << "merge check: " << config_label << "\n";
   text << "models:\n";
   for (const auto& line : model_lines) text << "  " << line << "\n";
+  if (!vocabulary_lines.empty()) {
+    text << "vocabulary:\n";
+    for (const auto& line : vocabulary_lines) text << "  " << line << "\n";
+  }
   for (const auto severity : {CheckSeverity::error, CheckSeverity::warning, CheckSeverity::note}) {
     if (count(severity) == 0) continue;
     text << severity_heading(severity) << " (" << count(severity) << "):\n";

@@ -4,7 +4,9 @@
 // architectures, tensors missing from a model, shape and dtype differences, vocabulary size differences, ids
 // whose token differs between a model's tokenizer and the output's (lib/merge/token_vocabulary.h),
 // layer ranges out of bounds, and configuration errors the planner finds (unknown method or parameter, missing
-// required parameter).
+// required parameter). With a tokenizer setting it prints the output vocabulary instead of the id-by-id comparison:
+// per model the tokens it adds, lacks (and which rule gives their rows) and loses, and pad_to_multiple_of's rows
+// (lib/merge/output_vocabulary.h, vocabulary_remap.h).
 #pragma once
 
 #include <cstddef>
@@ -32,6 +34,9 @@ struct CheckFinding {
 struct MergeCheckReport {
   std::string config_label;  // the config file
   std::vector<std::string> model_lines;  // one line per model: name, architecture, layers, tensors, dtypes, vocab
+  // With a tokenizer setting: the output vocabulary, then per model the tokens it adds, lacks (and the rule that
+  // gives their rows) and has beyond the output, and pad_to_multiple_of's rows.
+  std::vector<std::string> vocabulary_lines;
   std::vector<CheckFinding> findings;
 
   bool has_errors() const;

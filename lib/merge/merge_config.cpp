@@ -310,49 +310,203 @@ const Schema<OutputSlice>& slice_schema() {
   return schema;
 }
 
-// tokenizer_source: `base`, a model path, or `model:PATH`.
-CustomValue<std::optional<TokenizerSource>> tokenizer_source_value() {
-  return {"base or a model path",
-          [](const YamlValue& value) -> std::optional<TokenizerSource> {
+// A model named where a tokenizer setting takes one: `model:PATH` or PATH, as mergekit's ModelReference parses it.
+ModelReference read_prefixed_model(const YamlValue& value) {
+  const std::string text = read_text(value);
+  const std::string prefix = "model:";
+  const bool prefixed = text.compare(0, prefix.size(), prefix) == 0 && text.size() > prefix.size();
+  return model_reference(prefixed ? text.substr(prefix.size()) : text, value);
+}
+
+// tokenizer.source (and tokenizer_source): `base`, `union`, or a model.
+TokenizerSource read_tokenizer_source(const YamlValue& value) {
+  if (value.node.IsMap() || value.node.IsSequence()) {
+    value.fail("expected base, union or model:PATH, got " + yaml_shown(value.node));
+  }
+  const std::string text = read_text(value);
+  TokenizerSource source;
+  source.line = line_of(value);
+  if (text == "base") {
+    source.kind = TokenizerSource::Kind::base;
+  } else if (text == "union") {
+    source.kind = TokenizerSource::Kind::union_of_models;
+  } else {
+    source.kind = TokenizerSource::Kind::model;
+    source.model = read_prefixed_model(value);
+  }
+  return source;
+}
+
+nlohmann::json tokenizer_source_json(const TokenizerSource& source) {
+  switch (source.kind) {
+    case TokenizerSource::Kind::base:
+      return "base";
+    case TokenizerSource::Kind::union_of_models:
+      return "union";
+    default:
+      return "model:" + source.model->name;
+  }
+}
+
+// `tokenizer_source: X`: the older key, read as `tokenizer: {source: X}`.
+CustomValue<std::optional<TokenizerSettings>> tokenizer_source_value() {
+  return {"base, union or model:PATH",
+          [](const YamlValue& value) -> std::optional<TokenizerSettings> {
             if (value.node.IsNull()) return std::nullopt;
-            const std::string text = read_text(value);
-            TokenizerSource source;
-            source.line = line_of(value);
-            if (text == "base") {
-              source.base = true;
-            } else if (text == "union") {
-              value.fail("'union' builds a new vocabulary and remaps the embeddings, which ladle does not do; use "
-                         "'base' or a model path (the models must then share that vocabulary)");
-            } else {
-              const std::string prefix = "model:";
-              const bool prefixed = text.compare(0, prefix.size(), prefix) == 0 && text.size() > prefix.size();
-              source.model = model_reference(prefixed ? text.substr(prefix.size()) : text, value);
-            }
-            return source;
+            TokenizerSettings settings;
+            settings.source = read_tokenizer_source(value);
+            settings.key = "tokenizer_source";
+            settings.line = settings.source.line;
+            return settings;
           },
-          [](const std::optional<TokenizerSource>& source) {
-            if (!source) return nlohmann::json(nullptr);
-            return source->base ? nlohmann::json("base") : nlohmann::json(source->model->name);
+          [](const std::optional<TokenizerSettings>& settings) {
+            return settings ? tokenizer_source_json(settings->source) : nlohmann::json(nullptr);
           }};
 }
 
-// mergekit's newer `tokenizer: {source: ...}` form of tokenizer_source.
-struct TokenizerSettings {
-  std::optional<TokenizerSource> source;
-};
+// {kind: model_token, model: PATH, token: T | token_id: N} (mergekit's ModelTokenEmbedding).
+const Schema<TokenRowSource>& model_token_schema() {
+  static const auto schema =
+      Schema<TokenRowSource>("A token's row taken from another token of a model (mergekit's ModelTokenEmbedding).")
+          .custom("kind", &TokenRowSource::kind,
+                  CustomValue<TokenRowSource::Kind>{"model_token or zero",
+                                                    [](const YamlValue& value) {
+                                                      const std::string kind = read_text(value);
+                                                      if (kind == "zero") return TokenRowSource::Kind::zero;
+                                                      if (kind == "model_token") return TokenRowSource::Kind::model_token;
+                                                      value.fail("expected model_token or zero, got " +
+                                                                 yaml_shown(value.node));
+                                                    },
+                                                    [](const TokenRowSource::Kind& kind) {
+                                                      return nlohmann::json(kind == TokenRowSource::Kind::zero
+                                                                                ? "zero"
+                                                                                : "model_token");
+                                                    }},
+                  "zero (a row of zeros) or model_token (required)")
+          .custom("model", &TokenRowSource::model, optional_model_value(),
+                  "model_token: the model whose row is taken (a path as in models)")
+          .custom("token", &TokenRowSource::token,
+                  CustomValue<std::optional<std::string>>{
+                      "a token", [](const YamlValue& value) { return std::optional<std::string>(read_text(value)); },
+                      [](const std::optional<std::string>& token) {
+                        return token ? nlohmann::json(*token) : nlohmann::json(nullptr);
+                      }},
+                  "model_token: the model's token whose row is taken (or token_id)")
+          .field("token_id", &TokenRowSource::token_id, config::at_least(0),
+                 "model_token: the id in the model whose row is taken (or token)");
+  return schema;
+}
 
-CustomValue<std::optional<TokenizerSource>> tokenizer_section_value() {
-  static const auto schema = Schema<TokenizerSettings>("mergekit's tokenizer settings")
-                                 .custom("source", &TokenizerSettings::source, tokenizer_source_value(),
-                                         "as tokenizer_source");
-  return {"a mapping {source}",
+TokenRowSource read_token_row_source(const YamlValue& value) {
+  TokenRowSource source;
+  source.line = line_of(value);
+  if (!value.node.IsMap()) {
+    source.kind = TokenRowSource::Kind::model;
+    source.model = read_prefixed_model(value);
+    return source;
+  }
+  if (!value.node["kind"]) value.fail("expected a mapping with kind: zero or kind: model_token, got no 'kind'");
+  model_token_schema().read(value, source);
+  if (source.kind == TokenRowSource::Kind::zero) {
+    for (const char* key : {"model", "token", "token_id"}) {
+      if (value.node[key]) value.fail("kind zero takes no '" + std::string(key) + "'");
+    }
+    return source;
+  }
+  if (!source.model) value.fail("kind model_token needs 'model'");
+  if (source.token.has_value() == source.token_id.has_value()) {
+    value.fail("kind model_token needs exactly one of 'token' and 'token_id'");
+  }
+  return source;
+}
+
+nlohmann::json token_row_source_json(const std::optional<TokenRowSource>& source) {
+  if (!source) return nullptr;
+  if (source->kind == TokenRowSource::Kind::model) return "model:" + source->model->name;
+  return model_token_schema().to_json(*source);
+}
+
+const Schema<TokenEmbedding>& token_embedding_schema() {
+  static const auto schema =
+      Schema<TokenEmbedding>("One token's embedding rows (mergekit's TokenEmbeddingConfig); the key is the token.")
+          .custom("source", &TokenEmbedding::source,
+                  CustomValue<std::optional<TokenRowSource>>{
+                      "model:PATH, {kind: zero} or {kind: model_token, model, token | token_id}",
+                      [](const YamlValue& value) { return std::optional<TokenRowSource>(read_token_row_source(value)); },
+                      token_row_source_json},
+                  "where the token's row comes from, for models that lack the token (required)")
+          .field("force", &TokenEmbedding::force,
+                 "use the source's row for every model, also those that have the token");
+  return schema;
+}
+
+CustomValue<std::vector<TokenEmbedding>> token_embeddings_value() {
+  return {"a mapping of tokens to {source, force}",
           [](const YamlValue& value) {
-            TokenizerSettings settings;
-            schema.read(value, settings);
-            return settings.source;
+            std::vector<TokenEmbedding> tokens;
+            if (value.node.IsNull()) return tokens;
+            if (!value.node.IsMap()) value.fail("expected a mapping of tokens to {source, force}, got " +
+                                                yaml_shown(value.node));
+            if (value.node.size() > kMaxListEntries) {
+              value.fail("has " + std::to_string(value.node.size()) + " tokens; at most " +
+                         std::to_string(kMaxListEntries) + " are accepted");
+            }
+            for (const auto& item : value.node) {
+              const YamlValue member = value.member(item);
+              TokenEmbedding token;
+              token.token = read_text(YamlValue{item.first, member.key, member.source, member.line});
+              token.key = member.key;
+              token.line = line_of(member);
+              for (const auto& known : tokens) {
+                if (known.token == token.token) member.fail("the token is given twice");
+              }
+              if (!member.node.IsMap()) {
+                member.fail("expected a mapping {source, force}, got " + yaml_shown(member.node));
+              }
+              token_embedding_schema().read(member, token);
+              if (!token.source) member.fail("expected a 'source' (model:PATH, {kind: zero} or {kind: model_token, ...})");
+              tokens.push_back(std::move(token));
+            }
+            return tokens;
           },
-          [](const std::optional<TokenizerSource>& source) {
-            return source ? nlohmann::json{{"source", tokenizer_source_value().to_json(source)}} : nlohmann::json();
+          [](const std::vector<TokenEmbedding>& tokens) {
+            nlohmann::json object = nlohmann::json::object();
+            for (const auto& token : tokens) object[token.token] = token_embedding_schema().to_json(token);
+            return object;
+          }};
+}
+
+const Schema<TokenizerSettings>& tokenizer_schema() {
+  static const auto schema =
+      Schema<TokenizerSettings>("The output vocabulary (mergekit's TokenizerConfig): embedding and LM-head rows are "
+                                "remapped to it token by token.")
+          .custom("source", &TokenizerSettings::source,
+                  CustomValue<TokenizerSource>{"base, union or model:PATH", read_tokenizer_source,
+                                               tokenizer_source_json},
+                  "base (the base model's tokenizer), union (every model's tokens) or model:PATH (default: union)")
+          .custom("tokens", &TokenizerSettings::tokens, token_embeddings_value(),
+                  "per-token rows: TOKEN: {source: model:PATH | {kind: zero} | {kind: model_token, model, token | "
+                  "token_id}, force: false}")
+          .field("pad_to_multiple_of", &TokenizerSettings::pad_to_multiple_of, config::in_closed(1, 1 << 20),
+                 "round the output's rows up to a multiple of this (the extra rows: the mean of the model's rows)");
+  return schema;
+}
+
+CustomValue<std::optional<TokenizerSettings>> tokenizer_section_value() {
+  return {"a mapping {source, tokens, pad_to_multiple_of}",
+          [](const YamlValue& value) -> std::optional<TokenizerSettings> {
+            if (value.node.IsNull()) return std::nullopt;
+            if (!value.node.IsMap()) {
+              value.fail("expected a mapping {source, tokens, pad_to_multiple_of}, got " + yaml_shown(value.node));
+            }
+            TokenizerSettings settings;
+            settings.line = line_of(value);
+            settings.source.line = settings.line;
+            tokenizer_schema().read(value, settings);
+            return settings;
+          },
+          [](const std::optional<TokenizerSettings>& settings) {
+            return settings ? tokenizer_schema().to_json(*settings) : nlohmann::json(nullptr);
           }};
 }
 
@@ -399,16 +553,17 @@ const Schema<MergeConfig>& merge_config_schema() {
                   "the dtype the math runs in (none: float32, float64 when an input is stored in it)")
           .custom("out_dtype", &MergeConfig::out_dtype, dtype_value(),
                   "the dtype the output is stored in (none: dtype, else each tensor's stored dtype)")
-          .custom("tokenizer_source", &MergeConfig::tokenizer_source, tokenizer_source_value(),
-                  "whose tokenizer files the output gets (none: the reference model's, vocabularies cut to the "
-                  "smallest); union is refused")
-          .custom("tokenizer", &MergeConfig::tokenizer_source, tokenizer_section_value(),
-                  "mergekit's {source: ...} form of tokenizer_source")
+          .custom("tokenizer_source", &MergeConfig::tokenizer, tokenizer_source_value(),
+                  "the older form of tokenizer.source (none: the reference model's tokenizer files are copied and "
+                  "vocabulary matrices cut to the fewest rows)")
+          .custom("tokenizer", &MergeConfig::tokenizer, tokenizer_section_value(),
+                  "the output vocabulary: source, per-token rows, pad_to_multiple_of (the tokenizer section below)")
           .field("name", &MergeConfig::name,
                  "a stage's name in a multi-document recipe (`---` between documents): later documents use its "
                  "output as a model by this name (mergekit-multi's key)")
           .field("chat_template", &MergeConfig::chat_template,
-                 "ignored with a warning: the tokenizer files are copied as they are")
+                 "the output's chat template: a name (alpaca, chatml, exaone, llama3, mistral), auto (the most "
+                 "common among the models) or a Jinja template")
           .custom("device", &MergeConfig::device, config::device_value(),
                   "ladle's key: where the math runs, cpu, cuda, cuda:N or auto (inputs are read and outputs written "
                   "on the CPU); `ladle merge --device` overrides it");
@@ -458,10 +613,11 @@ MergeConfig read_merge_config(const ConfigSource& source) {
     source.fail(root["models"] ? "slices" : "models",
                 "give exactly one of 'models' (whole models) or 'slices' (layer ranges)");
   }
-  if (root["chat_template"]) {
-    config.warnings.push_back(source.where("chat_template") +
-                              ": chat_template is ignored: ladle copies the tokenizer files as they are");
+  if (root["tokenizer"] && root["tokenizer_source"]) {
+    source.fail("tokenizer", "expected either tokenizer or tokenizer_source (" + source.where("tokenizer_source") +
+                                 "), not both: tokenizer_source is the older form of tokenizer.source");
   }
+  if (root["chat_template"]) config.chat_template_line = yaml_line(root["chat_template"]);
   return config;
 }
 
@@ -570,6 +726,9 @@ std::vector<config::KeyReference> merge_config_reference() {
   add_entry_reference("slices[]", slice_schema(), keys);
   add_entry_reference("slices[].sources[]", slice_source_schema(), keys);
   add_entry_reference("parameters.NAME[]", filtered_value_schema(), keys);
+  add_entry_reference("tokenizer", tokenizer_schema(), keys);
+  add_entry_reference("tokenizer.tokens.TOKEN", token_embedding_schema(), keys);
+  add_entry_reference("tokenizer.tokens.TOKEN.source", model_token_schema(), keys);
   for (const auto& name : merge_method_names()) add_method_reference(find_merge_method(name), keys);
   return keys;
 }

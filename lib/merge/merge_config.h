@@ -18,8 +18,15 @@
 //   parameters: {...}               # method-wide and default per-model values
 //   dtype: bfloat16                 # working dtype of the math
 //   out_dtype: bfloat16             # stored dtype of the result
-//   tokenizer_source: base          # base | a model path (`union` is refused: it needs vocabulary remapping)
-//   chat_template: ...              # ignored with a warning
+//   tokenizer:                      # the output vocabulary (mergekit's TokenizerConfig, mergekit/tokenizer/config.py)
+//     source: union                 # base | union (the default) | model:PATH (a model path as in `models`)
+//     tokens:                       # per-token embedding rows (mergekit's TokenEmbeddingConfig)
+//       <|im_start|>: {source: model:./b, force: true}
+//       <|im_end|>: {source: {kind: model_token, model: ./b, token: </s>}}   # or token_id: N
+//       <pad>: {source: {kind: zero}}
+//     pad_to_multiple_of: 64        # output rows rounded up (config.json's vocab_size follows)
+//   tokenizer_source: base          # the older form of tokenizer.source (giving both is an error)
+//   chat_template: chatml           # a name (chat_template_choice.h), auto, or a literal Jinja template
 //   device: cpu                     # ladle's: where the math runs (cpu, cuda, cuda:N, auto); --device overrides
 //   name: stage-a                   # a stage's name in a multi-document recipe (merge_recipe.h)
 // A parameter value is a number or boolean, a list of numbers (a "gradient", interpolated over the layers of a
@@ -106,9 +113,46 @@ struct OutputSlice {
   int line = 0;
 };
 
+// Where the output's tokenizer comes from (mergekit's TokenizerConfig.source).
 struct TokenizerSource {
-  bool base = false;                    // `base`: the base model's tokenizer
-  std::optional<ModelReference> model;  // a model's tokenizer
+  enum class Kind {
+    base,             // the base model's tokenizer (else the first model's); tokens other models add are dropped
+    union_of_models,  // the base vocabulary, then every model's tokens it lacks (lib/merge/output_vocabulary.h)
+    model,            // `model:PATH`: that folder's tokenizer
+  };
+  Kind kind = Kind::union_of_models;    // mergekit's default for a `tokenizer:` block without a source
+  std::optional<ModelReference> model;  // Kind::model
+  int line = 0;
+};
+
+// Where one token's embedding row comes from (mergekit's TokenEmbeddingConfig.source).
+struct TokenRowSource {
+  enum class Kind {
+    zero,         // {kind: zero}: a row of zeros
+    model,        // model:PATH: that model's row of this token
+    model_token,  // {kind: model_token, model: PATH, token: T | token_id: N}: that model's row of another token
+  };
+  Kind kind = Kind::zero;
+  std::optional<ModelReference> model;    // model, model_token
+  std::optional<std::string> token;       // model_token: the model's token whose row is taken ...
+  std::optional<std::int64_t> token_id;   // ... or its id (exactly one of the two)
+  int line = 0;
+};
+
+// One entry of `tokenizer.tokens` (mergekit's TokenEmbeddingConfig).
+struct TokenEmbedding {
+  std::string token;                     // the output token it is for (the key); added to the output if missing
+  std::optional<TokenRowSource> source;  // required here (mergekit has None by default and then fails mid-merge)
+  bool force = false;                    // also replace the rows of models that have the token
+  std::string key;                       // "tokenizer.tokens.<token>", for messages
+  int line = 0;
+};
+
+struct TokenizerSettings {
+  TokenizerSource source;
+  std::vector<TokenEmbedding> tokens;              // in the order written
+  std::optional<std::int64_t> pad_to_multiple_of;  // output rows rounded up to a multiple of it
+  std::string key = "tokenizer";                   // the key given: "tokenizer" or "tokenizer_source"
   int line = 0;
 };
 
@@ -124,14 +168,17 @@ struct MergeConfig {
   ParameterSettings parameters;     // top-level
   std::optional<c10::ScalarType> dtype;
   std::optional<c10::ScalarType> out_dtype;
-  std::optional<TokenizerSource> tokenizer_source;
-  std::string chat_template;         // accepted and ignored, with a warning: the tokenizer files are copied as they are
+  // `tokenizer` or `tokenizer_source`: the output vocabulary is built and every vocabulary matrix remapped to it;
+  // none: the reference model's tokenizer files are copied and vocabulary matrices cut to the fewest rows.
+  std::optional<TokenizerSettings> tokenizer;
+  std::string chat_template;         // written into the output's tokenizer_config.json (chat_template_choice.h)
+  int chat_template_line = 0;
   // ladle's key (mergekit has a --cuda flag instead): where the math runs (lib/config/device_value.h); inputs are
   // read and outputs written on the CPU. `ladle merge --device` overrides it.
   std::string device = "cpu";
-  std::vector<std::string> warnings;  // accepted but ignored settings (chat_template, ...)
+  std::vector<std::string> warnings;  // accepted but ignored settings
 
-  // Every distinct model whose tensors are read (base models, models, slice sources; not a tokenizer_source
+  // Every distinct model whose tensors are read (base models, models, slice sources; not a tokenizer source
   // model), in order of first mention, base_model first.
   std::vector<ModelReference> referenced_models() const;
   // "<file>:<line>" for messages.

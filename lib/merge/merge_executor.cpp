@@ -194,6 +194,16 @@ at::Tensor Executor::load(const PlannedInput& input, const PlannedTensor& tensor
 
 Executor::StoredInputs Executor::load(const PlannedTensor& tensor, Rows rows) const {
   StoredInputs stored;
+  if (tensor.vocabulary_remap) {
+    // Whole matrices (a remapped tensor is never sliced), in the working dtype, rearranged into the output's rows.
+    std::vector<at::Tensor> inputs;
+    for (const auto& input : tensor.all_inputs()) inputs.push_back(load(input, tensor).to(tensor.working_dtype));
+    std::vector<at::Tensor> remapped = remap_vocabulary_rows(*tensor.vocabulary_remap, inputs);
+    auto next = remapped.begin();
+    if (tensor.base) stored.base = *next++;
+    stored.models.assign(next, remapped.end());
+    return stored;
+  }
   if (tensor.base) stored.base = load(*tensor.base, tensor, rows);
   for (const auto& input : tensor.models) stored.models.push_back(load(input, tensor, rows));
   return stored;
@@ -222,7 +232,7 @@ MethodInputs Executor::method_inputs(const PlannedTensor& tensor, const StoredIn
 }
 
 bool Executor::sliced(const PlannedTensor& tensor) const {
-  return !tensor.copy && !tensor.shape.empty() && entries(tensor.shape) > kSliceEntries &&
+  return !tensor.copy && !tensor.vocabulary_remap && !tensor.shape.empty() && entries(tensor.shape) > kSliceEntries &&
          plan_.method->elementwise(tensor.parameters);
 }
 
@@ -296,6 +306,8 @@ std::uint64_t Executor::memory_cost(const PlannedTensor& tensor) const {
   for (const auto size : tensor.shape) numel *= static_cast<std::uint64_t>(size);
   const std::uint64_t working = numel * c10::elementSize(tensor.working_dtype);
   std::uint64_t cost = tensor.input_bytes + working;
+  // A remapped vocabulary matrix: each input once more, rearranged, in the working dtype.
+  if (tensor.vocabulary_remap) cost += working * tensor.all_inputs().size();
   for (const auto& input : tensor.all_inputs()) {
     const auto stored = io::to_scalar_type(models_[input.model].reader->entry(input.tensor).dtype);
     if (stored == tensor.working_dtype) continue;

@@ -7,6 +7,7 @@
 
 #include "lib/io/dtype.h"
 #include "lib/io/torch_dtype.h"
+#include "lib/merge/chat_template_choice.h"
 #include "lib/merge/merge_method_registry.h"
 #include "lib/merge/method_with_fishers.h"
 #include "lib/merge/parameter_settings_check.h"
@@ -72,7 +73,10 @@ class Planner {
   void add_fishers(PlannedTensor& tensor, const std::vector<const SliceSource*>& sources,
                    const std::vector<std::string>& input_names);
   void check_unused_fishers() const;
+  void add_vocabulary_remap(PlannedTensor& tensor) const;
+  void plan_tokenizer();
   void add_layers(const Slice& slice);
+  std::vector<std::size_t> merged_models() const;
   void plan_outputs();
 
   const MergeConfig& config_;
@@ -295,11 +299,14 @@ void Planner::add_tensor(const std::string& output_name, const Slice& slice,
                                     slice.sources[i].label + " but " + shape_text(shape) + " in " +
                                     slice.sources.front().label + "; merged models must share their shapes");
   }
-  if (rows_differ) {
-    if (config_.tokenizer_source) {
-      fail(slice.line, "tensor '" + output_name + "': the models' vocabularies differ in size, and with a "
-                       "tokenizer_source mergekit remaps embeddings token by token, which ladle does not do; remove "
-                       "tokenizer_source to keep the first " + std::to_string(fewest_rows) + " rows of every model");
+  // With a tokenizer setting, every vocabulary matrix is rearranged into the output vocabulary's rows.
+  const bool remapped = plan_.vocabulary && floating && shape.size() == 2 && is_vocabulary_tensor(output_name);
+  if (remapped) {
+    shape.front() = plan_.vocabulary->rows;
+  } else if (rows_differ) {
+    if (config_.tokenizer) {
+      fail(config_.tokenizer->line, config_.tokenizer->key + ": tensor '" + output_name + "' has rows per token "
+                                    "but is not a matrix, so it cannot be remapped to the output vocabulary");
     }
     tensor.vocabulary_rows = fewest_rows;
     shape.front() = fewest_rows;
@@ -336,8 +343,10 @@ void Planner::add_tensor(const std::string& output_name, const Slice& slice,
     }
   }
   for (const auto& input : tensor.all_inputs()) {
-    tensor.input_bytes += numel * io::dtype_size(reader(input.model).entry(input.tensor).dtype);
+    const io::TensorEntry& entry = reader(input.model).entry(input.tensor);
+    tensor.input_bytes += remapped ? entry.nbytes() : numel * io::dtype_size(entry.dtype);
   }
+  if (remapped) add_vocabulary_remap(tensor);
   const io::TensorEntry& stored = tensor.base ? reader(tensor.base->model).entry(tensor.base->tensor)
                                               : reader(tensor.models.front().model).entry(tensor.models.front().tensor);
   const bool any_double = std::any_of(entries.begin(), entries.end(),
@@ -361,6 +370,11 @@ void Planner::add_fishers(PlannedTensor& tensor, const std::vector<const SliceSo
     fail(config_.merge_method_line, "merge_method " + method_->name() + " uses no base model, but " +
                                         model_name(tensor.base->model) + " is the base model: remove base_model and "
                                         "list the model under models with its fisher");
+  }
+  if (tensor.vocabulary_remap) {
+    fail(config_.tokenizer->line, config_.tokenizer->key + ": merge_method " + method_->name() + " reads Fisher "
+                                  "information row by row as stored, which a remapped vocabulary would not match; "
+                                  "remove the tokenizer setting");
   }
   if (!method_with_fishers_) method_with_fishers_ = std::make_shared<MethodWithFishers>(*method_);
   std::vector<PlannedFisher> fishers;
@@ -400,6 +414,19 @@ void Planner::add_fishers(PlannedTensor& tensor, const std::vector<const SliceSo
     fishers.push_back({index, name});
   }
   method_with_fishers_->add_tensor(tensor.name, std::move(fishers), tensor.vocabulary_rows);
+}
+
+void Planner::add_vocabulary_remap(PlannedTensor& tensor) const {
+  std::vector<std::size_t> input_models;
+  std::vector<std::int64_t> input_rows;
+  for (const auto& input : tensor.all_inputs()) {
+    input_models.push_back(input.model);
+    input_rows.push_back(reader(input.model).entry(input.tensor).shape.front());
+  }
+  const std::optional<std::size_t> base_input = tensor.base ? std::optional<std::size_t>(0) : std::nullopt;
+  tensor.vocabulary_remap = std::make_shared<const VocabularyRemap>(
+      plan_vocabulary_remap(config_, *plan_.vocabulary, models_, input_models, base_input, input_rows,
+                            "tensor '" + tensor.name + "'"));
 }
 
 void Planner::check_unused_fishers() const {
@@ -466,6 +493,7 @@ MergePlan Planner::plan() {
   for (const auto& slice : slices_) check_slice(slice);
   plan_.reference_model =
       config_.base_model ? models_.index_of(*config_.base_model) : slices_.front().sources.front().model;
+  if (config_.tokenizer) plan_.vocabulary = build_output_vocabulary(config_, models_, merged_models(), plan_.reference_model);
   plan_outputs();
   check_unused_fishers();
   if (method_with_fishers_) {
@@ -491,29 +519,36 @@ MergePlan Planner::plan() {
         output_config["vocab_size"] = *tensor.vocabulary_rows;
       }
     }
+    // merge.py's _update_config_vocab: the output vocabulary's size, padded.
+    if (plan_.vocabulary) output_config["vocab_size"] = plan_.vocabulary->rows;
     plan_.output_config = std::move(output_config);
   } else {
     plan_.warnings.push_back("model '" + reference.reference.name +
                              "' has no config.json, so the output will have none either");
   }
 
-  if (config_.tokenizer_source) {
-    plan_.tokenizer_required = true;
-    const auto& source = *config_.tokenizer_source;
-    if (source.base && !config_.base_model) {
-      fail(source.line, "tokenizer_source: 'base' needs a base_model");
-    }
-    const ModelReference& donor = source.base ? *config_.base_model : *source.model;
-    std::error_code error;
-    if (!fs::is_directory(donor.path, error)) {
-      fail(source.line, "tokenizer_source: '" + donor.name + "' (" + donor.path.string() +
-                            ") is not a folder; give the Hugging Face model folder that holds the tokenizer files");
-    }
-    plan_.tokenizer_folder = donor.path;
-  } else {
-    plan_.tokenizer_folder = reference.folder();
-  }
+  plan_tokenizer();
   return std::move(plan_);
+}
+
+void Planner::plan_tokenizer() {
+  if (plan_.vocabulary) {
+    plan_.tokenizer_required = true;
+    plan_.tokenizer_folder = plan_.vocabulary->tokenizer_folder;
+  } else {
+    plan_.tokenizer_folder = models_[plan_.reference_model].folder();
+  }
+  std::vector<std::filesystem::path> folders;
+  for (const auto index : merged_models()) {
+    if (const auto folder = models_[index].folder()) folders.push_back(*folder);
+  }
+  plan_.chat_template = choose_chat_template(config_, folders, plan_.tokenizer_folder);
+}
+
+std::vector<std::size_t> Planner::merged_models() const {
+  std::vector<std::size_t> merged;
+  for (const auto& model : config_.referenced_models()) merged.push_back(models_.index_of(model));
+  return merged;
 }
 
 std::string describe_values(const std::vector<double>& values) {
@@ -603,6 +638,12 @@ std::string MergePlan::summary(const InputModels& models) const {
   }
   text << "); reads " << format_bytes(static_cast<double>(input_bytes())) << "\n";
   if (tokenizer_folder) text << "tokenizer: from " << tokenizer_folder->string() << "\n";
+  if (vocabulary) {
+    text << "vocabulary: " << vocabulary->tokens.size() << " tokens (" << vocabulary->added.size() << " added, "
+         << vocabulary->dropped.size() << " dropped), " << vocabulary->rows
+         << " rows; every vocabulary matrix remapped token by token\n";
+  }
+  if (chat_template) text << "chat template: written into tokenizer_config.json\n";
   for (const auto& warning : warnings) text << "warning: " << warning << "\n";
   return text.str();
 }

@@ -17,7 +17,8 @@
 //   substrings of the output tensor's name for method-wide parameters and of the input tensor's name for
 //   per-model ones.
 // - Vocabulary matrices (embed_tokens, lm_head) whose row counts differ are cut to the smallest count when no
-//   tokenizer_source is set (mergekit's rectify_embed_sizes); with a tokenizer_source they must agree.
+//   tokenizer setting is given (mergekit's rectify_embed_sizes); with `tokenizer:` (or tokenizer_source) every
+//   vocabulary matrix is remapped into the output vocabulary (output_vocabulary.h, vocabulary_remap.h).
 // - Methods that need Fisher information (fisher) read each input model's `fisher` file: every merged tensor of
 //   the model must be in it, with the model's shape. A base model is refused for them (Fisher merging has none).
 #pragma once
@@ -37,6 +38,8 @@
 #include "lib/merge/input_models.h"
 #include "lib/merge/merge_config.h"
 #include "lib/merge/merge_method.h"
+#include "lib/merge/output_vocabulary.h"
+#include "lib/merge/vocabulary_remap.h"
 
 namespace ladle::merge {
 
@@ -54,6 +57,8 @@ struct PlannedTensor {
   std::map<std::string, double> base_parameters;               // the base's own per-model parameters
   std::map<std::string, double> parameters;                    // method-wide parameters
   std::optional<std::int64_t> vocabulary_rows;                 // cut every input to its first rows
+  // With a tokenizer setting, a vocabulary matrix: each input's rows rearranged into the output vocabulary.
+  std::shared_ptr<const VocabularyRemap> vocabulary_remap;
   bool copy = false;  // a non-floating tensor (an index buffer, a mask): copied from the first input unmerged
   c10::ScalarType working_dtype = c10::kFloat;
   c10::ScalarType out_dtype = c10::kFloat;
@@ -90,7 +95,9 @@ struct MergePlan {
   std::size_t reference_model = 0;                  // index into InputModels: names, config.json
   std::optional<nlohmann::json> output_config;      // config.json for the output, when the reference has one
   std::optional<std::filesystem::path> tokenizer_folder;  // where tokenizer files are copied from
-  bool tokenizer_required = false;                  // tokenizer_source was given: missing files are an error
+  bool tokenizer_required = false;                  // a tokenizer setting was given: missing files are an error
+  std::optional<OutputVocabulary> vocabulary;       // the output vocabulary, with a tokenizer setting
+  std::optional<std::string> chat_template;         // the chat template written into tokenizer_config.json
   std::vector<std::string> warnings;
 
   std::uint64_t output_bytes() const;

@@ -71,7 +71,11 @@ void for_each_model_reference(MergeConfig& config, const std::function<void(Mode
     if (slice.base_model) visit(*slice.base_model);
     for (auto& source : slice.sources) visit(source.model);
   }
-  if (config.tokenizer_source && config.tokenizer_source->model) visit(*config.tokenizer_source->model);
+  if (!config.tokenizer) return;
+  if (config.tokenizer->source.model) visit(*config.tokenizer->source.model);
+  for (auto& token : config.tokenizer->tokens) {
+    if (token.source && token.source->model) visit(*token.source->model);
+  }
 }
 
 std::string stage_name(const RecipeStage& stage) {
@@ -169,8 +173,8 @@ std::string stage_fingerprint(const RecipeStage& stage, const std::map<fs::path,
   };
   nlohmann::json inputs = nlohmann::json::array();
   for (const auto& model : stage.config.referenced_models()) inputs.push_back(identity(model.path));
-  const auto& tokenizer = stage.config.tokenizer_source;
-  if (tokenizer && tokenizer->model) inputs.push_back(identity(tokenizer->model->path));
+  const auto& tokenizer = stage.config.tokenizer;
+  if (tokenizer && tokenizer->source.model) inputs.push_back(identity(tokenizer->source.model->path));
   for (const auto& source : stage.config.models) {
     if (source.fisher) inputs.push_back(io::folder_identity(source.fisher->path));
   }

@@ -1,14 +1,9 @@
 #include "lib/merge/merged_model_writer.h"
 
-#include <unistd.h>
-
-#include <fstream>
 #include <sstream>
-#include <system_error>
 
 #include "lib/io/checkpoint_writer.h"
-#include "lib/io/model_folder.h"
-#include "lib/log/log.h"
+#include "lib/merge/merged_tokenizer.h"
 #include "lib/util/build_info.h"
 #include "lib/util/error.h"
 
@@ -16,53 +11,6 @@ namespace ladle::merge {
 namespace {
 
 namespace fs = std::filesystem;
-
-// A file in the system's temporary folder, removed on destruction: CheckpointWriter adds files to its folder by
-// copying them, so generated text goes through one of these.
-class TemporaryTextFile {
- public:
-  TemporaryTextFile(const std::string& stem, const std::string& contents) {
-    static int counter = 0;
-    path_ = fs::temp_directory_path() /
-            ("ladle-" + stem + "-" + std::to_string(getpid()) + "-" + std::to_string(++counter));
-    std::ofstream out(path_, std::ios::binary | std::ios::trunc);
-    out << contents;
-    out.close();
-    if (!out) throw Error(path_.string() + ": cannot write a temporary file");
-  }
-  ~TemporaryTextFile() {
-    std::error_code ignored;
-    fs::remove(path_, ignored);
-  }
-  TemporaryTextFile(const TemporaryTextFile&) = delete;
-  TemporaryTextFile& operator=(const TemporaryTextFile&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-void copy_tokenizer(const MergePlan& plan, io::CheckpointWriter& writer) {
-  if (!plan.tokenizer_folder) return;
-  std::size_t copied = 0;
-  bool has_vocabulary = false;
-  for (const auto& name : io::tokenizer_file_names()) {
-    std::error_code error;
-    const fs::path source = *plan.tokenizer_folder / name;
-    if (!fs::is_regular_file(source, error)) continue;
-    writer.copy_file(source, name);
-    ++copied;
-    has_vocabulary = has_vocabulary || name == "tokenizer.json" || name == "tokenizer.model" || name == "vocab.json";
-  }
-  if (!has_vocabulary) {
-    const std::string message = plan.tokenizer_folder->string() +
-                                " has no tokenizer (tokenizer.json, tokenizer.model or vocab.json)";
-    if (plan.tokenizer_required) throw Error("tokenizer_source: " + message);
-    LADLE_LOG(warning) << message << "; the merged model has none either: copy one into it";
-    return;
-  }
-  LADLE_LOG(info) << "copied " << copied << " tokenizer file(s) from " << plan.tokenizer_folder->string();
-}
 
 std::string parameter_values(const std::map<std::string, double>& parameters) {
   std::ostringstream text;
@@ -111,18 +59,13 @@ MergeExecutionStats write_merged_model(const MergeConfig& config, const MergePla
   io::CheckpointWriter writer(absolute, write_options);
 
   if (plan.output_config) writer.set_config(*plan.output_config);
-  copy_tokenizer(plan, writer);
-  {
-    const TemporaryTextFile echo("mergekit-config", config.text);
-    writer.copy_file(echo.path(), "mergekit_config.yml");
-    const std::string name =
-        absolute.has_filename() ? absolute.filename().string() : absolute.parent_path().filename().string();
-    const TemporaryTextFile card("model-card", merged_model_card(config, plan, models, name));
-    writer.copy_file(card.path(), "README.md");
-  }
+  add_merged_tokenizer(plan, writer);
+  add_text_file(writer, "mergekit_config.yml", config.text);
+  const std::string name =
+      absolute.has_filename() ? absolute.filename().string() : absolute.parent_path().filename().string();
+  add_text_file(writer, "README.md", merged_model_card(config, plan, models, name));
   if (!options.recipe_fingerprint.empty()) {
-    const TemporaryTextFile fingerprint("recipe-fingerprint", options.recipe_fingerprint + "\n");
-    writer.copy_file(fingerprint.path(), kRecipeFingerprintFile);
+    add_text_file(writer, kRecipeFingerprintFile, options.recipe_fingerprint + "\n");
   }
   const MergeExecutionStats stats = execute_merge(plan, models, writer, options.execution);
   writer.finish();

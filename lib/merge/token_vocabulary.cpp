@@ -10,28 +10,34 @@
 
 namespace ladle::merge {
 
-std::optional<TokenVocabulary> read_token_vocabulary(const std::filesystem::path& folder) {
+std::optional<TokenizerContents> read_tokenizer_contents(const std::filesystem::path& folder) {
   const auto location = text::find_tokenizer(folder);
   if (!location) return std::nullopt;
-  std::shared_ptr<const text::Tokenizer> tokenizer;
+  const std::shared_ptr<const text::Tokenizer> tokenizer = text::open_tokenizer(*location);
+  TokenizerContents contents{*location, TokenVocabulary(static_cast<std::size_t>(tokenizer->vocab_size())), {}};
+  if (const auto* hf = dynamic_cast<const text::HfTokenizer*>(tokenizer.get())) {
+    for (std::size_t id = 0; id < contents.tokens.size(); ++id) {
+      contents.tokens[id] = hf->token(static_cast<std::int64_t>(id)).value_or("");
+    }
+    contents.added = hf->added_tokens();
+  } else if (const auto* sentencepiece = dynamic_cast<const text::SentencePieceTokenizer*>(tokenizer.get())) {
+    for (std::size_t id = 0; id < contents.tokens.size(); ++id) {
+      contents.tokens[id] = sentencepiece->piece(static_cast<std::int64_t>(id));
+    }
+  } else {
+    throw Error(location->file.string() + ": not a tokenizer whose vocabulary ladle can list");
+  }
+  return contents;
+}
+
+std::optional<TokenVocabulary> read_token_vocabulary(const std::filesystem::path& folder) {
   try {
-    tokenizer = text::open_tokenizer(*location);
+    auto contents = read_tokenizer_contents(folder);
+    if (!contents) return std::nullopt;
+    return std::move(contents->tokens);
   } catch (const Error&) {
     return std::nullopt;
   }
-  TokenVocabulary vocabulary(static_cast<std::size_t>(tokenizer->vocab_size()));
-  if (const auto* hf = dynamic_cast<const text::HfTokenizer*>(tokenizer.get())) {
-    for (std::size_t id = 0; id < vocabulary.size(); ++id) {
-      vocabulary[id] = hf->token(static_cast<std::int64_t>(id)).value_or("");
-    }
-  } else if (const auto* sentencepiece = dynamic_cast<const text::SentencePieceTokenizer*>(tokenizer.get())) {
-    for (std::size_t id = 0; id < vocabulary.size(); ++id) {
-      vocabulary[id] = sentencepiece->piece(static_cast<std::int64_t>(id));
-    }
-  } else {
-    return std::nullopt;
-  }
-  return vocabulary;
 }
 
 VocabularyDifference compare_vocabularies(const TokenVocabulary& output, const TokenVocabulary& model) {

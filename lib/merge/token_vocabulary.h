@@ -9,10 +9,24 @@
 #include <string>
 #include <vector>
 
+#include "lib/text/hf/added_vocabulary.h"
+#include "lib/text/open_tokenizer.h"
+
 namespace ladle::merge {
 
 // Token by id ("" for an id no token has).
 using TokenVocabulary = std::vector<std::string>;
+
+// What the vocabulary machinery (output_vocabulary.h) needs of a model's tokenizer.
+struct TokenizerContents {
+  text::TokenizerLocation location;      // which files, and their format
+  TokenVocabulary tokens;                // by id
+  std::vector<text::hf::AddedToken> added;  // tokenizer.json's added tokens (none for a sentencepiece model)
+};
+
+// The tokenizer of a model folder; nullopt when the folder has none. Throws ladle::Error naming the file when it
+// cannot be read.
+std::optional<TokenizerContents> read_tokenizer_contents(const std::filesystem::path& folder);
 
 // The vocabulary of the tokenizer in a model folder (tokenizer.json, vocab.json + merges.txt, or tokenizer.model,
 // lib/text/open_tokenizer.h), or nullopt when the folder has none or it cannot be read (the merge copies the

@@ -63,6 +63,8 @@ class HfTokenizer final : public Tokenizer {
   std::optional<std::string> token(std::int64_t id) const;
   // Whether the id is a special added token (decode skips it).
   bool is_special(std::int64_t id) const;
+  // tokenizer.json's added_tokens (for GPT-2's files: its special tokens), in file order.
+  const std::vector<hf::AddedToken>& added_tokens() const { return added_->tokens(); }
   // tokenizer_config.json's add_bos_token (default: whether the post-processor starts with the bos token).
   bool add_bos_token() const { return add_bos_token_; }
 

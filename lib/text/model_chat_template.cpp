@@ -235,20 +235,16 @@ std::shared_ptr<const ModelChatTemplate> read_model_chat_template(const std::fil
   return parse_model_chat_template(config_text, jinja, folder, options);
 }
 
-std::shared_ptr<const ModelChatTemplate> parse_model_chat_template(const std::string& tokenizer_config,
-                                                                   const std::optional<std::string>& chat_template_jinja,
-                                                                   const std::filesystem::path& folder,
-                                                                   ModelChatTemplateOptions options) {
+std::optional<std::string> read_chat_template_source(const std::filesystem::path& folder) {
+  std::error_code error;
+  const auto jinja_path = folder / "chat_template.jinja";
+  if (std::filesystem::is_regular_file(jinja_path, error)) return io::read_text_file(jinja_path, io::kNoSizeLimit);
   const auto config_path = folder / "tokenizer_config.json";
-  const nlohmann::json config = io::parse_json_strict(tokenizer_config, config_path.string(), 64);
-  std::optional<std::string> source = chat_template_jinja;
-  std::string name = (folder / "chat_template.jinja").string();
-  if (!source) {
-    source = template_source(config, config_path);
-    name = config_path.string() + " chat_template";
-  }
-  if (!source) return nullptr;
+  if (!std::filesystem::is_regular_file(config_path, error)) return std::nullopt;
+  return template_source(io::read_json_file(config_path, 64), config_path);
+}
 
+jinja::Dict chat_template_special_tokens(const nlohmann::json& config) {
   // PreTrainedTokenizerBase.special_tokens_map: the named tokens that are set, then the additional ones.
   jinja::Dict special_tokens;
   for (const char* key : {"bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"}) {
@@ -263,6 +259,24 @@ std::shared_ptr<const ModelChatTemplate> parse_model_chat_template(const std::st
     }
     special_tokens.set("additional_special_tokens", jinja::Value(std::move(additional)));
   }
+  return special_tokens;
+}
+
+std::shared_ptr<const ModelChatTemplate> parse_model_chat_template(const std::string& tokenizer_config,
+                                                                   const std::optional<std::string>& chat_template_jinja,
+                                                                   const std::filesystem::path& folder,
+                                                                   ModelChatTemplateOptions options) {
+  const auto config_path = folder / "tokenizer_config.json";
+  const nlohmann::json config = io::parse_json_strict(tokenizer_config, config_path.string(), 64);
+  std::optional<std::string> source = chat_template_jinja;
+  std::string name = (folder / "chat_template.jinja").string();
+  if (!source) {
+    source = template_source(config, config_path);
+    name = config_path.string() + " chat_template";
+  }
+  if (!source) return nullptr;
+
+  jinja::Dict special_tokens = chat_template_special_tokens(config);
   const jinja::Value* eos = special_tokens.find("eos_token");
   if (eos == nullptr) {
     throw Error(config_path.string() + ": eos_token: expected the token that ends an assistant turn (the chat "

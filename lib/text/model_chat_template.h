@@ -31,6 +31,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "lib/text/chat_format.h"
 #include "lib/text/chat_segments.h"
 #include "lib/text/jinja/template.h"
@@ -88,5 +90,13 @@ std::shared_ptr<const ModelChatTemplate> parse_model_chat_template(const std::st
                                                                    const std::optional<std::string>& chat_template_jinja,
                                                                    const std::filesystem::path& folder,
                                                                    ModelChatTemplateOptions options = {});
+
+// The template source alone: chat_template.jinja when present, else tokenizer_config.json's chat_template (as
+// above); nullopt when the folder has neither. Throws ladle::Error naming the file for one that cannot be read.
+std::optional<std::string> read_chat_template_source(const std::filesystem::path& folder);
+
+// The variables apply_chat_template gives a template besides the conversation: PreTrainedTokenizerBase's
+// special_tokens_map of a tokenizer_config.json (bos_token, eos_token, ... when set; additional_special_tokens).
+jinja::Dict chat_template_special_tokens(const nlohmann::json& tokenizer_config);
 
 }  // namespace ladle::text

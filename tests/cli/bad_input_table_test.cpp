@@ -301,6 +301,18 @@ BadInputClass merge_configs() {
       {"layer range out of bounds", "merge_method: linear\nparameters: {weight: 1}\nslices:\n  - sources:\n"
                                     "      - {model: '{shared}/a', layer_range: [1, 3]}\n"},
       {"dtype unknown", "merge_method: linear\nmodels: [{model: '{shared}/a'}]\nparameters: {weight: 1}\ndtype: float7\n"},
+      {"tokenizer and tokenizer_source", "merge_method: linear\nmodels: [{model: '{shared}/a'}]\n"
+                                         "parameters: {weight: 1}\ntokenizer_source: base\ntokenizer: {source: union}\n"},
+      {"tokenizer source a list", "merge_method: linear\nmodels: [{model: '{shared}/a'}]\nparameters: {weight: 1}\n"
+                                  "tokenizer: {source: [base]}\n"},
+      {"token rule without source", "merge_method: linear\nmodels: [{model: '{shared}/a'}]\nparameters: {weight: 1}\n"
+                                    "tokenizer:\n  tokens:\n    <pad>: {force: true}\n"},
+      {"token rule of an unknown kind", "merge_method: linear\nmodels: [{model: '{shared}/a'}]\n"
+                                        "parameters: {weight: 1}\ntokenizer:\n  tokens:\n    <pad>: {source: {kind: one}}\n"},
+      {"pad_to_multiple_of 0", "merge_method: linear\nmodels: [{model: '{shared}/a'}]\nparameters: {weight: 1}\n"
+                               "tokenizer: {pad_to_multiple_of: 0}\n"},
+      {"chat_template unknown name", "merge_method: linear\nmodels: [{model: '{shared}/a'}]\nparameters: {weight: 1}\n"
+                                     "chat_template: vicuna\n"},
   };
   for (const auto& [name, yaml] : configs) {
     table.cases.push_back({name, {"--quiet", "merge", "{case}/merge.yml", "{case}/out"}, {{"merge.yml", yaml}}, {},

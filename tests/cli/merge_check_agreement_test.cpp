@@ -33,7 +33,9 @@ const std::vector<BadMerge> kBadMerges = {
     {"UnknownMethod", "merge_method: linaer\nmodels: [{model: a, parameters: {weight: 1}}]\n"},
     {"UnknownKey", "merge_method: linear\nmodels:\n  - model: a\n    weight: 1\n"},
     {"WrongType", "merge_method: linear\nmodels:\n  - model: a\n    parameters: {weight: heavy}\n"},
-    {"UnionTokenizer", "merge_method: linear\nmodels: [{model: a}]\nparameters: {weight: 1}\ntokenizer_source: union\n"},
+    {"TokenizerAndTokenizerSource",
+     "merge_method: linear\nmodels: [{model: a}]\nparameters: {weight: 1}\ntokenizer_source: union\n"
+     "tokenizer: {source: base}\n"},
     {"MissingWeight", "merge_method: linear\nmodels:\n  - {model: a, parameters: {weight: 1}}\n  - model: b\n"},
     {"UnknownParameter", "merge_method: linear\nmodels:\n  - model: a\n    parameters: {weight: 1, densty: 0.5}\n"},
     {"MethodWideParameterPerModel",
@@ -55,7 +57,7 @@ const std::vector<BadMerge> kBadMerges = {
     {"FisherWithoutFisherFiles", "merge_method: fisher\nmodels: [{model: a}, {model: b}]\n"},
     {"MismatchedShapes", "merge_method: linear\nmodels: [{model: a}, {model: wide}]\nparameters: {weight: 1}\n"},
     {"MissingTensor", "merge_method: linear\nmodels: [{model: a}, {model: partial}]\nparameters: {weight: 1}\n"},
-    {"VocabularyMismatchWithTokenizerSource",
+    {"TokenizerSourceWithoutAReadableTokenizer",
      "merge_method: linear\nbase_model: a\nmodels: [{model: a}, {model: big_vocab}]\nparameters: {weight: 1}\n"
      "tokenizer_source: base\n"},
     {"LayerRangeOutOfBounds",

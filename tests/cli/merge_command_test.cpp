@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +17,7 @@
 #include "lib/merge/merge_method_registry.h"
 #include "tests/support/command_runner.h"
 #include "tests/support/random_checkpoints.h"
+#include "tests/support/tiny_tokenizer.h"
 
 namespace ladle::merge {
 namespace {
@@ -238,16 +240,20 @@ TEST_F(MergeCliTest, OutShardSizeShardsTheOutput) {
 }
 
 TEST_F(MergeCliTest, TokenizerConfigAndMergeRecordAreWritten) {
-  RandomLlamaOptions options;
-  options.tokenizer_tag = "tokenizer-of-a";
-  model("a", options);
-  options.tokenizer_tag = "tokenizer-of-b";
-  model("b", options);
+  // The same tokens in another order: b's tokenizer.json is the output's, unchanged, and rows follow it.
+  std::vector<std::string> reversed = ladle::testing::numbered_tokens(32);
+  std::reverse(reversed.begin(), reversed.end());
+  model("a", 1);
+  model("b", 2);
+  ladle::testing::write_text_file(dir_ / "a" / "tokenizer.json",
+                                  ladle::testing::tiny_tokenizer_json(ladle::testing::numbered_tokens(32)));
+  ladle::testing::write_text_file(dir_ / "b" / "tokenizer.json", ladle::testing::tiny_tokenizer_json(reversed));
+  for (const char* name : {"a", "b"}) ladle::testing::write_text_file(dir_ / name / "special_tokens_map.json", "{}");
   const std::string yaml =
       "merge_method: linear\nmodels: [{model: a}, {model: b}]\nparameters: {weight: 1}\ntokenizer_source: b\n";
   ASSERT_EQ(merge(yaml).exit_code, 0);
   const fs::path out = dir_ / "out";
-  EXPECT_NE(read_text(out / "tokenizer.json").find("tokenizer-of-b"), std::string::npos);
+  EXPECT_EQ(read_text(out / "tokenizer.json"), read_text(dir_ / "b" / "tokenizer.json"));
   EXPECT_TRUE(fs::exists(out / "tokenizer_config.json"));
   EXPECT_TRUE(fs::exists(out / "special_tokens_map.json"));
   EXPECT_EQ(read_text(out / "mergekit_config.yml"), yaml);
@@ -255,16 +261,21 @@ TEST_F(MergeCliTest, TokenizerConfigAndMergeRecordAreWritten) {
   const io::CheckpointReader merged(out);
   EXPECT_EQ(merged.config()->at("architectures")[0], "LlamaForCausalLM");
   EXPECT_EQ(merged.config()->at("hidden_size"), 16);
+  // Output id 0 is b's token "t31", which is a's id 31.
+  const at::Tensor a_rows = io::CheckpointReader(dir_ / "a").read_tensor("model.embed_tokens.weight");
+  const at::Tensor b_rows = io::CheckpointReader(dir_ / "b").read_tensor("model.embed_tokens.weight");
+  EXPECT_TRUE(at::allclose(merged.read_tensor("model.embed_tokens.weight")[0], (a_rows[31] + b_rows[0]) / 2));
 }
 
 TEST_F(MergeCliTest, TokenizerSourceFolderNeedsOnlyTokenizerFiles) {
   model("a", 1);
   fs::create_directories(dir_ / "tokenizer-only");
-  ladle::testing::write_text_file(dir_ / "tokenizer-only" / "tokenizer.json", "{\"only\": \"tokenizer\"}");
+  const std::string tokenizer = ladle::testing::tiny_tokenizer_json(ladle::testing::numbered_tokens(32));
+  ladle::testing::write_text_file(dir_ / "tokenizer-only" / "tokenizer.json", tokenizer);
   const std::string yaml =
       "merge_method: linear\nmodels: [{model: a, parameters: {weight: 1}}]\ntokenizer_source: tokenizer-only\n";
   ASSERT_EQ(merge(yaml).exit_code, 0);
-  EXPECT_EQ(read_text(dir_ / "out" / "tokenizer.json"), "{\"only\": \"tokenizer\"}");
+  EXPECT_EQ(read_text(dir_ / "out" / "tokenizer.json"), tokenizer);
 }
 
 TEST_F(MergeCliTest, WithoutTokenizerSourceTheBaseTokenizerIsCopied) {

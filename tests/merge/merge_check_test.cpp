@@ -63,15 +63,20 @@ TEST_F(MergeCheckTest, VocabularySizeMismatchIsAWarningWithTheRowCounts) {
   EXPECT_FALSE(report.has_errors()) << report.text();
 }
 
-TEST_F(MergeCheckTest, VocabularySizeMismatchIsAnErrorWithATokenizerSource) {
-  ladle::testing::write_random_llama(dir_ / "a");
+TEST_F(MergeCheckTest, ATokenizerSettingNeedsTheBaseTokenizerReadable) {
+  ladle::testing::write_random_llama(dir_ / "a");  // stand-in tokenizer.json files, not real tokenizers
   RandomLlamaOptions larger;
   larger.vocab = 34;
   ladle::testing::write_random_llama(dir_ / "b", larger);
   const auto report = check(
       "merge_method: linear\nbase_model: a\nmodels: [{model: a}, {model: b}]\nparameters: {weight: 1}\n"
       "tokenizer_source: base\n");
-  EXPECT_EQ(findings(report, CheckSeverity::error, "vocabulary").size(), 2u) << report.text();
+  const auto errors = findings(report, CheckSeverity::error, "vocabulary");
+  ASSERT_EQ(errors.size(), 1u) << report.text();
+  EXPECT_NE(errors[0].message.find("merge.yml:5: tokenizer_source: expected the base model 'a''s tokenizer to be "
+                                   "readable"),
+            std::string::npos)
+      << errors[0].message;
 }
 
 TEST_F(MergeCheckTest, MissingTensorIsAnErrorNamingModelAndTensor) {

@@ -6,9 +6,12 @@
 
 #include "lib/merge/merge_config.h"
 #include "lib/util/error.h"
+#include "tests/support/test_helpers.h"
 
 namespace ladle::merge {
 namespace {
+
+using ladle::testing::contains;
 
 MergeConfig parse(const std::string& text) { return parse_merge_config(text, "merge.yml", "/configs"); }
 
@@ -122,18 +125,73 @@ TEST(MergeConfig, EmptyParametersAreAllowed) {
   EXPECT_TRUE(parse("merge_method: linear\nmodels:\n  - model: a\nparameters:\n").parameters.empty());
 }
 
-TEST(MergeConfig, TokenizerSourceIsBaseOrAModel) {
-  EXPECT_TRUE(parse("merge_method: linear\nmodels: [{model: a}]\ntokenizer_source: base\n").tokenizer_source->base);
+TEST(MergeConfig, TokenizerSourceIsBaseUnionOrAModel) {
+  using Kind = TokenizerSource::Kind;
+  EXPECT_EQ(parse("merge_method: linear\nmodels: [{model: a}]\ntokenizer_source: base\n").tokenizer->source.kind,
+            Kind::base);
+  EXPECT_EQ(parse("merge_method: linear\nmodels: [{model: a}]\ntokenizer_source: union\n").tokenizer->source.kind,
+            Kind::union_of_models);
   const MergeConfig config = parse("merge_method: linear\nmodels: [{model: a}]\ntokenizer_source: ./tok\n");
-  EXPECT_EQ(config.tokenizer_source->model->path, "/configs/tok");
-  const MergeConfig nested = parse("merge_method: linear\nmodels: [{model: a}]\ntokenizer:\n  source: base\n");
-  EXPECT_TRUE(nested.tokenizer_source->base);
+  EXPECT_EQ(config.tokenizer->source.kind, Kind::model);
+  EXPECT_EQ(config.tokenizer->source.model->path, "/configs/tok");
+  EXPECT_EQ(config.tokenizer->key, "tokenizer_source");
+  const MergeConfig nested = parse("merge_method: linear\nmodels: [{model: a}]\ntokenizer:\n  source: model:./tok\n");
+  EXPECT_EQ(nested.tokenizer->source.model->path, "/configs/tok");
+  EXPECT_EQ(nested.tokenizer->key, "tokenizer");
+  // mergekit's TokenizerConfig defaults its source to union.
+  EXPECT_EQ(parse("merge_method: linear\nmodels: [{model: a}]\ntokenizer: {pad_to_multiple_of: 8}\n")
+                .tokenizer->source.kind,
+            Kind::union_of_models);
 }
 
-TEST(MergeConfig, ChatTemplateIsIgnoredWithAWarning) {
+TEST(MergeConfig, TokenRulesAreReadInTheOrderWritten) {
+  const MergeConfig config = parse(
+      "merge_method: linear\nmodels: [{model: a}, {model: b}]\ntokenizer:\n  source: base\n  tokens:\n"
+      "    <|im_start|>: {source: model:b, force: true}\n"
+      "    <|im_end|>:\n      source: {kind: model_token, model: a, token: </s>}\n"
+      "    <pad>: {source: {kind: zero}}\n"
+      "    <sep>: {source: {kind: model_token, model: b, token_id: 7}}\n"
+      "  pad_to_multiple_of: 64\n");
+  const TokenizerSettings& tokenizer = *config.tokenizer;
+  ASSERT_EQ(tokenizer.tokens.size(), 4u);
+  EXPECT_EQ(tokenizer.tokens[0].token, "<|im_start|>");
+  EXPECT_EQ(tokenizer.tokens[0].source->kind, TokenRowSource::Kind::model);
+  EXPECT_EQ(tokenizer.tokens[0].source->model->path, "/configs/b");
+  EXPECT_TRUE(tokenizer.tokens[0].force);
+  EXPECT_EQ(tokenizer.tokens[1].source->kind, TokenRowSource::Kind::model_token);
+  EXPECT_EQ(*tokenizer.tokens[1].source->token, "</s>");
+  EXPECT_FALSE(tokenizer.tokens[1].force);
+  EXPECT_EQ(tokenizer.tokens[2].source->kind, TokenRowSource::Kind::zero);
+  EXPECT_EQ(*tokenizer.tokens[3].source->token_id, 7);
+  EXPECT_EQ(tokenizer.tokens[3].line, 10);
+  EXPECT_EQ(*tokenizer.pad_to_multiple_of, 64);
+}
+
+TEST(MergeConfig, BadTokenizerSettingsNameFileLineAndKey) {
+  const std::string base = "merge_method: linear\nmodels: [{model: a}]\n";
+  const auto error = [&](const std::string& yaml) { return parse_error(base + yaml); };
+  EXPECT_PRED2(contains, error("tokenizer_source: base\ntokenizer: {source: union}\n"),
+                       "merge.yml:4: tokenizer: expected either tokenizer or tokenizer_source (merge.yml:3)");
+  EXPECT_PRED2(contains, error("tokenizer: {source: [a]}\n"), "merge.yml:3: tokenizer.source: expected base, union");
+  EXPECT_PRED2(contains, error("tokenizer: {sorce: base}\n"), "tokenizer.sorce");
+  EXPECT_PRED2(contains, error("tokenizer: {pad_to_multiple_of: 0}\n"), "tokenizer.pad_to_multiple_of: expected");
+  EXPECT_PRED2(contains, error("tokenizer:\n  tokens:\n    <x>: {force: true}\n"),
+                       "merge.yml:5: tokenizer.tokens.<x>: expected a 'source'");
+  EXPECT_PRED2(contains, error("tokenizer:\n  tokens:\n    <x>: {source: {kind: one}}\n"),
+                       "tokenizer.tokens.<x>.source.kind: expected model_token or zero, got 'one'");
+  EXPECT_PRED2(contains, error("tokenizer:\n  tokens:\n    <x>: {source: {kind: model_token, model: a}}\n"),
+                       "tokenizer.tokens.<x>.source: kind model_token needs exactly one of 'token' and 'token_id'");
+  EXPECT_PRED2(contains, error("tokenizer:\n  tokens:\n    <x>: {source: {kind: zero, model: a}}\n"),
+                       "kind zero takes no 'model'");
+  EXPECT_PRED2(contains, error("tokenizer:\n  tokens:\n    <x>: {source: {kind: model_token, token: a}}\n"),
+                       "kind model_token needs 'model'");
+}
+
+TEST(MergeConfig, ChatTemplateIsKeptWithItsLine) {
   const MergeConfig config = parse("merge_method: linear\nmodels: [{model: a}]\nchat_template: chatml\n");
-  ASSERT_EQ(config.warnings.size(), 1u);
-  EXPECT_NE(config.warnings[0].find("chat_template"), std::string::npos);
+  EXPECT_TRUE(config.warnings.empty());
+  EXPECT_EQ(config.chat_template, "chatml");
+  EXPECT_EQ(config.chat_template_line, 3);
 }
 
 TEST(MergeConfig, UnknownKeyIsAnErrorNamingKeyAndLine) {
@@ -269,11 +327,6 @@ TEST(MergeConfig, MultipleDocumentsAreRefused) {
 TEST(MergeConfig, InvalidYamlNamesTheLine) {
   const std::string error = parse_error("merge_method: linear\nmodels:\n  - model: [a\n");
   EXPECT_NE(error.find("not valid YAML"), std::string::npos) << error;
-}
-
-TEST(MergeConfig, UnionTokenizerIsRefused) {
-  const std::string error = parse_error("merge_method: linear\nmodels: [{model: a}]\ntokenizer_source: union\n");
-  EXPECT_NE(error.find("tokenizer_source"), std::string::npos) << error;
 }
 
 TEST(MergeConfig, FilteredEntryNeedsAValue) {
