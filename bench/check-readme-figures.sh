@@ -19,7 +19,9 @@
 # the merge and tokenizer benchmarks, the test suite.
 #
 # Needs a build (build/ladle; build/tests/ladle_tests for the last two figures), data/ (scripts/prepare-data.sh) and
-# data/base-model (scripts/pretrain-base.sh). About 2 min on 2 idle cores (DTM 40 s, evolve 3 generations).
+# data/base-model (scripts/pretrain-base.sh). Time: the DTM rerun dominates, and in it the c-BTM ensemble's
+# evaluation (K forward passes per token): the demo took 35 min `nice`d at load average 6 on 2026-12-07 (the
+# ensemble 23 min of it; not yet measured idle); evolve's 3 generations take 30 s at that load.
 # Usage: bench/check-readme-figures.sh      Environment: BUILD (default build), WORK (scratch; default a fresh
 # temporary folder, removed at the end), JOBS (the DTM's --jobs, default 2 as the README's figures).
 set -euo pipefail

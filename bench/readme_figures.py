@@ -110,7 +110,7 @@ def compare_evolve(readme_path, progress_path, candidates_path):
     candidates = [json.loads(line) for line in open(candidates_path, encoding="utf-8") if line.strip()]
     merge = sum(c["merge_seconds"] for c in candidates) / len(candidates)
     scoring = sum(c["seconds"] - c["merge_seconds"] for c in candidates) / len(candidates)
-    per_candidate = readme_match(evolve, r"A candidate is a ([\d.]+) s merge plus a ([\d.]+) s evaluation",
+    per_candidate = readme_match(evolve, r"A candidate is a\s+([\d.]+) s merge plus a\s+([\d.]+) s evaluation",
                                  "evolve seconds per candidate")
     compare_timing("evolve merge per candidate", float(per_candidate.group(1)), merge)
     compare_timing("evolve evaluation per candidate", float(per_candidate.group(2)), scoring)
