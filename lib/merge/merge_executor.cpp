@@ -3,7 +3,6 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
-#include <malloc.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -27,6 +26,7 @@
 #include "lib/merge/methods/method_support.h"
 #include "lib/util/error.h"
 #include "lib/util/human_format.h"
+#include "lib/util/malloc_tuning.h"
 #include "lib/util/progress_line.h"
 #include "lib/util/shape_text.h"
 #include "lib/util/splitmix64.h"
@@ -98,8 +98,9 @@ void run_in_order(std::size_t count, int workers, const Schedule& schedule,
         if (at::get_num_threads() != task_threads) at::set_num_threads(task_threads);
         at::Tensor result = compute(task);
         // The task's temporaries are freed by now; glibc keeps freed chunks below its (adaptive) mmap threshold
-        // in its arenas, and without this the process holds on to their pages.
-        malloc_trim(0);
+        // in its arenas, and without this the process holds on to their pages (unless it chose to:
+        // lib/util/malloc_tuning.h).
+        release_freed_memory();
         std::lock_guard<std::mutex> lock(mutex);
         finished.emplace(task, std::move(result));
       } catch (...) {

@@ -23,6 +23,7 @@
 #include "lib/search/cma_es.h"
 #include "lib/util/available_memory.h"
 #include "lib/util/error.h"
+#include "lib/util/malloc_tuning.h"
 #include "pipelines/evolve/merge_genome.h"
 #include "pipelines/evolve/recipe_fitness.h"
 #include "pipelines/evolve/scoring_workers.h"
@@ -95,6 +96,9 @@ class EvolveRun {
   EvolveOutcome run() {
     fs::create_directories(config_.output_dir);
     resume();
+    // Before the first worker thread exists: every candidate's scoring allocates and frees the same activations,
+    // which glibc would otherwise unmap and fault in again on every batch (lib/util/malloc_tuning.h).
+    retain_freed_memory();
     start_workers();
     while (!search_.stopped()) {
       if (options_.stop_after_generations > 0 && search_.generation() >= options_.stop_after_generations) {

@@ -3,7 +3,8 @@
 // scored by RecipeFitness, so a candidate costs one merge pass plus one evaluation. The candidates of a generation
 // go fitness.workers at a time: merged one after another, then scored side by side by workers that each have their
 // own RecipeFitness; merges and scorings all run on one ATen thread (single_threaded_workers.h), so fitness values,
-// and with them the whole search, do not depend on the worker count.
+// and with them the whole search, do not depend on the worker count. Like a training run, a run keeps the memory its
+// scorings free for the next ones, for the whole process (lib/util/malloc_tuning.h: retain_freed_memory).
 //
 // Files in output_dir:
 //   state.json        after every generation, written atomically: the config's text, the CMA-ES state and the best
