@@ -100,7 +100,9 @@ if [[ " ${models[*]} " == *" qwen3-0.6b "* ]]; then
 merge_method: linear
 models:
   - model: $work/runs/qwen3-0.6b-seed0/final
+    parameters: {weight: 1.0}
   - model: $work/runs/qwen3-0.6b-seed1/final
+    parameters: {weight: 1.0}
 dtype: float32
 out_dtype: bfloat16
 EOF

@@ -52,6 +52,7 @@ std::int64_t entries(const std::vector<std::int64_t>& shape) {
 struct Schedule {
   std::vector<std::uint64_t> costs;  // bytes each task holds while it is computed
   std::vector<bool> exclusive;       // tasks too large to share the budget: computed alone, on every core
+  std::vector<bool> whole_temporaries;  // tasks whose temporaries are the size of the tensor (not merged in slices)
   std::uint64_t budget = 0;          // bytes the tasks in flight may hold together
   int exclusive_threads = 1;         // ATen threads of an exclusive task
 };
@@ -99,8 +100,10 @@ void run_in_order(std::size_t count, int workers, const Schedule& schedule,
         at::Tensor result = compute(task);
         // The task's temporaries are freed by now; glibc keeps freed chunks below its (adaptive) mmap threshold
         // in its arenas, and without this the process holds on to their pages (unless it chose to:
-        // lib/util/malloc_tuning.h).
-        release_freed_memory();
+        // lib/util/malloc_tuning.h). Only after tensor-sized temporaries: a tensor merged in slices frees a few
+        // slice buffers, which the next such tensor reuses, where trimming them made it fault them in again
+        // (a quarter of `ladle posthoc-ema`'s samples went to page faults and madvise).
+        if (schedule.whole_temporaries[task]) release_freed_memory();
         std::lock_guard<std::mutex> lock(mutex);
         finished.emplace(task, std::move(result));
       } catch (...) {
@@ -324,8 +327,10 @@ std::uint64_t Executor::memory_cost(const PlannedTensor& tensor) const {
 Schedule Executor::schedule(const std::vector<std::size_t>& tasks) const {
   Schedule schedule;
   for (const auto task : tasks) {
-    schedule.costs.push_back(memory_cost(plan_.tensors[task]));
+    const PlannedTensor& tensor = plan_.tensors[task];
+    schedule.costs.push_back(memory_cost(tensor));
     schedule.budget = std::max(schedule.budget, schedule.costs.back());
+    schedule.whole_temporaries.push_back(!tensor.copy && !sliced(tensor));
   }
   if (options_.memory_budget > 0) schedule.budget = options_.memory_budget;
   for (const auto cost : schedule.costs) schedule.exclusive.push_back(cost > schedule.budget / 2);
