@@ -98,6 +98,7 @@ Embedder::Embedder(std::shared_ptr<model::CausalLm> model, std::shared_ptr<const
   if (!model_ || !tokenizer_) throw Error("embedder: a model and a tokenizer are required");
   const auto& config = model_->config();
   hidden_state_index_ = resolve_layer(options_.layer, config.num_hidden_layers);
+  if (!tokenizer_->bos_id()) options_.add_bos = false;
   if (options_.batch_size < 1)
     throw Error("embedder: batch size must be positive, got " + std::to_string(options_.batch_size));
   const std::int64_t least_length = options_.add_bos ? 2 : 1;
@@ -112,9 +113,6 @@ Embedder::Embedder(std::shared_ptr<model::CausalLm> model, std::shared_ptr<const
   if (tokenizer_->vocab_size() > config.vocab_size) {
     throw Error("embedder: the tokenizer has " + std::to_string(tokenizer_->vocab_size()) +
                 " tokens but the model only " + std::to_string(config.vocab_size) + ": they do not belong together");
-  }
-  if (options_.add_bos && !tokenizer_->bos_id()) {
-    throw Error("embedder: the tokenizer has no bos id (embed without bos)");
   }
 }
 

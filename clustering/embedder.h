@@ -59,6 +59,7 @@ struct EmbedderOptions {
   std::int64_t max_length = 256;
   // Begin every sequence with the tokenizer's bos id, as the model saw text in pretraining. Its hidden state is
   // never pooled: under causal attention it is the same for every text and would only pull embeddings together.
+  // A tokenizer without a bos (Qwen's) embeds without one, as its model saw text (options() then reports false).
   bool add_bos = true;
 };
 
@@ -69,7 +70,7 @@ class Embedder {
  public:
   // The model must be in eval mode (dropout would make embeddings random). Throws ladle::Error for invalid
   // options, a layer the model does not have, a model in training mode, a tokenizer whose ids do not fit the
-  // model's vocabulary, or add_bos with a tokenizer that has no bos id.
+  // model's vocabulary.
   Embedder(std::shared_ptr<model::CausalLm> model, std::shared_ptr<const text::Tokenizer> tokenizer,
            EmbedderOptions options = {});
 

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -119,6 +120,34 @@ TEST(Embedder, TokensAreBosThenTheTextCutToMaxLength) {
   const auto ids = embedder(options).tokens(record("ignored", "abcdef"));
   const std::int64_t a = text::ByteTokenizer::kFirstByteId + 'a';
   EXPECT_EQ(ids, (std::vector<std::int64_t>{kBos, a, a + 1, a + 2}));
+}
+
+// The byte tokenizer without a bos token, as Qwen's tokenizers are.
+class TokenizerWithoutBos final : public text::Tokenizer {
+ public:
+  std::vector<std::int64_t> encode(const std::string& text) const override { return bytes_.encode(text); }
+  std::string decode(const std::vector<std::int64_t>& ids) const override { return bytes_.decode(ids); }
+  std::int64_t vocab_size() const override { return bytes_.vocab_size(); }
+  std::optional<std::int64_t> piece_id(const std::string& piece) const override { return bytes_.piece_id(piece); }
+  std::optional<std::int64_t> bos_id() const override { return std::nullopt; }
+  std::optional<std::int64_t> eos_id() const override { return bytes_.eos_id(); }
+  std::optional<std::int64_t> pad_id() const override { return bytes_.pad_id(); }
+
+ private:
+  text::ByteTokenizer bytes_;
+};
+
+TEST(Embedder, ATokenizerWithoutBosEmbedsTheTextAlone) {
+  const Embedder without_bos(shared_model(), std::make_shared<TokenizerWithoutBos>());
+  EXPECT_FALSE(without_bos.options().add_bos);
+  const std::int64_t a = text::ByteTokenizer::kFirstByteId + 'a';
+  EXPECT_EQ(without_bos.tokens(record("ignored", "abc")), (std::vector<std::int64_t>{a, a + 1, a + 2}));
+  // Every text token is pooled: the same embedding as the byte tokenizer's with add_bos off.
+  EmbedderOptions no_bos;
+  no_bos.add_bos = false;
+  const FloatMatrix expected = embedder(no_bos).embed({record("x", "abc")});
+  const FloatMatrix got = without_bos.embed({record("x", "abc")});
+  EXPECT_LT(max_difference(got.row(0), expected.row(0), got.cols), 1e-6f);
 }
 
 TEST(Embedder, EmbeddingTextSelectsThePartOfTheConversation) {
