@@ -146,8 +146,10 @@ void WiseFtCallback::on_event(trainer::Event event, trainer::TrainState& state) 
   if (!options_.shifted.empty()) {
     // The trainer owns the tokenizer and outlives this call: a non-owning pointer.
     std::shared_ptr<const text::Tokenizer> tokenizer(&state.tokenizer(), [](const text::Tokenizer*) {});
+    trainer::HeldOutEvaluationOptions evaluation = options_.shifted_evaluation;
+    evaluation.chat_format = trainer::heldout_chat_format(state.config());  // as the run renders its data
     shifted = std::make_unique<trainer::HeldOutEvaluator>(
-        tokenizer, std::vector<trainer::HeldOutSet>{{"ood", options_.shifted}}, options_.shifted_evaluation);
+        tokenizer, std::vector<trainer::HeldOutSet>{{"ood", options_.shifted}}, evaluation);
   }
   sweep_ = wise_ft_sweep(base_, live, options_.alphas, [&](const NamedTensors& weights) {
     trainer::Metrics metrics;

@@ -20,6 +20,7 @@ std::unique_ptr<trainer::HeldOutEvaluator> make_heldout_evaluator(const HeldOutO
   trainer::HeldOutEvaluationOptions evaluation;
   evaluation.max_examples = options.max_examples;
   evaluation.bf16 = options.bf16;
+  evaluation.chat_format = trainer::load_heldout_chat_format(model_folder, options.tokenizer);
   return std::make_unique<trainer::HeldOutEvaluator>(trainer::load_heldout_tokenizer(model_folder, options.tokenizer),
                                                      std::vector<trainer::HeldOutSet>{{"valid", options.valid}},
                                                      evaluation);

@@ -68,6 +68,7 @@ void run_soup(const SoupOptions& options) {
   evaluation.generation_examples = generates ? options.generation_examples : 0;
   evaluation.bf16 = options.bf16;
   const std::filesystem::path folder = io::model_folder_of(candidates.front());
+  evaluation.chat_format = trainer::load_heldout_chat_format(folder, options.tokenizer);
   const trainer::HeldOutEvaluator evaluator(trainer::load_heldout_tokenizer(folder, options.tokenizer),
                                               {{"valid", options.valid}}, evaluation);
   const auto model = model::load_causal_lm(folder, model::resolve_device(options.device, "--device"));

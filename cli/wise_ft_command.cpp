@@ -93,6 +93,7 @@ void run_wise_ft(const WiseFtOptions& options) {
   evaluation.max_examples = options.max_examples;
   evaluation.bf16 = options.bf16;
   const std::filesystem::path folder = io::model_folder_of(options.finetuned);
+  evaluation.chat_format = trainer::load_heldout_chat_format(folder, options.tokenizer);
   const trainer::HeldOutEvaluator evaluator(trainer::load_heldout_tokenizer(folder, options.tokenizer), sets,
                                               evaluation);
   const auto model = model::load_causal_lm(folder, model::resolve_device(options.device, "--device"));

@@ -23,10 +23,8 @@ std::shared_ptr<const text::ExampleDataset> corpus_blocks(const HeldOutSet& set,
   return blocks;
 }
 
-}  // namespace
-
-std::shared_ptr<const text::Tokenizer> load_heldout_tokenizer(const std::filesystem::path& model_folder,
-                                                              const std::string& name) {
+// The training config whose tokenizer and chat format a held-out evaluation of model_folder uses.
+trainer::TrainConfig heldout_text_config(const std::filesystem::path& model_folder, const std::string& name) {
   trainer::TrainConfig config;
   config.model.path = model_folder;
   if (name == "byte") {
@@ -34,7 +32,26 @@ std::shared_ptr<const text::Tokenizer> load_heldout_tokenizer(const std::filesys
   } else {
     config.tokenizer.path = name;
   }
-  return trainer::load_tokenizer(config);
+  return config;
+}
+
+}  // namespace
+
+std::shared_ptr<const text::Tokenizer> load_heldout_tokenizer(const std::filesystem::path& model_folder,
+                                                              const std::string& name) {
+  return trainer::load_tokenizer(heldout_text_config(model_folder, name));
+}
+
+std::shared_ptr<const text::ChatFormat> heldout_chat_format(const TrainConfig& config) {
+  TrainConfig scored_whole = config;
+  scored_whole.data.max_length = 0;
+  scored_whole.data.train_on_all_tokens = false;
+  return load_chat_format(scored_whole);
+}
+
+std::shared_ptr<const text::ChatFormat> load_heldout_chat_format(const std::filesystem::path& model_folder,
+                                                                 const std::string& name) {
+  return heldout_chat_format(heldout_text_config(model_folder, name));
 }
 
 HeldOutEvaluator::HeldOutEvaluator(std::shared_ptr<const text::Tokenizer> tokenizer, const std::vector<HeldOutSet>& sets,
@@ -51,6 +68,7 @@ HeldOutEvaluator::HeldOutEvaluator(std::shared_ptr<const text::Tokenizer> tokeni
     }
     trainer::TrainingData data;
     data.tokenizer = tokenizer;
+    if (options.chat_format) data.chat_template = options.chat_format;
     if (set.block_size > 0) {
       data.valid = corpus_blocks(set, *tokenizer);
     } else {

@@ -19,12 +19,14 @@ class CausalLm;
 }  // namespace ladle::model
 
 namespace ladle::text {
+class ChatFormat;
 class Tokenizer;
 }  // namespace ladle::text
 
 namespace ladle::trainer {
 class Evaluator;
 class ProcessGroup;
+struct TrainConfig;
 }  // namespace ladle::trainer
 
 namespace ladle::trainer {
@@ -45,12 +47,24 @@ struct HeldOutEvaluationOptions {
   std::size_t batch_size = 16;          // examples per forward
   bool bf16 = false;                    // bf16 autocast for the forward passes
   std::uint64_t seed = 0;               // picks the subsets
+  // How instruction sets are rendered into tokens: a model's own chat template (load_heldout_chat_format), or,
+  // when null, Tulu v2's (text::ChatTemplate), as for a model without one.
+  std::shared_ptr<const text::ChatFormat> chat_format;
 };
 
 // The tokenizer of a model folder: `name` is a tokenizer folder or file (text::open_tokenizer), "byte" for the byte
 // tokenizer, or empty for the one model_folder holds. Throws ladle::Error when there is none.
 std::shared_ptr<const text::Tokenizer> load_heldout_tokenizer(const std::filesystem::path& model_folder,
                                                               const std::string& name);
+
+// The chat format that renders held-out instruction sets as `config` renders its training data (load_chat_format:
+// the model folder's own template, else the tokenizer folder's, else Tulu v2's; data.chat_template: tulu forces
+// Tulu), except that held-out examples are scored whole (no max_length) on their replies.
+std::shared_ptr<const text::ChatFormat> heldout_chat_format(const TrainConfig& config);
+
+// heldout_chat_format for a model folder and a tokenizer named as for load_heldout_tokenizer.
+std::shared_ptr<const text::ChatFormat> load_heldout_chat_format(const std::filesystem::path& model_folder,
+                                                                 const std::string& name);
 
 class HeldOutEvaluator {
  public:

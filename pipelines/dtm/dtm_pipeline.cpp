@@ -123,6 +123,7 @@ std::string evaluation_fingerprint(const fs::path& file) {
   return json.is_object() ? json.value("fingerprint", std::string()) : "";
 }
 
+
 }  // namespace
 
 struct DtmPipeline::EvaluatedModel {
@@ -625,9 +626,11 @@ void DtmPipeline::evaluate() {
                                               : model::load_causal_lm(model->path, model::resolve_device(config_.device));
     if (!evaluator) {
       // Every model has the base model's architecture, so its context length.
+      trainer::HeldOutEvaluationOptions options = config_.evaluation.options;
+      options.chat_format = trainer::heldout_chat_format(base_train_);  // as the runs rendered their data
       evaluator = std::make_unique<trainer::HeldOutEvaluator>(
           trainer::load_tokenizer(base_train_), config_.evaluation.scored_sets(lm->config().max_position_embeddings),
-          config_.evaluation.options);
+          options);
     }
     LADLE_LOG(info) << "dtm: evaluating " << model->name << " (" << model->path.string() << ")";
     std::map<std::string, trainer::ExampleScores> examples;
@@ -669,7 +672,7 @@ std::shared_ptr<model::CausalLm> DtmPipeline::ensemble_model(const EvaluatedMode
     inputs.base->eval();
   }
   inputs.tokenizer = trainer::load_tokenizer(base_train_);
-  inputs.chat_format = trainer::TrainingData{}.chat_template;  // as trainer::HeldOutEvaluator tokenizes the sets
+  inputs.chat_format = trainer::heldout_chat_format(base_train_);  // as the evaluator renders the sets
   inputs.embedder = config_.embed.embedder;
   inputs.bf16 = config_.embed.bf16;
   inputs.posterior = config_.ensemble;

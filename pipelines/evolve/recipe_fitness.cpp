@@ -22,6 +22,7 @@ RecipeFitness::RecipeFitness(const FitnessConfig& config, const std::filesystem:
   options.batch_size = config.batch_size;
   options.bf16 = config.bf16;
   options.seed = config.seed;
+  options.chat_format = trainer::load_heldout_chat_format(model_folder, config.tokenizer);
   evaluator_ = std::make_unique<trainer::HeldOutEvaluator>(
       trainer::load_heldout_tokenizer(model_folder, config.tokenizer),
       std::vector<trainer::HeldOutSet>{{kLabel, config.data}}, options);
