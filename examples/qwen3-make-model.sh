@@ -6,7 +6,7 @@
 # all 28 layers: the exact shapes of Qwen3-0.6B (596M parameters, 1.1 GiB; bench/real-size/ measures its runs).
 #
 #   examples/qwen3-make-model.sh [--full] [OUT_DIR] [TOKENIZERS_DIR]
-#     OUT_DIR         default examples/models/qwen3-4layers (with --full: examples/models/qwen3-0.6b; git-ignored)
+#     OUT_DIR         default examples/models/qwen3-4layers (with --full: examples/models/qwen3-28layers; git-ignored)
 #     TOKENIZERS_DIR  default data/tokenizers (scripts/fetch-hf-tokenizers.sh fills it)
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -14,7 +14,7 @@ layers=(--layers 4)
 default_out=$repo/examples/models/qwen3-4layers
 if [ "${1:-}" = --full ]; then
   layers=()
-  default_out=$repo/examples/models/qwen3-0.6b
+  default_out=$repo/examples/models/qwen3-28layers
   shift
 fi
 out=${1:-$default_out}
