@@ -3,6 +3,7 @@
 // (an unknown command or option, a missing or malformed argument) one line and exit status 2; --help and
 // --version print and exit 0.
 #include <CLI/CLI.hpp>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <exception>
@@ -37,6 +38,16 @@ void add_global_options(CLI::App& app, GlobalOptions& options) {
       ->capture_default_str();
 }
 
+// A checkpoint's files stay open while they are read (io::MappedFile keeps its descriptor for pread), so a merge of
+// many sharded models can need more descriptors than the usual soft limit of 1,024: raise it to the hard limit.
+void raise_open_file_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
 void apply_global_options(const GlobalOptions& options) {
   ladle::log::LoggingOptions logging;
   logging.console_level = options.quiet ? ladle::log::Level::warning : ladle::log::parse_level(options.log_level);
@@ -44,6 +55,7 @@ void apply_global_options(const GlobalOptions& options) {
   ladle::log::configure_logging(logging);
   ladle::ProgressLine::set_quiet(options.quiet);
   ladle::configure_threads(options.threads);
+  raise_open_file_limit();
 }
 
 // The first argument that is neither a global option nor its value: what the user meant as the command.

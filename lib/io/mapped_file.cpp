@@ -40,14 +40,18 @@ MappedFile::MappedFile(const std::filesystem::path& path) : path_(path) {
   size_ = static_cast<std::size_t>(info.st_size);
   void* mapping = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
   const int mmap_errno = errno;
-  ::close(fd);  // the mapping keeps its own reference to the file
   if (mapping == MAP_FAILED) {
+    ::close(fd);
     errno = mmap_errno;
     throw Error(system_error(path, "map"));
   }
   data_ = static_cast<std::uint8_t*>(mapping);
+  fd_ = fd;
 }
 
-MappedFile::~MappedFile() { ::munmap(data_, size_); }
+MappedFile::~MappedFile() {
+  ::munmap(data_, size_);
+  ::close(fd_);
+}
 
 }  // namespace ladle::io

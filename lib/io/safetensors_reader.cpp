@@ -1,8 +1,6 @@
 #include "lib/io/safetensors_reader.h"
 
 #include <ATen/ATen.h>
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -100,10 +98,7 @@ at::Tensor SafetensorsReader::read_tensor(const std::string& name, std::int64_t 
   if (size == 0) return copy;
   const std::uint64_t row_bytes = rows == 0 ? 0 : static_cast<std::uint64_t>(e.nbytes()) / static_cast<std::uint64_t>(rows);
   const std::uint64_t offset = header_.data_offset() + e.begin + static_cast<std::uint64_t>(first_row) * row_bytes;
-  const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw Error(where(name) + ": cannot open the file again to read it: " + std::strerror(errno));
-  const PositionedRead read = read_fully_at(fd, copy.data_ptr(), size, offset);
-  ::close(fd);
+  const PositionedRead read = read_fully_at(file_->descriptor(), copy.data_ptr(), size, offset);
   if (read.error != 0) throw Error(where(name) + ": cannot read its bytes: " + std::strerror(read.error));
   if (read.bytes != size) {
     throw Error(where(name) + ": the file ended " + std::to_string(read.bytes) + " bytes into the " +

@@ -21,15 +21,16 @@
 #include "lib/io/safetensors_writer.h"
 #include "lib/io/torch_dtype.h"
 #include "lib/log/log.h"
-#include "lib/merge/huge_page_allocator.h"
 #include "lib/merge/methods/magnitude_threshold.h"
 #include "lib/merge/methods/method_support.h"
 #include "lib/util/error.h"
+#include "lib/util/huge_page_allocator.h"
 #include "lib/util/human_format.h"
 #include "lib/util/malloc_tuning.h"
 #include "lib/util/progress_line.h"
 #include "lib/util/shape_text.h"
 #include "lib/util/splitmix64.h"
+#include "lib/util/threads.h"
 #include "lib/weights/nonfinite_values.h"
 #include "lib/weights/tensor_ops.h"
 
@@ -93,10 +94,7 @@ void run_in_order(std::size_t count, int workers, const Schedule& schedule,
       try {
         // A task's ATen thread count depends only on the task, never on `workers`: ATen splits reductions by
         // thread count, so this is what keeps results bit-identical for any --threads.
-        // Only when it changes: libtorch's set_num_threads also replaces its process-wide pthreadpool, whose new
-        // threads spin before they sleep (7% of a bf16 linear merge's samples when it was set for every tensor).
-        const int task_threads = schedule.exclusive[task] ? schedule.exclusive_threads : 1;
-        if (at::get_num_threads() != task_threads) at::set_num_threads(task_threads);
+        set_calling_thread_tensor_threads(schedule.exclusive[task] ? schedule.exclusive_threads : 1);
         at::Tensor result = compute(task);
         // The task's temporaries are freed by now; glibc keeps freed chunks below its (adaptive) mmap threshold
         // in its arenas, and without this the process holds on to their pages (unless it chose to:
@@ -407,30 +405,23 @@ MergeExecutionStats Executor::run(const std::function<void(const std::string&, a
   // Freed blocks are kept up to what the largest tensor needs, the most the next tensor can reuse.
   const ScopedHugePageCpuAllocator huge_pages(merge_schedule.budget);
   MergeExecutionStats stats;
-  try {
-    if (plan_.needs_global_magnitude_thresholds()) find_thresholds(threads);
+  if (plan_.needs_global_magnitude_thresholds()) find_thresholds(threads);
 
-    std::uint64_t total = 0;
-    for (const auto& tensor : plan_.tensors) total += tensor.input_bytes + tensor.output_bytes;
-    ProgressLine progress("merge", total, ProgressOptions{"B", ProgressUnit::bytes});
-    run_in_order(
-        plan_.tensors.size(), threads, merge_schedule, [&](std::size_t task) { return compute(plan_.tensors[task]); },
-        [&](std::size_t task, at::Tensor tensor) {
-          const PlannedTensor& planned = plan_.tensors[task];
-          consume(planned.name, std::move(tensor));
-          stats.bytes_read += planned.input_bytes;
-          stats.bytes_written += planned.output_bytes;
-          ++stats.tensors;
-          progress.set_status(std::to_string(stats.tensors) + "/" + std::to_string(plan_.tensors.size()) + " tensors");
-          progress.advance(planned.input_bytes + planned.output_bytes);
-        });
-    progress.finish();
-  } catch (...) {
-    at::set_num_threads(caller_threads);
-    throw;
-  }
-  // at::set_num_threads in the workers also changed the count ATen gives threads it creates later; restore it.
-  at::set_num_threads(caller_threads);
+  std::uint64_t total = 0;
+  for (const auto& tensor : plan_.tensors) total += tensor.input_bytes + tensor.output_bytes;
+  ProgressLine progress("merge", total, ProgressOptions{"B", ProgressUnit::bytes});
+  run_in_order(
+      plan_.tensors.size(), threads, merge_schedule, [&](std::size_t task) { return compute(plan_.tensors[task]); },
+      [&](std::size_t task, at::Tensor tensor) {
+        const PlannedTensor& planned = plan_.tensors[task];
+        consume(planned.name, std::move(tensor));
+        stats.bytes_read += planned.input_bytes;
+        stats.bytes_written += planned.output_bytes;
+        ++stats.tensors;
+        progress.set_status(std::to_string(stats.tensors) + "/" + std::to_string(plan_.tensors.size()) + " tensors");
+        progress.advance(planned.input_bytes + planned.output_bytes);
+      });
+  progress.finish();
   stats.bytes_read += threshold_bytes_read_;
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return stats;

@@ -19,7 +19,7 @@
 // computed alone, with every ATen thread of the caller; all others run single-threaded, side by side. So peak
 // memory is about the largest tensor's working set, whatever the models' size or the shard size, and since a
 // tensor's ATen thread count depends only on the tensor (never on `threads`), the output is bit-identical for
-// any thread count. Large temporaries come from a HugePageCpuAllocator (lib/merge/huge_page_allocator.h) while the
+// any thread count. Large temporaries come from a HugePageCpuAllocator (lib/util/huge_page_allocator.h) while the
 // merge runs, which keeps up to one budget of freed blocks for reuse.
 //
 // Every floating-point input tensor is checked for NaN and ±Inf just before it is merged (a pass over pages the

@@ -4,6 +4,11 @@
 // before any system header, the macro is undefined and this file silently compiled to an empty function.
 #include <atomic>
 #include <climits>
+#include <mutex>
+
+#include <c10/core/CPUAllocator.h>
+
+#include "lib/util/huge_page_allocator.h"
 
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -14,10 +19,25 @@ namespace {
 
 std::atomic<bool> retaining{false};
 
+constexpr std::size_t kLargeBlockBytes = std::size_t{32} << 20;
+constexpr std::size_t kLargeBlockCacheBytes = std::size_t{1} << 30;
+
+// Installed once for the rest of the process, over the allocator installed before; never destroyed, since its
+// blocks may be freed while the process exits.
+void install_large_block_allocator() {
+  static std::once_flag installed;
+  std::call_once(installed, [] {
+    static auto* allocator =
+        new HugePageCpuAllocator(c10::GetCPUAllocator(), kLargeBlockCacheBytes, kLargeBlockBytes);
+    c10::SetCPUAllocator(allocator);
+  });
+}
+
 }  // namespace
 
 void retain_freed_memory() {
   retaining = true;
+  install_large_block_allocator();
 #if defined(__GLIBC__)
   mallopt(M_MMAP_MAX, 0);
   mallopt(M_TRIM_THRESHOLD, INT_MAX);

@@ -1,6 +1,7 @@
 #include "lib/util/threads.h"
 
 #include <ATen/Parallel.h>
+#include <omp.h>
 
 #include <cstdlib>
 #include <string>
@@ -31,6 +32,12 @@ int configure_threads(int requested) {
   if (threads == 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   at::set_num_threads(threads);
   return threads;
+}
+
+void set_calling_thread_tensor_threads(int threads) {
+  // ATen initialises each thread's count lazily on its first query and would then overwrite what is set here.
+  at::get_num_threads();
+  if (omp_get_max_threads() != threads) omp_set_num_threads(threads);
 }
 
 }  // namespace ladle

@@ -167,11 +167,11 @@ class EvolveRun {
 
   // The generation's candidates, results in candidate order, as many at a time as there are workers: merged one
   // after another, then scored side by side. Never both at once: for the length of a merge the merge engine installs
-  // a process-wide CPU allocator (lib/merge/huge_page_allocator.h) that cannot free what ATen allocated raw (oneDNN's
-  // bf16 matmul does), and a scoring that overlapped a merge aborted in c10::Allocator::raw_deallocate. The merges
-  // run on one ATen thread too: at the caller's count the executor switches ATen's count per tensor, and each switch
-  // re-creates libtorch's thread pool (the experiment's merges took 0.045 s instead of 0.02 s). A failure is a
-  // ladle::Error naming the candidate.
+  // a process-wide CPU allocator (lib/util/huge_page_allocator.h), and a scoring that overlapped a merge aborted in
+  // c10::Allocator::raw_deallocate when that allocator lacked the raw interface oneDNN's bf16 matmul uses (it has it
+  // now; one merge at a time also keeps the merges' memory to one merge's). The merges run on one ATen thread too:
+  // at the caller's count they took 0.045 s instead of 0.02 s in the experiment. A failure is a ladle::Error naming
+  // the candidate.
   std::vector<CandidateResult> evaluate_all(const std::vector<std::vector<double>>& points) {
     std::vector<CandidateResult> results(points.size());
     for (std::size_t first = 0; first < points.size(); first += fitness_.size()) {

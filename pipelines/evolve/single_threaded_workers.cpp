@@ -1,7 +1,5 @@
 #include "pipelines/evolve/single_threaded_workers.h"
 
-#include <ATen/Parallel.h>
-
 #include <algorithm>
 #include <atomic>
 #include <exception>
@@ -9,19 +7,19 @@
 #include <thread>
 #include <vector>
 
+#include "lib/util/threads.h"
+
 namespace ladle::evolve {
 
 void run_on_single_threaded_workers(std::size_t count, int workers,
                                     const std::function<void(std::size_t index, int worker)>& task) {
-  const int caller_threads = at::get_num_threads();
   std::atomic<std::size_t> next{0};
   std::atomic<bool> stop{false};
   std::mutex mutex;
   std::exception_ptr failure;
   auto work = [&](int worker) {
     try {
-      // Only when it changes: libtorch's set_num_threads also replaces its process-wide pthreadpool.
-      if (at::get_num_threads() != 1) at::set_num_threads(1);
+      set_calling_thread_tensor_threads(1);
       for (std::size_t index = next++; index < count && !stop; index = next++) task(index, worker);
     } catch (...) {
       std::lock_guard<std::mutex> lock(mutex);
@@ -38,7 +36,6 @@ void run_on_single_threaded_workers(std::size_t count, int workers,
     stop = true;
   }
   for (auto& thread : threads) thread.join();
-  at::set_num_threads(caller_threads);
   if (start_failure) std::rethrow_exception(start_failure);
   if (failure) std::rethrow_exception(failure);
 }

@@ -13,8 +13,8 @@ namespace ladle::evolve {
 // [0, workers)); each worker takes the next index not yet started, so the indices start in order but may finish in
 // any order. Once a task throws, no further index starts; the first exception is rethrown, as thrown, after every
 // worker has finished.
-// The caller's ATen thread count is restored afterwards (at::set_num_threads in a worker also changes the count
-// ATen gives the threads it creates later).
+// Each worker sets only its own thread count (set_calling_thread_tensor_threads): the caller's, and the count ATen
+// gives threads it creates later, stay as they were.
 void run_on_single_threaded_workers(std::size_t count, int workers,
                                     const std::function<void(std::size_t index, int worker)>& task);
 

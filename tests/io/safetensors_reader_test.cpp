@@ -241,6 +241,21 @@ TEST(SafetensorsReader, ReadTensorCopiesTheBytesWholeOrByRows) {
   expect_same_tensor(reader.read_tensor("matrix", 5), tensors.at("matrix").narrow(0, 5, 0));
 }
 
+// The reader keeps the file it opened: a file renamed over its path later (a run writing the next snapshot under the
+// same name) is not read with the first file's header.
+TEST(SafetensorsReader, ReadTensorReadsTheFileItOpenedAfterAnotherTakesItsPath) {
+  ScratchDir dir;
+  const fs::path path = dir.path / "w.safetensors";
+  NamedTensors first, second;
+  first.insert("matrix", at::arange(6, at::kFloat).reshape({3, 2}));
+  second.insert("matrix", at::full({3, 2}, -1.0f));
+  write_safetensors(path, first);
+  SafetensorsReader reader(path);
+  write_safetensors(dir.path / "next.safetensors", second);
+  fs::rename(dir.path / "next.safetensors", path);
+  expect_same_tensor(reader.read_tensor("matrix"), first.at("matrix"));
+}
+
 TEST(SafetensorsReader, ReadTensorRefusesRowsOutsideTheTensorAndAShrunkFile) {
   ScratchDir dir;
   const fs::path path = dir.path / "s.safetensors";

@@ -3,6 +3,7 @@
 // thread and on a thread of its own.
 #include "lib/util/malloc_tuning.h"
 
+#include <ATen/ATen.h>
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
@@ -43,6 +44,19 @@ TEST(RetainFreedMemory, ReallocatingAFreedLargeBlockCausesNoPageFaults) {
   retain_freed_memory();
   faults_of_touching_fresh_blocks(1, bytes);
   EXPECT_LT(faults_of_touching_fresh_blocks(1, bytes), 100);
+}
+
+TEST(RetainFreedMemory, LargeTensorsComeFromHugePageBlocksThatAreReused) {
+  retain_freed_memory();
+  constexpr std::int64_t elements = std::int64_t{16} << 20;  // 64 MiB of floats: above the 32 MiB threshold
+  void* first = nullptr;
+  {
+    const at::Tensor block = at::empty({elements}, at::kFloat);
+    first = block.data_ptr();
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(first) % (std::uintptr_t{2} << 20), 0u);
+  }
+  const at::Tensor again = at::empty({elements}, at::kFloat);
+  EXPECT_EQ(again.data_ptr(), first);
 }
 
 // Measures the second pass of a thread that allocates three 30 MiB blocks twice; exits with status 0 when it caused

@@ -1,4 +1,5 @@
-// The merge's CPU allocator: aligned huge-page blocks, reuse of freed blocks, and scoped installation.
+// The CPU allocator of large blocks: aligned huge-page blocks, the size below which requests go to the fallback,
+// reuse of freed blocks, the raw interface, and scoped installation.
 #include <ATen/ATen.h>
 #include <c10/core/CPUAllocator.h>
 #include <gtest/gtest.h>
@@ -6,9 +7,9 @@
 #include <cstdint>
 #include <cstring>
 
-#include "lib/merge/huge_page_allocator.h"
+#include "lib/util/huge_page_allocator.h"
 
-namespace ladle::merge {
+namespace ladle {
 namespace {
 
 constexpr std::size_t kMiB = std::size_t{1} << 20;
@@ -35,6 +36,31 @@ TEST(HugePageAllocator, FreedBlockIsReusedForARequestOfAboutItsSize) {
   EXPECT_NE(much_smaller.get(), first);
 }
 
+TEST(HugePageAllocator, RequestsBelowTheMinimumGoToTheFallback) {
+  HugePageCpuAllocator allocator(c10::GetDefaultCPUAllocator(), 0, 32 * kMiB);
+  c10::DataPtr small = allocator.allocate(32 * kMiB - 1);
+  c10::DataPtr large = allocator.allocate(32 * kMiB);
+  EXPECT_NE(small.get_deleter(), allocator.raw_deleter());
+  EXPECT_EQ(large.get_deleter(), allocator.raw_deleter());
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(large.get()) % (2 * kMiB), 0u);
+}
+
+TEST(HugePageAllocator, RawAllocationsOfEitherKindAreFreedByItsRawDeleter) {
+  HugePageCpuAllocator allocator(c10::GetDefaultCPUAllocator(), 16 * kMiB);
+  void* large = allocator.raw_allocate(8 * kMiB);
+  void* small = allocator.raw_allocate(1000);
+  std::memset(large, 1, 8 * kMiB);
+  std::memset(small, 1, 1000);
+  allocator.raw_deallocate(large);
+  allocator.raw_deallocate(small);
+  // Freed into the pool: the next block of about its size is the same one.
+  EXPECT_EQ(allocator.raw_allocate(8 * kMiB), large);
+  allocator.raw_deallocate(large);
+  // What the default allocator allocated raw before this one was installed (oneDNN's scratch memory) is freed by it.
+  void* earlier = c10::GetDefaultCPUAllocator()->raw_allocate(64);
+  allocator.raw_deallocate(earlier);
+}
+
 TEST(HugePageAllocator, ScopedInstallationServesTensorsAndRestoresThePreviousAllocator) {
   c10::Allocator* before = c10::GetCPUAllocator();
   at::Tensor survivor;
@@ -50,4 +76,4 @@ TEST(HugePageAllocator, ScopedInstallationServesTensorsAndRestoresThePreviousAll
 }
 
 }  // namespace
-}  // namespace ladle::merge
+}  // namespace ladle

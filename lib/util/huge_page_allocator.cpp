@@ -1,4 +1,4 @@
-#include "lib/merge/huge_page_allocator.h"
+#include "lib/util/huge_page_allocator.h"
 
 #include <c10/core/CPUAllocator.h>
 #include <sys/mman.h>
@@ -7,8 +7,10 @@
 #include <map>
 #include <mutex>
 #include <new>
+#include <unordered_map>
+#include <utility>
 
-namespace ladle::merge {
+namespace ladle {
 
 namespace {
 
@@ -92,46 +94,78 @@ class HugePageBlockPool {
 
 namespace {
 
-// A block's deleter context.
-struct Block {
-  void* start;
-  std::size_t length;
-  std::shared_ptr<HugePageBlockPool> pool;
+// The blocks handed out and not yet freed, by address: a block's deleter context is its address (c10's raw interface
+// requires that), so its length and pool are found here.
+class LiveBlocks {
+ public:
+  void add(void* start, std::size_t length, std::shared_ptr<HugePageBlockPool> pool) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    blocks_.emplace(start, Entry{length, std::move(pool)});
+  }
+
+  // Gives the block back to its pool; false when `start` is not a live block.
+  bool free(void* start) {
+    Entry entry;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      const auto found = blocks_.find(start);
+      if (found == blocks_.end()) return false;
+      entry = std::move(found->second);
+      blocks_.erase(found);
+    }
+    entry.pool->give_back(start, entry.length);
+    return true;
+  }
+
+ private:
+  struct Entry {
+    std::size_t length = 0;
+    std::shared_ptr<HugePageBlockPool> pool;
+  };
+  std::mutex mutex_;
+  std::unordered_map<void*, Entry> blocks_;
 };
 
-void free_block(void* context) {
-  auto* block = static_cast<Block*>(context);
-  block->pool->give_back(block->start, block->length);
-  delete block;
+// Never destroyed: tensors may be freed while the process exits.
+LiveBlocks& live_blocks() {
+  static auto* blocks = new LiveBlocks;
+  return *blocks;
+}
+
+void free_block(void* start) {
+  if (!live_blocks().free(start)) c10::GetDefaultCPUAllocator()->raw_deleter()(start);
 }
 
 }  // namespace
 
-HugePageCpuAllocator::HugePageCpuAllocator(c10::Allocator* fallback, std::size_t cache_bytes)
-    : fallback_(fallback), pool_(std::make_shared<HugePageBlockPool>(cache_bytes)) {}
+HugePageCpuAllocator::HugePageCpuAllocator(c10::Allocator* fallback, std::size_t cache_bytes, std::size_t min_bytes)
+    : fallback_(fallback), min_bytes_(min_bytes), pool_(std::make_shared<HugePageBlockPool>(cache_bytes)) {}
 
 HugePageCpuAllocator::~HugePageCpuAllocator() { pool_->close(); }
 
 c10::DataPtr HugePageCpuAllocator::allocate(std::size_t bytes) const {
-  if (bytes < kHugePageAllocationBytes) return fallback_->allocate(bytes);
+  if (bytes < min_bytes_) return fallback_->allocate(bytes);
   const std::size_t wanted = round_up(bytes, kHugePage);
   std::size_t length = wanted;
   void* start = pool_->take(wanted, length);
   if (start == nullptr) start = map_aligned(wanted);
   if (start == nullptr) return fallback_->allocate(bytes);
-  auto* block = new (std::nothrow) Block{start, length, pool_};
-  if (block == nullptr) {
+  try {
+    live_blocks().add(start, length, pool_);
+  } catch (...) {
     pool_->give_back(start, length);
-    return fallback_->allocate(bytes);
+    throw;
   }
-  return {start, block, &free_block, c10::Device(c10::DeviceType::CPU)};
+  return {start, start, &free_block, c10::Device(c10::DeviceType::CPU)};
 }
 
-ScopedHugePageCpuAllocator::ScopedHugePageCpuAllocator(std::size_t cache_bytes)
-    : previous_(c10::GetCPUAllocator()), allocator_(previous_, cache_bytes) {
+c10::DeleterFnPtr HugePageCpuAllocator::raw_deleter() const { return &free_block; }
+
+ScopedHugePageCpuAllocator::ScopedHugePageCpuAllocator(std::size_t cache_bytes, std::size_t min_bytes)
+    : previous_(c10::GetCPUAllocator()), allocator_(previous_, cache_bytes, min_bytes) {
   c10::SetCPUAllocator(&allocator_);
 }
 
 ScopedHugePageCpuAllocator::~ScopedHugePageCpuAllocator() { c10::SetCPUAllocator(previous_); }
 
-}  // namespace ladle::merge
+}  // namespace ladle
