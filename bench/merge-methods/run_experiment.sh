@@ -5,7 +5,7 @@
 # a fixed subset of data/instructions/test.jsonl (test_subset.py), per seed; then FusionBench's normalised accuracy
 # with 95% t-intervals over the seeds (summarize.py). Finished experts, merges and searches are reused on a rerun.
 # Usage: bench/merge-methods/run_experiment.sh [SEED ...]     (default seeds: 0 1 2)
-# Environment: BUILD (default build), OUT (default out/merge-methods), TEST_PER_TASK (default 60).
+# Environment: BUILD (default build), OUT (default out/merge-methods), TEST_PER_TASK (default 30).
 # Writes OUT/seed-S/{experts,merges,recipes,evolve,scores.jsonl}, OUT/base.jsonl; copies the small results into
 # bench/merge-methods/results/ and prints the table.
 set -euo pipefail
@@ -24,7 +24,7 @@ base=data/base-model
 mkdir -p "$out"
 
 test_set=$out/test-subset.jsonl
-/usr/bin/python3 "$here/test_subset.py" data/instructions/test.jsonl "${TEST_PER_TASK:-60}" "$test_set"
+/usr/bin/python3 "$here/test_subset.py" data/instructions/test.jsonl "${TEST_PER_TASK:-30}" "$test_set"
 test_examples=$(wc -l < "$test_set")
 
 # `ladle evaluate` on the test subset: every example's loss, and its reply generated (exact match) or chosen.
@@ -34,7 +34,7 @@ evaluate() {
   local labelled=()
   for model in "$@"; do labelled+=(--label "$model"); done
   /usr/bin/time -f "evaluate $(basename "$(dirname "$output")")/$(basename "$output"): %e s" \
-    "$ladle" --quiet evaluate --data "$test_set" --max-examples 0 --generation-examples "$test_examples" --batch-size 32 \
+    "$ladle" --quiet evaluate --data "$test_set" --max-examples 0 --generation-examples "$test_examples" --batch-size 64 \
     --bf16 --output "$output" "${labelled[@]}" > /dev/null
 }
 
