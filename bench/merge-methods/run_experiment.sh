@@ -71,5 +71,6 @@ results=$here/results
 mkdir -p "$results"
 cp "$out/base.jsonl" "$results/base.jsonl"
 for seed in "${seeds[@]}"; do cp "$out/seed-$seed/scores.jsonl" "$results/scores-seed-$seed.jsonl"; done
-for seed in "${seeds[@]}"; do cp "$out/seed-$seed/recipes/evolve/recipe.yml" "$results/evolved-recipe-seed-$seed.yml"; done
+# The search's result (weights found, fitness, per-task fitness loss); its recipe.yml names absolute paths.
+for seed in "${seeds[@]}"; do cp "$out/seed-$seed/recipes/evolve/result.json" "$results/evolved-seed-$seed.json"; done
 /usr/bin/python3 "$here/summarize.py" "$out" "$results" "${seeds[@]}"
