@@ -20,5 +20,6 @@ void add_posthoc_ema_command(CLI::App& app);
 void add_merge_checkpoints_command(CLI::App& app);
 void add_dtm_command(CLI::App& app);
 void add_evolve_command(CLI::App& app);
+void add_evaluate_command(CLI::App& app);
 
 }  // namespace ladle::cli

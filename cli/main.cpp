@@ -116,6 +116,7 @@ int main(int argc, char** argv) {
   ladle::cli::add_merge_checkpoints_command(app);
   ladle::cli::add_dtm_command(app);
   ladle::cli::add_evolve_command(app);
+  ladle::cli::add_evaluate_command(app);
   try {
     app.parse(argc, argv);
     ladle::log::check_log_file();

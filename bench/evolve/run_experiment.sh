@@ -5,19 +5,24 @@
 # data/instructions/test.jsonl, which the search never sees. Writes out/evolve/ and prints the markdown table.
 # Needs the DTM runs (ladle dtm --config examples/dtm.yml) and a built tree.
 # Usage: bench/evolve/run_experiment.sh
-# Environment: BUILD (default build), WORK (scratch; default /var/tmp/ladle-evolve-bench), TEST_EXAMPLES (default 480).
+# Environment: BUILD (default build), TEST_EXAMPLES (default 480).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=$(cd "${BUILD:-$root/build}" && pwd)
-work=${WORK:-/var/tmp/ladle-evolve-bench}
 out=$root/out/evolve
-mkdir -p "$work" "$out"
+mkdir -p "$out"
 
-source "$here/../build-against-install.sh"
-build_against_installed_ladle "$build" "$here" "$work"
-evaluate=$work/build/evaluate_models
+# `ladle evaluate FILE MAX_EXAMPLES OUTPUT LABEL=FOLDER...`: held-out loss per task (no generation), as the fitness.
+evaluate() {
+  local data=$1 examples=$2 output=$3
+  shift 3
+  local labelled=()
+  for model in "$@"; do labelled+=(--label "$model"); done
+  "$build/ladle" --quiet evaluate --data "$data" --max-examples "$examples" --generation-examples 0 --batch-size 32 \
+    --bf16 --output "$output" "${labelled[@]}" > /dev/null
+}
 
 for config in evolve-task-arithmetic evolve; do
   /usr/bin/time -f "$config: %e s wall" "$build/ladle" --quiet evolve --config "$here/$config.yml"
@@ -32,11 +37,11 @@ for recipe in "$here"/recipes/*.yml; do
   hand+=("$name=$out/hand-set/$name")
 done
 # The hand-set recipes on the fitness subset (the evolve run's data, size and seed): the best one is the baseline.
-"$evaluate" "$root/data/instructions/valid.jsonl" 96 "${hand[@]}" > "$out/hand-set-fitness.jsonl"
+evaluate "$root/data/instructions/valid.jsonl" 96 "$out/hand-set-fitness.jsonl" "${hand[@]}"
 best=$(jq -s -r 'map({label: .label, mean: (.per_task | [.[]] | add / length)}) | min_by(.mean) | .label' \
   "$out/hand-set-fitness.jsonl")
 echo "best hand-set recipe on the fitness subset: $best"
 
-"$evaluate" "$root/data/instructions/test.jsonl" "${TEST_EXAMPLES:-480}" "${models[@]}" "$best=$out/hand-set/$best" \
-  "evolved-ta=$out/task-arithmetic/model" "evolved-ties=$out/ties/model" > "$out/test.jsonl"
+evaluate "$root/data/instructions/test.jsonl" "${TEST_EXAMPLES:-480}" "$out/test.jsonl" "${models[@]}" \
+  "$best=$out/hand-set/$best" "evolved-ta=$out/task-arithmetic/model" "evolved-ties=$out/ties/model"
 /usr/bin/python3 "$here/table.py" "$out/test.jsonl" "$best"

@@ -1,4 +1,4 @@
-"""The evolve experiment's table: held-out loss per task (rows) for each model (columns) from evaluate_models' JSON
+"""The evolve experiment's table: held-out loss per task (rows) for each model (columns) from `ladle evaluate`'s JSON
 lines. Usage: table.py TEST.jsonl BEST_HAND_SET_LABEL"""
 import json
 import sys

@@ -15,6 +15,7 @@
 #include "lib/util/error.h"
 #include "lib/util/string_affixes.h"
 #include "pipelines/dtm/dtm_seed_statistics.h"
+#include "trainer/task_accuracy.h"
 
 namespace ladle::dtm {
 namespace {
@@ -27,6 +28,12 @@ std::optional<double> metric(const trainer::Metrics& metrics, const std::string&
 }
 
 std::string percent(std::optional<double> value) { return value ? format_fixed(100.0 * *value, 1) + "%" : "–"; }
+
+// The task's accuracy (trainer/task_accuracy.h), whichever kind it is.
+std::optional<double> accuracy_of(const trainer::Metrics& metrics, const std::string& set, const std::string& task) {
+  const auto accuracy = trainer::task_accuracy(metrics, set, task);
+  return accuracy ? std::optional<double>(accuracy->value) : std::nullopt;
+}
 
 // Tasks with a loss on the set in any model, sorted.
 std::vector<std::string> tasks_of(const std::vector<ModelScores>& models, const std::string& set) {
@@ -164,7 +171,7 @@ TaskMeans task_means(const trainer::Metrics& metrics, const std::string& set, co
   std::size_t losses = 0, accuracies = 0;
   for (const auto& task : tasks) {
     if (const auto loss = metric(metrics, set + "/loss/" + task)) loss_sum += *loss, ++losses;
-    if (const auto accuracy = task_accuracy(metrics, set, task)) accuracy_sum += *accuracy, ++accuracies;
+    if (const auto accuracy = accuracy_of(metrics, set, task)) accuracy_sum += *accuracy, ++accuracies;
   }
   TaskMeans means;
   if (losses > 0) means.loss = loss_sum / static_cast<double>(losses);
@@ -238,11 +245,6 @@ void write_k_sweep_plot(const std::vector<KSweepPoint>& points, const std::vecto
 
 }  // namespace
 
-std::optional<double> task_accuracy(const trainer::Metrics& metrics, const std::string& set, const std::string& task) {
-  if (auto choice = metric(metrics, set + "/choice_accuracy/" + task)) return choice;
-  return metric(metrics, set + "/exact_match/" + task);
-}
-
 std::string results_table(const std::vector<ModelScores>& models, const std::string& set) {
   const auto present = models_with(models, set);
   const auto tasks = tasks_of(models, set);
@@ -256,7 +258,7 @@ std::string results_table(const std::vector<ModelScores>& models, const std::str
     table << "| " << task << " |";
     for (const auto* model : present) {
       const auto loss = metric(model->metrics, set + "/loss/" + task);
-      table << " " << (loss ? format_fixed(*loss, 3) : "–") << " / " << percent(task_accuracy(model->metrics, set, task))
+      table << " " << (loss ? format_fixed(*loss, 3) : "–") << " / " << percent(accuracy_of(model->metrics, set, task))
             << " |";
     }
     table << "\n";

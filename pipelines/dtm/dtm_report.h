@@ -32,10 +32,6 @@ struct ModelScores {
   std::map<std::string, trainer::ExampleScores> examples;  // per set: every example's score, for paired intervals
 };
 
-// A task's accuracy on a set: choice accuracy (the likeliest of the task's candidate replies is the reference)
-// when the task has candidates, else greedy exact match; nullopt when neither was measured.
-std::optional<double> task_accuracy(const trainer::Metrics& metrics, const std::string& set, const std::string& task);
-
 // The table for one set: a row per task ("loss / accuracy" per model), then the mean over tasks, then the loss
 // over every token. Models without metrics for the set are left out.
 std::string results_table(const std::vector<ModelScores>& models, const std::string& set);

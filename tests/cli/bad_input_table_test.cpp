@@ -193,6 +193,9 @@ BadInputClass command_line() {
       {"dtm without --config", {"dtm"}},
       {"dtm --jobs not a number", {"dtm", "--config", "x.yml", "--jobs", "many"}},
       {"evolve without --config", {"evolve"}},
+      {"evaluate without --data", {"evaluate", "m"}},
+      {"evaluate --batch-size 0", {"evaluate", "m", "--data", "d.jsonl", "--batch-size", "0"}},
+      {"evaluate --max-examples not a number", {"evaluate", "m", "--data", "d.jsonl", "--max-examples", "all"}},
       {"version with an argument", {"version", "extra"}},
   };
   for (const auto& [name, args] : usage) {
@@ -357,6 +360,34 @@ BadInputClass data_files() {
   table.cases.push_back(
       train_set("text corpus empty", {"data.format=text", "data.train={case}/corpus.txt"}, {"corpus.txt"}));
   table.cases.back().files = {{"corpus.txt", ""}};
+  return table;
+}
+
+// `ladle evaluate` of the shared tiny model (byte tokenizer) with these arguments after it.
+BadInput evaluate_args(std::string name, std::vector<std::string> args, std::vector<std::string> names) {
+  BadInput input{std::move(name), {"--quiet", "evaluate", "--tokenizer", "byte", "--output", "{case}/scores.jsonl"},
+                 {}, {}, std::move(names)};
+  input.args.insert(input.args.end(), args.begin(), args.end());
+  return input;
+}
+
+BadInputClass evaluate_inputs() {
+  BadInputClass table{"ladle evaluate", "missing and malformed held-out data, missing model folders, bad labels", {}};
+  table.cases = {
+      evaluate_args("--data missing", {"{shared}/model", "--data", "{case}/none.jsonl"}, {"none.jsonl"}),
+      evaluate_args("--data a folder", {"{shared}/model", "--data", "{shared}/model"}, {"model"}),
+      evaluate_args("--data not JSON", {"{shared}/model", "--data", "{case}/bad.jsonl"}, {"bad.jsonl"}),
+      evaluate_args("model folder missing", {"{case}/nowhere", "--data", "{shared}/train.jsonl"}, {"nowhere"}),
+      evaluate_args("model folder without config.json", {"{case}/empty", "--data", "{shared}/train.jsonl"},
+                    {"empty", "config.json"}),
+      evaluate_args("--label without NAME=", {"--label", "{shared}/model", "--data", "{shared}/train.jsonl"},
+                    {"--label", "NAME=DIR"}),
+      evaluate_args("a label given twice", {"--label", "a={shared}/model", "--label", "a={shared}/sharded", "--data",
+                                            "{shared}/train.jsonl"}, {"'a'"}),
+      evaluate_args("no model", {"--data", "{shared}/train.jsonl"}, {"no model folder"}),
+  };
+  table.cases[2].files = {{"bad.jsonl", "nope\n"}};
+  table.cases[4].files = {{"empty/README", ""}};
   return table;
 }
 
@@ -601,7 +632,7 @@ const std::vector<BadInputClass>& bad_input_table() {
   static const std::vector<BadInputClass> table = {command_line(),    train_config(),     merge_configs(),
                                                    pipeline_configs(), data_files(),       model_configs(),
                                                    safetensors_files(), sharded_indexes(), tokenizer_files(),
-                                                   output_locations(), numeric_parameters()};
+                                                   output_locations(), numeric_parameters(), evaluate_inputs()};
   return table;
 }
 

@@ -26,7 +26,7 @@ TEST(Cli, HelpListsTheSubcommands) {
 
 TEST(Cli, EverySubcommandHasHelp) {
   for (const char* command : {"version", "inspect", "tokenizer", "merge", "extract-lora", "cluster", "train", "soup",
-                              "wise-ft", "dtm", "evolve"}) {
+                              "wise-ft", "dtm", "evolve", "evaluate"}) {
     auto result = run_ladle({command, "--help"});
     EXPECT_EQ(result.exit_code, 0) << command;
     EXPECT_NE(result.out.find("Usage"), std::string::npos) << command << ": " << result.out;

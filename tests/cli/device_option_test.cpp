@@ -106,7 +106,7 @@ TEST_F(DeviceOptionTest, MergeDeviceComesFromTheConfigUnlessTheCommandLineGivesO
 
 TEST_F(DeviceOptionTest, CommandsWithoutAConfigCheckTheirDeviceOption) {
   testing::write_random_llama(dir_ / "a");
-  for (const char* command : {"soup", "wise-ft", "cluster"}) {
+  for (const char* command : {"soup", "wise-ft", "cluster", "evaluate"}) {
     const auto result = testing::run_ladle({command, "--device", "gpu", "--help"});
     EXPECT_NE(result.exit_code, 0) << command;
     EXPECT_TRUE(contains(result.err, "expected cpu, cuda, cuda:N or auto, got 'gpu'")) << command << ": " << result.err;
