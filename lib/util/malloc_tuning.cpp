@@ -4,7 +4,6 @@
 // before any system header, the macro is undefined and this file silently compiled to an empty function.
 #include <atomic>
 #include <climits>
-#include <mutex>
 
 #include <c10/core/CPUAllocator.h>
 
@@ -22,15 +21,15 @@ std::atomic<bool> retaining{false};
 constexpr std::size_t kLargeBlockBytes = std::size_t{32} << 20;
 constexpr std::size_t kLargeBlockCacheBytes = std::size_t{1} << 30;
 
-// Installed once for the rest of the process, over the allocator installed before; never destroyed, since its
-// blocks may be freed while the process exits.
+// Installed once for the rest of the process (a function-local static is initialised once, thread-safely), over the
+// allocator installed before; never destroyed, since its blocks may be freed while the process exits.
 void install_large_block_allocator() {
-  static std::once_flag installed;
-  std::call_once(installed, [] {
-    static auto* allocator =
-        new HugePageCpuAllocator(c10::GetCPUAllocator(), kLargeBlockCacheBytes, kLargeBlockBytes);
-    c10::SetCPUAllocator(allocator);
-  });
+  static auto* const allocator = [] {
+    auto* large_blocks = new HugePageCpuAllocator(c10::GetCPUAllocator(), kLargeBlockCacheBytes, kLargeBlockBytes);
+    c10::SetCPUAllocator(large_blocks);
+    return large_blocks;
+  }();
+  (void)allocator;
 }
 
 }  // namespace
