@@ -15,6 +15,7 @@
 #include "lib/model/causal_lm_factory.h"
 #include "lib/model/device.h"
 #include "lib/util/error.h"
+#include "lib/util/malloc_tuning.h"
 #include "cli/byte_size_validator.h"
 #include "cli/commands.h"
 #include "cli/device_option.h"
@@ -60,6 +61,9 @@ void run_soup(const SoupOptions& options) {
     return;
   }
   if (options.valid.empty()) throw Error("--greedy needs held-out data to score the soups: give --valid FILE.jsonl");
+  // Every scored batch allocates and frees the same logits and activations: keep them for the next batch instead of
+  // faulting them in again (lib/util/malloc_tuning.h).
+  retain_freed_memory();
   callbacks::GreedySoupOptions greedy_options;
   greedy_options.higher_is_better = higher_is_better(options.metric);
   trainer::HeldOutEvaluationOptions evaluation;

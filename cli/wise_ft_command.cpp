@@ -24,6 +24,7 @@
 #include "lib/log/log.h"
 #include "lib/merge/interpolation_factor.h"
 #include "lib/util/error.h"
+#include "lib/util/malloc_tuning.h"
 #include "lib/weights/nonfinite_values.h"
 #include "cli/byte_size_validator.h"
 #include "cli/commands.h"
@@ -85,6 +86,9 @@ void run_wise_ft(const WiseFtOptions& options) {
     return;
   }
   if (options.shifted.empty()) throw Error("WiSE-FT's sweep needs at least one shifted set: give --shifted FILE.jsonl");
+  // Every scored batch allocates and frees the same logits and activations: keep them for the next batch instead of
+  // faulting them in again (lib/util/malloc_tuning.h).
+  retain_freed_memory();
   std::vector<trainer::HeldOutSet> sets = {{"id", options.valid}};
   for (std::size_t i = 0; i < options.shifted.size(); ++i) {
     sets.push_back({i == 0 ? "ood" : "ood" + std::to_string(i + 1), options.shifted[i]});
