@@ -290,7 +290,10 @@ const Schema<DtmBaselineConfig>& baselines_schema() {
                  "the uniform soup of k all-records runs with different seeds, total_steps together")
           .field("ensemble", &DtmBaselineConfig::ensemble,
                  "the c-BTM ensemble of the k-means sub-models: their next-token probabilities mixed per example by "
-                 "the cluster posterior of its prompt (k forward passes per token)");
+                 "the cluster posterior of its prompt (k forward passes per token)")
+          .field("interpolation", &DtmBaselineConfig::interpolation, in_closed(0, 1),
+                 "WiSE-FT of vanilla at each alpha: base + alpha * (vanilla - base), the line from the base to "
+                 "vanilla that a merge's alignment tax is judged against (needs vanilla)");
   return schema;
 }
 
@@ -360,6 +363,9 @@ DtmConfig read_dtm_config(const ConfigSource& source) {
   if (c.cluster.sweep() && std::find(ks.begin(), ks.end(), 1) != ks.end() && !c.baselines.vanilla) {
     source.fail("cluster.k", "K = 1 of a sweep is vanilla fine-tuning: turn on baselines.vanilla, or leave 1 out");
   }
+  if (!c.baselines.interpolation.empty() && !c.baselines.vanilla) {
+    source.fail("baselines.interpolation", "interpolates between the base and vanilla: turn on baselines.vanilla");
+  }
   check_merge(source, "merge", c.merge.method);
   for (std::size_t i = 0; i < c.merge_variants.size(); ++i) {
     check_merge(source, "merge_variants[" + std::to_string(i) + "]", c.merge_variants[i].method);
@@ -422,6 +428,13 @@ std::int64_t DtmClusterConfig::max_k() const { return *std::max_element(k.begin(
 clustering::KMeansOptions DtmClusterConfig::options(std::int64_t k_value) const {
   clustering::KMeansOptions options = kmeans;
   options.k = k_value;
+  return options;
+}
+
+trainer::HeldOutEvaluationOptions DtmEvaluationConfig::default_options() {
+  trainer::HeldOutEvaluationOptions options;
+  options.generation_examples = 64;
+  options.bf16 = true;
   return options;
 }
 

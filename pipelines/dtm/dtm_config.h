@@ -142,7 +142,10 @@ struct DtmEvaluationConfig {
   // the fine-tune lost (Fu et al.'s "alignment tax"). Reported as the set "knowledge"; max_examples blocks.
   std::filesystem::path knowledge;
   // Examples, generation (exact match) and choice scoring per set, batch, bf16, seed (heldout_evaluator.h).
-  trainer::HeldOutEvaluationOptions options{256, 64, 16, true, 0};
+  trainer::HeldOutEvaluationOptions options = default_options();
+
+  // The evaluator's defaults, except 64 generated replies per set (the report's accuracies) and bf16.
+  static trainer::HeldOutEvaluationOptions default_options();
 
   // The given instruction sets labelled "valid", "test" and "shifted", in that order.
   std::vector<trainer::HeldOutSet> sets() const;
@@ -159,6 +162,11 @@ struct DtmBaselineConfig {
   // The c-BTM ensemble of the k-means sub-models (dtm_ensemble.h): no merge, their next-token probabilities mixed
   // per example; K forward passes per token, so off unless asked for.
   bool ensemble = false;
+  // WiSE-FT of vanilla (Wortsman et al. 2022, eq. 1): base + α·(vanilla − base) for each α. These models lie on the
+  // line from the base to vanilla, where "fine-tuning less" lands; a merge that pays less alignment tax than vanilla
+  // only reduces it if it keeps more of the instruction gain than the point of this line with the same tax. Needs
+  // vanilla; a merge and an evaluation each, no training. None by default.
+  std::vector<double> interpolation;
 };
 
 struct DtmConfig {

@@ -28,6 +28,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <sstream>
 #include <string>
 
 namespace ladle::dtm {
@@ -41,6 +42,13 @@ inline std::string seeded_name(const std::string& name, std::uint64_t seed) {
 // "<name>-k<k>"; itself for k = 0.
 inline std::string swept_name(const std::string& name, std::int64_t k) {
   return k == 0 ? name : name + "-k" + std::to_string(k);
+}
+
+// The row (and, seeded, the merge folder under merge/) of vanilla's WiSE-FT interpolation at `alpha`: "wise-ft-0.5".
+inline std::string interpolation_name(double alpha) {
+  std::ostringstream name;
+  name << "wise-ft-" << alpha;
+  return name.str();
 }
 
 // The merge folder's name (under merge/) of the merge variant `variant` over the split `split` ("kmeans",

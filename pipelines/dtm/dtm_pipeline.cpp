@@ -413,6 +413,7 @@ void DtmPipeline::merge() {
                 config_.config_file.string() + "`, or one by one with --only-run NAME)");
   }
   for (const std::uint64_t replicate : config_.seeds) {
+    merge_interpolations(all, replicate);
     for (const std::int64_t k : config_.cluster.trained_k()) {
       std::vector<DtmRun> replicate_runs;
       for (const auto& run : all) {
@@ -467,6 +468,25 @@ void DtmPipeline::merge_sub_models(const std::vector<DtmRun>& members, const std
     merge::write_merged_model(merge_config, merge::plan_merge(merge_config, inputs), inputs, out, write_options);
   }
   record_fingerprint(out, fingerprint);
+}
+
+void DtmPipeline::merge_interpolations(const std::vector<DtmRun>& all, std::uint64_t replicate) {
+  if (config_.baselines.interpolation.empty()) return;
+  const auto vanilla = std::find_if(all.begin(), all.end(), [&](const DtmRun& run) {
+    return run.family == RunFamily::vanilla && run.replicate == replicate;
+  });
+  if (vanilla == all.end()) throw Error("merge: no vanilla run of seed " + std::to_string(replicate) + " to interpolate");
+  // base + α·(vanilla − base) is task arithmetic over the base with the one task vector weighted α (LoRA: in ΔW
+  // space, as every merge of the pipeline).
+  for (const double alpha : config_.baselines.interpolation) {
+    DtmMergeMethod method;
+    method.merge_method = "task_arithmetic";
+    std::ostringstream weight;
+    weight << "{weight: " << alpha << "}";
+    method.model_parameters = weight.str();
+    const std::vector<std::int64_t> sizes(static_cast<std::size_t>(vanilla->index) + 1, 1);
+    merge_sub_models({*vanilla}, sizes, method, seeded_name(interpolation_name(alpha), replicate));
+  }
 }
 
 void DtmPipeline::merge_replicate(const std::vector<DtmRun>& all, std::uint64_t replicate, std::int64_t k) {
@@ -532,6 +552,14 @@ std::vector<DtmPipeline::EvaluatedModel> DtmPipeline::evaluated_models() const {
       const std::string run = vanilla.front().name;
       models.push_back({run, "vanilla", "vanilla", replicate, layout_.run_dir(run) / "final",
                         layout_.run_done_file(run), vanilla, vanilla.front().fingerprint});
+      for (const double alpha : config_.baselines.interpolation) {
+        const std::string row = interpolation_name(alpha);
+        const fs::path folder = layout_.merge_dir(seeded_name(row, replicate));
+        std::ostringstream title;
+        title << "WiSE-FT of vanilla (α=" << alpha << ")";
+        models.push_back({seeded_name(row, replicate), row, title.str(), replicate, folder, folder, vanilla,
+                          recorded_fingerprint(folder)});
+      }
     }
     for (const std::int64_t k : config_.cluster.trained_k()) {
       // In a K sweep every K's rows and folders carry it ("dtm-kmeans-k4", "DTM (k-means, K=4)").

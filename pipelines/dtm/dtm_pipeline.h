@@ -87,6 +87,8 @@ class DtmPipeline {
   void merge();
   // One seed's merges and soup at one K.
   void merge_replicate(const std::vector<DtmRun>& runs, std::uint64_t replicate, std::int64_t k);
+  // Vanilla's WiSE-FT interpolations of replicate `replicate` (baselines.interpolation).
+  void merge_interpolations(const std::vector<DtmRun>& runs, std::uint64_t replicate);
   // Merges `members` (the sub-models of one split; `cluster_sizes` indexed by their cluster) with `method` into
   // merge/<name>/, unless it is there under the same fingerprint.
   void merge_sub_models(const std::vector<DtmRun>& members, const std::vector<std::int64_t>& cluster_sizes,

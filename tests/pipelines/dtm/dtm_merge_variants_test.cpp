@@ -2,7 +2,8 @@
 // against closed forms by merging random models with `ladle merge` (size-weighted linear over equal clusters is the
 // plain average; task arithmetic with weight 1/K over the base is the plain average), and end to end on the tiny
 // fixture: each variant is a merge of the same sub-models (computed here from their tensors and cluster sizes), a
-// row of the report, and adding one to a finished experiment trains nothing and redoes no other merge.
+// row of the report, and adding one to a finished experiment trains nothing and redoes no other merge. Vanilla's
+// interpolations (`baselines.interpolation`) are merges too: base + α·(vanilla − base), computed here.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
@@ -176,6 +177,39 @@ TEST(DtmMergeVariants, EachVariantMergesTheSameSubModelsIntoARowOfItsOwn) {
   EXPECT_TRUE(contains(second.err, "0 of 4 runs to train")) << second.err;
   for (const auto& [part, time] : written) EXPECT_EQ(fs::last_write_time(fixture.out(part)), time) << part;
   EXPECT_TRUE(contains(read_text_file(fixture.out("report/report.md")), "| DTM (k-means, ties) |"));
+}
+
+// baselines.interpolation: vanilla's WiSE-FT points base + α·(vanilla − base), one row each; a config that asks for
+// them without vanilla, or outside [0, 1], is refused naming the key.
+TEST(DtmMergeVariants, InterpolationsLieOnTheLineFromTheBaseToVanilla) {
+  const DtmFixture fixture("dtm-interpolation",
+                           "{vanilla: true, random_split: false, uniform_soup: false, interpolation: [0.25, 0.5]}");
+  const auto result = fixture.dtm();
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const NamedTensors base = weights_of(fixture.dir / "base");
+  const NamedTensors vanilla = weights_of(fixture.out("runs/vanilla/final"));
+  for (const double alpha : {0.25, 0.5}) {
+    const std::string row = alpha == 0.25 ? "wise-ft-0.25" : "wise-ft-0.5";
+    const NamedTensors point = weights_of(fixture.out("merge/" + row));
+    ASSERT_EQ(point.names(), base.names());
+    for (const auto& [name, tensor] : point) {
+      expect_close(tensor, base.at(name) + alpha * (vanilla.at(name) - base.at(name)), row + " " + name, 1e-6);
+    }
+    EXPECT_TRUE(fs::exists(fixture.out("evaluate/" + row + ".json"))) << row;
+  }
+  const std::string report = read_text_file(fixture.out("report/report.md"));
+  for (const char* row : {"| WiSE-FT of vanilla (α=0.25) |", "| WiSE-FT of vanilla (α=0.5) |"}) {
+    EXPECT_TRUE(contains(report, row)) << row << " missing from\n" << report;
+  }
+
+  const std::string head =
+      "train: {model: {path: base}, tokenizer: {type: byte}, data: {train: train.jsonl}}\n"
+      "evaluation: {valid: valid.jsonl}\n";
+  EXPECT_TRUE(contains(dtm_config_error(fixture, head + "baselines: {vanilla: false, interpolation: [0.5]}\n"),
+                       "baselines.interpolation: interpolates between the base and vanilla: turn on "
+                       "baselines.vanilla"));
+  EXPECT_TRUE(contains(dtm_config_error(fixture, head + "baselines: {interpolation: [1.5]}\n"),
+                       "baselines.interpolation"));
 }
 
 // LoRA sub-models: a variant merges in ΔW space as the DTM merge does, W + Σ_j (n_j / N)·ΔW_j for mix_ratio.
