@@ -45,9 +45,10 @@ inline std::string swept_name(const std::string& name, std::int64_t k) {
 }
 
 // The row (and, seeded, the merge folder under merge/) of vanilla's WiSE-FT interpolation at `alpha`: "wise-ft-0.5".
+inline constexpr const char* kInterpolationPrefix = "wise-ft-";
 inline std::string interpolation_name(double alpha) {
   std::ostringstream name;
-  name << "wise-ft-" << alpha;
+  name << kInterpolationPrefix << alpha;
   return name.str();
 }
 

@@ -14,6 +14,7 @@
 #include "lib/io/atomic_file.h"
 #include "lib/util/error.h"
 #include "lib/util/string_affixes.h"
+#include "pipelines/dtm/dtm_layout.h"
 #include "pipelines/dtm/dtm_seed_statistics.h"
 #include "trainer/task_accuracy.h"
 
@@ -179,7 +180,8 @@ TaskMeans task_means(const trainer::Metrics& metrics, const std::string& set, co
   return means;
 }
 
-// tax.png: knowledge lost against instruction loss gained, a labelled point per model.
+// tax.png: knowledge lost against instruction loss gained, a labelled point per model (and the line from the base
+// through vanilla's interpolations to vanilla, when the report has them).
 void write_tax_plot(const std::vector<AlignmentTax>& rows, const std::string& set, const fs::path& directory) {
   if (rows.empty()) return;
   std::ostringstream data;
@@ -189,6 +191,27 @@ void write_tax_plot(const std::vector<AlignmentTax>& rows, const std::string& se
   }
   io::write_file_atomically(directory / "tax.tsv", data.str());
   const std::string tsv = gnuplot_quoted((directory / "tax.tsv").string());
+  // With vanilla's interpolations (baselines.interpolation) the line from the base through them to vanilla: where
+  // fine-tuning less lands, the frontier a merge's point is read against.
+  std::vector<std::pair<double, const AlignmentTax*>> line;
+  for (const auto& row : rows) {
+    if (row.name == "base") line.emplace_back(0.0, &row);
+    if (row.name == "vanilla") line.emplace_back(1.0, &row);
+    if (starts_with(row.name, kInterpolationPrefix)) {
+      line.emplace_back(std::stod(row.name.substr(std::string(kInterpolationPrefix).size())), &row);
+    }
+  }
+  std::sort(line.begin(), line.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::string line_plot;
+  if (line.size() > 2) {
+    std::ostringstream points;
+    for (const auto& [alpha, row] : line) {
+      points << alpha << "\t" << number(row->instruction_loss_gained) << "\t" << number(row->knowledge_lost) << "\n";
+    }
+    io::write_file_atomically(directory / "tax-interpolation.tsv", points.str());
+    line_plot = ", \\\n     " + gnuplot_quoted((directory / "tax-interpolation.tsv").string()) +
+                " using 2:3 with lines dashtype 2 linewidth 1.5 title 'base to vanilla (WiSE-FT)'";
+  }
   std::ostringstream script;
   script << "set terminal pngcairo size 800,600 noenhanced font 'sans,10'\n"
          << "set output " << gnuplot_quoted((directory / "tax.png").string()) << "\n"
@@ -197,7 +220,7 @@ void write_tax_plot(const std::vector<AlignmentTax>& rows, const std::string& se
          << "set ylabel 'knowledge lost (knowledge-text loss increase from base)'\n"
          << "set grid\nset datafile separator '\\t'\nset offsets graph 0.1, graph 0.1, graph 0.1, graph 0.1\n"
          << "plot " << tsv << " using 2:3 with points pointtype 7 pointsize 1.5 notitle, \\\n     " << tsv
-         << " using 2:3:1 with labels offset 1,1 left notitle\n";
+         << " using 2:3:1 with labels offset 1,1 left notitle" << line_plot << "\n";
   io::write_file_atomically(directory / "tax.gp", script.str());
   run_gnuplot(directory / "tax.gp");
 }
