@@ -21,8 +21,8 @@
 #
 # Needs a build (build/ladle; build/tests/ladle_tests for the last two figures), data/ (scripts/prepare-data.sh) and
 # data/base-model (scripts/pretrain-base.sh). Time: the DTM rerun dominates, and in it the c-BTM ensemble's
-# evaluation (K forward passes per token): the demo took 35 min `nice`d at load average 6 on 2026-12-07 (the
-# ensemble 23 min of it; not yet measured idle); evolve's 3 generations take 30 s at that load.
+# evaluation (K forward passes per token): the demo takes about 2 min on an idle 2-core machine (the ensemble's
+# evaluation about 1 min of it); evolve's 3 generations take 30 s at load 6.
 # Usage: bench/check-readme-figures.sh      Environment: BUILD (default build), WORK (scratch; default a fresh
 # temporary folder, removed at the end), JOBS (the DTM's --jobs, default 2 as the README's figures).
 set -euo pipefail
