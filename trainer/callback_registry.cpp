@@ -46,7 +46,7 @@ std::vector<CallbackSpec> averaging_specs(const AveragingSection& averaging) {
     spec.base_dir = averaging.base_dir;
     spec.source = averaging.source;
     const auto found = std::find_if(registered.begin(), registered.end(),
-                                    [&](const CallbackType& known) { return known.name == type; });
+                                    [&spec](const CallbackType& known) { return known.name == spec.type; });
     if (found == registered.end()) throw Error(spec.where + ": " + unknown_type_message(type, registered));
     // A sub-section present without options (`ema:`) turns its callback on with the defaults.
     if (!options.is_null()) spec.options = options;

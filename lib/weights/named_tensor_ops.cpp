@@ -135,7 +135,9 @@ std::vector<std::pair<std::string, double>> per_tensor_l2_norms(const NamedTenso
   std::vector<std::pair<std::string, double>> norms;
   norms.reserve(set.size());
   for (const auto& [name, tensor] : set) {
-    norms.emplace_back(name, for_tensor("per_tensor_l2_norms", name, [&] { return ladle::l2_norm(tensor); }));
+    // An init-capture: a lambda may not capture a structured binding before C++20 (clang refuses it).
+    norms.emplace_back(name,
+                       for_tensor("per_tensor_l2_norms", name, [&tensor = tensor] { return ladle::l2_norm(tensor); }));
   }
   return norms;
 }
@@ -145,8 +147,9 @@ std::vector<std::pair<std::string, double>> per_tensor_cosine(const NamedTensors
   std::vector<std::pair<std::string, double>> cosines;
   cosines.reserve(a.size());
   for (const auto& [name, tensor] : a) {
-    cosines.emplace_back(
-        name, for_tensor("per_tensor_cosine", name, [&] { return ladle::cosine_similarity(tensor, b.at(name)); }));
+    cosines.emplace_back(name, for_tensor("per_tensor_cosine", name, [&b, &name = name, &tensor = tensor] {
+                           return ladle::cosine_similarity(tensor, b.at(name));
+                         }));
   }
   return cosines;
 }
@@ -158,7 +161,9 @@ NamedTensors cast(const NamedTensors& set, at::ScalarType dtype) {
   NamedTensors result;
   for (const auto& [name, tensor] : set) {
     const bool floating = tensor.defined() && at::isFloatingType(tensor.scalar_type());
-    result.insert(name, floating ? for_tensor("cast", name, [&] { return to_storage_dtype(tensor, dtype); }) : tensor);
+    result.insert(
+        name, floating ? for_tensor("cast", name, [&tensor = tensor, dtype] { return to_storage_dtype(tensor, dtype); })
+                       : tensor);
   }
   return result;
 }
