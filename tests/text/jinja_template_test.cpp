@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "lib/text/jinja/json_value.h"
+#include "lib/text/jinja/python_json.h"
 #include "lib/text/jinja/template.h"
 #include "lib/text/jinja/template_error.h"
 #include "tests/support/command_runner.h"
@@ -264,6 +265,68 @@ TEST(JinjaTemplate, OutputSizeIsBounded) {
   options.limits.max_output_bytes = 1000;
   const Template t("{{ 'x' * 100000 }}", "t", options);
   EXPECT_TRUE(testing::contains(testing::error_message([&] { t.render({}); }), "larger than 1000 bytes"));
+}
+
+// Builders that multiply their input asked for terabytes: `tojson(indent=4222222222222222)` (found by the
+// chat_template fuzzer) aborted on an allocation of that many spaces. Each now computes the size first.
+TEST(JinjaTemplate, StringsThatWouldOutgrowTheBoundAreAnErrorNotAnAllocation) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"{{ [1, [2]] | tojson(indent=4222222222222222) }}", "tojson indent: the result would be 4222222222222222 bytes"},
+      {"{{ 'a\nb' | indent(1000000000000000) }}", "indent: the result would be 1000000000000000 bytes"},
+      {"{{ ('ab\n' * 100000) | indent('x' * 100000) }}", "indent: the result would be"},
+      {"{{ ('x' * 100000).replace('x', 'y' * 100000) }}", "replace: the result would be 10000000000 bytes"},
+      {"{{ ('x' * 100000) | replace('', 'y' * 100000) }}", "replace: the result would be 10000200000 bytes"},
+      {"{{ range(100000) | join('x' * 100000) }}", "join: the result would be"},
+      {"{{ ('x' * 100000).join(['a'] * 100000) }}", "join: the result would be"},
+      {"{{ ('<' * 100000000) | e }}", "escape: the result would be 400000000 bytes"},
+  };
+  for (const auto& [source, expected] : cases) {
+    EXPECT_TRUE(testing::contains(testing::error_message([&] { Template(source, "t").render({}); }), expected))
+        << source;
+  }
+  // Within the bound the same builders give what Python gives (python3-jinja2 3.1.2).
+  EXPECT_EQ(Template("{{ 'a-b'.replace('-', '--') }}|{{ 'ab' | replace('', '.') }}|{{ [1, 2] | join('; ') }}", "t")
+                .render({}),
+            "a--b|.a.b.|1; 2");
+  EXPECT_EQ(Template("{{ {'a': [1]} | tojson(indent=2) }}|{{ 'x\ny' | indent(3) }}|{{ '<&>' | e }}", "t").render({}),
+            "{\n  \"a\": [\n    1\n  ]\n}|x\n   y|&lt;&amp;&gt;");
+}
+
+// tojson checks its output as it grows: a long separator or indent is written once per item.
+TEST(JinjaTemplate, TojsonStopsAtItsOutputBound) {
+  JsonDumpOptions options;
+  options.max_bytes = 100;
+  const Value numbers(List{Value(std::int64_t{0}), Value(std::int64_t{1}), Value(std::int64_t{2})});
+  options.separators = std::make_pair(std::string(50, ','), std::string(":"));
+  EXPECT_TRUE(testing::contains(testing::error_message([&] { json_dumps(numbers, options); }),
+                                "tojson: the result would be 103 bytes, more than the 100"));
+  options.separators.reset();
+  options.indent = std::string(60, ' ');
+  EXPECT_TRUE(testing::contains(testing::error_message([&] { json_dumps(numbers, options); }), "more than the 100"));
+  options.indent = "  ";  // within the bound: json.dumps([0, 1, 2], indent=2)
+  EXPECT_EQ(json_dumps(numbers, options), "[\n  0,\n  1,\n  2\n]");
+  options.indent.reset();
+  EXPECT_TRUE(testing::contains(testing::error_message([&] { json_dumps(Value(std::string(200, 'x')), options); }),
+                                "more than the 100"));
+}
+
+// Copying a list copies its strings (lists and dicts are shared, strings are not), so repeating or concatenating
+// a list is bounded by the bytes it copies, not by its length.
+TEST(JinjaTemplate, ListsRepeatedOrConcatenatedAreBoundedByTheBytesTheyCopy) {
+  TemplateOptions options;
+  options.limits.max_output_bytes = 100000;
+  EXPECT_TRUE(
+      testing::contains(testing::error_message([&] { Template("{{ ['x' * 10000] * 20 }}", "t", options).render({}); }),
+                        "sequence repetition larger than 100000 bytes"));
+  EXPECT_TRUE(testing::contains(testing::error_message([&] {
+                                  Template(
+                                      "{% set ns = namespace(l=['x' * 10000]) %}"
+                                      "{% for i in range(5) %}{% set ns.l = ns.l + ns.l %}{% endfor %}",
+                                      "t", options)
+                                      .render({});
+                                }),
+                                "list concatenation larger than 100000 bytes"));
+  EXPECT_EQ(Template("{{ (['ab'] * 3 + ['c']) | join }}", "t", options).render({}), "abababc");
 }
 
 }  // namespace

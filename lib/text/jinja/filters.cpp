@@ -9,6 +9,7 @@
 #include "lib/text/jinja/arguments.h"
 #include "lib/text/jinja/python_json.h"
 #include "lib/text/jinja/python_str.h"
+#include "lib/text/jinja/string_size_limit.h"
 #include "lib/text/jinja/unicode.h"
 #include "lib/text/utf8.h"
 #include "lib/text/jinja/value_tests.h"
@@ -46,6 +47,13 @@ Value filter_trim(const Value& input, const CallArguments& call) {
   return Value(python_strip(to_str(input), set, StripSide::both));
 }
 
+// An indentation of n spaces (none for n <= 0), as Python's " " * n.
+std::string spaces(std::int64_t n, const std::string& what) {
+  const auto count = static_cast<std::size_t>(std::max<std::int64_t>(0, n));
+  require_string_fits(count, what);
+  return std::string(count, ' ');
+}
+
 Value filter_tojson(const Value& input, const CallArguments& call) {
   BoundArguments args(call, "tojson", {"ensure_ascii", "indent", "separators", "sort_keys"});
   JsonDumpOptions options;
@@ -54,7 +62,7 @@ Value filter_tojson(const Value& input, const CallArguments& call) {
   if (indent.is_string()) {
     options.indent = indent.as_string();
   } else if (indent.is_int()) {
-    options.indent = std::string(static_cast<std::size_t>(std::max<std::int64_t>(0, indent.as_int())), ' ');
+    options.indent = spaces(indent.as_int(), "tojson indent");
   } else if (!indent.is_none()) {
     throw Error("tojson: indent must be an int or a string");
   }
@@ -132,15 +140,9 @@ Value filter_default(const Value& input, const CallArguments& call) {
 
 Value filter_join(const Value& input, const CallArguments& call) {
   BoundArguments args(call, "join", {"d", "attribute"});
-  const std::string separator = to_str(args.get(0, Value("")));
-  std::string out;
-  bool first = true;
-  for (const auto& item : iterate(input)) {
-    const Value value = args.has(1) ? attribute_path(item, args[1]) : item;
-    out += (first ? "" : separator) + to_str(value);
-    first = false;
-  }
-  return Value(std::move(out));
+  std::vector<std::string> parts;
+  for (const auto& item : iterate(input)) parts.push_back(to_str(args.has(1) ? attribute_path(item, args[1]) : item));
+  return Value(python_join(to_str(args.get(0, Value(""))), parts));
 }
 
 Value filter_first(const Value& input, const CallArguments& call) {
@@ -358,9 +360,11 @@ Value filter_indent(const Value& input, const CallArguments& call) {
   BoundArguments args(call, "indent", {"width", "first", "blank"});
   const Value width = args.get(0, Value(4));
   if (!width.is_string() && !width.is_int()) throw Error("indent: width must be an int or a string");
-  const std::string indentation =
-      width.is_string() ? width.as_string() : std::string(static_cast<std::size_t>(std::max<std::int64_t>(0, width.as_int())), ' ');
+  const std::string indentation = width.is_string() ? width.as_string() : spaces(width.as_int(), "indent");
   const auto lines = python_splitlines(to_str(input) + "\n");
+  std::size_t size = 0;  // at most: every line indented
+  for (const auto& line : lines) size = std::min(size + 1 + indentation.size() + line.size(), kMaxStringBytes + 1);
+  require_string_fits(size, "indent");
   std::string out;
   for (std::size_t i = 0; i < lines.size(); ++i) {
     if (i > 0) out += "\n";
@@ -379,8 +383,12 @@ Value filter_safe(const Value& input, const CallArguments& call) {
 // markupsafe.escape.
 Value filter_escape(const Value& input, const CallArguments& call) {
   BoundArguments args(call, "escape", {});
+  const std::string text = to_str(input);
+  std::size_t size = text.size();  // & " ' grow by 4 bytes (&amp; &#34; &#39;), < > by 3 (&lt; &gt;)
+  for (const char c : text) size += c == '&' || c == '"' || c == '\'' ? 4 : c == '<' || c == '>' ? 3 : 0;
+  require_string_fits(size, "escape");
   std::string out;
-  for (const char c : to_str(input)) {
+  for (const char c : text) {
     switch (c) {
       case '&': out += "&amp;"; break;
       case '<': out += "&lt;"; break;

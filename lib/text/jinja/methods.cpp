@@ -112,13 +112,9 @@ std::optional<Value> string_method(const std::string& s, const std::string& name
   if (name == "join") {
     return bind([s, function](const CallArguments& call) {
       BoundArguments args(call, function, {"iterable"}, 1);
-      std::string out;
-      bool first = true;
-      for (const auto& item : iterate(args[0])) {
-        out += (first ? "" : s) + string_argument(item, function);
-        first = false;
-      }
-      return Value(std::move(out));
+      std::vector<std::string> parts;
+      for (const auto& item : iterate(args[0])) parts.push_back(string_argument(item, function));
+      return Value(python_join(s, parts));
     });
   }
   if (name == "isdigit" || name == "isspace") {

@@ -10,9 +10,11 @@
 namespace ladle::text::jinja {
 namespace {
 
-void append_escaped(std::string& out, const std::string& text, bool ensure_ascii) {
+// Checked as it grows (by at most 12 bytes a code point), since an escaped string can be six times its text.
+void append_escaped(std::string& out, const std::string& text, bool ensure_ascii, std::size_t max_bytes) {
   out += '"';
   for (const char32_t c : utf8_to_code_points(text)) {
+    require_string_fits(out.size(), "tojson", max_bytes);
     char buffer[16];
     switch (c) {
       case '"': out += "\\\""; continue;
@@ -58,11 +60,19 @@ class JsonWriter {
       throw Error("tojson: the value is nested deeper than " + std::to_string(kMaxValueNesting) + " levels");
     }
     switch (value.kind()) {
-      case Value::Kind::none: out += "null"; return;
-      case Value::Kind::boolean: out += value.as_bool() ? "true" : "false"; return;
-      case Value::Kind::integer: out += std::to_string(value.as_int()); return;
+      case Value::Kind::none:
+        append("null");
+        return;
+      case Value::Kind::boolean:
+        append(value.as_bool() ? "true" : "false");
+        return;
+      case Value::Kind::integer:
+        append(std::to_string(value.as_int()));
+        return;
       case Value::Kind::floating: write_float(value.as_double()); return;
-      case Value::Kind::string: append_escaped(out, value.as_string(), options_.ensure_ascii); return;
+      case Value::Kind::string:
+        append_escaped(out, value.as_string(), options_.ensure_ascii, options_.max_bytes);
+        return;
       case Value::Kind::list: write_list(value.as_list(), depth); return;
       case Value::Kind::dict: write_dict(value.as_dict(), depth); return;
       default: throw Error("tojson: Object of type " + type_name(value) + " is not JSON serializable");
@@ -72,40 +82,47 @@ class JsonWriter {
   std::string out;
 
  private:
+  // Every piece goes through here: an indent or a separator can be long, and is written once per item.
+  void append(std::string_view piece) {
+    require_string_fits(out.size() + piece.size(), "tojson", options_.max_bytes);
+    out += piece;
+  }
+  void append(char c) { append(std::string_view(&c, 1)); }
+
   void write_float(double f) {
     if (std::isnan(f)) {
-      out += "NaN";
+      append("NaN");
     } else if (std::isinf(f)) {
-      out += f < 0 ? "-Infinity" : "Infinity";
+      append(f < 0 ? "-Infinity" : "Infinity");
     } else {
-      out += float_repr(f);
+      append(float_repr(f));
     }
   }
 
   void newline(int depth) {
     if (!options_.indent) return;
-    out += '\n';
-    for (int i = 0; i < depth; ++i) out += *options_.indent;
+    append('\n');
+    for (int i = 0; i < depth; ++i) append(*options_.indent);
   }
 
   void write_list(const List& list, int depth) {
     if (list.empty()) {
-      out += "[]";
+      append("[]");
       return;
     }
-    out += '[';
+    append('[');
     for (std::size_t i = 0; i < list.size(); ++i) {
-      if (i > 0) out += item_separator_;
+      if (i > 0) append(item_separator_);
       newline(depth + 1);
       write(list[i], depth + 1);
     }
     newline(depth);
-    out += ']';
+    append(']');
   }
 
   void write_dict(const Dict& dict, int depth) {
     if (dict.size() == 0) {
-      out += "{}";
+      append("{}");
       return;
     }
     std::vector<const Dict::Item*> items;
@@ -113,16 +130,16 @@ class JsonWriter {
     if (options_.sort_keys) {
       std::stable_sort(items.begin(), items.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
     }
-    out += '{';
+    append('{');
     for (std::size_t i = 0; i < items.size(); ++i) {
-      if (i > 0) out += item_separator_;
+      if (i > 0) append(item_separator_);
       newline(depth + 1);
-      append_escaped(out, items[i]->first, options_.ensure_ascii);
-      out += key_separator_;
+      append_escaped(out, items[i]->first, options_.ensure_ascii, options_.max_bytes);
+      append(key_separator_);
       write(items[i]->second, depth + 1);
     }
     newline(depth);
-    out += '}';
+    append('}');
   }
 
   const JsonDumpOptions& options_;

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "lib/text/jinja/string_size_limit.h"
 #include "lib/text/jinja/value.h"
 
 namespace ladle::text::jinja {
@@ -17,6 +18,8 @@ struct JsonDumpOptions {
   // with an indent.
   std::optional<std::pair<std::string, std::string>> separators;
   bool sort_keys = false;  // keys in code point order instead of insertion order
+  // The longest output: an indent or a separator is written once per item, so a small value can ask for much.
+  std::size_t max_bytes = kMaxStringBytes;
 };
 
 // Throws ladle::Error for what json.dumps cannot write (undefined, a namespace, a function).

@@ -1,8 +1,10 @@
 #include "lib/text/jinja/python_str.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "lib/text/jinja/slice_indices.h"
+#include "lib/text/jinja/string_size_limit.h"
 #include "lib/text/jinja/unicode.h"
 #include "lib/text/utf8.h"
 #include "lib/util/error.h"
@@ -75,8 +77,44 @@ std::vector<std::string> python_splitlines(const std::string& s) {
   return lines;
 }
 
+namespace {
+
+// The size python_replace's result will have: each of the first `count` (all if negative) matches of old grows or
+// shrinks the string by the difference; an empty old matches before every code point and at the end.
+std::size_t replaced_size(const std::string& s, const std::string& old, const std::string& replacement,
+                          long long count) {
+  std::size_t matches = 0;
+  if (old.empty()) {
+    matches = code_point_count(s) + 1;
+  } else {
+    for (auto at = s.find(old); at != std::string::npos; at = s.find(old, at + old.size())) ++matches;
+  }
+  if (count >= 0) matches = std::min(matches, static_cast<std::size_t>(count));
+  const std::size_t removed = old.size() * matches;  // matches of a non-empty old lie within s: no overflow
+  const std::size_t added = saturating_product(replacement.size(), matches);
+  const std::size_t kept = s.size() - removed;
+  return added > std::numeric_limits<std::size_t>::max() - kept ? std::numeric_limits<std::size_t>::max()
+                                                                : added + kept;
+}
+
+}  // namespace
+
+std::string python_join(const std::string& separator, const std::vector<std::string>& parts) {
+  std::size_t size = parts.empty() ? 0 : saturating_product(separator.size(), parts.size() - 1);
+  for (const auto& part : parts) size = std::min(size + part.size(), kMaxStringBytes + 1);
+  require_string_fits(size, "join");
+  std::string out;
+  out.reserve(size);
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (i > 0) out += separator;
+    out += parts[i];
+  }
+  return out;
+}
+
 std::string python_replace(const std::string& s, const std::string& old, const std::string& replacement,
                            long long count) {
+  require_string_fits(replaced_size(s, old, replacement, count), "replace");
   std::string out;
   long long done = 0;
   if (old.empty()) {

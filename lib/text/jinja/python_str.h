@@ -21,6 +21,8 @@ std::vector<std::string> python_splitlines(const std::string& s);
 // str.replace(old, new, count); count < 0: all. An empty old inserts new between every code point, as Python.
 std::string python_replace(const std::string& s, const std::string& old, const std::string& replacement,
                            long long count = -1);
+// separator.join(parts). Throws ladle::Error when the result would exceed kMaxStringBytes (string_size_limit.h).
+std::string python_join(const std::string& separator, const std::vector<std::string>& parts);
 std::string python_upper(const std::string& s);
 std::string python_lower(const std::string& s);
 // str.capitalize(): the first code point upper case, the rest lower case.

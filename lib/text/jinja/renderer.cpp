@@ -16,6 +16,14 @@
 namespace ladle::text::jinja {
 namespace {
 
+// The bytes copying a list's items costs: a Value each, and a string's text (strings are held by value, lists
+// and dicts shared), which is what repeating or concatenating the list allocates.
+std::size_t copied_bytes(const List& list) {
+  std::size_t bytes = 0;
+  for (const auto& item : list) bytes += sizeof(Value) + (item.is_string() ? item.as_string().size() : 0);
+  return bytes;
+}
+
 // Variables visible at a point of the template: a frame and the frames around it.
 struct Scope {
   std::unordered_map<std::string, Value> variables;
@@ -290,11 +298,11 @@ class Renderer {
         const auto arguments = eval_arguments(expr, scope);
         require_defined(callee);
         if (!callee.is_callable()) throw Error("'" + type_name(callee) + "' object is not callable");
-        return callee.as_callable().call(arguments);
+        return limit_size(callee.as_callable().call(arguments));
       }
       case ExprKind::filter: {
         const Value input = eval(*expr.children[0], scope);
-        return apply_filter(expr.name, input, eval_arguments(expr, scope));
+        return limit_size(apply_filter(expr.name, input, eval_arguments(expr, scope)));
       }
       case ExprKind::test: {
         const Value input = eval(*expr.children[0], scope);
@@ -375,6 +383,9 @@ class Renderer {
     }
     if (a.is_string() && b.is_string()) return Value(limit_size(a.as_string() + b.as_string()));
     if (a.is_list() && b.is_list()) {
+      if (copied_bytes(a.as_list()) + copied_bytes(b.as_list()) > limits_.max_output_bytes) {
+        throw Error("list concatenation larger than " + std::to_string(limits_.max_output_bytes) + " bytes");
+      }
       List joined = a.as_list();
       joined.insert(joined.end(), b.as_list().begin(), b.as_list().end());
       return Value(std::move(joined));
@@ -394,13 +405,17 @@ class Renderer {
     if (!repeat_a && !repeat_b) unsupported_operands("*", a, b);
     const Value& sequence = repeat_a ? a : b;
     const std::int64_t times = std::max<std::int64_t>(0, (repeat_a ? b : a).as_int());
-    const std::size_t unit = sequence.is_string() ? sequence.as_string().size() : sequence.as_list().size() * 16;
+    const std::size_t unit = sequence.is_string() ? sequence.as_string().size() : copied_bytes(sequence.as_list());
     if (unit > 0 && static_cast<std::size_t>(times) > limits_.max_output_bytes / unit) {
       throw Error("sequence repetition larger than " + std::to_string(limits_.max_output_bytes) + " bytes");
     }
     if (sequence.is_string()) {
+      // By doubling: 'x' * 100000000 is 27 copies, not 10^8 appends.
+      const std::size_t size = unit * static_cast<std::size_t>(times);
       std::string out;
-      for (std::int64_t i = 0; i < times; ++i) out += sequence.as_string();
+      out.reserve(size);
+      if (size > 0) out = sequence.as_string();
+      while (out.size() < size) out.append(out, 0, std::min(out.size(), size - out.size()));
       return Value(std::move(out));
     }
     List out;
@@ -544,11 +559,21 @@ class Renderer {
     }
   }
 
-  std::string limit_size(std::string s) const {
-    if (s.size() > limits_.max_output_bytes) {
+  void require_string_size(std::size_t bytes) const {
+    if (bytes > limits_.max_output_bytes) {
       throw Error("a string longer than " + std::to_string(limits_.max_output_bytes) + " bytes");
     }
+  }
+
+  std::string limit_size(std::string s) const {
+    require_string_size(s.size());
     return s;
+  }
+
+  // What a call or a filter returned, held to the same bound as the strings the operators build.
+  Value limit_size(Value value) const {
+    if (value.is_string()) require_string_size(value.as_string().size());
+    return value;
   }
 
   void append(std::string& out, const std::string& text) const {

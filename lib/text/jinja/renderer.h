@@ -11,13 +11,16 @@
 #include <string>
 
 #include "lib/text/jinja/ast.h"
+#include "lib/text/jinja/string_size_limit.h"
 #include "lib/text/jinja/value.h"
 
 namespace ladle::text::jinja {
 
 struct RenderLimits {
   std::size_t max_steps = 50'000'000;           // expressions and statements evaluated, in all
-  std::size_t max_output_bytes = 256u << 20;    // bytes of output and of any one string built
+  // Bytes of output, of any one string built or returned by a filter or call, and of a list repeated or
+  // concatenated; filters and methods never build a string longer than kMaxStringBytes whatever this says.
+  std::size_t max_output_bytes = kMaxStringBytes;
   int max_call_depth = 100;                     // macros calling macros (Python's recursion limit stops Jinja)
   std::int64_t max_range = 100'000;             // items of range() (jinja2.sandbox.MAX_RANGE)
 };

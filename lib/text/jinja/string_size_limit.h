@@ -1,0 +1,31 @@
+// The most bytes one string a template builds may hold. The builders that can multiply what they are given (an
+// indent of n spaces, replace, join, tojson, escape, a list repeated) compute the size of what they would build
+// and check it here first, so a template asking for 10^15 spaces is a clear error, not an allocation failure.
+// Jinja itself has no such bound (Python raises MemoryError); RenderLimits::max_output_bytes, at most this, bounds
+// the output of a render and the strings its operators and filters return.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "lib/util/error.h"
+
+namespace ladle::text::jinja {
+
+inline constexpr std::size_t kMaxStringBytes = std::size_t{256} << 20;
+
+// Throws ladle::Error naming `what` (e.g. "indent") when a string of `bytes` would be longer than `limit`.
+inline void require_string_fits(std::size_t bytes, const std::string& what, std::size_t limit = kMaxStringBytes) {
+  if (bytes > limit) {
+    throw Error(what + ": the result would be " + std::to_string(bytes) + " bytes, more than the " +
+                std::to_string(limit) + " a template may build in one string");
+  }
+}
+
+// bytes * times, saturating at the largest size_t, for a size check that must not wrap.
+inline std::size_t saturating_product(std::size_t bytes, std::size_t times) {
+  std::size_t product = 0;
+  return __builtin_mul_overflow(bytes, times, &product) ? static_cast<std::size_t>(-1) : product;
+}
+
+}  // namespace ladle::text::jinja
