@@ -268,7 +268,8 @@ TEST(JinjaTemplate, OutputSizeIsBounded) {
 }
 
 // Builders that multiply their input asked for terabytes: `tojson(indent=4222222222222222)` (found by the
-// chat_template fuzzer) aborted on an allocation of that many spaces. Each now computes the size first.
+// chat_template fuzzer) aborted on an allocation of that many spaces. Each now computes the size first, and lists
+// made from a string (40 bytes or more a character) are bounded too (string_size_limit.h).
 TEST(JinjaTemplate, StringsThatWouldOutgrowTheBoundAreAnErrorNotAnAllocation) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"{{ [1, [2]] | tojson(indent=4222222222222222) }}", "tojson indent: the result would be 4222222222222222 bytes"},
@@ -278,7 +279,13 @@ TEST(JinjaTemplate, StringsThatWouldOutgrowTheBoundAreAnErrorNotAnAllocation) {
       {"{{ ('x' * 100000) | replace('', 'y' * 100000) }}", "replace: the result would be 10000200000 bytes"},
       {"{{ range(100000) | join('x' * 100000) }}", "join: the result would be"},
       {"{{ ('x' * 100000).join(['a'] * 100000) }}", "join: the result would be"},
-      {"{{ ('<' * 100000000) | e }}", "escape: the result would be 400000000 bytes"},
+      {"{{ ('<' * 10000000) | e }}", "escape: the result would be 40000000 bytes"},
+      {"{{ ('ab' * 1000000) | list | length }}", "a string's characters: the result would be a list of 2000000 items"},
+      {"{% for c in 'ab' * 1000000 %}{% endfor %}", "a list of 2000000 items"},
+      {"{{ ('a,' * 1000000).split(',') | length }}", "str.split: the result would be a list of"},
+      {"{{ ('a ' * 1000000).split() | length }}", "str.split: the result would be a list of"},
+      {"{{ ('a\\n' * 1000000).splitlines() | length }}", "splitlines: the result would be a list of"},
+      {"{{ 'x' * 40000000 }}", "sequence repetition larger than 33554432 bytes"},
   };
   for (const auto& [source, expected] : cases) {
     EXPECT_TRUE(testing::contains(testing::error_message([&] { Template(source, "t").render({}); }), expected))

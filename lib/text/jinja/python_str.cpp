@@ -34,6 +34,7 @@ std::vector<std::string> python_split(const std::string& s, const std::optional<
     std::size_t at;
     while ((maxsplit < 0 || static_cast<long long>(parts.size()) < maxsplit) &&
            (at = s.find(*sep, start)) != std::string::npos) {
+      require_list_fits(parts.size() + 2, "str.split");
       parts.push_back(s.substr(start, at - start));
       start = at + sep->size();
     }
@@ -52,6 +53,7 @@ std::vector<std::string> python_split(const std::string& s, const std::optional<
     }
     const auto start = i;
     while (i < text.size() && !is_python_space(text[i])) ++i;
+    require_list_fits(parts.size() + 1, "str.split");
     parts.push_back(code_points_to_utf8(std::u32string_view(text).substr(start, i - start)));
   }
   return parts;
@@ -70,6 +72,7 @@ std::vector<std::string> python_splitlines(const std::string& s) {
       continue;
     }
     if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
+    require_list_fits(lines.size() + 2, "splitlines");
     lines.push_back(code_points_to_utf8(line));
     line.clear();
   }

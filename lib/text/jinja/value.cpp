@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "lib/text/jinja/string_size_limit.h"
 #include "lib/text/utf8.h"
 #include "lib/util/error.h"
 
@@ -352,8 +353,11 @@ List iterate(const Value& value) {
       return keys;
     }
     case Value::Kind::string: {
+      const auto code_points = utf8_to_code_points(value.as_string());
+      require_list_fits(code_points.size(), "a string's characters");
       List characters;
-      for (const char32_t c : utf8_to_code_points(value.as_string())) {
+      characters.reserve(code_points.size());
+      for (const char32_t c : code_points) {
         characters.emplace_back(code_points_to_utf8(std::u32string(1, c)));
       }
       return characters;
