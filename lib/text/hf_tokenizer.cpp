@@ -126,7 +126,7 @@ std::unique_ptr<HfTokenizer> HfTokenizer::from_tokenizer_json_text(const std::st
   // model's embedding as an out-of-range index.
   if (tokenizer->post_processor_) {
     for (const auto id : tokenizer->post_processor_->process({})) {
-      if (id >= tokenizer->vocab_size() || !tokenizer->has_token_[id]) {
+      if (!tokenizer->token(id)) {
         root["post_processor"].fail("adds token id " + std::to_string(id) + ", which has no token in the vocabulary");
       }
     }
@@ -163,19 +163,9 @@ std::unique_ptr<HfTokenizer> HfTokenizer::from_vocab_and_merges(const fs::path& 
 }
 
 void HfTokenizer::finish(const Files& files) {
-  std::uint32_t size = 0;
-  for (const auto& entry : model_->vocabulary().entries()) size = std::max(size, entry.id + 1);
-  for (const auto& token : added_->tokens()) size = std::max(size, token.id + 1);
-  tokens_by_id_.assign(size, std::string());
-  has_token_.assign(size, false);
-  for (const auto& entry : model_->vocabulary().entries()) {
-    tokens_by_id_[entry.id] = entry.token;
-    has_token_[entry.id] = true;
-  }
-  for (const auto& token : added_->tokens()) {
-    tokens_by_id_[token.id] = token.content;
-    has_token_[token.id] = true;
-  }
+  for (const auto& entry : model_->vocabulary().entries()) tokens_by_id_[entry.id] = entry.token;
+  for (const auto& token : added_->tokens()) tokens_by_id_[token.id] = token.content;  // an added token wins
+  for (const auto& [id, token] : tokens_by_id_) vocab_size_ = std::max(vocab_size_, std::int64_t{id} + 1);
   const auto resolve = [&](const std::optional<std::string>& name, const std::string& where) {
     std::optional<std::int64_t> id;
     if (!name) return id;
@@ -226,8 +216,10 @@ std::vector<std::int64_t> HfTokenizer::encode_with_special_tokens(const std::str
 }
 
 std::optional<std::string> HfTokenizer::token(std::int64_t id) const {
-  if (id < 0 || id >= vocab_size() || !has_token_[id]) return std::nullopt;
-  return tokens_by_id_[id];
+  if (id < 0 || id >= vocab_size()) return std::nullopt;
+  const auto found = tokens_by_id_.find(static_cast<std::uint32_t>(id));
+  if (found == tokens_by_id_.end()) return std::nullopt;
+  return found->second;
 }
 
 std::string HfTokenizer::token_of(std::int64_t id) const {
@@ -235,8 +227,9 @@ std::string HfTokenizer::token_of(std::int64_t id) const {
     throw Error("token id " + std::to_string(id) + " is outside the vocabulary [0, " + std::to_string(vocab_size()) +
                 ")");
   }
-  if (!has_token_[id]) throw Error("token id " + std::to_string(id) + " has no token in this tokenizer");
-  return tokens_by_id_[id];
+  auto found = token(id);
+  if (!found) throw Error("token id " + std::to_string(id) + " has no token in this tokenizer");
+  return std::move(*found);
 }
 
 std::string HfTokenizer::decode(const std::vector<std::int64_t>& ids) const {

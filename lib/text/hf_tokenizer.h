@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "lib/text/hf/added_vocabulary.h"
@@ -53,7 +54,7 @@ class HfTokenizer final : public Tokenizer {
   // for an id outside [0, vocab_size()) or one that has no token.
   std::string decode(const std::vector<std::int64_t>& ids) const override;
 
-  std::int64_t vocab_size() const override { return static_cast<std::int64_t>(tokens_by_id_.size()); }
+  std::int64_t vocab_size() const override { return vocab_size_; }
   std::optional<std::int64_t> piece_id(const std::string& piece) const override;
   std::optional<std::int64_t> bos_id() const override { return bos_id_; }
   std::optional<std::int64_t> eos_id() const override { return eos_id_; }
@@ -80,8 +81,10 @@ class HfTokenizer final : public Tokenizer {
   std::unique_ptr<hf::PostProcessor> post_processor_;
   std::unique_ptr<hf::Decoder> decoder_;
   std::unique_ptr<hf::AddedVocabulary> added_;
-  std::vector<std::string> tokens_by_id_;     // each id's token ("" where no token has the id)
-  std::vector<bool> has_token_;               // whether a token has the id
+  // Each id's token. A map, as Hugging Face's tokenizers keeps it: a file may give any id below 2^31, and a table
+  // over that range would take gigabytes for a few tokens.
+  std::unordered_map<std::uint32_t, std::string> tokens_by_id_;
+  std::int64_t vocab_size_ = 0;  // the largest id + 1
   std::optional<std::int64_t> bos_id_;
   std::optional<std::int64_t> eos_id_;
   std::optional<std::int64_t> pad_id_;

@@ -330,6 +330,29 @@ TEST_F(HfTokenizerTest, DecodeRejectsIdsWithoutAToken) {
   EXPECT_THROW(tokenizer->decode({-1}), Error);
 }
 
+// Ids may have holes and go up to 2^31 - 1 (Hugging Face's tokenizers keeps id -> token in a map). A table over the
+// id range took 2.5 GB for an added token with id 77,777,777 (found by the hf_tokenizer_json fuzzer).
+TEST_F(HfTokenizerTest, SparseIdsUpToTwoToTheThirtyOneCostNoTableOverTheirRange) {
+  json config = bpe_tokenizer_json({"a", "b"}, {});
+  config["model"]["vocab"]["c"] = 77777777;
+  config["added_tokens"] = json::array({{{"id", 2147483647},
+                                         {"content", "<x>"},
+                                         {"single_word", false},
+                                         {"lstrip", false},
+                                         {"rstrip", false},
+                                         {"normalized", false},
+                                         {"special", true}}});
+  const auto tokenizer = load(config);
+  EXPECT_EQ(tokenizer->vocab_size(), 2147483648);
+  EXPECT_EQ(tokenizer->encode_with_special_tokens("ac<x>b"), (Ids{0, 77777777, 2147483647, 1}));
+  EXPECT_EQ(tokenizer->decode({0, 77777777, 1}), "a c b");  // no decoder: tokens joined by spaces, as Hugging Face
+  EXPECT_EQ(tokenizer->token(77777777), "c");
+  EXPECT_EQ(tokenizer->token(5), std::nullopt);
+  EXPECT_TRUE(contains(error_message([&] { tokenizer->decode({5}); }), "token id 5 has no token in this tokenizer"));
+  config["model"]["vocab"]["d"] = 77777777;
+  EXPECT_TRUE(contains(error_message([&] { load(config); }), "id 77777777 is given to two tokens"));
+}
+
 TEST_F(HfTokenizerTest, EncodeIsThreadSafe) {
   json config = bpe_tokenizer_json({"a", "b", "ab", "abab"}, {"a b", "ab ab"});
   config["pre_tokenizer"] = {{"type", "Split"}, {"pattern", {{"String", " "}}}, {"behavior", "Removed"}};

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <queue>
+#include <unordered_set>
 
 #include "lib/io/strict_json.h"
 #include "lib/io/text_file.h"
@@ -39,15 +40,15 @@ struct PendingMerge {
 Vocabulary vocabulary_of(const JsonField& vocab) {
   if (!vocab.is_object()) vocab.fail("expected an object of token -> id");
   Vocabulary vocabulary;
-  std::vector<bool> seen;
+  std::unordered_set<std::uint32_t> seen;  // not a table by id: ids go up to 2^31
   for (const auto& [token, value] : vocab.json().items()) {
     const bool valid = (value.is_number_unsigned() || value.is_number_integer()) && value.get<std::int64_t>() >= 0 &&
                        value.get<std::int64_t>() < (std::int64_t{1} << 31);
     if (!valid) vocab.fail(io::quote_for_message(token) + ": expected a token id in [0, 2^31), found " + value.dump());
     const auto id = value.get<std::uint32_t>();
-    if (id >= seen.size()) seen.resize(static_cast<std::size_t>(id) + 1, false);
-    if (seen[id]) vocab.fail(io::quote_for_message(token) + ": id " + std::to_string(id) + " is given to two tokens");
-    seen[id] = true;
+    if (!seen.insert(id).second) {
+      vocab.fail(io::quote_for_message(token) + ": id " + std::to_string(id) + " is given to two tokens");
+    }
     vocabulary.add(token, id);
   }
   return vocabulary;
