@@ -93,7 +93,7 @@ const Schema<AveragingCallbackOptions>& callback_options_schema() {
                                  .field("save_model", &AveragingCallbackOptions::save_model,
                                         "write the averaged model to OUTPUT_DIR/<type>/ at train end")
                                  .field("include", &AveragingCallbackOptions::include,
-                                        "regular expressions (ECMAScript, matched anywhere in the name): only the "
+                                        "regular expressions (Python's syntax, matched anywhere in the name): only the "
                                         "parameters and buffers named by one are averaged, the others keep their "
                                         "live value in the evaluated and written model (empty: all)")
                                  .field("exclude", &AveragingCallbackOptions::exclude,

@@ -4,26 +4,20 @@
 
 #include <algorithm>
 
-#include "lib/util/error.h"
-
 namespace ladle::callbacks {
 namespace {
 
-std::vector<std::regex> compiled(const std::vector<std::string>& patterns, const char* role) {
-  std::vector<std::regex> result;
+std::vector<text::OnigurumaRegex> compiled(const std::vector<std::string>& patterns, const char* role) {
+  std::vector<text::OnigurumaRegex> result;
   for (const auto& pattern : patterns) {
-    try {
-      result.emplace_back(pattern, std::regex::ECMAScript);
-    } catch (const std::regex_error& error) {
-      throw Error(std::string(role) + " pattern '" + pattern + "' is not a valid regular expression: " + error.what());
-    }
+    result.emplace_back(pattern, std::string(role) + " pattern '" + pattern + "'", text::RegexSyntax::python);
   }
   return result;
 }
 
-bool any_occurs_in(const std::vector<std::regex>& patterns, const std::string& name) {
+bool any_occurs_in(const std::vector<text::OnigurumaRegex>& patterns, const std::string& name) {
   return std::any_of(patterns.begin(), patterns.end(),
-                     [&](const std::regex& pattern) { return std::regex_search(name, pattern); });
+                     [&](const text::OnigurumaRegex& pattern) { return pattern.found_in(name); });
 }
 
 }  // namespace

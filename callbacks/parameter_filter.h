@@ -3,10 +3,10 @@
 // the filter leaves out keeps its live value in the averaged model that is evaluated and written.
 #pragma once
 
-#include <regex>
 #include <string>
 #include <vector>
 
+#include "lib/text/oniguruma_regex.h"
 #include "lib/weights/named_tensors.h"
 
 namespace ladle::callbacks {
@@ -14,8 +14,8 @@ namespace ladle::callbacks {
 class ParameterFilter {
  public:
   // Every name is selected when `include` is empty; a name is selected when some include pattern occurs in it
-  // (std::regex_search, ECMAScript: anchor with ^ and $ for whole names) and no exclude pattern does. Throws
-  // ladle::Error naming the first pattern that is not a valid regular expression.
+  // (Python's re.search and syntax, as the Python tools' name filters: anchor with ^ and $ for whole names) and no
+  // exclude pattern does. Throws ladle::Error naming the first pattern that is not a valid regular expression.
   ParameterFilter(std::vector<std::string> include = {}, std::vector<std::string> exclude = {});
 
   bool selects(const std::string& name) const;
@@ -26,8 +26,8 @@ class ParameterFilter {
   NamedTensors applied(NamedTensors averaged, const NamedTensors& live) const;
 
  private:
-  std::vector<std::regex> include_;
-  std::vector<std::regex> exclude_;
+  std::vector<text::OnigurumaRegex> include_;
+  std::vector<text::OnigurumaRegex> exclude_;
 };
 
 }  // namespace ladle::callbacks

@@ -101,9 +101,9 @@ flock -u 9
 dictionary() {
   case $1 in
     safetensors_header) cat "$repo/tests/fuzz/dicts/safetensors.dict" ;;
-    train_config | merge_config)
+    train_config | merge_config | dtm_config | evolve_config)
       cat "$repo/tests/fuzz/dicts/yaml.dict"
-      grep -ohE '^ *-? *[a-z_]+:' "$repo"/examples/*.yml | sed -E 's/^ *-? *//; s/.*/"&"/' | sort -u ;;
+      grep -ohE '^ *-? *[a-z_]+:' "$repo"/examples/*.yml "$repo"/bench/evolve/*.yml | sed -E 's/^ *-? *//; s/.*/"&"/' | sort -u ;;
     chat_template) cat "$repo/tests/fuzz/dicts/jinja.dict" ;;
     *) cat "$repo/tests/fuzz/dicts/json.dict" ;;
   esac
@@ -111,7 +111,7 @@ dictionary() {
 max_len() {
   case $1 in
     hf_tokenizer_json) echo 20480 ;;  # the shrunk real tokenizer.json files are up to ~18 KB
-    chat_template | tokenizer_config) echo 8192 ;;
+    chat_template | tokenizer_config | dtm_config) echo 8192 ;;  # examples/dtm.yml is 5.3 KB
     *) echo 4096 ;;
   esac
 }

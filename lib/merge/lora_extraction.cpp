@@ -9,7 +9,6 @@
 #include <limits>
 #include <map>
 #include <optional>
-#include <regex>
 #include <set>
 
 #include "lib/io/atomic_file.h"
@@ -18,6 +17,8 @@
 #include "lib/io/torch_dtype.h"
 #include "lib/log/log.h"
 #include "lib/merge/lora_factorization.h"
+#include "lib/model/lora_adapter_config.h"
+#include "lib/text/oniguruma_regex.h"
 #include "lib/merge/tensor_names.h"
 #include "lib/util/error.h"
 #include "lib/util/progress_line.h"
@@ -28,31 +29,20 @@ namespace ladle::merge {
 namespace {
 
 namespace fs = std::filesystem;
-using json = nlohmann::json;
 
 constexpr const char* kPeftPrefix = "base_model.model.";
 constexpr const char* kOutputEmbedding = "lm_head.weight";
 
-struct CompiledPattern {
-  std::string text;
-  std::regex regex;
-};
-
-std::vector<CompiledPattern> compile(const std::vector<std::string>& patterns, const std::string& option) {
-  std::vector<CompiledPattern> compiled;
-  for (const auto& pattern : patterns) {
-    try {
-      compiled.push_back({pattern, std::regex(pattern, std::regex::ECMAScript)});
-    } catch (const std::regex_error& error) {
-      throw Error(option + ": '" + pattern + "' is not a valid regular expression (" + error.what() + ")");
-    }
-  }
+std::vector<text::OnigurumaRegex> compile(const std::vector<std::string>& patterns, const std::string& option) {
+  std::vector<text::OnigurumaRegex> compiled;
+  for (const auto& pattern : patterns)
+    compiled.emplace_back(pattern, option + ": '" + pattern + "'", text::RegexSyntax::python);
   return compiled;
 }
 
-bool any_finds(const std::vector<CompiledPattern>& patterns, const std::string& name) {
+bool any_finds(const std::vector<text::OnigurumaRegex>& patterns, const std::string& name) {
   return std::any_of(patterns.begin(), patterns.end(),
-                     [&](const CompiledPattern& pattern) { return std::regex_search(name, pattern.regex); });
+                     [&](const text::OnigurumaRegex& pattern) { return pattern.found_in(name); });
 }
 
 // One module's plan: which tensors, how carried, with which rank.
@@ -138,9 +128,9 @@ bool is_floating(const io::CheckpointReader& reader, const std::string& name) {
 }
 
 std::int64_t module_rank(const std::string& module, const LoraExtractionOptions& options,
-                         const std::vector<CompiledPattern>& rank_regexes) {
+                         const std::vector<text::OnigurumaRegex>& rank_regexes) {
   for (std::size_t i = 0; i < rank_regexes.size(); ++i) {
-    if (std::regex_search(module, rank_regexes[i].regex)) return options.rank_patterns[i].rank;
+    if (rank_regexes[i].found_in(module)) return options.rank_patterns[i].rank;
   }
   return options.rank;
 }
@@ -301,33 +291,29 @@ void extract_module(const ModelPair& models, PlannedModule& planned, io::Sharded
 
 std::string last_component(const std::string& module) { return module.substr(module.rfind('.') + 1); }
 
-json adapter_config(const fs::path& base, const LoraExtractionResult& result, bool lora_bias) {
+model::LoraAdapterConfig adapter_config(const fs::path& base, const LoraExtractionResult& result, bool lora_bias) {
   std::set<std::string> targets, saved;
-  json rank_pattern = json::object();
+  std::map<std::string, std::int64_t> ranks;  // module -> rank where it differs from r, by name
   for (const auto& row : result.modules) {
     if (row.kind == ExtractedModuleKind::saved) saved.insert(last_component(row.name));
     if (row.kind != ExtractedModuleKind::lora && row.kind != ExtractedModuleKind::embedding) continue;
     targets.insert(last_component(row.name));
-    if (row.rank != result.rank) rank_pattern[row.name] = row.rank;
+    if (row.rank != result.rank) ranks[row.name] = row.rank;
   }
   // mergekit's make_config_dict, with lora_alpha = r and alpha_pattern = rank_pattern so that every α/r is 1.
-  return {
-      {"alpha_pattern", rank_pattern},
-      {"base_model_name_or_path", base.string()},
-      {"bias", "none"},
-      {"fan_in_fan_out", false},
-      {"inference_mode", true},
-      {"lora_alpha", result.rank},
-      {"lora_bias", lora_bias},
-      {"lora_dropout", 0.0},
-      {"modules_to_save", saved.empty() ? json(nullptr) : json(std::vector<std::string>(saved.begin(), saved.end()))},
-      {"peft_type", "LORA"},
-      {"r", result.rank},
-      {"rank_pattern", rank_pattern},
-      {"target_modules", std::vector<std::string>(targets.begin(), targets.end())},
-      {"task_type", "CAUSAL_LM"},
-      {"use_rslora", false},
-  };
+  model::LoraAdapterConfig config;
+  config.options.r = result.rank;
+  config.options.alpha = static_cast<double>(result.rank);
+  config.options.dropout = 0.0;
+  config.options.target_modules.assign(targets.begin(), targets.end());
+  config.base_model_name_or_path = base.string();
+  for (const auto& [module, rank] : ranks) {
+    config.rank_pattern.emplace_back(module, rank);
+    config.alpha_pattern.emplace_back(module, static_cast<double>(rank));
+  }
+  config.modules_to_save.assign(saved.begin(), saved.end());
+  config.lora_bias = lora_bias;
+  return config;
 }
 
 const char* kind_name(ExtractedModuleKind kind) {
@@ -416,7 +402,7 @@ LoraExtractionResult extract_lora(const fs::path& base, const fs::path& finetune
   progress.finish();
   writer.finish();
   io::write_file_atomically(folder.path() / "adapter_config.json",
-                            adapter_config(base, result, lora_bias).dump(2) + "\n");
+                            model::lora_adapter_config_json(adapter_config(base, result, lora_bias)));
   io::write_file_atomically(folder.path() / kLoraExtractionReportFile, result.json());
   folder.commit();
   return result;

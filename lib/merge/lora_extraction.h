@@ -30,7 +30,7 @@
 
 namespace ladle::merge {
 
-// A rank for the modules whose name a regular expression (ECMAScript, searched as Python's re.search) finds.
+// A rank for the modules whose name a regular expression (Python's syntax, searched as re.search) finds.
 struct LoraRankPattern {
   std::string regex;      // e.g. "mlp\\.down_proj"
   std::int64_t rank = 0;  // that module's largest rank, at least 1

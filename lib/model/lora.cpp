@@ -4,11 +4,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <algorithm>
-#include <cmath>
-#include <functional>
 #include <map>
-#include <optional>
-#include <regex>
 #include <set>
 #include <system_error>
 
@@ -29,30 +25,16 @@ namespace ladle::model {
 namespace {
 
 namespace fs = std::filesystem;
-using json = nlohmann::json;
 
 constexpr const char* kPeftPrefix = "base_model.model.";
 constexpr const char* kLoraA = ".lora_A.weight";
 constexpr const char* kLoraB = ".lora_B.weight";
 constexpr const char* kConfigFile = "adapter_config.json";
 constexpr const char* kWeightsFile = "adapter_model.safetensors";
-constexpr std::size_t kMaxConfigDepth = 16;
 
 // PEFT's check_target_module_exists for a list of targets.
 bool matches_target(const std::string& module, const std::string& target) {
   return module == target || ends_with(module, "." + target);
-}
-
-void validate(const LoraOptions& options, const std::string& source) {
-  if (options.r <= 0) throw Error(source + ": LoRA rank r must be positive, got " + std::to_string(options.r));
-  if (!std::isfinite(options.alpha)) throw Error(source + ": lora_alpha must be a finite number");
-  if (!(options.dropout >= 0 && options.dropout < 1)) {
-    throw Error(source + ": lora_dropout must be in [0, 1), got " + std::to_string(options.dropout));
-  }
-  if (options.target_modules.empty()) throw Error(source + ": target_modules is empty");
-  for (const auto& target : options.target_modules) {
-    if (target.empty()) throw Error(source + ": target_modules holds an empty name");
-  }
 }
 
 std::vector<std::shared_ptr<Projection>> adapted_projections(const CausalLm& model,
@@ -66,143 +48,10 @@ std::vector<std::shared_ptr<Projection>> adapted_projections(const CausalLm& mod
   return adapted;
 }
 
-// PEFT writes integral alphas as JSON integers (LoraConfig.lora_alpha is an int).
-json alpha_json(double alpha) {
-  if (alpha == std::floor(alpha) && std::abs(alpha) < 1e15) return static_cast<std::int64_t>(alpha);
-  return alpha;
-}
-
-// adapter_config.json -> LoraAdapter fields, refusing what ladle would otherwise silently misapply.
-void parse_adapter_config(const json& config, const std::string& source, LoraAdapter& adapter) {
-  if (!config.is_object()) throw Error(source + ": expected a JSON object");
-  const auto field = [&](const char* name) -> const json* {
-    const auto found = config.find(name);
-    return found == config.end() || found->is_null() ? nullptr : &*found;
-  };
-  const auto fail = [&](const char* name, const std::string& expected) {
-    const json* value = field(name);
-    throw Error(source + ": field '" + name + "': expected " + expected + ", got " +
-                (value == nullptr ? std::string("nothing") : value->dump()));
-  };
-  const json* peft_type = field("peft_type");
-  if (peft_type == nullptr || *peft_type != "LORA") fail("peft_type", "\"LORA\"");
-  // PEFT's LoraConfig defaults for absent fields.
-  adapter.options.r = 8;
-  if (const json* r = field("r")) {
-    if (!r->is_number_integer() || r->get<std::int64_t>() <= 0 || r->get<std::int64_t>() > (1 << 20)) {
-      fail("r", "a positive integer");
-    }
-    adapter.options.r = r->get<std::int64_t>();
-  }
-  adapter.options.alpha = 8;
-  if (const json* alpha = field("lora_alpha")) {
-    if (!alpha->is_number() || !std::isfinite(alpha->get<double>())) fail("lora_alpha", "a number");
-    adapter.options.alpha = alpha->get<double>();
-  }
-  adapter.options.dropout = 0;
-  if (const json* dropout = field("lora_dropout")) {
-    if (!dropout->is_number() || !(dropout->get<double>() >= 0 && dropout->get<double>() < 1)) {
-      fail("lora_dropout", "a number in [0, 1)");
-    }
-    adapter.options.dropout = dropout->get<double>();
-  }
-  const json* targets = field("target_modules");
-  if (targets == nullptr || !targets->is_array() || targets->empty()) {
-    fail("target_modules", "a non-empty list of module names (a regular expression is not supported)");
-  }
-  adapter.options.target_modules.clear();
-  for (const auto& target : *targets) {
-    if (!target.is_string() || target.get<std::string>().empty()) fail("target_modules", "a list of module names");
-    adapter.options.target_modules.push_back(target.get<std::string>());
-  }
-  adapter.fan_in_fan_out = false;
-  if (const json* fan_in_fan_out = field("fan_in_fan_out")) {
-    if (!fan_in_fan_out->is_boolean()) fail("fan_in_fan_out", "true or false");
-    adapter.fan_in_fan_out = fan_in_fan_out->get<bool>();
-  }
-  adapter.base_model_name_or_path.clear();
-  if (const json* base = field("base_model_name_or_path")) {
-    if (!base->is_string()) fail("base_model_name_or_path", "a string");
-    adapter.base_model_name_or_path = base->get<std::string>();
-  }
-  if (const json* bias = field("bias"); bias != nullptr && *bias != "none") {
-    fail("bias", "\"none\" (trained biases are not supported)");
-  }
-  if (const json* task = field("task_type"); task != nullptr && *task != "CAUSAL_LM") {
-    fail("task_type", "\"CAUSAL_LM\"");
-  }
-  if (const json* dora = field("use_dora"); dora != nullptr && *dora != false) fail("use_dora", "false (not supported)");
-  for (const auto& [name, flag] : {std::pair{"use_rslora", &adapter.use_rslora}, std::pair{"lora_bias", &adapter.lora_bias}}) {
-    *flag = false;
-    if (const json* value = field(name)) {
-      if (!value->is_boolean()) fail(name, "true or false");
-      *flag = value->get<bool>();
-    }
-  }
-  if (field("layers_to_transform") != nullptr) fail("layers_to_transform", "null (not supported)");
-  adapter.modules_to_save.clear();
-  if (const json* saved = field("modules_to_save")) {
-    if (!saved->is_array()) fail("modules_to_save", "a list of module names or null");
-    for (const auto& module : *saved) {
-      if (!module.is_string() || module.get<std::string>().empty()) fail("modules_to_save", "a list of module names");
-      adapter.modules_to_save.push_back(module.get<std::string>());
-    }
-  }
-}
-
-// A pattern's regex, as PEFT matches it: the whole module name against "(.*\.)?(KEY)".
-std::regex pattern_regex(const std::string& key) { return std::regex("(.*\\.)?(" + key + ")"); }
-
-// rank_pattern or alpha_pattern, in the file's order (PEFT takes the first matching key; nlohmann::json would
-// sort them), each key a valid regex and each value as `read` accepts it.
-template <class Value>
-std::vector<std::pair<std::string, Value>> read_patterns(const nlohmann::ordered_json& config, const char* name,
-                                                         const std::string& source,
-                                                         const std::function<std::optional<Value>(const nlohmann::ordered_json&)>& read,
-                                                         const std::string& expected) {
-  std::vector<std::pair<std::string, Value>> patterns;
-  const auto found = config.find(name);
-  if (found == config.end() || found->is_null()) return patterns;
-  if (!found->is_object()) throw Error(source + ": field '" + name + "': expected an object {pattern: value}");
-  for (const auto& [key, value] : found->items()) {
-    const std::optional<Value> read_value = read(value);
-    if (!read_value) {
-      throw Error(source + ": field '" + name + "': '" + key + "': expected " + expected + ", got " + value.dump());
-    }
-    try {
-      pattern_regex(key);
-    } catch (const std::regex_error& e) {
-      throw Error(source + ": field '" + name + "': '" + key + "' is not a valid regular expression: " + e.what());
-    }
-    patterns.emplace_back(key, *read_value);
-  }
-  return patterns;
-}
-
-void parse_adapter_patterns(const std::string& text, const std::string& source, LoraAdapter& adapter) {
-  const auto config = nlohmann::ordered_json::parse(text);  // already validated by the strict parser
-  adapter.rank_pattern = read_patterns<std::int64_t>(
-      config, "rank_pattern", source,
-      [](const nlohmann::ordered_json& value) -> std::optional<std::int64_t> {
-        if (!value.is_number_integer() || value.get<std::int64_t>() <= 0 || value.get<std::int64_t>() > (1 << 20)) {
-          return std::nullopt;
-        }
-        return value.get<std::int64_t>();
-      },
-      "a positive integer rank");
-  adapter.alpha_pattern = read_patterns<double>(
-      config, "alpha_pattern", source,
-      [](const nlohmann::ordered_json& value) -> std::optional<double> {
-        if (!value.is_number() || !std::isfinite(value.get<double>())) return std::nullopt;
-        return value.get<double>();
-      },
-      "a finite number");
-}
-
 }  // namespace
 
 std::vector<std::string> add_lora_adapters(CausalLm& model, const LoraOptions& options) {
-  validate(options, "LoRA options");
+  validate_lora_options(options, "LoRA options");
   if (!adapted_projections(model).empty()) throw Error("add_lora_adapters: the model already has LoRA adapters");
   const auto projections = model.named_projections();
   std::vector<std::pair<std::string, std::shared_ptr<Projection>>> selected;
@@ -255,28 +104,6 @@ LoraAdapter lora_adapter(const CausalLm& model, const std::string& base_model_na
     adapter.tensors.insert(kPeftPrefix + names[i] + kLoraB, adapted[i]->lora_b().detach());
   }
   return adapter;
-}
-
-template <class Value>
-const Value* pattern_value(const std::vector<std::pair<std::string, Value>>& patterns, const std::string& module) {
-  for (const auto& [key, value] : patterns) {
-    if (std::regex_match(module, pattern_regex(key))) return &value;
-  }
-  return nullptr;
-}
-
-template const std::int64_t* pattern_value(const std::vector<std::pair<std::string, std::int64_t>>&, const std::string&);
-template const double* pattern_value(const std::vector<std::pair<std::string, double>>&, const std::string&);
-
-void require_plain_lora_adapter(const LoraAdapter& adapter, const std::string& use) {
-  const auto refuse = [&](const std::string& key) {
-    throw Error("LoRA adapter: " + use + " does not apply PEFT's '" + key + "' (`ladle merge lora` does)");
-  };
-  if (!adapter.rank_pattern.empty()) refuse("rank_pattern");
-  if (!adapter.alpha_pattern.empty()) refuse("alpha_pattern");
-  if (!adapter.modules_to_save.empty()) refuse("modules_to_save");
-  if (adapter.lora_bias) refuse("lora_bias");
-  if (adapter.use_rslora) refuse("use_rslora");
 }
 
 void load_lora_adapter(CausalLm& model, const LoraAdapter& adapter) {
@@ -332,30 +159,9 @@ void load_lora_adapter(CausalLm& model, const LoraAdapter& adapter) {
 }
 
 void save_lora_adapter(const LoraAdapter& adapter, const fs::path& directory, bool overwrite) {
-  validate(adapter.options, directory.string());
-  // Every field of peft's LoraConfig that matters for loading, with PEFT's defaults for the rest.
-  const json config = {
-      {"alpha_pattern", json::object()},
-      {"auto_mapping", nullptr},
-      {"base_model_name_or_path", adapter.base_model_name_or_path},
-      {"bias", "none"},
-      {"fan_in_fan_out", adapter.fan_in_fan_out},
-      {"inference_mode", true},
-      {"init_lora_weights", true},
-      {"layers_pattern", nullptr},
-      {"layers_to_transform", nullptr},
-      {"lora_alpha", alpha_json(adapter.options.alpha)},
-      {"lora_dropout", adapter.options.dropout},
-      {"modules_to_save", nullptr},
-      {"peft_type", "LORA"},
-      {"r", adapter.options.r},
-      {"rank_pattern", json::object()},
-      {"revision", nullptr},
-      {"target_modules", adapter.options.target_modules},
-      {"task_type", "CAUSAL_LM"},
-  };
+  validate_lora_options(adapter.options, directory.string());
   io::AtomicDirectory folder(directory, overwrite);
-  io::write_file_atomically(folder.path() / kConfigFile, config.dump(2) + "\n");
+  io::write_file_atomically(folder.path() / kConfigFile, lora_adapter_config_json(adapter));
   io::write_safetensors(folder.path() / kWeightsFile, adapter.tensors, {{"format", "pt"}});
   folder.commit();
 }
@@ -373,15 +179,15 @@ LoraAdapter read_lora_adapter(const fs::path& directory) {
                      : ""));
   }
   LoraAdapter adapter;
-  parse_adapter_config(io::read_json_file(config_path, kMaxConfigDepth), config_path.string(), adapter);
-  parse_adapter_patterns(io::read_text_file(config_path, io::kNoSizeLimit), config_path.string(), adapter);
+  static_cast<LoraAdapterConfig&>(adapter) =
+      parse_lora_adapter_config(io::read_text_file(config_path, io::kMaxJsonFileBytes), config_path.string());
   const io::SafetensorsReader reader(weights_path);
   for (const auto& entry : reader.entries()) adapter.tensors.insert(entry.name, reader.tensor(entry.name));
   return adapter;
 }
 
 NamedTensors merge_lora_into_base(const NamedTensors& base, const LoraAdapter& adapter) {
-  validate(adapter.options, "LoRA adapter");
+  validate_lora_options(adapter.options, "LoRA adapter");
   require_plain_lora_adapter(adapter, "the in-memory merge");
   const double scaling = adapter.options.alpha / static_cast<double>(adapter.options.r);
   std::map<std::string, at::Tensor> updated;  // base weight name -> merged weight

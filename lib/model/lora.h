@@ -16,46 +16,17 @@
 #include <utility>
 #include <vector>
 
+#include "lib/model/lora_adapter_config.h"
 #include "lib/weights/named_tensors.h"
 
 namespace ladle::model {
 
 class CausalLm;
 
-struct LoraOptions {
-  std::int64_t r = 8;    // rank of the update B·A
-  double alpha = 16;     // the update is scaled by alpha / r (PEFT's lora_alpha)
-  double dropout = 0.0;  // dropout on the adapter's input, training mode only (PEFT's lora_dropout)
-  // Dense layers to adapt, matched as PEFT matches a list: a module whose Hugging Face name equals an entry or
-  // ends with "." + entry ("q_proj", "self_attn.v_proj", "c_attn", "lm_head").
-  std::vector<std::string> target_modules = {"q_proj", "v_proj"};
-  std::uint64_t seed = 0;  // seeds A's initialisation (not part of the saved adapter)
+// An adapter as PEFT stores it: adapter_config.json's fields and the tensors.
+struct LoraAdapter : LoraAdapterConfig {
+  NamedTensors tensors;  // PEFT names, see above
 };
-
-// An adapter as PEFT stores it.
-struct LoraAdapter {
-  LoraOptions options;                  // r, alpha, dropout, target_modules
-  bool fan_in_fan_out = false;          // the adapted weights are stored [in, out] (GPT-2's Conv1D)
-  std::string base_model_name_or_path;  // informational, as PEFT records it
-  NamedTensors tensors;                 // PEFT names, see above
-  // PEFT's options beyond plain LoRA, which ladle applies when merging an adapter into its base (lib/merge/
-  // lora_delta.h) but not when training or loading one into a live model (require_plain_lora_adapter):
-  // rank_pattern / alpha_pattern: per-module r and lora_alpha, pattern -> value in the file's order;
-  std::vector<std::pair<std::string, std::int64_t>> rank_pattern;
-  std::vector<std::pair<std::string, double>> alpha_pattern;
-  std::vector<std::string> modules_to_save;  // modules stored whole ("base_model.model.<module>.weight")
-  bool lora_bias = false;                    // lora_B has a bias ("<module>.lora_B.bias"), PEFT's lora_bias
-  bool use_rslora = false;                   // scale α/√r (Kalajdzievski 2023, rank-stabilised LoRA) instead of α/r
-};
-
-// The first key of `patterns` (file order) whose regex matches the whole module name as "(.*\.)?(KEY)", as PEFT's
-// get_pattern_key (peft/utils/other.py) picks the rank_pattern / alpha_pattern entry of a module.
-template <class Value>
-const Value* pattern_value(const std::vector<std::pair<std::string, Value>>& patterns, const std::string& module);
-
-// Throws ladle::Error naming the first PEFT option of `adapter` beyond plain LoRA (rank_pattern, alpha_pattern,
-// modules_to_save, lora_bias, use_rslora) and `use`, what cannot apply it.
-void require_plain_lora_adapter(const LoraAdapter& adapter, const std::string& use);
 
 // Adds an adapter (A Kaiming-uniform, B zero: see Projection::add_lora) to every dense layer the targets match
 // and freezes everything else: afterwards exactly the adapter parameters require grad. Returns the adapted
@@ -78,11 +49,9 @@ void load_lora_adapter(CausalLm& model, const LoraAdapter& adapter);
 // Throws ladle::Error when `directory` exists and overwrite is false.
 void save_lora_adapter(const LoraAdapter& adapter, const std::filesystem::path& directory, bool overwrite = false);
 
-// Reads a PEFT LoRA folder. adapter_config.json is treated as hostile: besides the fields above, options ladle
-// does not implement (use_dora, layers_to_transform, bias other than "none", a regular-expression
-// target_modules) are refused with ladle::Error naming the file and field, as are rank_pattern / alpha_pattern
-// values that are not positive (r) or finite (alpha) and patterns that are not valid regular expressions. A folder
-// with only a pickle adapter_model.bin is refused (unpickling can execute code).
+// Reads a PEFT LoRA folder: adapter_config.json as parse_lora_adapter_config reads it (lib/model/
+// lora_adapter_config.h) and the tensors of adapter_model.safetensors. A folder with only a pickle
+// adapter_model.bin is refused (unpickling can execute code).
 LoraAdapter read_lora_adapter(const std::filesystem::path& directory);
 
 // Plain Hugging Face weights with every adapted weight W replaced by W + (alpha/r)·B·A (transposed to [in, out]

@@ -145,6 +145,10 @@ TEST_F(AveragingConfigTest, AnEmasDecayIsGivenByOneKeyAtMost) {
             "train.yml:2: averaging.ema.warmup: expected false for a power-function EMA (sigma_rel given)");
   EXPECT_TRUE(ladle::testing::contains(error_of("averaging:\n  swa: {exclude: ['(']}\n"),
                                        "averaging.swa.exclude: exclude pattern '(' is not a valid regular expression"));
+  // 20,000 nested groups overflowed std::regex's recursive compiler's stack (a crash, not an error).
+  const std::string nested = std::string(20000, '(') + "x" + std::string(20000, ')');
+  EXPECT_TRUE(ladle::testing::contains(error_of("averaging:\n  ema: {include: ['" + nested + "']}\n"),
+                                       "averaging.ema.include: include pattern '((((("));
 }
 
 // half_life_steps h with every e gives decay 0.5^(e/h): after h steps (h/e updates) a weight counts half.

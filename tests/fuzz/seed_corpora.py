@@ -2,8 +2,8 @@
 """Seed corpora for the fuzz targets of tests/fuzz from real files, written to OUT/<target>/ (scripts/fuzz.sh calls it).
 
 The committed seeds (tests/fuzz/seeds/<target>/) hold small hand-written files of every format; this adds what the
-tree and the data folder hold: the example configs, the head of the instruction data, and each Hugging Face
-tokenizer folder's tokenizer.json (shrunk: a fuzzer's input is kilobytes, and a 10 MB vocabulary would make every
+tree and the data folder hold: the example configs (examples/, bench/evolve/), the head of the instruction data, and
+each Hugging Face tokenizer folder's tokenizer.json (shrunk: a fuzzer's input is kilobytes, and a 10 MB vocabulary would make every
 execution take a second), tokenizer_config.json and chat template, and a GPT-2 folder's vocab.json and merges.txt
 (shrunk the same way). Missing data is skipped.
 """
@@ -102,8 +102,10 @@ def main():
 
     for example in sorted((args.repo / "examples").glob("*.yml")):
         target = "merge_config" if example.name.startswith("merge-") else "train_config"
-        if example.name != "dtm.yml":  # a dtm config holds a train config; it is no train config itself
-            write(args.out, target, example.name, example.read_text(encoding="utf-8"))
+        target = "dtm_config" if example.name == "dtm.yml" else target
+        write(args.out, target, example.name, example.read_text(encoding="utf-8"))
+    for example in sorted((args.repo / "bench" / "evolve").glob("*.yml")):
+        write(args.out, "evolve_config", example.name, example.read_text(encoding="utf-8"))
 
     for jsonl in sorted((args.data / "instructions").glob("**/*.jsonl")):
         with jsonl.open(encoding="utf-8") as lines:

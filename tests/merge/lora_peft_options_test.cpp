@@ -177,7 +177,8 @@ TEST_F(LoraPeftOptionsTest, WhatCannotBeAppliedIsRefusedNamingTheKey) {
   EXPECT_TRUE(contains(error_message([&] { merged(); }), "with its r = 3 (r, or its rank_pattern entry)"));
 
   write_adapter(config(R"(, "rank_pattern": {"q_(proj": 3})"), plain);
-  EXPECT_TRUE(contains(error_message([&] { merged(); }), "field 'rank_pattern': 'q_(proj' is not a valid regular expression"));
+  EXPECT_TRUE(
+      contains(error_message([&] { merged(); }), "field 'rank_pattern': 'q_(proj' is not a valid regular expression"));
 
   write_adapter(config(R"(, "use_dora": true)"), plain);
   EXPECT_TRUE(contains(error_message([&] { merged(); }), "'use_dora'"));

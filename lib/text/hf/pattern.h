@@ -1,7 +1,8 @@
 // Pattern: what a Split pre-tokenizer, a Replace normalizer or a Replace decoder looks for: a literal string
 // ({"String": " "}) or a regular expression ({"Regex": "\\p{N}{1,3}"}). Regular expressions are compiled with
 // Oniguruma, the engine Hugging Face's Rust tokenizers use (tokenizers/src/utils/onig.rs), in its default
-// syntax and UTF-8, so \p{L}, (?i:...) and look-ahead mean exactly what they mean there.
+// syntax and UTF-8 (lib/text/oniguruma_regex.h), so \p{L}, (?i:...) and look-ahead mean exactly what they mean
+// there.
 #pragma once
 
 #include <cstddef>
@@ -12,11 +13,11 @@
 #include <vector>
 
 #include "lib/text/hf/json_field.h"
+#include "lib/text/oniguruma_regex.h"
 
 namespace ladle::text::hf {
 
-// A match: [first, second) byte offsets.
-using ByteRange = std::pair<std::size_t, std::size_t>;
+using text::ByteRange;
 
 class Pattern {
  public:
@@ -33,7 +34,8 @@ class Pattern {
 
   // The successive non-overlapping matches, left to right, as Rust's onig find_iter gives them: a search resumes
   // where the last match ended (look-behind sees the text before), and an empty match right after the previous
-  // match is skipped by one character. Safe to call from several threads.
+  // match is skipped by one character. Throws ladle::Error when Oniguruma gives up on the text (Rust's onig crate
+  // panics there). Safe to call from several threads.
   std::vector<ByteRange> find_all(std::string_view text) const;
 
   // The text with every match replaced by `content`.
@@ -41,9 +43,8 @@ class Pattern {
 
  private:
   Pattern() = default;
-  struct Compiled;
-  std::string literal_;                 // the string to find, when not a regular expression
-  std::unique_ptr<Compiled> compiled_;  // the Oniguruma regex, when one
+  std::string literal_;                    // the string to find, when not a regular expression
+  std::unique_ptr<OnigurumaRegex> regex_;  // the regular expression, when one
 };
 
 }  // namespace ladle::text::hf
