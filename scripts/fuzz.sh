@@ -101,6 +101,7 @@ flock -u 9
 dictionary() {
   case $1 in
     safetensors_header) cat "$repo/tests/fuzz/dicts/safetensors.dict" ;;
+    npy) cat "$repo/tests/fuzz/dicts/npy.dict" ;;
     train_config | merge_config | dtm_config | evolve_config)
       cat "$repo/tests/fuzz/dicts/yaml.dict"
       grep -ohE '^ *-? *[a-z_]+:' "$repo"/examples/*.yml "$repo"/bench/evolve/*.yml | sed -E 's/^ *-? *//; s/.*/"&"/' | sort -u ;;
