@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "lib/config/schema.h"
 #include "lib/merge/merge_config.h"
 #include "lib/util/error.h"
 #include "pipelines/dtm/dtm_config.h"

@@ -34,8 +34,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   ladle::clustering::write_npy(output, matrix);
   const auto again = ladle::clustering::read_npy(output);
   std::filesystem::remove(output);
-  if (again.rows != matrix.rows || again.cols != matrix.cols ||
-      std::memcmp(again.values.data(), matrix.values.data(), matrix.values.size() * sizeof(float)) != 0) {
+  if (again.rows != matrix.rows || again.cols != matrix.cols || again.values.size() != matrix.values.size() ||
+      (!matrix.values.empty() &&
+       std::memcmp(again.values.data(), matrix.values.data(), matrix.values.size() * sizeof(float)) != 0)) {
     std::fprintf(stderr, "a %lld x %lld matrix does not read back bit for bit\n", static_cast<long long>(matrix.rows),
                  static_cast<long long>(matrix.cols));
     std::abort();
