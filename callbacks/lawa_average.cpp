@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "callbacks/flat_average.h"
+#include "lib/io/json_member.h"
 #include "lib/log/log.h"
 #include "lib/util/error.h"
 
@@ -167,9 +168,11 @@ AveragingState LawaAverage::state() {
 
 void LawaAverage::load_state(const AveragingState& state) {
   require_kind(state);
-  if (state.info.contains("options") && state.info.at("options").value("storage", "") !=
-                                            snapshot_storage_name(options_.storage)) {
-    throw Error("LAWA state: the checkpoint kept its snapshots in " + state.info.at("options").value("storage", "?") +
+  const auto storage = state.info.contains("options")
+                           ? io::json_member<std::string>(state.info.at("options"), "storage")
+                           : std::optional<std::string>(snapshot_storage_name(options_.storage));
+  if (storage != snapshot_storage_name(options_.storage)) {
+    throw Error("LAWA state: the checkpoint kept its snapshots in " + storage.value_or("?") +
                 ", this average keeps them in " + snapshot_storage_name(options_.storage));
   }
   ring_->load_state(state);

@@ -9,6 +9,7 @@
 #include <system_error>
 
 #include "lib/io/atomic_file.h"
+#include "lib/io/json_member.h"
 #include "lib/io/mapped_file.h"
 #include "lib/io/strict_json.h"
 #include "lib/io/text_file.h"
@@ -69,10 +70,11 @@ std::map<std::string, FileRecord> read_manifest(const fs::path& manifest) {
   constexpr std::uintmax_t kMaxManifestBytes = 64u << 20;  // about 500 000 files
   const nlohmann::json json = parse_json_strict(read_text_file(manifest, kMaxManifestBytes), kMalformed, 8);
   const auto fail = [&](const std::string& what) -> Error { return Error(std::string(kMalformed) + ": " + what); };
-  if (!json.is_object() || json.value("format", "") != kFormat || json.value("version", 0) != kVersion) {
+  if (json_member<std::string>(json, "format") != kFormat || json_member<std::int64_t>(json, "version") != kVersion) {
     throw fail(std::string("expected format \"") + kFormat + "\" version " + std::to_string(kVersion));
   }
-  if (json.value("hash", "") != kHashName) throw fail(std::string("expected hash \"") + kHashName + "\"");
+  if (json_member<std::string>(json, "hash") != kHashName)
+    throw fail(std::string("expected hash \"") + kHashName + "\"");
   if (!json.contains("files") || !json.at("files").is_object()) throw fail("expected an object \"files\"");
   std::map<std::string, FileRecord> files;
   for (const auto& [name, entry] : json.at("files").items()) {

@@ -3,6 +3,7 @@
 #include <map>
 
 #include "lib/io/json_file.h"
+#include "lib/io/json_member.h"
 #include "lib/io/strict_json.h"
 #include "lib/io/text_file.h"
 #include "lib/text/jinja/python_str.h"
@@ -211,9 +212,8 @@ std::optional<std::string> template_source(const nlohmann::json& config, const s
   if (value.is_string()) return value.get<std::string>();
   if (value.is_array()) {
     for (const auto& entry : value) {
-      if (entry.is_object() && entry.value("name", "") == "default" && entry.contains("template") &&
-          entry["template"].is_string()) {
-        return entry["template"].get<std::string>();
+      if (io::json_member<std::string>(entry, "name") == "default" && io::json_member<std::string>(entry, "template")) {
+        return *io::json_member<std::string>(entry, "template");
       }
     }
   }

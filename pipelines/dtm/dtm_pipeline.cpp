@@ -17,6 +17,7 @@
 #include "clustering/partition.h"
 #include "clustering/partition_report.h"
 #include "lib/io/atomic_file.h"
+#include "lib/io/json_member.h"
 #include "lib/log/log.h"
 #include "lib/merge/input_models.h"
 #include "lib/merge/lora_merge.h"
@@ -121,7 +122,7 @@ std::string evaluation_fingerprint(const fs::path& file) {
   std::ifstream in(file);
   if (!in) return "";
   const nlohmann::json json = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  return json.is_object() ? json.value("fingerprint", std::string()) : "";
+  return io::json_member<std::string>(json, "fingerprint").value_or("");
 }
 
 

@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "lib/io/json_member.h"
 #include "lib/util/gnuplot.h"
 #include "lib/util/human_format.h"
 #include "lib/io/atomic_file.h"
@@ -72,8 +73,10 @@ std::vector<std::pair<std::int64_t, double>> series(const fs::path& path, const 
     } catch (const nlohmann::json::exception& error) {
       throw Error(path.string() + ":" + std::to_string(line_number) + ": not JSON: " + error.what());
     }
-    if (json.value("kind", "") != kind || !json.contains(name) || !json.contains("step")) continue;
-    values.emplace_back(json["step"].get<std::int64_t>(), json[name].get<double>());
+    const auto step = io::json_member<std::int64_t>(json, "step");
+    const auto value = io::json_member<double>(json, name);
+    if (io::json_member<std::string>(json, "kind") != kind || !step || !value) continue;
+    values.emplace_back(*step, *value);
   }
   return values;
 }

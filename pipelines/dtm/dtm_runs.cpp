@@ -18,6 +18,7 @@
 #include <optional>
 
 #include "lib/io/atomic_file.h"
+#include "lib/io/json_member.h"
 #include "lib/log/log.h"
 #include "lib/util/error.h"
 #include "trainer/checkpoint.h"
@@ -162,7 +163,7 @@ bool run_finished(const DtmLayout& layout, const DtmRun& run) {
   std::ifstream in(layout.run_done_file(run.name));
   if (!in) return false;
   const nlohmann::json done = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  return done.is_object() && done.value("fingerprint", std::string()) == run.fingerprint;
+  return io::json_member<std::string>(done, "fingerprint") == run.fingerprint;
 }
 
 bool train_run(const DtmConfig& config, const DtmLayout& layout, const DtmRun& run,

@@ -9,6 +9,7 @@
 #include <numeric>
 #include <sstream>
 
+#include "lib/io/json_member.h"
 #include "lib/io/model_folder.h"
 #include "lib/io/atomic_file.h"
 #include "lib/io/text_file.h"
@@ -73,7 +74,7 @@ void truncate_candidates(const fs::path& path, std::int64_t generations) {
   while (std::getline(in, line)) {
     if (line.empty()) continue;
     const auto entry = nlohmann::json::parse(line, nullptr, false);
-    if (!entry.is_discarded() && entry.value("generation", generations) < generations) kept += line + "\n";
+    if (io::json_member<std::int64_t>(entry, "generation").value_or(generations) < generations) kept += line + "\n";
   }
   io::write_file_atomically(path, kept);
 }

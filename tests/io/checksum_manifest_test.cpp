@@ -121,6 +121,17 @@ TEST_F(ChecksumManifestTest, ABrokenManifestIsAProblemOfTheManifest) {
   write_text_file(dir_ / kChecksumManifestFile, manifest);
   problem = only_problem();
   EXPECT_TRUE(contains(problem.what, "files.model/model.safetensors: expected {\"size\"")) << problem.what;
+
+  // Header fields of another type are a mismatch, not nlohmann's type_error escaping as an internal error.
+  for (const auto& [field, value] :
+       {std::pair{"format", "3"}, std::pair{"version", "\"1\""}, std::pair{"hash", "[]"}}) {
+    write_checksum_manifest(dir_);
+    nlohmann::json json = nlohmann::json::parse(ladle::testing::read_text_file(dir_ / kChecksumManifestFile));
+    json[field] = nlohmann::json::parse(value);
+    write_text_file(dir_ / kChecksumManifestFile, json.dump());
+    problem = only_problem();
+    EXPECT_TRUE(contains(problem.what, "malformed manifest: expected")) << field << ": " << problem.what;
+  }
 }
 
 TEST_F(ChecksumManifestTest, AManifestNamingAPathOutsideTheFolderIsAProblem) {

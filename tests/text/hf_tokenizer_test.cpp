@@ -154,6 +154,17 @@ TEST_F(HfTokenizerTest, SplitRegexUsesOnigurumaUnicodeClasses) {
   EXPECT_EQ(pre_tokenize(config, "Größe 12345"), (Words{"Größe", " ", "123", "45"}));
 }
 
+TEST_F(HfTokenizerTest, ARegexThatOnigurumaGivesUpOnIsAnErrorNotAShortSplit) {
+  // Exponential backtracking: Oniguruma stops after its retry limit. The search used to end there as if nothing
+  // matched, silently leaving the rest of the text unsplit; Rust's onig crate panics. Now an error.
+  const json config = {{"type", "Split"},
+                       {"pattern", {{"Regex", "(a|a)*(a|a)*(a|a)*(a|a)*(a|a)*(a|a)*(a|a)*(a|a)*\\W"}}},
+                       {"behavior", "Isolated"},
+                       {"invert", false}};
+  EXPECT_TRUE(contains(error_message([&] { pre_tokenize(config, std::string(60, 'a')); }),
+                       "the regular expression gave up on a text"));
+}
+
 TEST_F(HfTokenizerTest, ByteLevelShowsEveryByteAsAPrintableCharacter) {
   const auto& alphabet = hf::ByteLevelAlphabet::instance();
   EXPECT_EQ(alphabet.character('a'), "a");

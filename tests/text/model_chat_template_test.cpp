@@ -305,5 +305,23 @@ TEST(ModelChatTemplate, TemplateWithoutEosTokenIsAnErrorNamingTheFile) {
   fs::remove_all(dir);
 }
 
+// A list of named templates whose entries have a name or template of another type (the tokenizer_config fuzzer,
+// 2026-12-08, after 2.78 M executions: {"name": 9223372036854775807} escaped as nlohmann's type_error, a crash).
+TEST(ModelChatTemplate, NamedTemplatesOfTheWrongTypeAreAnErrorNamingTheFile) {
+  for (const std::string entries : {R"([{"name": 9223372036854775807}])", R"([{"name": "default", "template": 3}])",
+                                    R"([{"name": ["default"], "template": "{{ messages }}"}])", R"([7, null])"}) {
+    const auto message = testing::error_message([&] {
+      parse_model_chat_template(R"({"eos_token": "</s>", "chat_template": )" + entries + "}", std::nullopt, "model");
+    });
+    EXPECT_TRUE(testing::contains(message, "tokenizer_config.json: chat_template: expected a string or a list"))
+        << entries << ": " << message;
+  }
+  // The default entry of a well-formed list is used, whatever else the list holds.
+  const auto chat = parse_model_chat_template(
+      R"({"eos_token": "</s>", "chat_template": [{"name": 1}, {"name": "default", "template": "x"}]})", std::nullopt,
+      "model");
+  ASSERT_NE(chat, nullptr);
+}
+
 }  // namespace
 }  // namespace ladle::text
